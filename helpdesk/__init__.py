@@ -1,0 +1,81 @@
+"""Helpdesk: create_app is the one place where the rooms are wired together."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from helpdesk import config as settings
+from helpdesk.db import Database
+from helpdesk.events import Dispatcher
+from helpdesk.extensions import csrf, limiter, login_manager, socketio
+
+__version__ = "0.1.0"
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    overrides = dict(config or {})
+    instance = Path(overrides.pop("INSTANCE_PATH", None) or settings.instance_path())
+    values = settings.load(instance, overrides)
+
+    app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
+    app.config.update(values)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    dispatcher = Dispatcher()
+    database = Database(app.config["DATABASE_URL"], dispatcher)
+    app.extensions["helpdesk.db"] = database
+    app.extensions["helpdesk.dispatcher"] = dispatcher
+    if app.config["RUN_MIGRATIONS"]:
+        from helpdesk.migrations import upgrade
+
+        upgrade(database.engine)
+
+    _init_extensions(app)
+    _register_rooms(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from helpdesk import web
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATELIMIT_STORAGE_URI"])
+    limiter.init_app(app)
+    socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+                      message_queue=app.config.get("REDIS_URL"),
+                      max_http_buffer_size=app.config["MAX_UPLOAD_BYTES"] + 65536)
+    from helpdesk.accounts.models import Role
+
+    app.jinja_env.globals["roles"] = Role
+    app.teardown_appcontext(web.close_session)
+    web.register_error_handlers(app)
+
+
+def _register_rooms(app: Flask) -> None:
+    from helpdesk import admin
+    from helpdesk.accounts import views as accounts_views
+    from helpdesk.api import views as api_views
+    from helpdesk.tickets import admin as tickets_admin
+    from helpdesk.tickets import views as tickets_views
+
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(tickets_views.bp)
+    app.register_blueprint(tickets_admin.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(api_views.bp)
+    csrf.exempt(api_views.bp)  # token-authenticated, no cookies
+    if app.config["DEMO"]:
+        from helpdesk import demo
+
+        app.register_blueprint(demo.bp)
+
+
+def db_of(app: Flask) -> Database:
+    return app.extensions["helpdesk.db"]

@@ -1,0 +1,198 @@
+"""Command-line adapters: parse arguments, call services, print results."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from helpdesk import config as settings
+from helpdesk import create_app, db_of
+
+GC_FULL_EVERY_SECONDS = 300
+
+
+def _app(**overrides: Any) -> Flask:
+    return create_app(overrides)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="helpdesk")
+def cli() -> None:
+    """Helpdesk: live chat, email tickets, CRM and orders for online shops."""
+
+
+def serve(app: Flask, host: str, port: int, banner: list[str]) -> None:
+    """Serve HTTP, sockets and the job worker in one gevent process."""
+    from helpdesk.extensions import socketio
+    from helpdesk.jobs import Worker
+
+    # Full (generation-2) collections walking thousands of sockets made the p99 tail; run them
+    # on a timer instead (see ARCHITECTURE.md, Runtime).
+    gc.set_threshold(700, 10, 10**9)
+
+    def collect_full() -> None:
+        while True:
+            socketio.sleep(GC_FULL_EVERY_SECONDS)
+            gc.collect()
+
+    worker = Worker(db_of(app), lease_seconds=app.config["JOB_LEASE_SECONDS"])
+    socketio.start_background_task(worker.run_forever, app.config["WORKER_POLL_SECONDS"], socketio.sleep)
+    socketio.start_background_task(collect_full)
+    for line in banner:
+        click.echo(line)
+    sys.stdout.flush()
+    socketio.run(app, host=host, port=port, log_output=False, allow_unsafe_werkzeug=False)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def run(host: str, port: int) -> None:
+    """Migrate the database, then serve the app, sockets and job worker."""
+    app = _app(SOCKETIO_ASYNC_MODE="gevent")
+    base = f"http://{host}:{port}"
+    serve(app, host, port, [f"Helpdesk is running: {base}/console  (database: {_safe_url(app)})"])
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def demo(host: str, port: int) -> None:
+    """Serve a fresh demo database with sample data, a demo shop page and demo logins."""
+    from helpdesk.demo import seed
+
+    instance = settings.instance_path()
+    demo_db = instance / "demo.sqlite"
+    instance.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{demo_db}{suffix}").unlink(missing_ok=True)
+    base = f"http://{host}:{port}"
+    app = _app(SOCKETIO_ASYNC_MODE="gevent", DATABASE_URL=f"sqlite:///{demo_db}", DEMO=True, BASE_URL=base)
+    seed(app)
+    serve(app, host, port, [
+        "Helpdesk demo is running.",
+        f"  Agent console : {base}/console   (agent@example.com / demo)",
+        f"  Manager       : {base}/console   (manager@example.com / demo)",
+        f"  Admin         : {base}/admin/agents   (admin@example.com / demo)",
+        f"  Demo shop     : {base}/demo/shop   (chat widget, site key 'demo')",
+        f"  REST API      : {base}/api/v1/openapi.json",
+        "Press Ctrl+C to stop.",
+    ])
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Drain the due jobs and exit.")
+def worker(once: bool) -> None:
+    """Run only the job worker (scale-out)."""
+    from helpdesk.jobs import Worker
+
+    app = _app()
+    w = Worker(db_of(app), lease_seconds=app.config["JOB_LEASE_SECONDS"])
+    with app.app_context():
+        if once:
+            click.echo(f"ran {w.run_until_idle()} jobs")
+            return
+        click.echo(f"job worker {w.name} polling every {app.config['WORKER_POLL_SECONDS']} s")
+        w.run_forever(app.config["WORKER_POLL_SECONDS"])
+
+
+@cli.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Upgrade the schema (default: to head)."""
+    from helpdesk.migrations import upgrade
+
+    app = _app(RUN_MIGRATIONS=False)
+    upgrade(db_of(app).engine, revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@cli.command("create-agent")
+@click.argument("email")
+@click.option("--password", required=True)
+@click.option("--role", type=click.Choice(["agent", "manager", "admin"]), default="agent", show_default=True)
+@click.option("--name", default="")
+def create_agent(email: str, password: str, role: str, name: str) -> None:
+    """Create an agent who can log in to the console."""
+    from helpdesk.accounts import services
+    from helpdesk.actors import SYSTEM
+    from helpdesk.errors import DomainError
+
+    app = _app()
+    try:
+        with db_of(app).unit_of_work() as session:
+            agent = services.create_agent(session, SYSTEM, email=email, password=password, name=name, role=role)
+            click.echo(f"created {agent.role.value} {agent.email} ({agent.public_id})")
+    except DomainError as exc:
+        _fail(exc.message)
+
+
+@cli.group()
+def inbox() -> None:
+    """Inboxes."""
+
+
+@inbox.command("create")
+@click.argument("name")
+@click.option("--channel", type=click.Choice(["chat", "email"]), required=True)
+@click.option("--address", default=None, help="The support address of an email inbox.")
+def inbox_create(name: str, channel: str, address: str | None) -> None:
+    """Create an inbox; prints its site key (chat) or ingest token (email)."""
+    from helpdesk.actors import SYSTEM
+    from helpdesk.errors import DomainError
+    from helpdesk.tickets import services
+
+    app = _app()
+    try:
+        with db_of(app).unit_of_work() as session:
+            _inbox, shown = services.create_inbox(session, SYSTEM, name=name, channel=channel, address=address)
+    except DomainError as exc:
+        _fail(exc.message)
+    click.echo(shown)
+
+
+@cli.group("api-token")
+def api_token() -> None:
+    """API tokens for /api/v1."""
+
+
+@api_token.command("create")
+@click.argument("email")
+@click.option("--name", default="cli")
+def api_token_create(email: str, name: str) -> None:
+    """Print a new API token for that agent."""
+    from helpdesk.accounts import services
+    from helpdesk.actors import SYSTEM
+    from helpdesk.errors import DomainError
+
+    app = _app()
+    try:
+        with db_of(app).unit_of_work() as session:
+            agent = services.agent_by_email(session, email)
+            token = services.create_api_token(session, SYSTEM, agent, name)
+    except DomainError as exc:
+        _fail(exc.message)
+    click.echo(token)
+
+
+def _safe_url(app: Flask) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
+
+

@@ -1,0 +1,100 @@
+"""Demo data for `helpdesk demo`, and the demo shop page that embeds the widget."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Flask, render_template
+from sqlalchemy import select
+
+from helpdesk import db_of
+from helpdesk.accounts import services as accounts
+from helpdesk.accounts.models import Agent
+from helpdesk.actors import SYSTEM, agent_actor, customer_actor
+from helpdesk.crm import services as crm
+from helpdesk.db import utcnow
+from helpdesk.tickets import services as tickets
+from helpdesk.tickets.models import Channel
+
+bp = Blueprint("demo", __name__)
+
+DEMO_SITE_KEY = "demo"
+DEMO_PASSWORD = "demo"
+
+CUSTOMERS = [
+    ("Ann Lee", "ann@example.com"),
+    ("Bruno Costa", "bruno@example.net"),
+    ("Chloé Martin", "chloe@example.org"),
+    ("Dev Patel", "dev@example.com"),
+    ("Eva Novak", "eva@example.net"),
+]
+
+# (customer index, channel, subject, status, messages as (who, text)); who: c customer, a agent, n note
+CONVERSATIONS: list[tuple[int, str, str, str, list[tuple[str, str]]]] = [
+    (0, "chat", "Where is my order #1001?", "open", [
+        ("c", "Hi! I ordered the linen shirt last week, order #1001. Any news?"),
+        ("a", "Hi Ann, let me check that for you right away."),
+        ("n", "Carrier shows a delay at the depot; offer free shipping next time."),
+    ]),
+    (1, "email", "Return label for the blue sneakers", "open", [
+        ("c", "Hello, the sneakers are too small. Can I get a return label please?"),
+    ]),
+    (2, "chat", "Can I change the delivery address?", "pending", [
+        ("c", "Bonjour, can I still change the delivery address of my order?"),
+        ("a", "Yes, as long as it has not shipped. Which address should we use?"),
+    ]),
+    (3, "email", "Invoice with company VAT number", "open", [
+        ("c", "Could you send the invoice for order 1004 with our VAT number DE123456789?"),
+    ]),
+    (4, "chat", "Discount code not accepted", "resolved", [
+        ("c", "The code WELCOME10 says it is invalid."),
+        ("a", "Sorry about that, it expired yesterday. I've applied 10% to your cart manually."),
+        ("c", "Perfect, thank you!"),
+    ]),
+    (0, "email", "Gift wrapping", "resolved", [
+        ("c", "Do you offer gift wrapping?"),
+        ("a", "We do: tick 'gift' at checkout, it's free."),
+    ]),
+]
+
+
+def seed(app: Flask) -> None:
+    with db_of(app).unit_of_work() as session:
+        if session.scalar(select(Agent).limit(1)):
+            return
+        admin = accounts.create_agent(session, SYSTEM, email="admin@example.com", password=DEMO_PASSWORD,
+                                      name="Alex Admin", role="admin")
+        manager = accounts.create_agent(session, SYSTEM, email="manager@example.com",
+                                        password=DEMO_PASSWORD, name="Maya Manager", role="manager")
+        agent = accounts.create_agent(session, SYSTEM, email="agent@example.com", password=DEMO_PASSWORD,
+                                      name="Sam Support", role="agent")
+        second = accounts.create_agent(session, SYSTEM, email="lena@example.com", password=DEMO_PASSWORD,
+                                       name="Lena Ortiz", role="agent")
+        team = tickets.create_team(session, SYSTEM, name="Front line", members=[agent, second])
+        chat, _ = tickets.create_inbox(session, SYSTEM, name="Web chat", channel="chat", team=team)
+        chat.site_key = DEMO_SITE_KEY
+        chat.members = [agent, second, manager]
+        email_inbox, _ = tickets.create_inbox(session, SYSTEM, name="Support email", channel="email",
+                                              address="support@shop.example", team=team)
+        email_inbox.members = [agent, second]
+        inboxes = {Channel.chat.value: chat, Channel.email.value: email_inbox}
+        customers = [crm.customer_for_email(session, SYSTEM, email, name) for name, email in CUSTOMERS]
+        now = utcnow()
+        for n, (who, channel, subject, status, lines) in enumerate(CONVERSATIONS):
+            customer = customers[who]
+            conv = tickets.create_conversation(session, customer_actor(customer), inbox=inboxes[channel],
+                                               customer=customer, subject=subject)
+            conv.created_at = now - timedelta(hours=6 * (len(CONVERSATIONS) - n))
+            for kind, text in lines:
+                author = customer_actor(customer) if kind == "c" else agent_actor(agent)
+                tickets.post_message(session, author, conv, body=text, private=kind == "n")
+            if any(kind == "a" for kind, _ in lines):
+                tickets.assign(session, SYSTEM, conv, agent)
+            tickets.set_status(session, SYSTEM, conv, status)
+        _ = admin
+
+
+@bp.get("/demo/shop")
+def shop() -> Any:
+    return render_template("demo/shop.html", site_key=DEMO_SITE_KEY)

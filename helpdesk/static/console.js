@@ -1,0 +1,84 @@
+// Console behaviour that needs no server round trip: keyboard shortcuts, auto-submitting
+// selects, relative times, the one-click-once send button.
+(function () {
+  "use strict";
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+  const typingTarget = (el) => el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+
+  // Relative times ("5 min ago"), refreshed every minute.
+  const rtf = new Intl.RelativeTimeFormat(navigator.language || "en", { numeric: "auto" });
+  function relative() {
+    const now = Date.now();
+    $$("time[data-relative]").forEach((t) => {
+      const secs = (new Date(t.getAttribute("datetime")).getTime() - now) / 1000;
+      const abs = Math.abs(secs);
+      const [value, unit] = abs < 60 ? [secs, "second"] : abs < 3600 ? [secs / 60, "minute"]
+        : abs < 86400 ? [secs / 3600, "hour"] : [secs / 86400, "day"];
+      t.textContent = abs < 45 ? "just now" : rtf.format(Math.round(value), unit);
+    });
+  }
+  relative();
+  setInterval(relative, 60000);
+
+  // Selects in .autosubmit forms save on change.
+  $$("form.autosubmit select").forEach((s) => s.addEventListener("change", () => s.form.requestSubmit()));
+
+  // Rows are links; j/k move the selection.
+  const rows = () => $$("#rows .row");
+  let selected = -1;
+  function select(i) {
+    const list = rows();
+    if (!list.length) return;
+    selected = Math.max(0, Math.min(list.length - 1, i));
+    list.forEach((r, n) => r.classList.toggle("selected", n === selected));
+    list[selected].scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("click", (e) => {
+    const row = e.target.closest && e.target.closest("#rows .row");
+    if (row && !e.target.closest("a,button,form")) location.href = row.dataset.href;
+  });
+
+  // Composer: a client_msg_id per send so a double submit stores one message.
+  const composer = $("#composer");
+  if (composer) {
+    composer.addEventListener("submit", () => {
+      composer.elements.client_msg_id.value = (crypto.randomUUID && crypto.randomUUID()) || String(Date.now() + Math.random());
+      $("button[type=submit]", composer).disabled = true;
+    });
+    composer.elements.body.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); composer.requestSubmit(); }
+    });
+    const thread = $("#thread");
+    if (thread) thread.scrollTop = thread.scrollHeight;
+  }
+
+  const help = $("#help");
+  const toggleHelp = (show) => { if (help) help.hidden = !show; };
+  $$("[data-close-help]").forEach((b) => b.addEventListener("click", () => toggleHelp(false)));
+
+  let pendingG = false;
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { toggleHelp(false); if (typingTarget(e.target)) e.target.blur(); return; }
+    if (typingTarget(e.target) || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (pendingG) {
+      pendingG = false;
+      if (e.key === "c") { location.href = "/console"; }
+      return;
+    }
+    const click = (sel) => { const el = $(sel); if (el) { e.preventDefault(); el.click(); } };
+    switch (e.key) {
+      case "?": toggleHelp(help && help.hidden); break;
+      case "j": select(selected + 1); break;
+      case "k": select(selected - 1); break;
+      case "o": case "Enter": if (selected >= 0) location.href = rows()[selected].dataset.href; break;
+      case "/": { const s = $("#search"); if (s) { e.preventDefault(); s.focus(); } break; }
+      case "r": { const r = $("#reply"); if (r) { e.preventDefault(); $("input[name=private][value='0']").checked = true; r.focus(); } break; }
+      case "n": { const r = $("#reply"); if (r) { e.preventDefault(); $("input[name=private][value='1']").checked = true; r.focus(); } break; }
+      case "e": click("[data-shortcut=e]"); break;
+      case "a": click("[data-shortcut=a]"); break;
+      case "g": pendingG = true; break;
+      default: break;
+    }
+  });
+})();

@@ -1,0 +1,77 @@
+"""Admin pages for inboxes and teams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from sqlalchemy import select
+
+from helpdesk.accounts.models import Agent, Role
+from helpdesk.errors import DomainError
+from helpdesk.tickets import services
+from helpdesk.tickets.models import Channel, Inbox, Team
+from helpdesk.web import commit, current_actor, db_session, require_role
+
+bp = Blueprint("tickets_admin", __name__, url_prefix="/admin")
+
+
+@bp.get("/inboxes")
+@login_required
+@require_role(Role.admin)
+def inboxes() -> Any:
+    session = db_session()
+    return render_template("admin/inboxes.html",
+                           inboxes=session.scalars(select(Inbox).order_by(Inbox.name)).all(),
+                           teams=session.scalars(select(Team).order_by(Team.name)).all(),
+                           channels=[c.value for c in Channel])
+
+
+@bp.post("/inboxes")
+@login_required
+@require_role(Role.admin)
+def inboxes_create() -> Any:
+    session = db_session()
+    form = request.form
+    team = session.scalar(select(Team).filter_by(public_id=form.get("team", ""))) if form.get("team") else None
+    try:
+        inbox, shown = services.create_inbox(session, current_actor(), name=form.get("name", ""),
+                                             channel=form.get("channel", ""),
+                                             address=form.get("address") or None, team=team)
+        commit()
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("tickets_admin.inboxes")), 303
+    if inbox.channel is Channel.chat:
+        flash(f"Chat inbox {inbox.name} created. Site key: {shown}", "success")
+    else:
+        flash(f"Email inbox {inbox.name} created. Ingest token (shown once): {shown}", "success")
+    return redirect(url_for("tickets_admin.inboxes")), 303
+
+
+@bp.get("/teams")
+@login_required
+@require_role(Role.admin)
+def teams() -> Any:
+    session = db_session()
+    return render_template("admin/teams.html",
+                           teams=session.scalars(select(Team).order_by(Team.name)).all(),
+                           agents=session.scalars(select(Agent).filter_by(active=True).order_by(Agent.name)).all())
+
+
+@bp.post("/teams")
+@login_required
+@require_role(Role.admin)
+def teams_create() -> Any:
+    session = db_session()
+    ids = request.form.getlist("members")
+    members = session.scalars(select(Agent).where(Agent.public_id.in_(ids))).all() if ids else []
+    try:
+        team = services.create_team(session, current_actor(), name=request.form.get("name", ""),
+                                    members=members)
+        commit()
+        flash(f"Team {team.name} created.", "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("tickets_admin.teams")), 303

@@ -1,0 +1,30 @@
+"""What happens to conversations, for listeners in higher rooms (sockets, email, CRM)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from helpdesk.events import Event
+
+
+@dataclass(frozen=True)
+class ConversationCreated(Event):
+    conversation_id: int
+    inbox_id: int
+    channel: str
+
+
+@dataclass(frozen=True)
+class ConversationUpdated(Event):
+    conversation_id: int
+    changes: dict[str, Any] = field(default_factory=dict)  # field -> [old, new]
+
+
+@dataclass(frozen=True)
+class MessagePosted(Event):
+    message_id: int
+    conversation_id: int
+    author_type: str
+    private: bool
+    channel: str

@@ -1,0 +1,103 @@
+"""Read side of the queue: filtered, sorted by last activity, cursor-paged."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from helpdesk.accounts.models import Agent
+from helpdesk.crm.models import Customer
+from helpdesk.errors import Invalid
+from helpdesk.tickets.models import Conversation, Inbox, Status
+
+MAX_LIMIT = 100
+
+
+@dataclass
+class Page:
+    items: list[Conversation]
+    next_cursor: str | None
+
+
+def encode_cursor(conversation: Conversation) -> str:
+    raw = json.dumps([conversation.last_activity_at.isoformat(), conversation.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        when, row_id = json.loads(raw)
+        return datetime.fromisoformat(when), int(row_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise Invalid("cursor", "not a cursor this API gave out") from None
+
+
+def parse_limit(value: str | int | None, default: int = 25) -> int:
+    if value in (None, ""):
+        return default
+    try:
+        limit = int(value)
+    except (TypeError, ValueError):
+        raise Invalid("limit", "a whole number") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid("limit", f"between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def list_conversations(session: Session, *, status: str | None = None, inbox: Inbox | None = None,
+                       assignee: Agent | None = None, unassigned: bool = False,
+                       customer: Customer | None = None, search: str | None = None,
+                       limit: int = 25, cursor: str | None = None) -> Page:
+    query = select(Conversation).options(
+        selectinload(Conversation.customer), selectinload(Conversation.assignee),
+        selectinload(Conversation.inbox), selectinload(Conversation.tags))
+    if status:
+        try:
+            query = query.where(Conversation.status == Status(status))
+        except ValueError:
+            raise Invalid("status", "one of open, pending, snoozed, resolved") from None
+    if inbox is not None:
+        query = query.where(Conversation.inbox_id == inbox.id)
+    if assignee is not None:
+        query = query.where(Conversation.assignee_id == assignee.id)
+    if unassigned:
+        query = query.where(Conversation.assignee_id.is_(None))
+    if customer is not None:
+        query = query.where(Conversation.customer_id == customer.id)
+    if search:
+        like = f"%{search.strip().lower()}%"
+        query = query.join(Customer).where(or_(func.lower(Conversation.subject).like(like),
+                                               func.lower(Customer.email).like(like),
+                                               func.lower(Customer.name).like(like),
+                                               Conversation.ref == search.strip().upper().lstrip("#")))
+    if cursor:
+        when, row_id = decode_cursor(cursor)
+        query = query.where(or_(Conversation.last_activity_at < when,
+                                and_(Conversation.last_activity_at == when, Conversation.id < row_id)))
+    query = query.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limit + 1)
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(rows[-1]) if more and rows else None)
+
+
+def status_counts(session: Session, *, assignee: Agent | None = None, unassigned: bool = False,
+                  inbox: Inbox | None = None) -> dict[str, int]:
+    query = select(Conversation.status, func.count()).group_by(Conversation.status)
+    if assignee is not None:
+        query = query.where(Conversation.assignee_id == assignee.id)
+    if unassigned:
+        query = query.where(Conversation.assignee_id.is_(None))
+    if inbox is not None:
+        query = query.where(Conversation.inbox_id == inbox.id)
+    counts = {s.value: 0 for s in Status}
+    for status, count in session.execute(query):
+        counts[Status(status).value] = count
+    return counts

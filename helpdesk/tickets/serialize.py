@@ -1,0 +1,65 @@
+"""The public JSON shapes of PROTOCOL.md: MESSAGE and CONVERSATION."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from helpdesk.tickets.models import Attachment, Conversation, Message
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def attachment_dict(attachment: Attachment) -> dict[str, Any]:
+    return {"id": attachment.public_id, "filename": attachment.filename,
+            "content_type": attachment.content_type, "size": attachment.size,
+            "url": f"/attachments/{attachment.public_id}"}
+
+
+def message_dict(message: Message, *, for_agent: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": message.public_id,
+        "conversation_id": message.conversation.public_id,
+        "seq": message.seq,
+        "client_msg_id": message.client_msg_id,
+        "author": {"type": message.author_type.value, "name": message.author_name},
+        "body": message.body_text,
+        "attachments": [attachment_dict(a) for a in message.attachments],
+        "created_at": iso(message.created_at),
+    }
+    if for_agent:
+        data["private"] = message.private
+        data["delivery"] = message.delivery.value if message.delivery else None
+    return data
+
+
+def conversation_dict(conversation: Conversation, *, for_agent: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": conversation.public_id,
+        "status": conversation.status.value,
+        "channel": conversation.channel.value,
+        "subject": conversation.subject,
+        "assignee": {"name": conversation.assignee.name} if conversation.assignee else None,
+        "created_at": iso(conversation.created_at),
+        "last_seq": conversation.last_seq,
+    }
+    if for_agent:
+        data.update({
+            "ref": conversation.ref,
+            "priority": conversation.priority.value,
+            "tags": [t.name for t in conversation.tags],
+            "inbox": {"id": conversation.inbox.public_id, "name": conversation.inbox.name},
+            "customer": {"id": conversation.customer.public_id, "name": conversation.customer.display_name,
+                         "email": conversation.customer.email},
+            "team": {"id": conversation.team.public_id, "name": conversation.team.name}
+            if conversation.team else None,
+            "updated_at": iso(conversation.updated_at),
+            "last_activity_at": iso(conversation.last_activity_at),
+            "first_response_at": iso(conversation.first_response_at),
+            "resolved_at": iso(conversation.resolved_at),
+        })
+        if conversation.assignee:
+            data["assignee"] = {"id": conversation.assignee.public_id, "name": conversation.assignee.name}
+    return data

@@ -1,0 +1,313 @@
+"""Conversation use cases: the one path for console, widget, REST API, email and CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpdesk import events
+from helpdesk.accounts.models import Agent, Role
+from helpdesk.accounts.services import audit, normalise_email, require
+from helpdesk.actors import Actor
+from helpdesk.crm.models import Customer
+from helpdesk.db import utcnow
+from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
+from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, MessagePosted
+from helpdesk.tickets.models import (
+    AuthorType,
+    Channel,
+    Conversation,
+    Inbox,
+    InboxAddress,
+    Message,
+    Priority,
+    Status,
+    Tag,
+    Team,
+)
+
+MAX_BODY = 20_000
+MAX_SUBJECT = 255
+MAX_TAGS = 20
+REF_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O or 1/I: refs are read aloud and typed
+MAX_CLIENT_MSG_ID = 64
+
+
+# -- inboxes and teams ------------------------------------------------------------------------
+
+def hash_secret(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_inbox(session: Session, actor: Actor, *, name: str, channel: Channel | str,
+                 address: str | None = None, team: Team | None = None) -> tuple[Inbox, str]:
+    """Create an inbox; returns it with its site key (chat) or its ingest token (email), the
+    latter shown only this once."""
+    require(actor, Role.admin)
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise Invalid("name", "1 to 120 characters")
+    try:
+        channel = Channel(channel)
+    except ValueError:
+        raise Invalid("channel", "chat or email") from None
+    if session.scalar(select(Inbox).filter_by(name=name)):
+        raise Conflict(f"an inbox named {name!r} exists", code="inbox_exists")
+    inbox = Inbox(name=name, channel=channel, team=team, settings={})
+    if channel is Channel.chat:
+        inbox.site_key = secrets.token_urlsafe(12)
+        inbox.secret = secrets.token_hex(32)
+        shown = inbox.site_key
+    else:
+        shown = "ing_" + secrets.token_urlsafe(32)
+        inbox.ingest_token_hash = hash_secret(shown)
+        if address:
+            address = normalise_email(address)
+            if session.scalar(select(InboxAddress).filter_by(address=address)):
+                raise Conflict(f"{address} already belongs to an inbox", code="address_taken")
+            inbox.addresses.append(InboxAddress(address=address))
+    session.add(inbox)
+    session.flush()
+    audit(session, actor, "inbox.create", "inbox", inbox.public_id, name=name, channel=channel.value)
+    return inbox, shown
+
+
+def create_team(session: Session, actor: Actor, *, name: str, members: Iterable[Agent] = ()) -> Team:
+    require(actor, Role.admin)
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise Invalid("name", "1 to 120 characters")
+    if session.scalar(select(Team).filter_by(name=name)):
+        raise Conflict(f"a team named {name!r} exists", code="team_exists")
+    team = Team(name=name, members=list(members))
+    session.add(team)
+    session.flush()
+    audit(session, actor, "team.create", "team", team.public_id, name=name)
+    return team
+
+
+def inbox_for_site_key(session: Session, site_key: str) -> Inbox | None:
+    if not site_key:
+        return None
+    return session.scalar(select(Inbox).filter_by(site_key=site_key, channel=Channel.chat))
+
+
+def inbox_for_ingest_token(session: Session, token: str) -> Inbox | None:
+    if not token:
+        return None
+    return session.scalar(select(Inbox).filter_by(ingest_token_hash=hash_secret(token)))
+
+
+# -- conversations ----------------------------------------------------------------------------
+
+def new_ref(session: Session) -> str:
+    for length in (6, 6, 6, 8, 8, 10):
+        ref = "".join(secrets.choice(REF_ALPHABET) for _ in range(length))
+        if session.scalar(select(Conversation.id).filter_by(ref=ref)) is None:
+            return ref
+    raise RuntimeError("could not find a free conversation reference")
+
+
+def get_conversation(session: Session, public_id: str, actor: Actor | None = None) -> Conversation:
+    conversation = session.scalar(select(Conversation).filter_by(public_id=public_id))
+    if conversation is None or (actor is not None and not can_see(actor, conversation)):
+        raise NotFound("no such conversation")
+    return conversation
+
+
+def can_see(actor: Actor, conversation: Conversation) -> bool:
+    if actor.type == "customer":
+        return conversation.customer_id == actor.id
+    return actor.type in ("agent", "system")
+
+
+def create_conversation(session: Session, actor: Actor, *, inbox: Inbox, customer: Customer,
+                        subject: str = "", channel: Channel | str | None = None,
+                        body: str | None = None, client_msg_id: str | None = None,
+                        priority: Priority | str = Priority.normal, **message_fields: Any) -> Conversation:
+    """Open a conversation; with a body, its first message is posted by the actor."""
+    if actor.type == "customer" and actor.id != customer.id:
+        raise Forbidden("a customer opens conversations only for themselves")
+    channel = Channel(channel or inbox.channel)
+    conversation = Conversation(
+        inbox=inbox, customer=customer, channel=channel, ref=new_ref(session),
+        subject=_clean_subject(subject), priority=_priority(priority), status=Status.open,
+        team_id=inbox.team_id, last_seq=0, last_activity_at=utcnow(),
+    )
+    session.add(conversation)
+    session.flush()
+    events.record(session, ConversationCreated(conversation.id, inbox.id, channel.value))
+    if body is not None:
+        post_message(session, actor, conversation, body=body, client_msg_id=client_msg_id, **message_fields)
+    return conversation
+
+
+def post_message(session: Session, actor: Actor, conversation: Conversation, *, body: str,
+                 client_msg_id: str | None = None, private: bool = False, html: str | None = None,
+                 max_len: int = MAX_BODY, email_message_id: str | None = None,
+                 meta: dict[str, Any] | None = None, author_name: str | None = None,
+                 attachments: Iterable[Any] = ()) -> Message:
+    """Append a message; a repeat of client_msg_id returns the stored one."""
+    if not can_see(actor, conversation):
+        raise NotFound("no such conversation")
+    if client_msg_id is not None:
+        client_msg_id = str(client_msg_id)
+        if not client_msg_id or len(client_msg_id) > MAX_CLIENT_MSG_ID:
+            raise Invalid("client_msg_id", f"1 to {MAX_CLIENT_MSG_ID} characters")
+        if existing := session.scalar(select(Message).filter_by(conversation_id=conversation.id,
+                                                                client_msg_id=client_msg_id)):
+            return existing
+    if private and not actor.is_agent:
+        raise Forbidden("only agents write private notes")
+    if not isinstance(body, str):
+        raise Invalid("body", "must be text")
+    body = body.strip()
+    attachments = list(attachments)
+    if not body and not attachments:
+        raise Invalid("body", "must not be empty", code="empty_body")
+    if len(body) > max_len:
+        raise Invalid("body", f"longer than {max_len} characters", code="body_too_long")
+
+    now = utcnow()
+    conversation.last_seq += 1
+    message = Message(
+        conversation=conversation, seq=conversation.last_seq, client_msg_id=client_msg_id,
+        author_type=AuthorType(actor.type), author_id=actor.id,
+        author_name=(author_name or actor.name)[:200], private=private, body_text=body, body_html=html,
+        email_message_id=email_message_id, meta=meta or {}, created_at=now,
+    )
+    for attachment in attachments:
+        message.attachments.append(attachment)
+    session.add(message)
+    changes: dict[str, Any] = {}
+    if not private:
+        conversation.last_activity_at = now
+        if actor.is_agent and conversation.first_response_at is None:
+            conversation.first_response_at = now
+        if actor.type == "customer" and conversation.status in (Status.resolved, Status.snoozed,
+                                                                  Status.pending):
+            changes["status"] = [conversation.status.value, Status.open.value]
+            conversation.status = Status.open
+            conversation.resolved_at = None
+            conversation.snoozed_until = None
+    session.flush()
+    events.record(session, MessagePosted(message.id, conversation.id, actor.type, private,
+                                         conversation.channel.value))
+    if changes:
+        events.record(session, ConversationUpdated(conversation.id, changes))
+    return message
+
+
+def add_note(session: Session, actor: Actor, conversation: Conversation, *, body: str,
+             client_msg_id: str | None = None) -> Message:
+    return post_message(session, actor, conversation, body=body, client_msg_id=client_msg_id, private=True)
+
+
+def assign(session: Session, actor: Actor, conversation: Conversation, agent: Agent | None,
+           team: Team | None | type[Ellipsis] = ...) -> Conversation:
+    """Give the conversation to an agent (None: back to the queue); optionally to a team."""
+    if not actor.is_agent and actor.type != "system":
+        raise Forbidden("only agents assign conversations")
+    if agent is not None and not agent.active:
+        raise Invalid("assignee", "that agent is disabled")
+    changes: dict[str, Any] = {}
+    if conversation.assignee_id != (agent.id if agent else None):
+        old = conversation.assignee.name if conversation.assignee else None
+        changes["assignee"] = [old, agent.name if agent else None]
+        conversation.assignee = agent
+    if team is not ... and conversation.team_id != (team.id if team else None):
+        changes["team"] = [conversation.team.name if conversation.team else None, team.name if team else None]
+        conversation.team = team
+    return _updated(session, actor, conversation, changes)
+
+
+def set_status(session: Session, actor: Actor, conversation: Conversation, status: Status | str,
+               snoozed_until: datetime | None = None) -> Conversation:
+    if not actor.is_agent and actor.type != "system":
+        raise Forbidden("only agents change the status")
+    try:
+        status = Status(status)
+    except ValueError:
+        raise Invalid("status", "one of open, pending, snoozed, resolved") from None
+    changes: dict[str, Any] = {}
+    if status is Status.snoozed:
+        if snoozed_until is None or snoozed_until <= utcnow():
+            raise Invalid("snoozed_until", "a time in the future is needed to snooze")
+        conversation.snoozed_until = snoozed_until
+    else:
+        conversation.snoozed_until = None
+    if status != conversation.status:
+        changes["status"] = [conversation.status.value, status.value]
+        conversation.status = status
+        conversation.resolved_at = utcnow() if status is Status.resolved else None
+    return _updated(session, actor, conversation, changes)
+
+
+def set_priority(session: Session, actor: Actor, conversation: Conversation,
+                 priority: Priority | str) -> Conversation:
+    if not actor.is_agent and actor.type != "system":
+        raise Forbidden("only agents change the priority")
+    priority = _priority(priority)
+    changes = {}
+    if priority != conversation.priority:
+        changes["priority"] = [conversation.priority.value, priority.value]
+        conversation.priority = priority
+    return _updated(session, actor, conversation, changes)
+
+
+def set_tags(session: Session, actor: Actor, conversation: Conversation, names: Iterable[str]) -> Conversation:
+    if not actor.is_agent and actor.type != "system":
+        raise Forbidden("only agents change tags")
+    if isinstance(names, str):
+        raise Invalid("tags", "a list of tag names")
+    cleaned: list[str] = []
+    for name in names:
+        if not isinstance(name, str):
+            raise Invalid("tags", "a list of tag names")
+        name = name.strip().lower()
+        if not name:
+            continue
+        if len(name) > 64:
+            raise Invalid("tags", "a tag is at most 64 characters")
+        if name not in cleaned:
+            cleaned.append(name)
+    if len(cleaned) > MAX_TAGS:
+        raise Invalid("tags", f"at most {MAX_TAGS} tags")
+    old = sorted(t.name for t in conversation.tags)
+    if sorted(cleaned) == old:
+        return conversation
+    tags = []
+    for name in cleaned:
+        tag = session.scalar(select(Tag).filter_by(name=name))
+        if tag is None:
+            tag = Tag(name=name)
+            session.add(tag)
+        tags.append(tag)
+    conversation.tags = tags
+    return _updated(session, actor, conversation, {"tags": [old, sorted(cleaned)]})
+
+
+def _updated(session: Session, actor: Actor, conversation: Conversation, changes: dict[str, Any]) -> Conversation:
+    session.flush()
+    if changes:
+        audit(session, actor, "conversation.update", "conversation", conversation.public_id, changes=changes)
+        events.record(session, ConversationUpdated(conversation.id, changes))
+    return conversation
+
+
+def _clean_subject(subject: str) -> str:
+    # A subject flows into outbound mail headers: no line breaks, ever.
+    return " ".join((subject or "").split())[:MAX_SUBJECT]
+
+
+def _priority(priority: Priority | str) -> Priority:
+    try:
+        return Priority(priority)
+    except ValueError:
+        raise Invalid("priority", "one of low, normal, high, urgent") from None

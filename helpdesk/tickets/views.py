@@ -1,0 +1,152 @@
+"""The agents' console: the queue and the conversation page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from helpdesk.accounts.models import Agent
+from helpdesk.errors import DomainError
+from helpdesk.tickets import queries, services
+from helpdesk.tickets.models import Conversation, Inbox, Priority, Status, Team
+from helpdesk.web import commit, current_actor, db_session
+
+bp = Blueprint("console", __name__)
+
+VIEWS = {"mine": "Mine", "unassigned": "Unassigned", "all": "All"}
+
+
+@bp.get("/")
+def index() -> Any:
+    return redirect(url_for("console.queue"))
+
+
+@bp.get("/console")
+@login_required
+def queue() -> Any:
+    session = db_session()
+    view = request.args.get("view", "mine" if current_user.role.value == "agent" else "all")
+    if view not in VIEWS:
+        view = "all"
+    status = request.args.get("status", "open")
+    if status not in {s.value for s in Status}:
+        status = "open"
+    inbox = None
+    if inbox_id := request.args.get("inbox"):
+        inbox = session.scalar(select(Inbox).filter_by(public_id=inbox_id))
+    scope: dict[str, Any] = {"inbox": inbox}
+    if view == "mine":
+        scope["assignee"] = current_user
+    elif view == "unassigned":
+        scope["unassigned"] = True
+    page = queries.list_conversations(session, status=status, limit=queries.parse_limit(
+        request.args.get("limit"), current_app_page_size()), cursor=request.args.get("cursor") or None,
+        search=request.args.get("q") or None, **scope)
+    counts = queries.status_counts(session, **scope)
+    view_counts = {
+        "mine": queries.status_counts(session, assignee=current_user, inbox=inbox)["open"],
+        "unassigned": queries.status_counts(session, unassigned=True, inbox=inbox)["open"],
+        "all": queries.status_counts(session, inbox=inbox)["open"],
+    }
+    inboxes = session.scalars(select(Inbox).order_by(Inbox.name)).all()
+    return render_template("console/queue.html", page=page, view=view, views=VIEWS, status=status,
+                           statuses=[s.value for s in Status], counts=counts, view_counts=view_counts,
+                           inboxes=inboxes, inbox=inbox, q=request.args.get("q", ""))
+
+
+def current_app_page_size() -> int:
+    from flask import current_app
+
+    return int(current_app.config["PAGE_SIZE"])
+
+
+def _conversation(public_id: str) -> Conversation:
+    return services.get_conversation(db_session(), public_id, current_actor())
+
+
+@bp.get("/console/c/<public_id>")
+@login_required
+def conversation(public_id: str) -> Any:
+    session = db_session()
+    conv = _conversation(public_id)
+    agents = session.scalars(select(Agent).filter_by(active=True).order_by(Agent.name)).all()
+    teams = session.scalars(select(Team).order_by(Team.name)).all()
+    history = queries.list_conversations(session, customer=conv.customer, limit=10).items
+    return render_template("console/conversation.html", conv=conv, agents=agents, teams=teams,
+                           statuses=[s.value for s in Status], priorities=[p.value for p in Priority],
+                           history=[c for c in history if c.id != conv.id])
+
+
+def _back(conv: Conversation) -> Any:
+    return redirect(url_for("console.conversation", public_id=conv.public_id), code=303)
+
+
+def _act(public_id: str, action: Any) -> Any:
+    conv = _conversation(public_id)
+    try:
+        action(db_session(), conv)
+        commit()
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return _back(conv)
+
+
+@bp.post("/console/c/<public_id>/reply")
+@login_required
+def reply(public_id: str) -> Any:
+    form = request.form
+    return _act(public_id, lambda s, c: services.post_message(
+        s, current_actor(), c, body=form.get("body", ""), private=form.get("private") == "1",
+        client_msg_id=form.get("client_msg_id") or None))
+
+
+@bp.post("/console/c/<public_id>/status")
+@login_required
+def status(public_id: str) -> Any:
+    until = request.form.get("snoozed_until")
+    snooze = None
+    if until:
+        try:
+            snooze = datetime.fromisoformat(until).astimezone()
+        except ValueError:
+            abort(400, "snoozed_until is not a date and time")
+    return _act(public_id, lambda s, c: services.set_status(s, current_actor(), c,
+                                                            request.form.get("status", ""), snooze))
+
+
+@bp.post("/console/c/<public_id>/assign")
+@login_required
+def assign(public_id: str) -> Any:
+    session = db_session()
+    agent_id = request.form.get("assignee", "")
+    if agent_id == "me":
+        agent: Agent | None = current_user._get_current_object()
+    elif agent_id:
+        agent = session.scalar(select(Agent).filter_by(public_id=agent_id))
+        if agent is None:
+            abort(400, "unknown agent")
+    else:
+        agent = None
+    team: Any = ...
+    if "team" in request.form:
+        team_id = request.form.get("team", "")
+        team = session.scalar(select(Team).filter_by(public_id=team_id)) if team_id else None
+    return _act(public_id, lambda s, c: services.assign(s, current_actor(), c, agent, team))
+
+
+@bp.post("/console/c/<public_id>/priority")
+@login_required
+def priority(public_id: str) -> Any:
+    return _act(public_id, lambda s, c: services.set_priority(s, current_actor(), c,
+                                                              request.form.get("priority", "")))
+
+
+@bp.post("/console/c/<public_id>/tags")
+@login_required
+def tags(public_id: str) -> Any:
+    names = [t for t in request.form.get("tags", "").split(",")]
+    return _act(public_id, lambda s, c: services.set_tags(s, current_actor(), c, names))

@@ -1,0 +1,117 @@
+"""What every HTTP adapter shares: the request's database session, the actor, error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, jsonify, render_template, request
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from helpdesk.accounts.models import Role
+from helpdesk.actors import Actor, agent_actor
+from helpdesk.db import Database
+from helpdesk.errors import DomainError, Forbidden, error_body
+
+F = TypeVar("F", bound=Callable[..., Any])
+JSON_PREFIXES = ("/api/", "/inbound/", "/webhooks/", "/csat/")
+
+
+def database() -> Database:
+    return current_app.extensions["helpdesk.db"]
+
+
+def db_session() -> Session:
+    """The request's session, opened on first use and closed when the request ends."""
+    if "db_session" not in g:
+        g.db_session = database().sessions()
+    return g.db_session
+
+
+def commit() -> None:
+    db_session().commit()
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.rollback()  # anything not committed by the view is dropped
+        session.close()
+
+
+def current_actor() -> Actor:
+    return agent_actor(current_user)
+
+
+def require_role(role: Role) -> Callable[[F], F]:
+    """Refuse with 403 an agent below `role` (login is checked by login_required first)."""
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+            if not current_user.has_role(role):
+                raise Forbidden(f"this page needs the {role.value} role")
+            return view(*args, **kwargs)
+        return wrapper  # type: ignore[return-value]
+    return decorate
+
+
+def wants_json() -> bool:
+    if request.path.startswith(JSON_PREFIXES) or request.is_json:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(status: int, code: str, message: str) -> Any:
+    if wants_json():
+        return jsonify(error_body(code, message)), status
+    return render_template("error.html", status=status, code=code, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError) -> Any:
+        return error_response(exc.status, exc.code, exc.message)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Any:
+        return error_response(400, "csrf_failed", exc.description or "CSRF token missing or invalid")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+        response = error_response(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+            body, status = response
+            resp = app.make_response((body, status))
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+            return resp
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "something went wrong; it has been logged")
+
+
+class BadJSON(DomainError):
+    status = 400
+    code = "malformed_json"
+
+    def __init__(self) -> None:
+        super().__init__("the body must be a JSON object")
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a clear 400."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadJSON()
+    return data
+
