@@ -55,7 +55,7 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class RetryLater(Exception):  # noqa: N818 - it is an instruction, not an error
+class RetryLater(Exception):
     """Raised by a handler to be run again after `seconds` (e.g. a 429's Retry-After)."""
 
     def __init__(self, seconds: float, reason: str = "retry requested") -> None:
@@ -64,7 +64,7 @@ class RetryLater(Exception):  # noqa: N818 - it is an instruction, not an error
         self.reason = reason
 
 
-class Permanent(Exception):  # noqa: N818
+class Permanent(Exception):
     """Raised by a handler when retrying cannot help: the job is parked as dead at once."""
 
 
@@ -126,6 +126,13 @@ class Worker:
 
     def claim(self) -> Job | None:
         """Take the lease of one due job: queued and due, or running with an expired lease."""
+        for _ in range(5):  # another worker may win the row we picked: try the next one
+            job, raced = self._try_claim()
+            if not raced:
+                return job
+        return None
+
+    def _try_claim(self) -> tuple[Job | None, bool]:
         now = utcnow()
         with self.db.unit_of_work() as session:
             due = or_(
@@ -137,7 +144,7 @@ class Worker:
                 query = query.with_for_update(skip_locked=True)
             job_id = session.scalar(query)
             if job_id is None:
-                return None
+                return None, False
             # Compare-and-set: only one claimer can move the row out of the state it read.
             claimed = session.execute(
                 update(Job).where(Job.id == job_id, due).values(
@@ -145,11 +152,11 @@ class Worker:
                     locked_until=now + timedelta(seconds=self.lease_seconds))
             ).rowcount
             if claimed != 1:
-                return None
+                return None, True
             job = session.get(Job, job_id)
             session.refresh(job)
             session.expunge(job)
-            return job
+            return job, False
 
     def run_one(self) -> bool:
         job = self.claim()

@@ -7,13 +7,13 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from helpdesk.accounts.models import Agent
+from helpdesk.accounts.models import Agent, Role
 from helpdesk.errors import DomainError
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.models import Conversation, Inbox, Priority, Status, Team
-from helpdesk.web import commit, current_actor, db_session
+from helpdesk.web import commit, current_actor, db_session, require_role
 
 bp = Blueprint("console", __name__)
 
@@ -150,3 +150,20 @@ def priority(public_id: str) -> Any:
 def tags(public_id: str) -> Any:
     names = [t for t in request.form.get("tags", "").split(",")]
     return _act(public_id, lambda s, c: services.set_tags(s, current_actor(), c, names))
+
+
+@bp.get("/console/team")
+@login_required
+@require_role(Role.manager)
+def team() -> Any:
+    """Who holds how much work right now: the manager's view of the floor."""
+    session = db_session()
+    load = dict(session.execute(
+        select(Conversation.assignee_id, func.count()).where(Conversation.status == Status.open)
+        .group_by(Conversation.assignee_id)).all())
+    pending = dict(session.execute(
+        select(Conversation.assignee_id, func.count()).where(Conversation.status == Status.pending)
+        .group_by(Conversation.assignee_id)).all())
+    agents = session.scalars(select(Agent).filter_by(active=True).order_by(Agent.name)).all()
+    return render_template("console/team.html", agents=agents, load=load, pending=pending,
+                           unassigned=load.get(None, 0))
