@@ -85,10 +85,18 @@ def seed(app: Flask) -> None:
             customer = customers[who]
             conv = tickets.create_conversation(session, customer_actor(customer), inbox=inboxes[channel],
                                                customer=customer, subject=subject)
-            conv.created_at = now - timedelta(hours=6 * (len(CONVERSATIONS) - n))
-            for kind, text in lines:
+            started = now - timedelta(hours=5 * (len(CONVERSATIONS) - n), minutes=7 * n)
+            conv.created_at = started
+            responded = False
+            for step, (kind, text) in enumerate(lines):
                 author = customer_actor(customer) if kind == "c" else agent_actor(agent)
-                tickets.post_message(session, author, conv, body=text, private=kind == "n")
+                message = tickets.post_message(session, author, conv, body=text, private=kind == "n")
+                # Spread the demo history over time, as a real day in the inbox looks.
+                message.created_at = started + timedelta(minutes=4 * step)
+                if not message.private:
+                    conv.last_activity_at = message.created_at
+                if kind == "a" and not responded:
+                    conv.first_response_at, responded = message.created_at, True
             if any(kind == "a" for kind, _ in lines):
                 tickets.assign(session, SYSTEM, conv, agent)
             tickets.set_status(session, SYSTEM, conv, status)
