@@ -4,9 +4,9 @@ from helpdesk.accounts.models import Agent, ApiToken, AuditEntry
 from helpdesk.crm.models import Customer, Identity
 from helpdesk.db import Base
 from helpdesk.jobs import Job
-from helpdesk.tickets.models import Attachment, Conversation, Inbox, InboxAddress, Message, Tag, Team
+from helpdesk.tickets.models import Attachment, CannedReply, Conversation, Inbox, InboxAddress, Message, Tag, Team
 
 metadata = Base.metadata
 
-__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "Conversation", "Customer", "Identity", "Inbox",
-           "InboxAddress", "Job", "Message", "Tag", "Team", "metadata"]
+__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "CannedReply", "Conversation", "Customer", "Identity",
+           "Inbox", "InboxAddress", "Job", "Message", "Tag", "Team", "metadata"]

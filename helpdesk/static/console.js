@@ -66,6 +66,22 @@
     composer.elements.body.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); composer.requestSubmit(); }
     });
+    // Canned replies: pick from the list, or type /shortcut and Tab in the reply box.
+    const canned = $("#canned");
+    const insert = (text) => {
+      const box = composer.elements.body;
+      box.value = box.value.replace(/(^|\s)\/[\w-]*$/, "$1") + text;
+      box.focus();
+    };
+    if (canned) {
+      canned.addEventListener("change", () => { if (canned.value) insert(canned.value); canned.value = ""; });
+      composer.elements.body.addEventListener("keydown", (e) => {
+        if (e.key !== "Tab") return;
+        const m = composer.elements.body.value.match(/(?:^|\s)\/([\w-]+)$/);
+        const opt = m && $(`option[data-shortcut="${m[1]}"]`, canned);
+        if (opt) { e.preventDefault(); insert(opt.value); }
+      });
+    }
     const thread = $("#thread");
     if (thread) thread.scrollTop = thread.scrollHeight;
   }

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from helpdesk.accounts.models import Agent, Role
 from helpdesk.db import utcnow
 from helpdesk.errors import DomainError
-from helpdesk.tickets import queries, services
-from helpdesk.tickets.models import Conversation, Inbox, Priority, Status, Team
+from helpdesk.tickets import canned, queries, services
+from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Priority, Status, Team
 from helpdesk.web import commit, current_actor, db_session, require_role
 
 bp = Blueprint("console", __name__)
@@ -77,9 +77,11 @@ def conversation(public_id: str) -> Any:
     agents = session.scalars(select(Agent).filter_by(active=True).order_by(Agent.name)).all()
     teams = session.scalars(select(Team).order_by(Team.name)).all()
     history = queries.list_conversations(session, customer=conv.customer, limit=10).items
+    replies = [(r, canned.render(r.body, conv, current_user.name)) for r in canned.all_replies(session)]
     return render_template("console/conversation.html", conv=conv, agents=agents, teams=teams,
                            statuses=[s.value for s in Status], priorities=[p.value for p in Priority],
-                           snooze_choices=SNOOZE_CHOICES, history=[c for c in history if c.id != conv.id])
+                           snooze_choices=SNOOZE_CHOICES, canned_replies=replies,
+                           history=[c for c in history if c.id != conv.id])
 
 
 def _back(conv: Conversation) -> Any:
@@ -215,3 +217,42 @@ def team() -> Any:
     agents = session.scalars(select(Agent).filter_by(active=True).order_by(Agent.name)).all()
     return render_template("console/team.html", agents=agents, load=load, pending=pending,
                            unassigned=load.get(None, 0))
+
+
+@bp.get("/console/canned")
+@login_required
+def canned_list() -> Any:
+    replies = canned.all_replies(db_session())
+    return render_template("console/canned.html", replies=replies, placeholders=canned.PLACEHOLDERS,
+                           can_edit=current_user.has_role(Role.manager))
+
+
+@bp.post("/console/canned")
+@login_required
+@require_role(Role.manager)
+def canned_save() -> Any:
+    session = db_session()
+    form = request.form
+    reply = None
+    if form.get("id"):
+        reply = session.scalar(select(CannedReply).filter_by(public_id=form["id"]))
+        if reply is None:
+            abort(404, "no such canned reply")
+    try:
+        saved = canned.save_canned_reply(session, current_actor(), shortcut=form.get("shortcut", ""),
+                                         title=form.get("title", ""), body=form.get("body", ""), reply=reply)
+        commit()
+        flash(f"Saved /{saved.shortcut}.", "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("console.canned_list"), code=303)
+
+
+@bp.post("/console/canned/<public_id>/delete")
+@login_required
+@require_role(Role.manager)
+def canned_delete(public_id: str) -> Any:
+    canned.delete_canned_reply(db_session(), current_actor(), public_id)
+    commit()
+    flash("Canned reply deleted.", "success")
+    return redirect(url_for("console.canned_list"), code=303)
