@@ -4,10 +4,10 @@ from helpdesk.accounts.models import Agent, ApiToken, AuditEntry
 from helpdesk.crm.models import Customer, Identity
 from helpdesk.db import Base
 from helpdesk.jobs import Job
-from helpdesk.tickets.email.models import AutoMail, ImapCursor, InboundMail
+from helpdesk.tickets.email.models import AutoMail, ImapCursor, InboundMail  # noqa: F401
 from helpdesk.tickets.models import Attachment, Conversation, Inbox, InboxAddress, Message, Tag, Team
 
 metadata = Base.metadata
 
-__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "AutoMail", "ImapCursor", "InboundMail", "Conversation", "Customer", "Identity", "Inbox",
+__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "Conversation", "Customer", "Identity", "Inbox",
            "InboxAddress", "Job", "Message", "Tag", "Team", "metadata"]

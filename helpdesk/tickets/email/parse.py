@@ -492,8 +492,8 @@ def _declared_charset(msg: Message) -> str | None:
 
 def _sender(msg: Message, fallback: str | None) -> str:
     """The first From that holds an address (some spam carries a junk one first)."""
-    candidates = [decode_header_value(str(v)[: MAX_HEADER_CHARS * 2], fallback, phrase=True)[:MAX_HEADER_CHARS]
-                  for k, v in msg.raw_items() if k.lower() == "from"]
+    values = [str(v)[: MAX_HEADER_CHARS * 2] for k, v in msg.raw_items() if k.lower() == "from"]
+    candidates = [decode_header_value(v, fallback, phrase=True)[:MAX_HEADER_CHARS] for v in values]
     for value in candidates:
         if "@" in value:
             return value
