@@ -11,6 +11,7 @@ exactly when the message does, without the ticket services knowing that email ex
 
 from __future__ import annotations
 
+import email.policy
 import html
 import logging
 import smtplib
@@ -26,13 +27,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from sqlalchemy import event as sa_event
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from helpdesk import events, jobs
 from helpdesk.db import utcnow
 from helpdesk.tickets.email.threading import make_message_id, reply_address
 from helpdesk.tickets.events import MessagePosted
-from helpdesk.tickets.models import AuthorType, Channel, Conversation, Delivery, Message
+from helpdesk.tickets.models import AuthorType, Channel, Conversation, Delivery, InboxAddress, Message
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ SEND_JOB = "email.send"
 ACK_JOB = "email.acknowledge"
 MAX_REFERENCES_CHARS = 1800  # long References headers get mangled or refused by some servers
 SEND_ATTEMPTS = 6
+# Message-ID and References must not be folded: some programs then fail to match them.
+MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,12 @@ def sender_address(conversation: Conversation, settings: OutboundSettings) -> st
         return conversation.inbox.addresses[0].address
     if settings.from_address:
         return settings.from_address
+    # A chat inbox has no address: answer from the helpdesk's first email address, where the
+    # shopper's reply will arrive and thread back by its In-Reply-To.
+    session = object_session(conversation)
+    first = session.scalar(select(InboxAddress.address).order_by(InboxAddress.id).limit(1)) if session else None
+    if first:
+        return first
     raise jobs.Permanent(f"inbox {conversation.inbox.name!r} has no address and EMAIL_FROM is not set")
 
 
@@ -163,7 +172,7 @@ def build_mail(conversation: Conversation, *, body_text: str, author: str, messa
     if not customer.email:
         raise jobs.Permanent("the customer has no email address")
     from_address = sender_address(conversation, settings)
-    mail = EmailMessage()
+    mail = EmailMessage(policy=MAIL_POLICY)
     local, _, domain = from_address.partition("@")
     mail["From"] = Address(display_name=one_line(f"{author} ({conversation.inbox.name})", 120),
                            username=local, domain=domain)
