@@ -258,7 +258,9 @@ def _bounce(session: Session, inbound: InboundMail, mail: ParsedMail, message_id
         bounced.delivery = Delivery.failed
         bounced.delivery_error = f"bounced: {detail}"[:500]
     note = f"Delivery failed{' to ' + recipient if recipient else ''}: {detail}"[:2000]
-    message = tickets.post_message(session, SYSTEM, conversation, body=note, private=True,
+    # A system message (post_message keeps private notes for agents); outbound mail only ever
+    # carries agents' messages, so the customer never receives it.
+    message = tickets.post_message(session, SYSTEM, conversation, body=note,
                                    email_message_id=message_id,
                                    meta={"auto": "bounce", "inbound": inbound.public_id,
                                          "bounced": bounced.public_id if bounced else None})
