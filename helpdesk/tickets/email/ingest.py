@@ -26,6 +26,7 @@ from helpdesk.accounts.models import Agent
 from helpdesk.actors import SYSTEM, Actor
 from helpdesk.crm import services as crm
 from helpdesk.db import Database, utcnow
+from helpdesk.errors import Invalid
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.email import filter as noise
 from helpdesk.tickets.email.display import sanitize_html
@@ -154,17 +155,19 @@ def process(session: Session, inbound: InboundMail, settings: MailSettings) -> O
         message_id = _synthetic_message_id(message_id.encode())
     if session.scalar(select(Message.id).filter_by(email_message_id=message_id)) is not None:
         return _finish(inbound, MailStatus.ignored, "ignored", "duplicate")
-    if "@" not in mail.from_email:
-        raise ValueError("the mail names no sender address")
-
     kind = noise.noise_kind(mail, own_addresses(session))
     if kind == "own_address":
         return _finish(inbound, MailStatus.ignored, "ignored", "own_address")
     threading = find_conversation(session, mail, secret=settings.secret)
     if kind == "bounce":
         return _bounce(session, inbound, mail, message_id, threading.conversation)
-
-    customer = crm.customer_for_email(session, SYSTEM, mail.from_email, mail.from_name or None)
+    if "@" not in mail.from_email:
+        raise ValueError("the mail names no sender address")
+    try:
+        customer = crm.customer_for_email(session, SYSTEM, mail.from_email, mail.from_name or None)
+    except Invalid:
+        # Nobody can be answered at a malformed address (spam, mostly): kept, visible, not a ticket.
+        return _finish(inbound, MailStatus.ignored, "ignored", "invalid_sender")
     meta = _meta(session, mail, inbound, threading.reason, threading.note, kind)
     fields = dict(body=_body(mail), html=sanitize_html(mail.html) if mail.html else None,
                   max_len=MAX_EMAIL_BODY, email_message_id=message_id, meta=meta,
