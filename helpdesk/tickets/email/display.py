@@ -32,7 +32,7 @@ ALLOWED_ATTRIBUTES = {
     "blockquote": {"cite"},
     "ol": {"start"},
 }
-BLOCKED_PIXEL = "data:image/gif;base64,R0lGODlhAQABAAAAACw="  # 1x1 transparent: layout stays put
+BLOCKED_PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"  # 1x1 transparent: layout stays put
 
 
 def sanitize_html(markup: str) -> str:
