@@ -44,7 +44,7 @@ class SmtpSink:
     def parsed(self, index: int = -1) -> EmailMessage:
         return message_from_bytes(self.messages[index][2], policy=policy.default)  # type: ignore[return-value]
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse:
             return self.refuse
         with self.lock:
@@ -133,7 +133,8 @@ service imap-login {{
     proc = subprocess.Popen([exe, "-F", "-c", str(root / "dovecot.conf")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: port_open(port) or proc.poll() is not None, timeout=15, message="dovecot to listen")
+        wait_until(lambda: port_open(port) or proc.poll() is not None, timeout=15,
+                   message="dovecot to listen")
         if proc.poll() is not None:
             raise RuntimeError(f"dovecot exited: {(root / 'dovecot.log').read_text(errors='replace')}")
         yield Imap("127.0.0.1", port, SUPPORT, "imap-secret")
@@ -152,7 +153,7 @@ def imap(imap_server: Imap) -> Iterator[Imap]:
     client = imaplib.IMAP4(imap_server.host, imap_server.port, timeout=10)
     client.login(imap_server.user, imap_server.password)
     client.select("INBOX")
-    status, data = client.uid("SEARCH", None, "ALL")
+    _status, data = client.uid("SEARCH", None, "ALL")
     if data and data[0]:
         client.uid("STORE", ",".join(data[0].decode().split()), "+FLAGS.SILENT", r"(\Deleted)")
         client.expunge()

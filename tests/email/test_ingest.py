@@ -42,7 +42,8 @@ def test_the_same_message_id_twice_is_ingested_once(app: Flask, client, inbox: E
     assert count(app, Message) == 1 and count(app, Conversation) == 1
 
 
-def test_mail_without_message_id_is_still_deduplicated_by_its_bytes(app: Flask, client, inbox: EmailInbox) -> None:
+def test_mail_without_message_id_is_still_deduplicated_by_its_bytes(app: Flask, client,
+                                                                    inbox: EmailInbox) -> None:
     raw = mail(message_id=None)
     assert post_raw(client, raw, inbox.token).get_json()["action"] == "created"
     assert post_raw(client, raw, inbox.token).get_json()["reason"] == "duplicate"
@@ -59,8 +60,9 @@ def test_bad_ingest_token_is_401_and_stores_nothing(app: Flask, client, inbox: E
 def test_malformed_mime_is_kept_and_a_mail_that_fails_is_visible_and_reprocessable(
         app: Flask, client, inbox: EmailInbox) -> None:
     # No sender at all and a broken multipart: cannot become a message, must not be lost.
-    raw = (b"To: support@shop.example\r\nSubject: broken\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n"
-           b"\r\n--zz\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\n\xff\xfe half a part")
+    raw = (b"To: support@shop.example\r\nSubject: broken\r\n"
+           b"Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n"
+           b"--zz\r\nContent-Type: text/plain; charset=x-no-such-charset\r\n\r\n\xff\xfe half a part")
     response = post_raw(client, raw, inbox.token)
     assert response.status_code == 202 and response.get_json()["action"] == "failed"
     with db_of(app).unit_of_work() as s:
@@ -98,14 +100,16 @@ def test_a_failed_mail_processes_after_the_cause_is_fixed(app: Flask, client, in
     assert count(app, Conversation) == 1
 
 
-def test_a_40_mb_mail_is_refused_clearly_and_its_raw_bytes_are_kept(app: Flask, client, inbox: EmailInbox) -> None:
+def test_a_40_mb_mail_is_refused_clearly_and_its_raw_bytes_are_kept(app: Flask, client,
+                                                                    inbox: EmailInbox) -> None:
     raw = mail(body="x" * (40 * 1024 * 1024))
     response = post_raw(client, raw, inbox.token)
     assert response.status_code == 413
     assert response.get_json()["error"]["code"] == "mail_too_large"
     with db_of(app).unit_of_work() as s:
         stored = s.scalar(select(InboundMail))
-        assert stored.status is MailStatus.rejected and stored.size == len(raw) and stored.reason == "too_large"
+        assert stored.status is MailStatus.rejected and stored.reason == "too_large"
+        assert stored.size == len(raw)
     assert count(app, Message) == 0
 
 
@@ -130,11 +134,13 @@ def test_a_spoofed_agent_from_stays_a_customer_message_with_a_warning(app: Flask
     assert "claims to come from an agent" in page
 
 
-def test_attachments_download_with_safe_headers_for_agents_only(app: Flask, client, inbox: EmailInbox) -> None:
+def test_attachments_download_with_safe_headers_for_agents_only(app: Flask, client,
+                                                                inbox: EmailInbox) -> None:
     raw = (f"From: ann@example.com\r\nTo: {SUPPORT}\r\nSubject: file\r\nMessage-ID: <f1@example.com>\r\n"
            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n--b1\r\n"
            "Content-Type: text/plain\r\n\r\nsee attached\r\n--b1\r\nContent-Type: text/html; name=x.html\r\n"
-           "Content-Disposition: attachment; filename=x.html\r\n\r\n<script>alert(1)</script>\r\n--b1--\r\n").encode()
+           "Content-Disposition: attachment; filename=x.html\r\n\r\n<script>alert(1)</script>\r\n"
+           "--b1--\r\n").encode()
     post_raw(client, raw, inbox.token)
     with db_of(app).unit_of_work() as s:
         att = s.scalar(select(Attachment))

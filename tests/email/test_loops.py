@@ -80,10 +80,12 @@ def dsn(original_message_id: str, recipient: str = "ann@example.com") -> bytes:
             "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce1@mx.example.com>\r\n"
             "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
             "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n"
-            "--b\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be "
-            "delivered.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\n"
+            "--b\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message "
+            "could not be delivered.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.example.com\r\n\r\n"
             f"Final-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-            "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+            "Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n"
+            "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
             f"From: {SUPPORT}\r\nTo: {recipient}\r\nMessage-ID: <{original_message_id}>\r\nSubject: Re: x\r\n"
             "\r\n--b--\r\n").encode()
 
@@ -94,8 +96,8 @@ def test_a_bounce_is_a_system_note_on_its_conversation_not_a_new_one(app: Flask,
     run_jobs(app)  # the acknowledgement
     agent = make_agent(app, "alice@example.com")
     with db_of(app).unit_of_work() as s:
-        reply = tickets.post_message(s, agent_actor(agent), tickets.get_conversation(s, first["conversation_id"]),
-                                     body="Answer")
+        conv = tickets.get_conversation(s, first["conversation_id"])
+        reply = tickets.post_message(s, agent_actor(agent), conv, body="Answer")
     run_jobs(app)
     sent_before = len(smtp.messages)
     body = post_raw(client, dsn(reply.email_message_id), acknowledging.token).get_json()

@@ -29,8 +29,8 @@ def test_agent_reply_is_a_job_written_with_the_message_and_goes_out_threaded(
     agent = make_agent(app, "alice@example.com", "agent", "Alice Agent")
     login(client, agent.email)
     token = csrf_token(client, f"/console/c/{conversation_id}")
-    client.post(f"/console/c/{conversation_id}/reply", data={"csrf_token": token, "body": "It ships today.\n\nAlice",
-                                                             "private": "0"})
+    client.post(f"/console/c/{conversation_id}/reply",
+                data={"csrf_token": token, "body": "It ships today.\n\nAlice", "private": "0"})
     with db_of(app).unit_of_work() as s:
         message = s.scalar(select(Message).filter_by(author_type="agent"))
         job = s.scalar(select(Job).filter_by(kind="email.send"))
@@ -39,7 +39,7 @@ def test_agent_reply_is_a_job_written_with_the_message_and_goes_out_threaded(
         ref = message.conversation.ref
     assert "sending" in client.get(f"/console/c/{conversation_id}").get_data(as_text=True)
     assert run_jobs(app) == 1
-    envelope_from, rcpts, raw = smtp.messages[0]
+    envelope_from, rcpts, _raw = smtp.messages[0]
     sent = smtp.parsed()
     assert rcpts == ["ann@example.com"] and envelope_from == SUPPORT
     assert sent["Subject"] == f"Re: Where is my order? [#{ref}]"
@@ -145,7 +145,8 @@ def test_the_customers_answer_to_our_mail_lands_in_the_same_conversation(app: Fl
     run_jobs(app)
     sent = smtp.parsed()
     answer = mail(subject=sent["Subject"].replace("Re:", "RE:"), message_id="<a2@example.com>",
-                  headers={"In-Reply-To": sent["Message-ID"], "References": sent["References"] + " " + sent["Message-ID"]})
+                  headers={"In-Reply-To": sent["Message-ID"],
+                           "References": sent["References"] + " " + sent["Message-ID"]})
     assert post_raw(client, answer, inbox.token).get_json()["conversation_id"] == conversation_id
 
 
@@ -168,7 +169,8 @@ def test_an_offline_shoppers_chat_gets_answers_by_email_and_their_reply_lands_ba
     sent = smtp.parsed()
     assert sent["To"].addresses[0].addr_spec == "shopper@example.com"
     assert sent["From"].addresses[0].addr_spec == SUPPORT  # a chat inbox has no address of its own
-    answer = mail(sender="Sam <shopper@example.com>", subject=sent["Subject"], message_id="<sam1@example.com>",
-                  body="Great, thanks", headers={"In-Reply-To": sent["Message-ID"]})
+    answer = mail(sender="Sam <shopper@example.com>", subject=sent["Subject"],
+                  message_id="<sam1@example.com>", body="Great, thanks",
+                  headers={"In-Reply-To": sent["Message-ID"]})
     body = post_raw(client, answer, inbox.token).get_json()
     assert body["conversation_id"] == conv_id and body["action"] == "appended"

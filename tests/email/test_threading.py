@@ -47,13 +47,15 @@ def test_reply_to_our_message_id_threads_by_in_reply_to(app: Flask, client, inbo
     run_jobs(app)
     sent = smtp.parsed()
     body = reply(client, inbox, subject="Re: Where is my order?", message_id="<r1@example.com>",
-                 headers={"In-Reply-To": sent["Message-ID"], "References": f"<m1@example.com> {sent['Message-ID']}"})
+                 headers={"In-Reply-To": sent["Message-ID"],
+                          "References": f"<m1@example.com> {sent['Message-ID']}"})
     assert body["action"] == "appended" and body["conversation_id"] == first["conversation_id"]
     assert reason_of(app, body["message_id"]) == "in_reply_to"
     assert sent["Message-ID"].strip("<>") == ours.email_message_id
 
 
-def test_outlook_changed_in_reply_to_still_threads_by_references(app: Flask, client, inbox: EmailInbox) -> None:
+def test_outlook_changed_in_reply_to_still_threads_by_references(app: Flask, client,
+                                                                 inbox: EmailInbox) -> None:
     first = open_thread(app, client, inbox)
     body = reply(client, inbox, subject="AW: Where is my order?", message_id="<o1@outlook.example>",
                  headers={"In-Reply-To": "<DB7PR0101MB0000.eurprd01.prod.outlook.com>",
@@ -103,11 +105,13 @@ def test_forged_subject_ref_from_a_stranger_opens_a_new_conversation(app: Flask,
         assert message.conversation.customer.email == "mallory@evil.example"
 
 
-def test_a_colleague_copied_on_the_thread_may_use_the_subject_ref(app: Flask, client, inbox: EmailInbox) -> None:
+def test_a_colleague_copied_on_the_thread_may_use_the_subject_ref(app: Flask, client,
+                                                                  inbox: EmailInbox) -> None:
     first = post_raw(client, mail(headers={"Cc": "Bob <bob@example.com>"}), inbox.token).get_json()
     with db_of(app).unit_of_work() as s:
         ref = tickets.get_conversation(s, first["conversation_id"]).ref
-    body = reply(client, inbox, sender="bob@example.com", subject=f"Re: [#{ref}]", message_id="<c1@example.com>")
+    body = reply(client, inbox, sender="bob@example.com", subject=f"Re: [#{ref}]",
+                 message_id="<c1@example.com>")
     assert body["conversation_id"] == first["conversation_id"]
 
 

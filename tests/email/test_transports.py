@@ -86,7 +86,8 @@ def test_postmark_raw_email_json(app: Flask, client, inbox: EmailInbox) -> None:
 # -- SMTP ---------------------------------------------------------------------------------------
 
 def helpdesk_env(app: Flask, tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "HELPDESK_DATABASE_URL": app.config["DATABASE_URL"], "HELPDESK_SECRET_KEY": "test-secret-key",
+    return {**os.environ, "HELPDESK_DATABASE_URL": app.config["DATABASE_URL"],
+            "HELPDESK_SECRET_KEY": "test-secret-key",
             "HELPDESK_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT),
             "HELPDESK_EMAIL_DOMAIN": "helpdesk.test"}
 
@@ -95,8 +96,9 @@ def test_helpdesk_mail_smtpd_accepts_mail_for_inbox_addresses_only(app: Flask, i
                                                                     tmp_path: Path) -> None:
     port = free_port()
     log = (tmp_path / "smtpd.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "helpdesk", "mail", "smtpd", "--listen", f"127.0.0.1:{port}"],
-                            env=helpdesk_env(app, tmp_path), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    command = [sys.executable, "-m", "helpdesk", "mail", "smtpd", "--listen", f"127.0.0.1:{port}"]
+    proc = subprocess.Popen(command, env=helpdesk_env(app, tmp_path), cwd=tmp_path, stdout=log,
+                            stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: port_open(port) or proc.poll() is not None, timeout=30, message="smtpd to listen")
         assert proc.poll() is None, (tmp_path / "smtpd.log").read_text()
@@ -147,7 +149,8 @@ def configure_imap(app: Flask, inbox: EmailInbox, imap: Imap) -> None:
         row.settings = {**(row.settings or {}), "imap": imap.settings()}
 
 
-def test_imap_fetch_reads_each_mail_once_and_remembers_the_uid(app: Flask, inbox: EmailInbox, imap: Imap) -> None:
+def test_imap_fetch_reads_each_mail_once_and_remembers_the_uid(app: Flask, inbox: EmailInbox,
+                                                               imap: Imap) -> None:
     configure_imap(app, inbox, imap)
     imap.append(mail(message_id="<i1@example.com>", subject="first"))
     imap.append(mail(message_id="<i2@example.com>", subject="second", sender="bob@example.com"))
@@ -212,4 +215,5 @@ def test_an_unreachable_imap_server_is_recorded_and_polling_continues(app: Flask
     run_jobs(app)
     with db_of(app).unit_of_work() as s:
         assert "authentication failed" in (s.scalar(select(ImapCursor)).last_error or "").lower()
-        assert s.scalar(select(func.count()).select_from(Job).filter_by(kind="email.imap_poll", state="queued")) == 1
+        queued = select(func.count()).select_from(Job).filter_by(kind="email.imap_poll", state="queued")
+        assert s.scalar(queued) == 1

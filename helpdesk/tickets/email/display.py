@@ -32,7 +32,8 @@ ALLOWED_ATTRIBUTES = {
     "blockquote": {"cite"},
     "ol": {"start"},
 }
-BLOCKED_PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"  # 1x1 transparent: layout stays put
+# A 1x1 transparent GIF: the layout stays put while the remote image is blocked.
+BLOCKED_PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 
 
 def sanitize_html(markup: str) -> str:

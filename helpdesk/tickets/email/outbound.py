@@ -159,7 +159,8 @@ def sender_address(conversation: Conversation, settings: OutboundSettings) -> st
     # A chat inbox has no address: answer from the helpdesk's first email address, where the
     # shopper's reply will arrive and thread back by its In-Reply-To.
     session = object_session(conversation)
-    first = session.scalar(select(InboxAddress.address).order_by(InboxAddress.id).limit(1)) if session else None
+    query = select(InboxAddress.address).order_by(InboxAddress.id).limit(1)
+    first = session.scalar(query) if session else None
     if first:
         return first
     raise jobs.Permanent(f"inbox {conversation.inbox.name!r} has no address and EMAIL_FROM is not set")
