@@ -128,6 +128,8 @@ def compare(parsed: ParsedMail, expected: dict[str, Any], name: str = "") -> dic
         if md5(att.get("data")) not in ours:
             problems["attachments"].append(f"missing {att.get('filename')!r} ({md5(att.get('data'))})")
     want = expected.get("body") or ""
+    if want == "no visible content":
+        want = ""  # Zammad's placeholder for a mail without a text body
     if expected.get("content_type") == "text/html":
         want = html_to_text(want)
     as_html = parsed.html and expected.get("content_type") == "text/html"

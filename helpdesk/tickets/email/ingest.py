@@ -169,7 +169,7 @@ def process(session: Session, inbound: InboundMail, settings: MailSettings) -> O
         # Nobody can be answered at a malformed address (spam, mostly): kept, visible, not a ticket.
         return _finish(inbound, MailStatus.ignored, "ignored", "invalid_sender")
     meta = _meta(session, mail, inbound, threading.reason, threading.note, kind)
-    fields = dict(body=_body(mail), html=sanitize_html(mail.html) if mail.html else None,
+    fields = dict(body=_body(mail), html=sanitize_html(mail.html.replace("\x00", "")) if mail.html else None,
                   max_len=MAX_EMAIL_BODY, email_message_id=message_id, meta=meta,
                   author_name=(mail.from_name or mail.from_email)[:200],
                   attachments=[_attachment(a) for a in mail.attachments])
@@ -210,7 +210,7 @@ def _synthetic_message_id(raw: bytes) -> str:
 
 
 def _body(mail: ParsedMail) -> str:
-    body = mail.text.strip()
+    body = mail.text.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     if not body and not mail.attachments:
         body = "(empty message)"
     return body[:MAX_EMAIL_BODY]

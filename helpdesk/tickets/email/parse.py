@@ -112,7 +112,9 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     declared = codec_for(charset)
     if declared and declared.startswith(("iso2022", "utf_7")) and any(b > 0x7F for b in data):
         declared = None  # a 7-bit charset cannot hold 8-bit bytes: the label lies
-    for name in (declared, "utf-8", "cp932" if "2022_jp" in (codec_for(charset) or "") else None):
+    japanese = "2022_jp" in (codec_for(charset) or "")
+    # ISO-2022-JP mail often carries NEC/IBM extensions (circled digits): JIS X 0213 covers them.
+    for name in (declared, "iso2022_jp_2004" if japanese else None, "utf-8", "cp932" if japanese else None):
         if name and name not in tried:
             tried.append(name)
             try:
@@ -388,9 +390,11 @@ def _walk(msg: Message, mail: ParsedMail, texts: list[str], htmls: list[str], ra
             mail.bounced_message_ids += message_ids(_headers_value(_payload(part), "message-id"))
         # The first text/plain and the first text/html are the body; a later text part is an
         # attachment (a forwarded document, a part without any Content-Type after a file).
+        # Apple Mail splits the text around inline files into several text/plain parts: those
+        # are all body. A second HTML part, or a text part that names no type, is a document.
         typed = part is msg or part.get("Content-Type") is not None
         is_body = (ctype in ("text/plain", "text/html") and disposition != "attachment" and typed
-                   and not (texts if ctype == "text/plain" else htmls))
+                   and (not htmls if ctype == "text/html" else not filename or not texts))
         if is_body:
             text = part_text(part)
             if ctype == "text/html":
