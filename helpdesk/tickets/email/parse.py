@@ -113,8 +113,17 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
     if declared and declared.startswith(("iso2022", "utf_7")) and any(b > 0x7F for b in data):
         declared = None  # a 7-bit charset cannot hold 8-bit bytes: the label lies
     japanese = "2022_jp" in (codec_for(charset) or "")
-    # ISO-2022-JP mail often carries NEC/IBM extensions (circled digits): JIS X 0213 covers them.
-    for name in (declared, "iso2022_jp_2004" if japanese else None, "utf-8", "cp932" if japanese else None):
+    if japanese and declared:
+        try:
+            return data.decode(declared)
+        except UnicodeDecodeError:
+            # NEC extensions (circled digits) are not JIS X 0208, but JIS X 0213, its superset,
+            # has them: read the JIS X 0208 runs as JIS X 0213.
+            try:
+                return data.replace(b"\x1b$B", b"\x1b$(Q").decode("iso2022_jp_2004")
+            except UnicodeDecodeError:
+                declared = None
+    for name in (declared, "utf-8", "cp932" if japanese else None):
         if name and name not in tried:
             tried.append(name)
             try:
