@@ -237,6 +237,9 @@ def mail_fetch(inbox_name: str | None) -> None:
             continue
         summary = ", ".join(f"{n} {k}" for k, n in sorted((result.outcomes or {}).items())) or "nothing new"
         click.echo(f"{name}: fetched {result.fetched} ({summary})")
+    with database.unit_of_work() as session:
+        for inbox_id, _name in targets:
+            imap.schedule_poll(session, inbox_id)  # (re)start the worker's polling of this inbox
     if failed:
         sys.exit(1)
 

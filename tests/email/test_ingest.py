@@ -155,3 +155,40 @@ def test_attachments_download_with_safe_headers_for_agents_only(app: Flask, clie
     assert response.mimetype == "application/octet-stream"
     assert b"<script>" in response.data
     assert client.get("/attachments/at_nope").status_code == 404
+
+
+def test_nul_bytes_and_unknown_charsets_still_make_a_readable_message(app: Flask, client,
+                                                                      inbox: EmailInbox) -> None:
+    raw = (f"From: ann@example.com\r\nTo: {SUPPORT}\r\nSubject: =?x-unknown-cs?Q?caf=E9?=\r\n"
+           "Message-ID: <nul@example.com>\r\nContent-Type: text/plain; charset=x-unknown-cs\r\n\r\n"
+           "caf\xe9 \x00 ok\r\n").encode("latin-1")
+    body = post_raw(client, raw, inbox.token).get_json()
+    assert body["action"] == "created"
+    with db_of(app).unit_of_work() as s:
+        message = s.scalar(select(Message))
+        assert "\x00" not in message.body_text and message.body_text.startswith("caf")
+        assert message.conversation.subject.startswith("caf")
+
+
+def test_admin_saves_an_imap_account_without_echoing_the_password(app: Flask, client,
+                                                                  inbox: EmailInbox) -> None:
+    from helpdesk.jobs import Job
+    from helpdesk.tickets.models import Inbox
+    from tests.conftest import csrf_token
+
+    make_agent(app, "root@example.com", "admin")
+    login(client, "root@example.com")
+    token = csrf_token(client, "/admin/mail")
+    form = {"csrf_token": token, "imap_host": "imap.shop.example", "imap_port": "993", "imap_tls": "ssl",
+            "imap_user": SUPPORT, "imap_password": "s3cret-pw", "imap_folder": "INBOX", "acknowledge": "1"}
+    assert client.post(f"/admin/mail/inbox/{inbox.public_id}", data=form).status_code == 303
+    with db_of(app).unit_of_work() as s:
+        settings = s.get(Inbox, inbox.id).settings
+        assert settings["imap"]["host"] == "imap.shop.example" and settings["acknowledge"] is True
+        assert s.scalar(select(Job).filter_by(kind="email.imap_poll")) is not None
+    page = client.get("/admin/mail").get_data(as_text=True)
+    assert "s3cret-pw" not in page and "(unchanged)" in page
+    bad = {**form, "imap_host": "bad host; rm -rf", "csrf_token": token}
+    client.post(f"/admin/mail/inbox/{inbox.public_id}", data=bad)
+    with db_of(app).unit_of_work() as s:
+        assert s.get(Inbox, inbox.id).settings["imap"]["host"] == "imap.shop.example"

@@ -174,3 +174,24 @@ def test_an_offline_shoppers_chat_gets_answers_by_email_and_their_reply_lands_ba
                   headers={"In-Reply-To": sent["Message-ID"]})
     body = post_raw(client, answer, inbox.token).get_json()
     assert body["conversation_id"] == conv_id and body["action"] == "appended"
+
+
+def test_chat_without_smtp_configured_stays_chat(app_config, tmp_path) -> None:
+    from helpdesk import create_app
+
+    app = create_app({**app_config, "SMTP_URL": None})
+    try:
+        chat, _key = make_inbox(app, name="Web chat", channel="chat")
+        agent = make_agent(app, "alice@example.com")
+        with db_of(app).unit_of_work() as s:
+            from helpdesk.tickets.models import Inbox
+
+            customer = crm.customer_for_email(s, SYSTEM, "shopper@example.com")
+            conv = tickets.create_conversation(s, customer_actor(customer), inbox=s.get(Inbox, chat.id),
+                                               customer=customer, body="Hi")
+            message = tickets.post_message(s, agent_actor(agent), conv, body="Hello!")
+        with db_of(app).unit_of_work() as s:
+            assert s.scalar(select(Job).filter_by(kind="email.send")) is None
+            assert s.get(Message, message.id).delivery is None
+    finally:
+        db_of(app).dispose()

@@ -163,18 +163,20 @@ def imap_inboxes(session: Session, name: str | None = None) -> list[Inbox]:
 
 # -- the worker's schedule ----------------------------------------------------------------------
 
-_runtime: dict[str, Any] = {}
+RUNTIME_KEY = "helpdesk.email.imap"
 
 
 def configure(db: Database, settings: ingest.MailSettings, poll_seconds: float) -> None:
-    """Set by create_app: the polling job needs the database to run ingestion transactions."""
-    _runtime.update(db=db, settings=settings, poll_seconds=poll_seconds)
+    """Set by create_app into every session's info: the polling job needs the database to run
+    ingestion transactions of its own, and the poll interval."""
+    db.sessions.kw.setdefault("info", {})[RUNTIME_KEY] = {"db": db, "settings": settings,
+                                                          "poll_seconds": poll_seconds}
 
 
 def schedule_poll(session: Session, inbox_id: int, *, delay: float | None = None) -> jobs.Job:
     """One pending poll per inbox and time slot: saving settings twice or two chains of polls
     collapse into one through the dedupe key."""
-    every = float(_runtime.get("poll_seconds") or 60)
+    every = float((session.info.get(RUNTIME_KEY) or {}).get("poll_seconds") or 60)
     delay = every if delay is None else delay
     slot = int((time.time() + delay) // every)
     return jobs.enqueue(session, POLL_JOB, {"inbox_id": inbox_id}, delay=delay,
@@ -183,7 +185,8 @@ def schedule_poll(session: Session, inbox_id: int, *, delay: float | None = None
 
 @jobs.handler(POLL_JOB)
 def poll_job(session: Session, payload: dict[str, Any]) -> None:
-    db, settings = _runtime.get("db"), _runtime.get("settings")
+    runtime = session.info.get(RUNTIME_KEY) or {}
+    db, settings = runtime.get("db"), runtime.get("settings")
     if db is None or settings is None:
         raise jobs.Permanent("email is not configured in this process")
     inbox_id = int(payload["inbox_id"])

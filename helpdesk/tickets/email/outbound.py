@@ -61,9 +61,11 @@ class OutboundSettings:
                    chat_fallback_seconds=float(config.get("CHAT_EMAIL_FALLBACK_SECONDS", 120)))
 
 
-# Set by create_app: job handlers receive only (session, payload), and the SMTP password must not
-# be written into job payloads.
-_settings: OutboundSettings | None = None
+# create_app puts the settings into the info of every session of its database: job handlers
+# receive only (session, payload), the SMTP password must not be written into job payloads, and
+# two apps in one process (tests) must not share one global.
+SETTINGS_KEY = "helpdesk.email.outbound"
+
 
 # The chat room may register "is this shopper connected right now?"; without it a shopper counts
 # as gone when they have not written for the fallback delay.
@@ -72,22 +74,23 @@ SHOPPER_ONLINE: list[ShopperOnline] = []
 
 
 def configure(settings: OutboundSettings, sessions: sessionmaker[Session]) -> None:
-    global _settings
-    _settings = settings
+    sessions.kw.setdefault("info", {})[SETTINGS_KEY] = settings
     if not sa_event.contains(sessions, "before_commit", _plan_outbound):
         sa_event.listen(sessions, "before_commit", _plan_outbound)
 
 
-def current_settings() -> OutboundSettings:
-    if _settings is None:
-        raise jobs.Permanent("email is not configured in this process")
-    return _settings
+def settings_of(session: Session) -> OutboundSettings:
+    settings = session.info.get(SETTINGS_KEY)
+    if settings is None:
+        raise jobs.Permanent("email is not configured for this database")
+    return settings
 
 
 # -- enqueue, inside the transaction of the message ---------------------------------------------
 
 def _plan_outbound(session: Session) -> None:
-    if _settings is None:
+    settings = session.info.get(SETTINGS_KEY)
+    if settings is None:
         return
     for ev in events.pending(session):
         if not isinstance(ev, MessagePosted) or ev.private or ev.author_type != "agent":
@@ -95,7 +98,7 @@ def _plan_outbound(session: Session) -> None:
         message = session.get(Message, ev.message_id)
         if message is None or message.meta.get("outbound_planned"):
             continue
-        plan_message(session, message, _settings)
+        plan_message(session, message, settings)
 
 
 def plan_message(session: Session, message: Message, settings: OutboundSettings) -> jobs.Job | None:
@@ -105,6 +108,8 @@ def plan_message(session: Session, message: Message, settings: OutboundSettings)
         return None
     delay = 0.0
     if conversation.channel is Channel.chat:
+        if not settings.smtp_url:
+            return None  # no outbound mail configured: chat stays chat
         delay = settings.chat_fallback_seconds  # the shopper may still be reading the widget
     message.email_message_id = message.email_message_id or make_message_id(
         settings.secret, settings.domain, conversation.public_id, message.public_id.split("_", 1)[-1])
@@ -257,9 +262,9 @@ def send(mail: EmailMessage, smtp_url: str | None, *, timeout: float = 30) -> No
 
 @jobs.handler(SEND_JOB)
 def send_message_job(session: Session, payload: dict[str, Any]) -> None:
-    settings = current_settings()
+    settings = settings_of(session)
     message = session.get(Message, int(payload["message_id"]))
-    if message is None or message.delivery is Delivery.sent or message.meta.get("emailed_at"):
+    if message is None or message.meta.get("emailed_at"):
         return  # at-least-once delivery of the job; at-most-once of the mail we can tell about
     conversation = message.conversation
     if conversation.channel is Channel.chat and shopper_online(session, conversation, message, settings):
@@ -272,6 +277,9 @@ def send_message_job(session: Session, payload: dict[str, Any]) -> None:
         send(mail, settings.smtp_url)
     except jobs.Permanent as exc:
         # Recorded and finished, not raised: raising would roll back the note of the failure.
+        if conversation.channel is Channel.chat:
+            message.meta = {**message.meta, "email_error": str(exc)[:500]}  # the chat copy arrived
+            return
         message.delivery = Delivery.failed
         message.delivery_error = str(exc)[:500]
         return
@@ -281,12 +289,14 @@ def send_message_job(session: Session, payload: dict[str, Any]) -> None:
         message.meta = {**message.meta, "send_attempts": attempts}
         message.delivery_error = str(exc)[:500]
         if attempts >= SEND_ATTEMPTS:
-            message.delivery = Delivery.failed
+            if conversation.channel is Channel.email:
+                message.delivery = Delivery.failed
             return
         jobs.enqueue(session, SEND_JOB, {"message_id": message.id}, delay=jobs.backoff(attempts),
                      dedupe_key=f"email-send:{message.id}:{attempts}")
         return
-    message.delivery = Delivery.sent
+    if conversation.channel is Channel.email:
+        message.delivery = Delivery.sent  # a chat message's delivery belongs to the chat room
     message.delivery_error = None
     message.meta = {**message.meta, "emailed_at": utcnow().isoformat()}
     log.info("sent message %s of conversation %s by email", message.public_id, conversation.public_id)
@@ -312,7 +322,7 @@ def _ago(seconds: float) -> datetime:
 @jobs.handler(ACK_JOB)
 def acknowledge_job(session: Session, payload: dict[str, Any]) -> None:
     """The automatic 'we got your message' mail, marked Auto-Submitted so robots stay quiet."""
-    settings = current_settings()
+    settings = settings_of(session)
     conversation = session.get(Conversation, int(payload["conversation_id"]))
     if conversation is None:
         return

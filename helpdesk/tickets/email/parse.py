@@ -130,6 +130,9 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
                 return data.decode(name)
             except (UnicodeDecodeError, LookupError):
                 continue
+    if len(data) < 200:
+        # Too little text for a statistical guess (it turns "café" into CJK): assume Western.
+        return data.decode("cp1252", errors="replace")
     try:
         from charset_normalizer import from_bytes
 
