@@ -68,9 +68,17 @@ def test_remote_images_are_blocked_until_the_agent_asks() -> None:
     markup = '<p>Look <img src="https://tracker.example/pixel.gif?u=ann"></p>'
     blocked = render_html(markup, {}, load_remote=False)
     assert blocked.blocked_images == 1 and not re.search(r'\ssrc="https://tracker', blocked.html)
-    assert 'data-remote-src="https://tracker.example/pixel.gif?u=ann"' in blocked.html
+    assert "tracker.example" not in blocked.html
     loaded = render_html(markup, {}, load_remote=True)
     assert loaded.blocked_images == 0 and 'src="https://tracker.example/pixel.gif?u=ann"' in loaded.html
+
+
+def test_markup_tricks_cannot_hide_a_remote_image_or_borrow_console_styles() -> None:
+    markup = ('<p class="btn primary" id="composer"><img alt=">" src="https://tracker.example/a.gif">'
+              '<img alt="x" SRC="https://tracker.example/b.gif"></p>')
+    rendered = render_html(markup, {}, load_remote=False)
+    assert "tracker.example" not in rendered.html and rendered.blocked_images == 2
+    assert "class=" not in rendered.html and "id=" not in rendered.html
 
 
 def test_inline_cid_images_point_at_their_attachment() -> None:

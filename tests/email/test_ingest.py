@@ -132,6 +132,8 @@ def test_a_spoofed_agent_from_stays_a_customer_message_with_a_warning(app: Flask
     login(client, agent.email)
     page = client.get(f"/console/c/{body['conversation_id']}").get_data(as_text=True)
     assert "claims to come from an agent" in page
+    original = client.get(f"/console/m/{body['message_id']}/original")
+    assert original.status_code == 200 and b"From: Alice Agent <alice@example.com>" in original.data
 
 
 def test_attachments_download_with_safe_headers_for_agents_only(app: Flask, client,

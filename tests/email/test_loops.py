@@ -39,6 +39,11 @@ def test_a_new_conversation_gets_one_acknowledgement_marked_auto_submitted(app: 
     with db_of(app).unit_of_work() as s:
         ref = s.scalar(select(Conversation).filter_by(public_id=body["conversation_id"])).ref
     assert f"[#{ref}]" in ack["Subject"]
+    # A reply to the acknowledgement alone (no References) still finds its conversation.
+    after_ack = mail(message_id="<after-ack@example.com>", subject="thanks",
+                     headers={"In-Reply-To": ack["Message-ID"]})
+    answer = post_raw(client, after_ack, acknowledging.token).get_json()
+    assert answer["conversation_id"] == body["conversation_id"]
 
 
 @pytest.mark.parametrize("headers", [

@@ -24,7 +24,7 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {
     "*": {"align", "dir", "lang", "title", "class", "id", "type"},
     "a": {"href", "name"},
-    "img": {"src", "alt", "width", "height", "data-remote-src"},
+    "img": {"src", "alt", "width", "height"},
     "td": {"colspan", "rowspan", "valign", "width"},
     "th": {"colspan", "rowspan", "valign", "width"},
     "font": {"color", "face", "size"},
@@ -33,6 +33,10 @@ ALLOWED_ATTRIBUTES = {
     "ol": {"start"},
 }
 # A 1x1 transparent GIF: the layout stays put while the remote image is blocked.
+# What the console shows: the stored allow-list minus class and id (kept in storage only so the
+# quote splitter can find gmail_quote, divRplyFwdMsg, ...).
+DISPLAY_ATTRIBUTES = {tag: set(names) - {"class", "id"} for tag, names in ALLOWED_ATTRIBUTES.items()}
+DISPLAY_ATTRIBUTES["img"] = {"src", "alt", "width", "height"}
 BLOCKED_PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 
 
@@ -228,30 +232,39 @@ class Rendered:
     blocked_images: int
 
 
-_IMG_SRC = re.compile(r'(<img\b[^>]*?\s)src="([^"]*)"', re.I)
-
-
 def render_html(markup: str, cid_urls: Mapping[str, str], *, load_remote: bool) -> Rendered:
-    """Sanitise, point cid: images at their attachments, block remote images unless asked,
-    and fold the quoted history."""
-    clean = sanitize_html(markup)
+    """Fold the quoted history, then sanitise each part for display: no class or id (the mail
+    must not borrow the console's styles), cid: images pointed at their attachments, remote
+    images replaced by a blank pixel unless the agent asked for them. Images are rewritten by
+    nh3's attribute filter, on the parsed tree, so no markup trick can hide a src from it."""
+    reply, quoted = split_html_quote(markup)
     blocked = 0
 
-    def image(match: re.Match[str]) -> str:
+    def attribute(tag: str, name: str, value: str) -> str | None:
         nonlocal blocked
-        prefix, src = match.group(1), html.unescape(match.group(2))
+        if tag != "img" or name != "src":
+            return value
+        src = value.strip()
         if src.lower().startswith("cid:"):
-            url = cid_urls.get(src[4:].strip("<>"))
-            return f'{prefix}src="{html.escape(url or BLOCKED_PIXEL)}"'
-        if src.lower().startswith(("http:", "https:", "//")) and not load_remote:
+            return cid_urls.get(src[4:].strip("<>")) or BLOCKED_PIXEL
+        if src.lower().startswith("data:image/"):
+            return src
+        if src.lower().startswith(("http:", "https:", "//")):
+            if load_remote:
+                return src
             blocked += 1
-            return f'{prefix}src="{BLOCKED_PIXEL}" data-remote-src="{html.escape(src)}"'
-        return match.group(0)
+            return BLOCKED_PIXEL
+        return None
 
-    clean = _IMG_SRC.sub(image, clean)
-    reply, quoted = split_html_quote(clean)
-    # The splitter re-serialised through lxml: sanitise once more so nothing it wrote slips by.
-    return Rendered(sanitize_html(reply), sanitize_html(quoted) if quoted else "", blocked)
+    def clean(part: str) -> str:
+        return nh3.clean(part, tags=ALLOWED_TAGS, attributes=DISPLAY_ATTRIBUTES,
+                         url_schemes={"http", "https", "mailto", "cid", "data", "tel"},
+                         link_rel="noopener noreferrer nofollow", strip_comments=True,
+                         attribute_filter=attribute)
+
+    shown = clean(reply)
+    folded = clean(quoted) if quoted else ""
+    return Rendered(shown, folded, blocked)
 
 
 def render_text(text: str) -> Rendered:

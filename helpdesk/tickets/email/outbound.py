@@ -332,7 +332,7 @@ def acknowledge_job(session: Session, payload: dict[str, Any]) -> None:
         "when you write about this again.\n")
     mail = build_mail(conversation, body_text=text, author=conversation.inbox.name,
                       message_id=make_message_id(settings.secret, settings.domain, conversation.public_id,
-                                                 "ack"),
+                                                 "acknowledgement"),
                       settings=settings, before_seq=conversation.last_seq + 1, automatic=True)
     try:
         send(mail, settings.smtp_url)

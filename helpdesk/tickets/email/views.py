@@ -47,6 +47,22 @@ def _quote(name: str) -> str:
     return quote(name.replace("\r", "").replace("\n", ""), safe="")
 
 
+@bp.get("/console/m/<public_id>/original")
+@login_required
+def original(public_id: str) -> Response:
+    """The mail exactly as it arrived, for an agent who needs every header."""
+    session = db_session()
+    message = session.scalar(select(Message).filter_by(public_id=public_id))
+    inbound_id = (message.meta or {}).get("inbound") if message else None
+    row = session.scalar(select(InboundMail).filter_by(public_id=inbound_id)) if inbound_id else None
+    if row is None:
+        raise NotFound("no original mail for this message")
+    response = Response(row.raw, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = f"attachment; filename={message.public_id}.eml"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 # -- console rendering --------------------------------------------------------------------------
 
 def render_email(message: Message) -> dict[str, Any] | None:
