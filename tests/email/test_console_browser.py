@@ -13,15 +13,25 @@ import requests
 from helpdesk.actors import SYSTEM
 from helpdesk.db import Database
 from helpdesk.tickets import services as tickets
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, start_live_server, stop_live_server
 from tests.email.test_display import html_mail
+from tests.servers import wait_until
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path, smtp):
+    """`helpdesk run` (with its in-process job worker) sending through the SMTP sink."""
+    server = start_live_server(tmp_path, database_url, env={"HELPDESK_SMTP_URL": smtp.url,
+                                                            "HELPDESK_EMAIL_DOMAIN": "helpdesk.test"})
+    yield server
+    stop_live_server(server)
+
+
 @pytest.mark.browser
-def test_agent_reads_an_html_mail_and_loads_images_on_request(live_server, tmp_path: Path) -> None:
+def test_agent_reads_an_html_mail_answers_it_and_sees_it_sent(live_server, smtp, tmp_path: Path) -> None:
     playwright = pytest.importorskip("playwright.sync_api")
     shots = Path(os.environ.get("HELPDESK_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
@@ -62,6 +72,18 @@ def test_agent_reads_an_html_mail_and_loads_images_on_request(live_server, tmp_p
         page.click(".email-flag.images a")
         page.wait_for_load_state()
         assert any("tracker.example" in url for url in requested)  # only now, on request
+        page.fill("#reply", "Sorry about the lid! A new one is on its way today.\n\nAdam")
+        page.click("#composer button[type=submit]")
+        page.wait_for_load_state()
+        wait_until(lambda: smtp.messages, timeout=15, message="the reply to reach the SMTP server")
+
+        def shows_sent() -> bool:
+            page.reload()
+            return page.locator(".delivery.d-sent").count() == 1
+
+        wait_until(shows_sent, timeout=15, interval=0.3, message="the console to show sent")
+        page.screenshot(path=str(shots / "email-conversation-replied.png"), full_page=True)
+        assert smtp.parsed()["In-Reply-To"] == "<h1@example.com>"
         page.goto(f"{live_server.url}/admin/mail?status=failed")
         assert page.locator("text=Re-process").first.is_visible()
         page.screenshot(path=str(shots / "email-admin.png"), full_page=True)

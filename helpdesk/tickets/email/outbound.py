@@ -270,14 +270,20 @@ def send_message_job(session: Session, payload: dict[str, Any]) -> None:
     if conversation.channel is Channel.chat and shopper_online(session, conversation, message, settings):
         message.meta = {**message.meta, "email_skipped": "shopper online"}
         return
-    mail = build_mail(conversation, body_text=message.body_text, author=message.author_name,
-                      message_id=message.email_message_id or make_msgid(domain=settings.domain)[1:-1],
-                      settings=settings, before_seq=message.seq, attachments=list(message.attachments))
+    channel = conversation.channel
     try:
+        mail = build_mail(conversation, body_text=message.body_text, author=message.author_name,
+                          message_id=message.email_message_id or make_msgid(domain=settings.domain)[1:-1],
+                          settings=settings, before_seq=message.seq, attachments=list(message.attachments))
+        # Nothing is written yet: end the read transaction before talking to the SMTP server.
+        # On SQLite a transaction holds the write lock, and under gevent a request waiting for
+        # that lock stalls the whole process, the sending greenlet included.
+        session.rollback()
         send(mail, settings.smtp_url)
     except jobs.Permanent as exc:
         # Recorded and finished, not raised: raising would roll back the note of the failure.
-        if conversation.channel is Channel.chat:
+        message = session.get(Message, int(payload["message_id"]))
+        if channel is Channel.chat:
             message.meta = {**message.meta, "email_error": str(exc)[:500]}  # the chat copy arrived
             return
         message.delivery = Delivery.failed
@@ -285,21 +291,23 @@ def send_message_job(session: Session, payload: dict[str, Any]) -> None:
         return
     except TransientSMTP as exc:
         # The retry is a new job written with the note of this attempt, in one transaction.
+        message = session.get(Message, int(payload["message_id"]))
         attempts = int(message.meta.get("send_attempts", 0)) + 1
         message.meta = {**message.meta, "send_attempts": attempts}
         message.delivery_error = str(exc)[:500]
         if attempts >= SEND_ATTEMPTS:
-            if conversation.channel is Channel.email:
+            if channel is Channel.email:
                 message.delivery = Delivery.failed
             return
         jobs.enqueue(session, SEND_JOB, {"message_id": message.id}, delay=jobs.backoff(attempts),
                      dedupe_key=f"email-send:{message.id}:{attempts}")
         return
-    if conversation.channel is Channel.email:
+    message = session.get(Message, int(payload["message_id"]))
+    if channel is Channel.email:
         message.delivery = Delivery.sent  # a chat message's delivery belongs to the chat room
     message.delivery_error = None
     message.meta = {**message.meta, "emailed_at": utcnow().isoformat()}
-    log.info("sent message %s of conversation %s by email", message.public_id, conversation.public_id)
+    log.info("sent message %s by email", message.public_id)
 
 
 def shopper_online(session: Session, conversation: Conversation, message: Message,
@@ -334,6 +342,7 @@ def acknowledge_job(session: Session, payload: dict[str, Any]) -> None:
                       message_id=make_message_id(settings.secret, settings.domain, conversation.public_id,
                                                  "acknowledgement"),
                       settings=settings, before_seq=conversation.last_seq + 1, automatic=True)
+    session.rollback()  # no transaction (SQLite: no write lock) held while the SMTP server talks
     try:
         send(mail, settings.smtp_url)
     except TransientSMTP as exc:
