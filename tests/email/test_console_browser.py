@@ -83,7 +83,20 @@ def test_agent_reads_an_html_mail_answers_it_and_sees_it_sent(live_server, smtp,
 
         wait_until(shows_sent, timeout=15, interval=0.3, message="the console to show sent")
         page.screenshot(path=str(shots / "email-conversation-replied.png"), full_page=True)
-        assert smtp.parsed()["In-Reply-To"] == "<h1@example.com>"
+        sent = smtp.parsed()
+        assert sent["In-Reply-To"] == "<h1@example.com>"
+        answer = (f"From: Ann <ann@example.com>\r\nTo: support@shop.example\r\nSubject: {sent['Subject']}\r\n"
+                  f"Message-ID: <h2@example.com>\r\nIn-Reply-To: {sent['Message-ID']}\r\n"
+                  "Content-Type: text/plain; charset=utf-8\r\n\r\nGreat, thank you! It arrived.\r\n\r\n"
+                  "On Sat, 28 Nov 2026, Adam Admin wrote:\r\n"
+                  "> Sorry about the lid! A new one is on its way.\r\n> \r\n> Adam\r\n").encode()
+        threaded = requests.post(f"{live_server.url}/inbound/email/raw", data=answer, timeout=10,
+                                 headers={"Authorization": f"Bearer {token}"}).json()
+        assert threaded["conversation_id"] == conversation_id and threaded["reason"] == "in_reply_to"
+        page.reload()
+        assert page.locator("text=Threaded by In-Reply-To").is_visible()
+        assert not page.locator(".email-quoted .email-html").last.is_visible()  # the quote is folded
+        page.screenshot(path=str(shots / "email-thread.png"), full_page=True)
         page.goto(f"{live_server.url}/admin/mail?status=failed")
         assert page.locator("text=Re-process").first.is_visible()
         page.screenshot(path=str(shots / "email-admin.png"), full_page=True)

@@ -195,3 +195,18 @@ def test_chat_without_smtp_configured_stays_chat(app_config, tmp_path) -> None:
             assert s.get(Message, message.id).delivery is None
     finally:
         db_of(app).dispose()
+
+
+def test_a_reply_through_the_rest_api_goes_out_by_email_too(app: Flask, client, inbox: EmailInbox,
+                                                             smtp) -> None:
+    from helpdesk.accounts import services as accounts
+
+    conversation_id = start(app, client, inbox)
+    agent = make_agent(app, "alice@example.com")
+    with db_of(app).unit_of_work() as s:
+        token = accounts.create_api_token(s, SYSTEM, s.merge(agent), "test")
+    response = client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"body": "Via the API"},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 201, response.get_json()
+    run_jobs(app)
+    assert smtp.parsed().get_body(("plain",)).get_content().strip() == "Via the API"

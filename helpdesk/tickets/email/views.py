@@ -65,6 +65,10 @@ def original(public_id: str) -> Response:
 
 # -- console rendering --------------------------------------------------------------------------
 
+THREADED_BY = {"in_reply_to": "In-Reply-To", "references": "References", "signed_token": "our signed token",
+               "reply_address": "the reply address", "subject_ref": "the [#REF] in the subject"}
+
+
 def render_email(message: Message) -> dict[str, Any] | None:
     """What the conversation page shows for an email message: safe HTML, the folded quote, and
     how many remote images wait for the agent's click."""
@@ -76,7 +80,7 @@ def render_email(message: Message) -> dict[str, Any] | None:
         message.body_text, message.body_html, list(message.attachments),
         lambda pid: url_for("email_admin.attachment", public_id=pid, inline=1), load_remote=load)
     return {"html": Markup(rendered.html), "quoted": Markup(rendered.quoted),
-            "blocked": rendered.blocked_images, "threaded_by": meta.get("threaded_by"),
+            "blocked": rendered.blocked_images, "threaded_by": THREADED_BY.get(meta.get("threaded_by") or ""),
             "warning": meta.get("warning"), "note": meta.get("threading_note"), "auto": meta.get("auto")}
 
 
