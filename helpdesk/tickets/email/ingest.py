@@ -30,8 +30,9 @@ from helpdesk.errors import Invalid
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.email import filter as noise
 from helpdesk.tickets.email.display import sanitize_html
+from helpdesk.tickets.email.headers import decode_header_value, split_sender
 from helpdesk.tickets.email.models import InboundMail, MailStatus
-from helpdesk.tickets.email.parse import ParsedMail, decode_header_value, parse_mail, split_sender
+from helpdesk.tickets.email.parse import ParsedMail, parse_mail
 from helpdesk.tickets.email.threading import find_conversation
 from helpdesk.tickets.models import (
     Attachment,

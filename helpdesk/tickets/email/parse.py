@@ -5,31 +5,28 @@ message/rfc822 parts, inline cid images). Touches no database."""
 from __future__ import annotations
 
 import binascii
-import codecs
 import email
 import email.parser
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
-MAX_HEADER_CHARS = 8_000  # longer headers are cut: a 100k-char header is an attack, not a subject
+from helpdesk.tickets.email.charsets import codec_for, decode_bytes
+from helpdesk.tickets.email.headers import (
+    BLANK_LINE,
+    MAX_HEADER_CHARS,
+    decode_header_value,
+    header,
+    message_ids,
+    repair_headers,
+    split_sender,
+)
+
 MAX_PARTS = 500
 
-# Names mail programs use that Python's codecs do not know, or that lie about a superset.
-CHARSET_ALIASES = {
-    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "ks_c_5601-1987": "cp949",
-    "iso-8859-8-i": "iso-8859-8", "x-mac-roman": "mac_roman", "unicode-1-1-utf-7": "utf-7",
-    "iso-8859-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252",
-    "x-unknown": "cp1252", "unknown-8bit": "cp1252", "windows-1252": "cp1252", "ansi_x3.4-1968": "cp1252",
-    "shift_jis": "cp932", "shift-jis": "cp932", "sjis": "cp932", "iso-2022-jp": "iso2022_jp_ext",
-    "euc-kr": "cp949", "big5": "big5hkscs", "tis-620": "cp874",
-}
-
-ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?]*?)\?=")
-_BETWEEN_WORDS = re.compile(r"(=\?[^?\s]+\?[QqBb]\?[^?]*?\?=)\s+(?==\?[^?\s]+\?[QqBb]\?[^?]*?\?=)")
 UUENCODE_BLOCK = re.compile(rb"^begin [0-7]{3,4} ([^\r\n]+)\r?\n(.*?)^end\s*$", re.M | re.S)
 
 
@@ -76,173 +73,6 @@ class ParsedMail:
 NOISE_HEADERS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "return-path",
                  "x-auto-response-suppress", "list-id", "list-unsubscribe", "x-loop", "x-helpdesk-loop",
                  "x-mailer", "x-failed-recipients", "delivered-to")
-
-
-# -- charsets -----------------------------------------------------------------------------------
-
-def codec_for(charset: str | None) -> str | None:
-    name = (charset or "").strip().strip('"').lower()
-    if not name:
-        return None
-    name = CHARSET_ALIASES.get(name, name)
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
-def _decode_8bit(data: bytes, charset: str | None) -> str:
-    """Raw 8-bit header bytes: UTF-8, else the charset the body declares, else a Western guess."""
-    declared = codec_for(charset)
-    candidates = ["utf-8", declared, "cp1252", "latin-1"]
-    if declared and declared.startswith("iso2022_jp"):
-        candidates[1] = "cp932"  # "ISO-2022-JP" mail with 8-bit bytes is Shift_JIS in practice
-    for name in candidates:
-        if name:
-            try:
-                return data.decode(name)
-            except UnicodeDecodeError:
-                continue
-    return data.decode("latin-1")
-
-
-def decode_bytes(data: bytes, charset: str | None = None) -> str:
-    """Bytes to text: the declared charset if it decodes cleanly, then UTF-8, then the best guess."""
-    tried = []
-    declared = codec_for(charset)
-    if declared and declared.startswith(("iso2022", "utf_7")) and any(b > 0x7F for b in data):
-        declared = None  # a 7-bit charset cannot hold 8-bit bytes: the label lies
-    japanese = "2022_jp" in (codec_for(charset) or "")
-    if japanese and declared:
-        try:
-            return data.decode(declared)
-        except UnicodeDecodeError:
-            # NEC extensions (circled digits) are not JIS X 0208, but JIS X 0213, its superset,
-            # has them: read the JIS X 0208 runs as JIS X 0213.
-            try:
-                return data.replace(b"\x1b$B", b"\x1b$(Q").decode("iso2022_jp_2004")
-            except UnicodeDecodeError:
-                declared = None
-    for name in (declared, "utf-8", "cp932" if japanese else None):
-        if name and name not in tried:
-            tried.append(name)
-            try:
-                return data.decode(name)
-            except (UnicodeDecodeError, LookupError):
-                continue
-    if len(data) < 200:
-        # Too little text for a statistical guess (it turns "café" into CJK): assume Western.
-        return data.decode("cp1252", errors="replace")
-    try:
-        from charset_normalizer import from_bytes
-
-        best = from_bytes(data).best()
-        if best is not None:
-            return str(best)
-    except Exception:  # a guesser crash must not lose the mail
-        pass
-    return data.decode(codec_for(charset) or "cp1252", errors="replace")
-
-
-# -- headers ------------------------------------------------------------------------------------
-
-def _decode_word(charset: str, encoding: str, text: str) -> str | None:
-    charset = charset.split("*", 1)[0]  # RFC 2231 language suffix
-    try:
-        if encoding.upper() == "B":
-            data = binascii.a2b_base64(text + "=" * (-len(text) % 4))
-        else:
-            data = re.sub(rb"=([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]),
-                          text.replace("_", " ").encode("ascii", "surrogateescape"))
-    except (binascii.Error, ValueError):
-        return None
-    return decode_bytes(data, charset)
-
-
-ADDRESS_HEADERS = {"from", "to", "cc", "bcc", "reply-to", "sender", "return-path", "delivered-to"}
-_SPECIALS = re.compile(r'[,;:@<>()\[\]\\"]')
-
-
-def decode_header_value(value: str, fallback: str | None = None, *, phrase: bool = False) -> str:
-    """Unfold, turn raw 8-bit bytes into text, decode RFC 2047 words (also glued or broken ones)."""
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
-        value = _decode_8bit(value.encode("utf-8", "surrogateescape"), fallback)
-    value = re.sub(r"\r?\n[ \t]", " ", value).replace("\r", "").replace("\n", "")
-    value = _BETWEEN_WORDS.sub(r"\1", value)
-    if "=?" not in value:
-        return value.strip()
-    # Encoded words inside a quoted string are not decoded (RFC 2047 section 5): keep them as is.
-    pieces = re.split(r'("(?:[^"\\]|\\.)*")', value)
-    out = []
-    for piece in pieces:
-        if piece.startswith('"') and len(piece) > 1 and piece.endswith('"') and "=?" in piece:
-            # Forbidden but common: a whole encoded word quoted. Decode it, keep the quotes.
-            inner = piece[1:-1].strip()
-            match = ENCODED_WORD.fullmatch(inner)
-            decoded = _decode_word(*match.groups()) if match else None
-            out.append(f'"{decoded}"' if decoded is not None else piece)
-            continue
-
-        def word(m: re.Match[str]) -> str:
-            decoded = _decode_word(m.group(1), m.group(2), m.group(3))
-            if decoded is None:
-                return m.group(0)
-            if phrase and _SPECIALS.search(decoded):
-                # "Müller, Bernd" in an address list: without quotes the comma splits the name.
-                return '"' + decoded.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            return decoded
-
-        out.append(_merge_quoted(ENCODED_WORD.sub(word, piece)) if phrase else ENCODED_WORD.sub(word, piece))
-    return "".join(out).strip()
-
-
-def _merge_quoted(text: str) -> str:
-    """Two adjacent quoted words (from two encoded words) become one quoted phrase."""
-    return re.sub(r'"((?:[^"\\]|\\.)*)"(\s*)"((?:[^"\\]|\\.)*)"', r'"\1\2\3"', text)
-
-
-def header(msg: Message, name: str, fallback: str | None = None) -> str:
-    """The decoded text of a header (first occurrence), never raising on broken input."""
-    for key, value in msg.raw_items() if isinstance(msg, EmailMessage) else msg.items():
-        if key.lower() == name.lower():
-            text = decode_header_value(str(value)[: MAX_HEADER_CHARS * 2], fallback,
-                                       phrase=name.lower() in ADDRESS_HEADERS)
-            return text[:MAX_HEADER_CHARS]
-    return ""
-
-
-MSGID = re.compile(r"<([^<>\s]+)>")
-
-
-def message_ids(value: str) -> list[str]:
-    """Message-IDs of an In-Reply-To or References header, in order, without brackets."""
-    found = MSGID.findall(value or "")
-    if not found and value and value.strip() and " " not in value.strip():
-        found = [value.strip()]  # some programs omit the brackets
-    seen: list[str] = []
-    for mid in found:
-        if mid not in seen and len(mid) <= 900:
-            seen.append(mid)
-    return seen
-
-
-def split_sender(from_header: str) -> tuple[str, str]:
-    """(address, display name) of a From header, tolerant of the forms found in the wild."""
-    pairs = [(n, a) for n, a in getaddresses([from_header]) if a]
-    if pairs:
-        name, addr = pairs[0]
-    else:
-        name, addr = "", ""
-    if "@" not in addr or ("<" not in from_header and " " in from_header.strip() and "(" not in from_header):
-        match = re.search(r"[\w.+'=-]+@[\w.-]+", from_header)
-        if match:
-            addr = match.group(0)
-            rest = from_header.replace(match.group(0), "")
-            name = rest.strip(" <>()\"'")
-    without_comments = re.sub(r"\([^()]*\)", "", name).strip()
-    if without_comments and '"' not in from_header:
-        name = without_comments  # a (comment) is not part of the name, unless it was quoted
-    return addr.strip(), re.sub(r"[ \t\r\n]+", " ", name).strip("'\" ")
 
 
 # -- body and attachments -----------------------------------------------------------------------
@@ -318,7 +148,6 @@ def _uudecode(block: bytes) -> bytes:
     return bytes(out)
 
 
-_BLANK = re.compile(rb"\r?\n\r?\n")
 
 
 def raw_message_parts(block: bytes, depth: int = 0) -> list[bytes]:
@@ -326,7 +155,7 @@ def raw_message_parts(block: bytes, depth: int = 0) -> list[bytes]:
     order the parser meets them: re-serialising the parsed part would refold its headers."""
     if depth > 20:
         return []
-    blank = _BLANK.search(block)
+    blank = BLANK_LINE.search(block)
     if blank is None:
         return []
     head, body = block[: blank.start()], block[blank.end():]
@@ -472,27 +301,6 @@ def _restore_final_newline(msg: Message, mail: ParsedMail, raw: bytes) -> None:
 
 
 # -- the entry point ----------------------------------------------------------------------------
-
-_HEADER_LINE = re.compile(rb"^[!-9;-~]+[ \t]*:")
-
-
-def repair_headers(raw: bytes) -> bytes:
-    """Mend a header block that the parser would cut short: junk before the first header and
-    continuation lines that lost their indentation (seen from Exchange and PHP mailers)."""
-    match = _BLANK.search(raw)
-    head, rest = (raw[: match.start()], raw[match.start():]) if match else (raw, b"")
-    lines = head.splitlines(keepends=True)
-    if all(_HEADER_LINE.match(line) or line[:1] in (b" ", b"\t") for line in lines):
-        return raw
-    fixed: list[bytes] = []
-    for line in lines:
-        if _HEADER_LINE.match(line) or (fixed and line[:1] in (b" ", b"\t")):
-            fixed.append(line)
-        elif fixed:
-            fixed.append(b" " + line)  # a continuation that lost its indentation
-        # else: junk before the first header ("From " lines, "---- Original message ----")
-    return b"".join(fixed) + rest
-
 
 def _declared_charset(msg: Message) -> str | None:
     """The charset the mail declares for its text, the best guess for raw 8-bit headers; a
