@@ -194,3 +194,18 @@ def test_admin_saves_an_imap_account_without_echoing_the_password(app: Flask, cl
     client.post(f"/admin/mail/inbox/{inbox.public_id}", data=bad)
     with db_of(app).unit_of_work() as s:
         assert s.get(Inbox, inbox.id).settings["imap"]["host"] == "imap.shop.example"
+
+
+def test_a_request_far_over_the_limit_is_refused_before_it_is_read(app_config) -> None:
+    from helpdesk import create_app
+    from tests.factories import make_inbox
+
+    app = create_app({**app_config, "EMAIL_MAX_BYTES": 1000})
+    try:
+        _inbox, token = make_inbox(app, name="Support mail", channel="email", address=SUPPORT)
+        response = post_raw(app.test_client(), mail(body="z" * (4 * 1024 * 1024)), token)
+        assert response.status_code == 413
+        assert response.get_json()["error"]["code"] == "request_entity_too_large"
+        assert count(app, InboundMail) == 0
+    finally:
+        db_of(app).dispose()

@@ -118,7 +118,10 @@ class PostmarkTransport:
 def _receive(name: str) -> Any:
     # A whole mail arrives as one form field: allow it past Werkzeug's 500 kB default, up to
     # twice our limit so an oversize mail is still stored (and rejected) rather than lost.
-    request.max_form_memory_size = 2 * int(current_app.config.get("EMAIL_MAX_BYTES") or 25 * 2**20) + 2**20
+    # Beyond that the request itself is refused (413) before it is read into memory.
+    ceiling = 2 * int(current_app.config.get("EMAIL_MAX_BYTES") or 25 * 2**20) + 2**20
+    request.max_form_memory_size = ceiling
+    request.max_content_length = ceiling
     delivery = transport(name)().extract(db_session())
     db_session().rollback()  # authentication only read; ingestion runs its own transactions
     settings = ingest.MailSettings.from_config(current_app.config)
