@@ -209,3 +209,29 @@ def test_a_request_far_over_the_limit_is_refused_before_it_is_read(app_config) -
         assert count(app, InboundMail) == 0
     finally:
         db_of(app).dispose()
+
+
+def test_concurrent_deliveries_of_one_mail_store_one_message(app: Flask, inbox: EmailInbox) -> None:
+    """Two transports deliver the same mail at the same moment (an IMAP re-fetch racing a webhook
+    retry): the unique Message-ID lets one win; the other ends as a duplicate, not a failure."""
+    import threading
+
+    from helpdesk.tickets.email import ingest
+
+    settings = ingest.MailSettings.from_config(app.config)
+    raw = mail(sender="new.person@example.com")
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def deliver() -> None:
+        barrier.wait(timeout=10)
+        outcomes.append(ingest.receive(db_of(app), raw, transport="raw", settings=settings,
+                                       inbox_id=inbox.id).action)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["created", "ignored", "ignored", "ignored"]
+    assert count(app, Message) == 1 and count(app, InboundMail) == 4

@@ -302,27 +302,34 @@ def receive(db: Database, raw: bytes, *, transport: str, settings: MailSettings,
     return process_stored(db, inbound_id, settings)
 
 
-def process_stored(db: Database, inbound_id: int, settings: MailSettings) -> Outcome:
-    try:
-        with db.unit_of_work() as session:
-            inbound = session.get(InboundMail, inbound_id)
-            if inbound is None:
-                raise LookupError("no such inbound mail")
-            return process(session, inbound, settings)
-    except IntegrityError:
-        # A concurrent delivery of the same Message-ID won the unique constraint.
-        with db.unit_of_work() as session:
-            inbound = session.get(InboundMail, inbound_id)
-            return _finish(inbound, MailStatus.ignored, "ignored", "duplicate")
-    except Exception as exc:  # anything at all: the mail must end up visible as failed
-        log.warning("inbound mail %s failed: %s", inbound_id, exc)
-        with db.unit_of_work() as session:
-            inbound = session.get(InboundMail, inbound_id)
-            inbound.status = MailStatus.failed
-            inbound.attempts += 1
-            inbound.error = f"{type(exc).__name__}: {exc}"[:4000]
-            inbound.reason = "error"
-            return Outcome("failed", inbound.public_id, "error")
+def process_stored(db: Database, inbound_id: int, settings: MailSettings, *, tries: int = 2) -> Outcome:
+    for attempt in range(tries):
+        try:
+            with db.unit_of_work() as session:
+                inbound = session.get(InboundMail, inbound_id)
+                if inbound is None:
+                    raise LookupError("no such inbound mail")
+                return process(session, inbound, settings)
+        except IntegrityError as exc:
+            # A concurrent delivery won a unique constraint: the same Message-ID (a duplicate),
+            # or the same new sender's customer record (then a second try finds it).
+            if attempt + 1 < tries:
+                continue
+            return _mark_failed(db, inbound_id, exc)
+        except Exception as exc:  # anything at all: the mail must end up visible as failed
+            return _mark_failed(db, inbound_id, exc)
+    raise AssertionError("unreachable")  # the loop always returns
+
+
+def _mark_failed(db: Database, inbound_id: int, exc: Exception) -> Outcome:
+    log.warning("inbound mail %s failed: %s", inbound_id, exc)
+    with db.unit_of_work() as session:
+        inbound = session.get(InboundMail, inbound_id)
+        inbound.status = MailStatus.failed
+        inbound.attempts += 1
+        inbound.error = f"{type(exc).__name__}: {exc}"[:4000]
+        inbound.reason = "error"
+        return Outcome("failed", inbound.public_id, "error")
 
 
 def reprocess(db: Database, public_id: str, settings: MailSettings) -> Outcome:
