@@ -82,6 +82,9 @@ def _register_rooms(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(api_views.bp)
     csrf.exempt(api_views.bp)  # token-authenticated, no cookies
+    from helpdesk.tickets import email as email_channel
+
+    email_channel.init_app(app)
     if app.config["DEMO"]:
         from helpdesk import demo
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import sys
 from pathlib import Path
@@ -188,6 +189,59 @@ def api_token_create(email: str, name: str) -> None:
     except DomainError as exc:
         _fail(exc.message)
     click.echo(token)
+
+
+@cli.group()
+def mail() -> None:
+    """Inbound email: the SMTP server and IMAP fetching."""
+
+
+@mail.command("smtpd")
+@click.option("--listen", default="127.0.0.1:2525", show_default=True, help="HOST:PORT to listen on.")
+def mail_smtpd(listen: str) -> None:
+    """Receive inbound mail over SMTP for the inbox addresses."""
+    from helpdesk.tickets.email import ingest, smtpd
+
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        _fail("--listen takes HOST:PORT")
+    app = _app()
+    settings = ingest.MailSettings.from_config(app.config)
+    with app.app_context(), contextlib.suppress(KeyboardInterrupt):
+        smtpd.serve(db_of(app), settings, host.strip("[]"), int(port),
+                    ready=lambda: (click.echo(f"helpdesk SMTP server listening on {host}:{port}"),
+                                   sys.stdout.flush()))
+
+
+@mail.command("fetch")
+@click.option("--inbox", "inbox_name", default=None, help="Only this inbox (by name).")
+def mail_fetch(inbox_name: str | None) -> None:
+    """One IMAP fetch pass over the email inboxes that have an IMAP account."""
+    from helpdesk.tickets.email import imap, ingest
+
+    app = _app()
+    database = db_of(app)
+    with database.unit_of_work() as session:
+        targets = [(i.id, i.name) for i in imap.imap_inboxes(session, inbox_name)]
+    if not targets:
+        _fail(f"no email inbox {inbox_name!r} with an IMAP account" if inbox_name else
+              "no email inbox has an IMAP account")
+    fetcher = imap.ImapFetcher(database, ingest.MailSettings.from_config(app.config))
+    failed = False
+    for inbox_id, name in targets:
+        try:
+            result = fetcher.fetch(inbox_id)
+        except Exception as exc:  # one broken account must not stop the others
+            failed = True
+            click.echo(f"{name}: error: {type(exc).__name__}: {exc}", err=True)
+            continue
+        summary = ", ".join(f"{n} {k}" for k, n in sorted((result.outcomes or {}).items())) or "nothing new"
+        click.echo(f"{name}: fetched {result.fetched} ({summary})")
+    with database.unit_of_work() as session:
+        for inbox_id, _name in targets:
+            imap.schedule_poll(session, inbox_id)  # (re)start the worker's polling of this inbox
+    if failed:
+        sys.exit(1)
 
 
 def _safe_url(app: Flask) -> str:

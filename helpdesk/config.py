@@ -29,12 +29,22 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the login session
     "DEMO": False,
+    # Email channel (helpdesk/tickets/email)
+    "EMAIL_DOMAIN": None,  # Message-ID domain; None: the host of BASE_URL
+    "EMAIL_FROM": None,  # From of replies for inboxes without an address
+    "EMAIL_MAX_BYTES": 25 * 1024 * 1024,  # larger mails are kept but rejected
+    "EMAIL_AUTO_REPLY_CAP": 3,  # automatic mails per address per window
+    "EMAIL_AUTO_REPLY_WINDOW_SECONDS": 3600,
+    "MAILGUN_SIGNING_KEY": None,
+    "IMAP_POLL_SECONDS": 60,
+    "CHAT_EMAIL_FALLBACK_SECONDS": 120,  # an offline shopper gets the agent's chat answer by email
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.
 _BOOL = {"RUN_MIGRATIONS", "WORKER_IN_PROCESS", "DEMO", "SESSION_COOKIE_SECURE"}
-_INT = {"JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES"}
-_FLOAT = {"WORKER_POLL_SECONDS"}
+_INT = {"JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
+        "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS"}
+_FLOAT = {"WORKER_POLL_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS"}
 ENV_PREFIX = "HELPDESK_"
 
 

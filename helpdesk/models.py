@@ -4,6 +4,7 @@ from helpdesk.accounts.models import Agent, ApiToken, AuditEntry
 from helpdesk.crm.models import Customer, Identity
 from helpdesk.db import Base
 from helpdesk.jobs import Job
+from helpdesk.tickets.email.models import AutoMail, ImapCursor, InboundMail  # noqa: F401
 from helpdesk.tickets.models import Attachment, CannedReply, Conversation, Inbox, InboxAddress, Message, Tag, Team
 
 metadata = Base.metadata

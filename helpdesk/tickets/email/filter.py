@@ -1,0 +1,63 @@
+"""Loops and noise: which inbound mails must never trigger an automatic mail, and the caps that
+keep our own automatic mails from ping-ponging with another robot."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from helpdesk.db import utcnow
+from helpdesk.tickets.email.models import AutoMail
+from helpdesk.tickets.email.parse import ParsedMail
+
+BULK_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
+LOOP_HEADER = "X-Helpdesk-Loop"
+
+
+def noise_kind(mail: ParsedMail, own_addresses: set[str]) -> str | None:
+    """'own_address', 'bounce', 'auto_reply' or None for a mail a person wrote."""
+    if mail.from_email.lower() in own_addresses or mail.headers.get("x-helpdesk-loop"):
+        return "own_address"
+    if is_bounce(mail):
+        return "bounce"
+    if is_auto_reply(mail):
+        return "auto_reply"
+    return None
+
+
+def is_bounce(mail: ParsedMail) -> bool:
+    if mail.is_dsn:
+        return True
+    sender = mail.from_email.lower()
+    local = sender.split("@", 1)[0]
+    return local in ("mailer-daemon", "postmaster") and bool(mail.bounced_message_ids or mail.headers.get(
+        "x-failed-recipients"))
+
+
+def is_auto_reply(mail: ParsedMail) -> bool:
+    """RFC 3834 and the de-facto headers of robots that ignore it."""
+    h = mail.headers
+    auto = h.get("auto-submitted", "").split(";", 1)[0].strip().lower()
+    if auto and auto != "no":
+        return True
+    if h.get("precedence", "").strip().lower() in BULK_PRECEDENCE:
+        return True
+    if h.get("x-autoreply") or h.get("x-autorespond") or h.get("list-id") or h.get("list-unsubscribe"):
+        return True
+    return h.get("return-path", "").strip() in ("<>", "")  and "return-path" in h
+
+
+def may_send_automatic(session: Session, address: str, *, cap: int, window: timedelta) -> bool:
+    """At most `cap` automatic mails to one address per window: two robots answering each other
+    stop after a few rounds even if every other guard fails."""
+    since = utcnow() - window
+    sent = session.scalar(select(func.count()).select_from(AutoMail).where(
+        AutoMail.address == address.lower(), AutoMail.sent_at >= since)) or 0
+    return sent < cap
+
+
+def record_automatic(session: Session, address: str, kind: str) -> None:
+    session.add(AutoMail(address=address.lower(), kind=kind))
+    session.flush()

@@ -1,0 +1,206 @@
+"""IMAP fetching per email inbox. The cursor (UIDVALIDITY, last UID) advances one mail at a time,
+after that mail's raw bytes are committed: nothing is skipped, and a crash re-fetches at most one
+mail, which the Message-ID then de-duplicates. Read-only: flags on the server are never touched."""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import logging
+import re
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpdesk import jobs
+from helpdesk.db import Database, utcnow
+from helpdesk.errors import Invalid
+from helpdesk.tickets.email import ingest
+from helpdesk.tickets.email.models import ImapCursor
+from helpdesk.tickets.models import Channel, Inbox
+
+log = logging.getLogger(__name__)
+
+POLL_JOB = "email.imap_poll"
+MAX_PER_PASS = 500  # a huge backlog drains over several passes, each bounded
+TIMEOUT = 60
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str
+    port: int
+    tls: str  # "ssl" (implicit, port 993), "starttls", or "none" (tests, a local server)
+    user: str
+    password: str
+    folder: str = "INBOX"
+
+    @classmethod
+    def from_settings(cls, data: Mapping[str, Any]) -> ImapConfig:
+        return cls(host=str(data["host"]), port=int(data["port"]), tls=str(data.get("tls", "ssl")),
+                   user=str(data["user"]), password=str(data.get("password", "")),
+                   folder=str(data.get("folder") or "INBOX"))
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str], keep_password: str | None = None) -> ImapConfig:
+        host = (form.get("imap_host") or "").strip()
+        if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host):
+            raise Invalid("imap_host", "a host name")
+        tls = form.get("imap_tls") or "ssl"
+        if tls not in ("ssl", "starttls", "none"):
+            raise Invalid("imap_tls", "ssl, starttls or none")
+        try:
+            port = int(form.get("imap_port") or (993 if tls == "ssl" else 143))
+        except ValueError:
+            raise Invalid("imap_port", "a port number") from None
+        if not 0 < port < 65536:
+            raise Invalid("imap_port", "a port number")
+        user = (form.get("imap_user") or "").strip()
+        if not user:
+            raise Invalid("imap_user", "the login name is required")
+        password = form.get("imap_password") or keep_password or ""
+        folder = (form.get("imap_folder") or "INBOX").strip()[:255]
+        return cls(host, port, tls, user, password, folder)
+
+    def as_settings(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def connect(config: ImapConfig) -> imaplib.IMAP4:
+    if config.tls == "ssl":
+        client: imaplib.IMAP4 = imaplib.IMAP4_SSL(config.host, config.port, timeout=TIMEOUT,
+                                                  ssl_context=ssl.create_default_context())
+    else:
+        client = imaplib.IMAP4(config.host, config.port, timeout=TIMEOUT)
+        if config.tls == "starttls":
+            client.starttls(ssl.create_default_context())
+    client.login(config.user, config.password)
+    return client
+
+
+@dataclass
+class FetchResult:
+    fetched: int = 0
+    outcomes: dict[str, int] | None = None
+
+
+class ImapFetcher:
+    """One pass over one inbox's folder."""
+
+    def __init__(self, db: Database, settings: ingest.MailSettings) -> None:
+        self.db = db
+        self.settings = settings
+
+    def fetch(self, inbox_id: int) -> FetchResult:
+        with self.db.unit_of_work() as session:
+            inbox = session.get(Inbox, inbox_id)
+            if inbox is None or not (inbox.settings or {}).get("imap"):
+                return FetchResult()
+            config = ImapConfig.from_settings(inbox.settings["imap"])
+        result = FetchResult(outcomes={})
+        client = connect(config)
+        try:
+            status, _ = client.select(_quote(config.folder), readonly=True)
+            if status != "OK":
+                raise RuntimeError(f"cannot open folder {config.folder!r}")
+            uidvalidity = int(client.untagged_responses.get("UIDVALIDITY", [b"0"])[-1])
+            last_uid = self._cursor(inbox_id, config.folder, uidvalidity)
+            status, data = client.uid("SEARCH", None, f"UID {last_uid + 1}:*")
+            uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > last_uid)[:MAX_PER_PASS]
+            for uid in uids:
+                status, parts = client.uid("FETCH", str(uid), "(BODY.PEEK[])")
+                raw = next((p[1] for p in parts if isinstance(p, tuple) and len(p) > 1), None)
+                if status != "OK" or raw is None:
+                    raise RuntimeError(f"FETCH of UID {uid} failed")
+                outcome = ingest.receive(self.db, raw, transport="imap", settings=self.settings,
+                                         inbox_id=inbox_id)
+                result.outcomes[outcome.action] = result.outcomes.get(outcome.action, 0) + 1
+                self._advance(inbox_id, config.folder, uid)
+                result.fetched += 1
+        finally:
+            with contextlib.suppress(OSError, imaplib.IMAP4.error):
+                client.logout()
+        return result
+
+    def _cursor(self, inbox_id: int, folder: str, uidvalidity: int) -> int:
+        with self.db.unit_of_work() as session:
+            cursor = session.scalar(select(ImapCursor).filter_by(inbox_id=inbox_id, folder=folder))
+            if cursor is None:
+                cursor = ImapCursor(inbox_id=inbox_id, folder=folder, uidvalidity=uidvalidity, last_uid=0)
+                session.add(cursor)
+            elif cursor.uidvalidity != uidvalidity:
+                # The server renumbered the folder: old UIDs mean nothing. Read it all again;
+                # Message-IDs keep what we already have from being stored twice.
+                log.warning("UIDVALIDITY of inbox %s changed: re-reading %s", inbox_id, folder)
+                cursor.uidvalidity = uidvalidity
+                cursor.last_uid = 0
+            cursor.last_polled_at = utcnow()
+            cursor.last_error = None
+            return cursor.last_uid
+
+    def _advance(self, inbox_id: int, folder: str, uid: int) -> None:
+        with self.db.unit_of_work() as session:
+            cursor = session.scalar(select(ImapCursor).filter_by(inbox_id=inbox_id, folder=folder))
+            if cursor is not None and uid > cursor.last_uid:
+                cursor.last_uid = uid
+
+
+def _quote(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def imap_inboxes(session: Session, name: str | None = None) -> list[Inbox]:
+    query = select(Inbox).filter_by(channel=Channel.email).order_by(Inbox.name)
+    if name:
+        query = query.filter_by(name=name)
+    return [i for i in session.scalars(query) if (i.settings or {}).get("imap")]
+
+
+# -- the worker's schedule ----------------------------------------------------------------------
+
+RUNTIME_KEY = "helpdesk.email.imap"
+
+
+def configure(db: Database, settings: ingest.MailSettings, poll_seconds: float) -> None:
+    """Set by create_app into every session's info: the polling job needs the database to run
+    ingestion transactions of its own, and the poll interval."""
+    db.sessions.kw.setdefault("info", {})[RUNTIME_KEY] = {"db": db, "settings": settings,
+                                                          "poll_seconds": poll_seconds}
+
+
+def schedule_poll(session: Session, inbox_id: int, *, delay: float | None = None) -> jobs.Job:
+    """One pending poll per inbox and time slot: saving settings twice or two chains of polls
+    collapse into one through the dedupe key."""
+    every = float((session.info.get(RUNTIME_KEY) or {}).get("poll_seconds") or 60)
+    delay = every if delay is None else delay
+    slot = int((time.time() + delay) // every)
+    return jobs.enqueue(session, POLL_JOB, {"inbox_id": inbox_id}, delay=delay,
+                        dedupe_key=f"imap-poll:{inbox_id}:{slot}", max_attempts=3)
+
+
+@jobs.handler(POLL_JOB)
+def poll_job(session: Session, payload: dict[str, Any]) -> None:
+    runtime = session.info.get(RUNTIME_KEY) or {}
+    db, settings = runtime.get("db"), runtime.get("settings")
+    if db is None or settings is None:
+        raise jobs.Permanent("email is not configured in this process")
+    inbox_id = int(payload["inbox_id"])
+    error = None
+    try:
+        ImapFetcher(db, settings).fetch(inbox_id)
+    except (OSError, imaplib.IMAP4.error, RuntimeError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        log.warning("IMAP poll of inbox %s failed: %s", inbox_id, error)
+    inbox = session.get(Inbox, inbox_id)
+    if inbox is None or not (inbox.settings or {}).get("imap"):
+        return  # the account was removed: the chain of polls ends here
+    if error:
+        cursor = session.scalar(select(ImapCursor).filter_by(inbox_id=inbox_id))
+        if cursor is not None:
+            cursor.last_error = error
+    schedule_poll(session, inbox_id)

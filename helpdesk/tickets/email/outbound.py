@@ -1,0 +1,349 @@
+"""Agents' answers as real email: a job per message, written in the same transaction as the
+message, sent over SMTP with our Message-ID, In-Reply-To, References, the [#REF] subject token,
+text and HTML alternatives and the attachments.
+
+Why a before_commit hook: `post_message` records `MessagePosted` in the session; listeners run
+only after commit, in a new transaction, so a crash between the two would lose the mail. The hook
+below runs inside the committing transaction, reads the events it recorded, and writes the send
+job (and the Message-ID and `delivery = sending`) into that same transaction: the job exists
+exactly when the message does, without the ticket services knowing that email exists.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import html
+import logging
+import smtplib
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.orm import Session, object_session, sessionmaker
+
+from helpdesk import events, jobs
+from helpdesk.db import utcnow
+from helpdesk.tickets.email.threading import make_message_id, reply_address
+from helpdesk.tickets.events import MessagePosted
+from helpdesk.tickets.models import AuthorType, Channel, Conversation, Delivery, InboxAddress, Message
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "email.send"
+ACK_JOB = "email.acknowledge"
+MAX_REFERENCES_CHARS = 1800  # long References headers get mangled or refused by some servers
+SEND_ATTEMPTS = 6
+# Message-ID and References must not be folded: some programs then fail to match them.
+MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
+@dataclass(frozen=True)
+class OutboundSettings:
+    secret: str
+    domain: str
+    smtp_url: str | None
+    from_address: str | None
+    chat_fallback_seconds: float
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> OutboundSettings:
+        domain = config.get("EMAIL_DOMAIN") or urlsplit(config.get("BASE_URL") or "").hostname or "localhost"
+        return cls(secret=str(config["SECRET_KEY"]), domain=domain, smtp_url=config.get("SMTP_URL"),
+                   from_address=config.get("EMAIL_FROM"),
+                   chat_fallback_seconds=float(config.get("CHAT_EMAIL_FALLBACK_SECONDS", 120)))
+
+
+# create_app puts the settings into the info of every session of its database: job handlers
+# receive only (session, payload), the SMTP password must not be written into job payloads, and
+# two apps in one process (tests) must not share one global.
+SETTINGS_KEY = "helpdesk.email.outbound"
+
+
+# The chat room may register "is this shopper connected right now?"; without it a shopper counts
+# as gone when they have not written for the fallback delay.
+ShopperOnline = Callable[[Session, Conversation], bool]
+SHOPPER_ONLINE: list[ShopperOnline] = []
+
+
+def configure(settings: OutboundSettings, sessions: sessionmaker[Session]) -> None:
+    sessions.kw.setdefault("info", {})[SETTINGS_KEY] = settings
+    if not sa_event.contains(sessions, "before_commit", _plan_outbound):
+        sa_event.listen(sessions, "before_commit", _plan_outbound)
+
+
+def settings_of(session: Session) -> OutboundSettings:
+    settings = session.info.get(SETTINGS_KEY)
+    if settings is None:
+        raise jobs.Permanent("email is not configured for this database")
+    return settings
+
+
+# -- enqueue, inside the transaction of the message ---------------------------------------------
+
+def _plan_outbound(session: Session) -> None:
+    settings = session.info.get(SETTINGS_KEY)
+    if settings is None:
+        return
+    for ev in events.pending(session):
+        if not isinstance(ev, MessagePosted) or ev.private or ev.author_type != "agent":
+            continue
+        message = session.get(Message, ev.message_id)
+        if message is None or message.meta.get("outbound_planned"):
+            continue
+        plan_message(session, message, settings)
+
+
+def plan_message(session: Session, message: Message, settings: OutboundSettings) -> jobs.Job | None:
+    """Give an agent's public message its Message-ID and a send job, if it leaves by email."""
+    conversation = message.conversation
+    if not conversation.customer.email:
+        return None
+    delay = 0.0
+    if conversation.channel is Channel.chat:
+        if not settings.smtp_url:
+            return None  # no outbound mail configured: chat stays chat
+        delay = settings.chat_fallback_seconds  # the shopper may still be reading the widget
+    message.email_message_id = message.email_message_id or make_message_id(
+        settings.secret, settings.domain, conversation.public_id, message.public_id.split("_", 1)[-1])
+    message.meta = {**(message.meta or {}), "outbound_planned": True}
+    if conversation.channel is Channel.email:
+        message.delivery = Delivery.sending
+    return jobs.enqueue(session, SEND_JOB, {"message_id": message.id}, delay=delay,
+                        dedupe_key=f"email-send:{message.id}")
+
+
+# -- building the mail --------------------------------------------------------------------------
+
+def one_line(value: str, limit: int = 200) -> str:
+    """Header text from untrusted input: CR/LF (header injection) and runs of space collapse."""
+    return " ".join((value or "").replace("\r", " ").replace("\n", " ").split())[:limit]
+
+
+def subject_for(conversation: Conversation) -> str:
+    base = one_line(conversation.subject or f"Your conversation with {conversation.inbox.name}", 180)
+    base = base.replace(f"[#{conversation.ref}]", "").strip()
+    if not base.lower().startswith(("re:", "aw:", "sv:")):
+        base = f"Re: {base}"
+    return f"{base} [#{conversation.ref}]"
+
+
+def thread_ids(conversation: Conversation, before_seq: int) -> list[str]:
+    return [m.email_message_id for m in conversation.messages
+            if m.email_message_id and m.seq < before_seq and not m.private
+            and not m.email_message_id.endswith("@no-message-id.invalid")]
+
+
+def trim_references(ids: list[str], limit: int = MAX_REFERENCES_CHARS) -> list[str]:
+    """RFC 5322 advice: keep the first (the thread root) and as many of the latest as fit."""
+    if not ids:
+        return []
+    kept = [ids[0]]
+    tail: list[str] = []
+    size = len(ids[0]) + 3
+    for mid in reversed(ids[1:]):
+        if size + len(mid) + 3 > limit:
+            break
+        tail.insert(0, mid)
+        size += len(mid) + 3
+    return kept + tail
+
+
+def sender_address(conversation: Conversation, settings: OutboundSettings) -> str:
+    if conversation.inbox.addresses:
+        return conversation.inbox.addresses[0].address
+    if settings.from_address:
+        return settings.from_address
+    # A chat inbox has no address: answer from the helpdesk's first email address, where the
+    # shopper's reply will arrive and thread back by its In-Reply-To.
+    session = object_session(conversation)
+    query = select(InboxAddress.address).order_by(InboxAddress.id).limit(1)
+    first = session.scalar(query) if session else None
+    if first:
+        return first
+    raise jobs.Permanent(f"inbox {conversation.inbox.name!r} has no address and EMAIL_FROM is not set")
+
+
+def build_mail(conversation: Conversation, *, body_text: str, author: str, message_id: str,
+               settings: OutboundSettings, before_seq: int | None, automatic: bool = False,
+               attachments: list[Any] = ()) -> EmailMessage:  # type: ignore[assignment]
+    customer = conversation.customer
+    if not customer.email:
+        raise jobs.Permanent("the customer has no email address")
+    from_address = sender_address(conversation, settings)
+    mail = EmailMessage(policy=MAIL_POLICY)
+    local, _, domain = from_address.partition("@")
+    mail["From"] = Address(display_name=one_line(f"{author} ({conversation.inbox.name})", 120),
+                           username=local, domain=domain)
+    to_local, _, to_domain = customer.email.partition("@")
+    mail["To"] = Address(display_name=one_line(customer.name or "", 120), username=to_local, domain=to_domain)
+    mail["Subject"] = subject_for(conversation)
+    mail["Date"] = format_datetime(utcnow())
+    mail["Message-ID"] = f"<{message_id}>"
+    if before_seq is not None:
+        ids = thread_ids(conversation, before_seq)
+        inbound = [m.email_message_id for m in conversation.messages
+                   if m.email_message_id and m.seq < before_seq and m.author_type is AuthorType.customer]
+        parent = inbound[-1] if inbound else (ids[-1] if ids else None)
+        if parent:
+            mail["In-Reply-To"] = f"<{parent}>"
+        if ids:
+            mail["References"] = " ".join(f"<{mid}>" for mid in trim_references(ids))
+    if (conversation.inbox.settings or {}).get("reply_plus_address"):
+        mail["Reply-To"] = reply_address(settings.secret, from_address, conversation.ref)
+    if automatic:
+        mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: robots must not answer this
+        mail["X-Auto-Response-Suppress"] = "All"
+    mail["X-Helpdesk-Loop"] = settings.domain
+    mail.set_content(body_text)
+    mail.add_alternative(_html_body(body_text), subtype="html")
+    for attachment in attachments:
+        maintype, _, subtype = (attachment.content_type or "application/octet-stream").partition("/")
+        mail.add_attachment(attachment.data, maintype=maintype or "application",
+                            subtype=subtype or "octet-stream", filename=one_line(attachment.filename, 200))
+    return mail
+
+
+def _html_body(text: str) -> str:
+    paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>"
+                         for p in text.split("\n\n") if p.strip())
+    return ("<!doctype html><html><body style=\"font-family:-apple-system,Segoe UI,Helvetica,Arial,"
+            f"sans-serif;font-size:14px;line-height:1.5;color:#1f2430\">{paragraphs}</body></html>")
+
+
+# -- SMTP ---------------------------------------------------------------------------------------
+
+class TransientSMTP(Exception):
+    pass
+
+
+def send(mail: EmailMessage, smtp_url: str | None, *, timeout: float = 30) -> None:
+    """Send over SMTP: smtp://user:pass@host:port (?starttls=1), smtps:// for implicit TLS."""
+    if not smtp_url:
+        raise jobs.Permanent("HELPDESK_SMTP_URL is not set: no outbound mail")
+    url = urlsplit(smtp_url)
+    host, port = url.hostname or "127.0.0.1", url.port
+    options = parse_qs(url.query)
+    try:
+        if url.scheme == "smtps":
+            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port or 465, timeout=timeout,
+                                                    context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(host, port or 25, timeout=timeout)
+        with client:
+            if options.get("starttls", ["0"])[0] in ("1", "true"):
+                client.starttls(context=ssl.create_default_context())
+            if url.username:
+                client.login(unquote(url.username), unquote(url.password or ""))
+            client.send_message(mail)
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _msg in exc.recipients.values()]
+        if all(code >= 500 for code in codes):
+            raise jobs.Permanent(f"recipient refused: {exc.recipients}") from None
+        raise TransientSMTP(f"recipient deferred: {exc.recipients}") from None
+    except smtplib.SMTPResponseException as exc:
+        error = exc.smtp_error
+        text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
+        if exc.smtp_code >= 500:
+            raise jobs.Permanent(f"SMTP {exc.smtp_code}: {text}") from None
+        raise TransientSMTP(f"SMTP {exc.smtp_code}: {text}") from None
+    except (TimeoutError, OSError, smtplib.SMTPException) as exc:
+        raise TransientSMTP(f"{type(exc).__name__}: {exc}") from None
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+
+@jobs.handler(SEND_JOB)
+def send_message_job(session: Session, payload: dict[str, Any]) -> None:
+    settings = settings_of(session)
+    message = session.get(Message, int(payload["message_id"]))
+    if message is None or message.meta.get("emailed_at"):
+        return  # at-least-once delivery of the job; at-most-once of the mail we can tell about
+    conversation = message.conversation
+    if conversation.channel is Channel.chat and shopper_online(session, conversation, message, settings):
+        message.meta = {**message.meta, "email_skipped": "shopper online"}
+        return
+    channel = conversation.channel
+    try:
+        mail = build_mail(conversation, body_text=message.body_text, author=message.author_name,
+                          message_id=message.email_message_id or make_msgid(domain=settings.domain)[1:-1],
+                          settings=settings, before_seq=message.seq, attachments=list(message.attachments))
+        # Nothing is written yet: end the read transaction before talking to the SMTP server.
+        # On SQLite a transaction holds the write lock, and under gevent a request waiting for
+        # that lock stalls the whole process, the sending greenlet included.
+        session.rollback()
+        send(mail, settings.smtp_url)
+    except jobs.Permanent as exc:
+        # Recorded and finished, not raised: raising would roll back the note of the failure.
+        message = session.get(Message, int(payload["message_id"]))
+        if channel is Channel.chat:
+            message.meta = {**message.meta, "email_error": str(exc)[:500]}  # the chat copy arrived
+            return
+        message.delivery = Delivery.failed
+        message.delivery_error = str(exc)[:500]
+        return
+    except TransientSMTP as exc:
+        # The retry is a new job written with the note of this attempt, in one transaction.
+        message = session.get(Message, int(payload["message_id"]))
+        attempts = int(message.meta.get("send_attempts", 0)) + 1
+        message.meta = {**message.meta, "send_attempts": attempts}
+        message.delivery_error = str(exc)[:500]
+        if attempts >= SEND_ATTEMPTS:
+            if channel is Channel.email:
+                message.delivery = Delivery.failed
+            return
+        jobs.enqueue(session, SEND_JOB, {"message_id": message.id}, delay=jobs.backoff(attempts),
+                     dedupe_key=f"email-send:{message.id}:{attempts}")
+        return
+    message = session.get(Message, int(payload["message_id"]))
+    if channel is Channel.email:
+        message.delivery = Delivery.sent  # a chat message's delivery belongs to the chat room
+    message.delivery_error = None
+    message.meta = {**message.meta, "emailed_at": utcnow().isoformat()}
+    log.info("sent message %s by email", message.public_id)
+
+
+def shopper_online(session: Session, conversation: Conversation, message: Message,
+                   settings: OutboundSettings) -> bool:
+    if SHOPPER_ONLINE:
+        return any(check(session, conversation) for check in SHOPPER_ONLINE)
+    last = session.scalar(select(Message.created_at).filter_by(
+        conversation_id=conversation.id, author_type=AuthorType.customer)
+        .order_by(Message.seq.desc()).limit(1))
+    if last is None:
+        return False
+    return last > message.created_at - timedelta(seconds=settings.chat_fallback_seconds) and last > _ago(
+        settings.chat_fallback_seconds)
+
+
+def _ago(seconds: float) -> datetime:
+    return utcnow() - timedelta(seconds=seconds)
+
+
+@jobs.handler(ACK_JOB)
+def acknowledge_job(session: Session, payload: dict[str, Any]) -> None:
+    """The automatic 'we got your message' mail, marked Auto-Submitted so robots stay quiet."""
+    settings = settings_of(session)
+    conversation = session.get(Conversation, int(payload["conversation_id"]))
+    if conversation is None:
+        return
+    text = (conversation.inbox.settings or {}).get("acknowledge_text") or (
+        f"Hello,\n\nthank you for writing to {conversation.inbox.name}. We received your message and "
+        f"will answer as soon as we can. Your reference is #{conversation.ref}; keep it in the subject "
+        "when you write about this again.\n")
+    mail = build_mail(conversation, body_text=text, author=conversation.inbox.name,
+                      message_id=make_message_id(settings.secret, settings.domain, conversation.public_id,
+                                                 "acknowledgement"),
+                      settings=settings, before_seq=conversation.last_seq + 1, automatic=True)
+    session.rollback()  # no transaction (SQLite: no write lock) held while the SMTP server talks
+    try:
+        send(mail, settings.smtp_url)
+    except TransientSMTP as exc:
+        raise jobs.RetryLater(60, str(exc)) from None

@@ -1,0 +1,179 @@
+"""Agent-facing HTTP for email: attachment downloads, the admin page of raw inbound mail (failed,
+rejected, ignored) with re-processing, per-inbox email settings, and console rendering helpers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+from markupsafe import Markup
+from sqlalchemy import func, select
+
+from helpdesk import jobs
+from helpdesk.accounts.models import Role
+from helpdesk.accounts.services import audit
+from helpdesk.errors import Invalid, NotFound
+from helpdesk.tickets.email import display, ingest
+from helpdesk.tickets.email.imap import ImapConfig, schedule_poll
+from helpdesk.tickets.email.models import ImapCursor, InboundMail, MailStatus
+from helpdesk.tickets.models import Attachment, Channel, Inbox, Message
+from helpdesk.web import commit, current_actor, database, db_session, require_role
+
+bp = Blueprint("email_admin", __name__)
+
+
+@bp.get("/attachments/<public_id>")
+@login_required
+def attachment(public_id: str) -> Response:
+    """Always a download, never rendered by the browser: a customer's file is untrusted."""
+    row = db_session().scalar(select(Attachment).filter_by(public_id=public_id))
+    if row is None:
+        raise NotFound("no such attachment")
+    inline_image = request.args.get("inline") == "1" and row.content_type in (
+        "image/png", "image/jpeg", "image/gif", "image/webp")
+    response = Response(row.data, mimetype=row.content_type if inline_image else "application/octet-stream")
+    response.headers["Content-Disposition"] = (
+        f"{'inline' if inline_image else 'attachment'}; filename*=UTF-8''{_quote(row.filename)}")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name.replace("\r", "").replace("\n", ""), safe="")
+
+
+@bp.get("/console/m/<public_id>/original")
+@login_required
+def original(public_id: str) -> Response:
+    """The mail exactly as it arrived, for an agent who needs every header."""
+    session = db_session()
+    message = session.scalar(select(Message).filter_by(public_id=public_id))
+    inbound_id = (message.meta or {}).get("inbound") if message else None
+    row = session.scalar(select(InboundMail).filter_by(public_id=inbound_id)) if inbound_id else None
+    if row is None:
+        raise NotFound("no original mail for this message")
+    response = Response(row.raw, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = f"attachment; filename={message.public_id}.eml"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# -- console rendering --------------------------------------------------------------------------
+
+THREADED_BY = {"in_reply_to": "In-Reply-To", "references": "References", "signed_token": "our signed token",
+               "reply_address": "the reply address", "subject_ref": "the [#REF] in the subject"}
+
+
+def render_email(message: Message) -> dict[str, Any] | None:
+    """What the conversation page shows for an email message: safe HTML, the folded quote, and
+    how many remote images wait for the agent's click."""
+    meta = message.meta or {}
+    if message.author_type.value != "customer" or "email" not in meta:
+        return None
+    load = request.args.get("images") == "1"
+    rendered = display.render_message(
+        message.body_text, message.body_html, list(message.attachments),
+        lambda pid: url_for("email_admin.attachment", public_id=pid, inline=1), load_remote=load)
+    return {"html": Markup(rendered.html), "quoted": Markup(rendered.quoted),
+            "blocked": rendered.blocked_images, "threaded_by": THREADED_BY.get(meta.get("threaded_by") or ""),
+            "warning": meta.get("warning"), "note": meta.get("threading_note"), "auto": meta.get("auto")}
+
+
+def register_template_helpers(app: Flask) -> None:
+    app.jinja_env.globals["render_email"] = render_email
+
+
+# -- admin: inbound mail ------------------------------------------------------------------------
+
+@bp.get("/admin/mail")
+@login_required
+@require_role(Role.admin)
+def mail_list() -> Any:
+    session = db_session()
+    status = request.args.get("status", "failed")
+    if status not in {s.value for s in MailStatus}:
+        status = "failed"
+    counts = dict(session.execute(select(InboundMail.status, func.count())
+                                  .group_by(InboundMail.status)).all())
+    mails = session.scalars(select(InboundMail).filter_by(status=MailStatus(status))
+                            .order_by(InboundMail.received_at.desc()).limit(200)).all()
+    inboxes = session.scalars(select(Inbox).filter_by(channel=Channel.email).order_by(Inbox.name)).all()
+    cursors = {c.inbox_id: c for c in session.scalars(select(ImapCursor))}
+    return render_template("admin/mail.html", mails=mails, status=status,
+                           statuses=[s.value for s in MailStatus],
+                           counts={MailStatus(k).value: v for k, v in counts.items()}, inboxes=inboxes,
+                           cursors=cursors)
+
+
+def _inbound(public_id: str) -> InboundMail:
+    row = db_session().scalar(select(InboundMail).filter_by(public_id=public_id))
+    if row is None:
+        raise NotFound("no such inbound mail")
+    return row
+
+
+@bp.get("/admin/mail/<public_id>/raw")
+@login_required
+@require_role(Role.admin)
+def mail_raw(public_id: str) -> Response:
+    row = _inbound(public_id)
+    response = Response(row.raw, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = f"attachment; filename={row.public_id}.eml"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@bp.post("/admin/mail/<public_id>/reprocess")
+@login_required
+@require_role(Role.admin)
+def mail_reprocess(public_id: str) -> Any:
+    row = _inbound(public_id)
+    audit(db_session(), current_actor(), "email.reprocess", "inbound_mail", row.public_id)
+    commit()
+    outcome = ingest.reprocess(database(), public_id, ingest.MailSettings.from_config(current_app.config))
+    if outcome.action == "failed":
+        flash(f"Still failing: {_inbound(public_id).error}", "error")
+    else:
+        flash(f"Mail {public_id}: {outcome.action}{' (' + outcome.reason + ')' if outcome.reason else ''}.",
+              "success")
+    return redirect(url_for("email_admin.mail_list", status=request.args.get("status", "failed")), code=303)
+
+
+@bp.post("/admin/mail/inbox/<public_id>")
+@login_required
+@require_role(Role.admin)
+def inbox_settings(public_id: str) -> Any:
+    """IMAP account and acknowledgement options of one email inbox (kept in Inbox.settings)."""
+    session = db_session()
+    inbox = session.scalar(select(Inbox).filter_by(public_id=public_id, channel=Channel.email))
+    if inbox is None:
+        raise NotFound("no such email inbox")
+    form = request.form
+    settings = dict(inbox.settings or {})
+    settings["acknowledge"] = form.get("acknowledge") == "1"
+    try:
+        if form.get("imap_host"):
+            old = settings.get("imap") or {}
+            config = ImapConfig.from_form(form, keep_password=old.get("password"))
+            settings["imap"] = config.as_settings()
+        elif "imap_host" in form:
+            settings.pop("imap", None)
+    except Invalid as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("email_admin.mail_list"), code=303)
+    inbox.settings = settings
+    audit(session, current_actor(), "inbox.email_settings", "inbox", inbox.public_id,
+          imap=bool(settings.get("imap")), acknowledge=settings["acknowledge"])
+    if settings.get("imap"):
+        schedule_poll(session, inbox.id, delay=0)
+    commit()
+    flash(f"Email settings of {inbox.name} saved.", "success")
+    return redirect(url_for("email_admin.mail_list"), code=303)
+
+
+__all__ = ["bp", "jobs", "register_template_helpers", "render_email"]
