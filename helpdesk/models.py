@@ -1,12 +1,22 @@
 """Every table, imported in one place for Alembic and create_app."""
 
 from helpdesk.accounts.models import Agent, ApiToken, AuditEntry
-from helpdesk.crm.models import Customer, Identity
+from helpdesk.crm.models import (
+    CrmContact,
+    CrmConversationLink,
+    CrmSyncState,
+    CrmWebhookDelivery,
+    Customer,
+    CustomerMerge,
+    CustomerNote,
+    Identity,
+)
 from helpdesk.db import Base
 from helpdesk.jobs import Job
 from helpdesk.tickets.models import Attachment, Conversation, Inbox, InboxAddress, Message, Tag, Team
 
 metadata = Base.metadata
 
-__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "Conversation", "Customer", "Identity", "Inbox",
+__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "Conversation", "CrmContact", "CrmConversationLink",
+           "CrmSyncState", "CrmWebhookDelivery", "Customer", "CustomerMerge", "CustomerNote", "Identity", "Inbox",
            "InboxAddress", "Job", "Message", "Tag", "Team", "metadata"]
