@@ -1,0 +1,357 @@
+"""The one bridge between the CRM providers and the database: pull and push jobs, watermarks,
+rate limits and the admin-visible state of each provider.
+
+A pull is a chain of jobs, one page each: every page is upserted in the same transaction that
+advances the cursor, so a pass stopped half way (crash, 429, expired token) resumes from there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from helpdesk import jobs
+from helpdesk.crm import PROVIDERS
+from helpdesk.crm.contacts import apply_contacts, link_contact
+from helpdesk.crm.models import CrmContact, CrmConversationLink, CrmSyncState, Customer, LinkState
+from helpdesk.crm.provider import (
+    AuthExpired,
+    ConversationPush,
+    CRMError,
+    CRMProvider,
+    RateLimited,
+    Rejected,
+    RemoteTicket,
+)
+from helpdesk.crm.services import resolve
+from helpdesk.db import Database, utcnow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PULL = "crm.pull"
+PUSH = "crm.push"
+REFRESH = "crm.refresh"
+# Clocks of two systems never agree exactly: each pass re-reads a little before the watermark.
+SKEW = timedelta(minutes=1)
+MAX_RATE_WAITS = 50
+
+_settings: dict[str, Any] = {}
+_providers: dict[str, CRMProvider] = {}
+# Tests and the benchmark swap in a provider built around a fake server.
+provider_factory: Callable[[str, dict[str, Any]], CRMProvider] = lambda name, s: PROVIDERS[name](s)  # noqa: E731
+
+
+def configure(settings: dict[str, Any]) -> None:
+    """Called by create_app: job handlers run outside any request, so they read settings here."""
+    _settings.clear()
+    _settings.update(settings)
+    _providers.clear()
+
+
+def provider_name() -> str | None:
+    name = (_settings.get("CRM") or "").strip().lower()
+    return name if name in PROVIDERS else None
+
+
+def provider() -> CRMProvider | None:
+    """The configured provider, kept per process so its request budget and caches are shared."""
+    name = provider_name()
+    if name is None:
+        return None
+    if name not in _providers:
+        _providers[name] = provider_factory(name, _settings)
+    return _providers[name]
+
+
+def sync_state(session: Session, name: str) -> CrmSyncState:
+    state = session.scalar(select(CrmSyncState).filter_by(provider=name))
+    if state is None:
+        state = CrmSyncState(provider=name, counts={}, full=False, auth_failed=False)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def _count(state: CrmSyncState, **deltas: int) -> None:
+    counts = dict(state.counts or {})
+    for key, value in deltas.items():
+        counts[key] = counts.get(key, 0) + value
+    state.counts = counts
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def _when(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+# -- failures -------------------------------------------------------------------------------------
+
+def record_failure(session: Session, name: str, message: str, *, auth: bool = False) -> None:
+    """Drop the half-done work of this job and write the reason where admins look."""
+    session.rollback()
+    state = sync_state(session, name)
+    state.last_error = message[:2000]
+    state.last_error_at = utcnow()
+    state.auth_failed = auth or state.auth_failed
+    _count(state, failures=1)
+    session.commit()
+
+
+def guarded(session: Session, prov: CRMProvider, work: Callable[[], T]) -> T:
+    """Run CRM work inside a job: rate limits become RetryLater(Retry-After), refused credentials a
+    dead job with a clear reason (not a crash loop), 5xx and garbage the worker's backoff."""
+    try:
+        result = work()
+    except RateLimited as exc:
+        record_failure(session, prov.name, str(exc))
+        raise jobs.RetryLater(exc.retry_after, str(exc)) from exc
+    except AuthExpired as exc:
+        record_failure(session, prov.name, str(exc), auth=True)
+        raise jobs.Permanent(str(exc)) from exc
+    except Rejected as exc:
+        record_failure(session, prov.name, str(exc))
+        raise jobs.Permanent(str(exc)) from exc
+    except CRMError as exc:
+        record_failure(session, prov.name, str(exc))
+        raise
+    state = sync_state(session, prov.name)
+    if state.auth_failed:
+        state.auth_failed = False
+    return result
+
+
+# -- pull -----------------------------------------------------------------------------------------
+
+def request_pull(session: Session, *, full: bool = False, delay: float = 0) -> jobs.Job | None:
+    name = provider_name()
+    if name is None:
+        return None
+    return jobs.enqueue(session, PULL, {"full": full}, delay=delay, dedupe_key=f"{PULL}:{name}")
+
+
+def pull_page(session: Session, prov: CRMProvider, state: CrmSyncState, *, full: bool = False,
+              chain: str | None = None) -> tuple[bool, int, int | None]:
+    """Pull one page and advance the cursor in the same transaction. Returns (pass finished,
+    contacts on the page, total the CRM announced if it did)."""
+    cursor = dict(state.cursor or {})
+    now = utcnow()
+    if not cursor:
+        since = None if full or state.watermark is None else state.watermark - SKEW
+        cursor = {"since": _iso(since), "after": None, "started": _iso(now), "seen": 0}
+        state.pass_started_at = now
+        state.full = full
+    if chain:
+        cursor["chain"] = chain
+    page = prov.pull_contacts(_when(cursor["since"]), cursor["after"])
+    applied = apply_contacts(session, prov.name, page.contacts)
+    _count(state, pulled=len(page.contacts), created=applied.created, updated=applied.updated,
+           conflicts=len(applied.conflicts), requests=page.requests)
+    problems = page.problems + applied.conflicts
+    if problems:
+        state.last_error = "; ".join(problems)[:2000]
+        state.last_error_at = now
+        _count(state, partial_failures=len(page.problems))
+    cursor["seen"] = int(cursor.get("seen") or 0) + len(page.contacts)
+    if page.after:
+        cursor["after"] = page.after
+    elif page.restart_since:
+        cursor.update(since=_iso(page.restart_since), after=None)
+    else:
+        state.watermark = _when(cursor["started"])
+        state.cursor = None
+        state.last_pull_at = now
+        session.flush()
+        return True, len(page.contacts), page.total
+    state.cursor = cursor
+    session.flush()
+    return False, len(page.contacts), page.total
+
+
+def _other_pull_pending(session: Session) -> bool:
+    waiting = session.scalar(select(jobs.Job.id).where(
+        jobs.Job.kind == PULL, jobs.Job.state == jobs.JobState.queued).limit(1))
+    return waiting is not None
+
+
+@jobs.handler(PULL)
+def pull_job(session: Session, payload: dict[str, Any]) -> None:
+    prov = provider()
+    if prov is None:
+        return
+    state = sync_state(session, prov.name)
+    chain = payload.get("chain")
+    if chain and (state.cursor or {}).get("chain") != chain:
+        return  # another pass took over (e.g. `helpdesk crm sync`): this continuation is stale
+    if not chain and state.cursor and _other_pull_pending(session):
+        return  # a pass is running and its next page is queued
+    chain = chain or uuid.uuid4().hex
+    finished, _n, _total = guarded(session, prov, lambda: pull_page(
+        session, prov, state, full=bool(payload.get("full")) and not state.cursor, chain=chain))
+    if finished:
+        # This job still holds the schedule key while it runs; free it for the next pass.
+        session.execute(update(jobs.Job).where(jobs.Job.dedupe_key == f"{PULL}:{prov.name}",
+                                               jobs.Job.state == jobs.JobState.running).values(dedupe_key=None))
+        request_pull(session, delay=float(_settings.get("CRM_PULL_INTERVAL") or 300))
+    else:
+        jobs.enqueue(session, PULL, {"chain": chain})
+
+
+def run_pass(db: Database, *, full: bool = False, progress: Callable[[int, int | None], None] | None = None,
+             sleep: Callable[[float], Any] = time.sleep, max_pages: int = 1_000_000) -> CrmSyncState:
+    """A whole pass by hand (`helpdesk crm sync`, the benchmark): one transaction per page, waiting
+    out rate limits. It adopts a pass in progress, so a stopped sync resumes."""
+    prov = provider()
+    if prov is None:
+        raise RuntimeError("no CRM is configured: set HELPDESK_CRM=hubspot or salesforce")
+    chain = uuid.uuid4().hex
+    waits = 0
+    first = True
+    for _ in range(max_pages):
+        try:
+            with db.unit_of_work() as session:
+                state = sync_state(session, prov.name)
+                finished, count, total = pull_page(session, prov, state, full=full and first and not state.cursor,
+                                                   chain=chain)
+            first = False
+        except RateLimited as exc:
+            waits += 1
+            if waits > MAX_RATE_WAITS:
+                raise
+            sleep(exc.retry_after)
+            continue
+        except CRMError as exc:
+            with db.unit_of_work() as session:
+                record_failure(session, prov.name, str(exc), auth=isinstance(exc, AuthExpired))
+            raise
+        if progress:
+            progress(count, total)
+        if finished:
+            with db.unit_of_work() as session:
+                state = sync_state(session, prov.name)
+                session.expunge(state)
+            return state
+    raise RuntimeError(f"stopped after {max_pages} pages")
+
+
+# -- refresh (webhooks) ---------------------------------------------------------------------------
+
+@jobs.handler(REFRESH)
+def refresh_job(session: Session, payload: dict[str, Any]) -> None:
+    prov = provider()
+    if prov is None or prov.name != payload.get("provider"):
+        return
+    ids = [str(i) for i in payload.get("ids", [])][:100]
+    contacts = guarded(session, prov, lambda: prov.get_contacts(ids))
+    applied = apply_contacts(session, prov.name, contacts)
+    state = sync_state(session, prov.name)
+    _count(state, refreshed=len(contacts), conflicts=len(applied.conflicts))
+    if applied.conflicts:
+        state.last_error = "; ".join(applied.conflicts)[:2000]
+        state.last_error_at = utcnow()
+
+
+# -- push -----------------------------------------------------------------------------------------
+
+def enqueue_push(session: Session, push: ConversationPush, customer_id: int, action: str,
+                 csat: dict[str, Any] | None = None) -> jobs.Job | None:
+    """Queue a push of a conversation (open, update, resolve, csat); the newest snapshot wins."""
+    name = provider_name()
+    if name is None:
+        return None
+    payload = {"provider": name, "action": action, "customer_id": customer_id, "push": asdict(push),
+               "csat": csat}
+    job = jobs.enqueue(session, PUSH, payload, dedupe_key=f"{PUSH}:{name}:{push.conversation_id}:{action}")
+    if job.state is jobs.JobState.queued:
+        job.payload = payload
+    return job
+
+
+def _contact_for(session: Session, prov: CRMProvider, customer: Customer, push: ConversationPush) -> str | None:
+    link = session.scalar(select(CrmContact).filter_by(provider=prov.name, customer_id=customer.id)
+                          .order_by(CrmContact.id))
+    if link is not None:
+        return link.external_id
+    email = customer.email or push.customer_email
+    if not email:
+        return None
+    # Look before creating: a retry after a crash finds the contact the first attempt made.
+    contact = prov.find_contact(email)
+    if contact is None:
+        if not _settings.get("CRM_CREATE_CONTACTS", True):
+            return None
+        contact = prov.create_contact(email, customer.name or push.customer_name, customer.phone)
+        _count(sync_state(session, prov.name), contacts_created=1)
+    link_contact(session, prov.name, customer, contact)
+    return contact.external_id
+
+
+def _push(session: Session, prov: CRMProvider, payload: dict[str, Any]) -> None:
+    push = ConversationPush(**payload["push"])
+    action = payload["action"]
+    state = sync_state(session, prov.name)
+    customer = session.get(Customer, payload["customer_id"])
+    if customer is None:
+        return
+    customer = resolve(session, customer)
+    contact_id = _contact_for(session, prov, customer, push)
+    if contact_id is None:
+        _count(state, skipped=1)
+        return
+    link = session.scalar(select(CrmConversationLink).filter_by(provider=prov.name,
+                                                                conversation_id=push.conversation_id))
+    ticket: RemoteTicket | None = None
+    if link is None or link.state is LinkState.creating:
+        retry = link is not None
+        if link is None:
+            link = CrmConversationLink(provider=prov.name, conversation_id=push.conversation_id,
+                                       conversation_ref=push.ref, contact_external_id=contact_id,
+                                       state=LinkState.creating)
+            session.add(link)
+        # The "creating" mark is committed before the remote create: a retry after a crash in
+        # between looks the ticket up by its [#REF] instead of creating a second one.
+        session.commit()
+        ticket = (prov.find_ticket(push.ref) if retry else None) or prov.create_ticket(contact_id, push)
+        link.external_id = ticket.external_id
+        link.url = ticket.url
+        link.state = LinkState.linked
+        _count(state, tickets=1)
+        session.commit()
+    if action in ("update", "resolve") and ticket is None:
+        prov.update_ticket(link.external_id, push)
+    if action == "resolve" and link.transcript_pushed_at is None and push.transcript:
+        prov.add_transcript(link.external_id, contact_id, push)
+        link.transcript_pushed_at = utcnow()
+        _count(state, transcripts=1)
+    if action == "csat" and link.csat_pushed_at is None and payload.get("csat"):
+        csat = payload["csat"]
+        prov.record_csat(link.external_id, contact_id, int(csat["score"]), str(csat.get("comment") or ""))
+        link.csat_pushed_at = utcnow()
+        _count(state, csat=1)
+    session.flush()
+
+
+@jobs.handler(PUSH)
+def push_job(session: Session, payload: dict[str, Any]) -> None:
+    prov = provider()
+    if prov is None or prov.name != payload.get("provider"):
+        return
+    guarded(session, prov, lambda: _push(session, prov, payload))
+
+
+def conversation_link(session: Session, conversation_id: int) -> CrmConversationLink | None:
+    name = provider_name()
+    if name is None:
+        return None
+    return session.scalar(select(CrmConversationLink).filter_by(provider=name, conversation_id=conversation_id))
