@@ -10,7 +10,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from hubspot import HubSpot
-from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest, PublicFetchAssociationsBatchRequest
+from hubspot.crm.associations.v4 import (
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicFetchAssociationsBatchRequest,
+)
 from hubspot.crm.contacts import (
     BatchReadInputSimplePublicObjectId,
     Filter,

@@ -11,21 +11,21 @@ class CRMError(Exception):
     """A call to the CRM failed; transient unless a subclass says otherwise."""
 
 
-class RateLimited(CRMError):  # noqa: N818 - the CRM's own word
+class RateLimited(CRMError):
     def __init__(self, retry_after: float, message: str = "rate limited") -> None:
         super().__init__(f"{message} (retry after {retry_after:g} s)")
         self.retry_after = retry_after
 
 
-class AuthExpired(CRMError):  # noqa: N818
+class AuthExpired(CRMError):
     """The credentials were refused: retrying cannot help until an admin fixes them."""
 
 
-class BadResponse(CRMError):  # noqa: N818
+class BadResponse(CRMError):
     """A 5xx, a timeout or a body that is not the JSON the API documents: retry later."""
 
 
-class Rejected(CRMError):  # noqa: N818
+class Rejected(CRMError):
     """The CRM refused this request for good (a 4xx other than auth and rate limits)."""
 
 
