@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "SALESFORCE_CLIENT_SECRET": None,
     "SALESFORCE_CA_BUNDLE": None,  # a private CA for a sandbox behind TLS interception
     "CRM_CREATE_CONTACTS": True,  # create a CRM contact when an unknown customer writes
-    "CRM_PULL_INTERVAL": 300,  # seconds between incremental pulls
+    "CRM_PULL_INTERVAL": 300,  # seconds between incremental pulls; 0: only by hand and webhooks
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
     "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the login session

@@ -97,17 +97,22 @@ class HubSpotProvider:
 
     # -- calls ---------------------------------------------------------------------------------
 
-    def _call(self, fn: Callable[..., T], *args: Any, search: bool = False, **kwargs: Any) -> T:
+    def _call(self, fn: Callable[..., T], *args: Any, search: bool = False, expect: str | None = "results",
+              **kwargs: Any) -> T:
         if search:
             self.search_throttle.wait()
         self.throttle.wait()
         self.requests += 1
         try:
-            return fn(*args, _request_timeout=30, **kwargs)
+            result = fn(*args, _request_timeout=30, **kwargs)
         except CRMError:
             raise
         except Exception as exc:
             raise self._translate(exc) from exc
+        # The client turns a body that is not JSON into an empty model instead of failing.
+        if expect and getattr(result, expect, None) is None:
+            raise BadResponse(f"HubSpot answered without {expect!r}: not the documented JSON")
+        return result
 
     def _translate(self, exc: Exception) -> CRMError:
         status = getattr(exc, "status", None)
@@ -131,11 +136,11 @@ class HubSpotProvider:
 
     # -- pull ----------------------------------------------------------------------------------
 
-    def _search(self, filters: list[Filter], after: str | None, limit: int = PAGE_SIZE) -> Any:
+    def _search(self, filters: list[Filter], after: str | None, limit: int | None = None) -> Any:
         request = PublicObjectSearchRequest(
             filter_groups=[FilterGroup(filters=filters)] if filters else [],
             sorts=[{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-            properties=CONTACT_PROPERTIES, limit=limit, after=after)
+            properties=CONTACT_PROPERTIES, limit=limit or PAGE_SIZE, after=after)
         return self._call(self.client.crm.contacts.search_api.do_search,
                           public_object_search_request=request, search=True)
 
@@ -244,7 +249,7 @@ class HubSpotProvider:
         props = {k: v for k, v in {"email": email, "firstname": first, "lastname": last,
                                    "phone": phone or ""}.items() if v}
         try:
-            row = self._call(self.client.crm.contacts.basic_api.create,
+            row = self._call(self.client.crm.contacts.basic_api.create, expect="id",
                              simple_public_object_input_for_create=SimplePublicObjectInputForCreate(properties=props))
         except Rejected as exc:
             # 409: the contact exists (HubSpot says which); use it rather than fail.
@@ -274,12 +279,14 @@ class HubSpotProvider:
             to=TicketTarget(id=contact_id),
             types=[TicketAssociationSpec(association_category="HUBSPOT_DEFINED",
                                          association_type_id=TICKET_TO_CONTACT)])])
-        row = self._call(self.client.crm.tickets.basic_api.create, simple_public_object_input_for_create=body)
+        row = self._call(self.client.crm.tickets.basic_api.create, simple_public_object_input_for_create=body,
+                         expect="id")
         return RemoteTicket(str(row.id), self.record_url("ticket", str(row.id)))
 
     def update_ticket(self, ticket_id: str, push: ConversationPush) -> None:
         body = TicketUpdate(properties={"hs_pipeline_stage": PIPELINE_STAGE.get(push.status, "1")})
-        self._call(self.client.crm.tickets.basic_api.update, ticket_id, simple_public_object_input=body)
+        self._call(self.client.crm.tickets.basic_api.update, ticket_id, simple_public_object_input=body,
+                   expect="id")
 
     def _note(self, body: str, ticket_id: str, contact_id: str | None) -> None:
         associations = [NoteAssociations(to=NoteTarget(id=ticket_id), types=[NoteAssociationSpec(
@@ -289,7 +296,8 @@ class HubSpotProvider:
                 association_category="HUBSPOT_DEFINED", association_type_id=NOTE_TO_CONTACT)]))
         note = NoteCreate(properties={"hs_timestamp": datetime.now(UTC).isoformat(), "hs_note_body": body},
                           associations=associations)
-        self._call(self.client.crm.objects.notes.basic_api.create, simple_public_object_input_for_create=note)
+        self._call(self.client.crm.objects.notes.basic_api.create, simple_public_object_input_for_create=note,
+                   expect="id")
 
     def add_transcript(self, ticket_id: str, contact_id: str | None, push: ConversationPush) -> None:
         lines = "<br>".join(html.escape(line) for line in push.transcript.splitlines())

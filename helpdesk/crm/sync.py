@@ -199,12 +199,13 @@ def pull_job(session: Session, payload: dict[str, Any]) -> None:
     chain = chain or uuid.uuid4().hex
     finished, _n, _total = guarded(session, prov, lambda: pull_page(
         session, prov, state, full=bool(payload.get("full")) and not state.cursor, chain=chain))
-    if finished:
+    interval = float(_settings.get("CRM_PULL_INTERVAL") or 0)
+    if finished and interval > 0:
         # This job still holds the schedule key while it runs; free it for the next pass.
         session.execute(update(jobs.Job).where(jobs.Job.dedupe_key == f"{PULL}:{prov.name}",
                                                jobs.Job.state == jobs.JobState.running).values(dedupe_key=None))
-        request_pull(session, delay=float(_settings.get("CRM_PULL_INTERVAL") or 300))
-    else:
+        request_pull(session, delay=interval)
+    elif not finished:
         jobs.enqueue(session, PULL, {"chain": chain})
 
 

@@ -34,7 +34,7 @@ class FakeHubSpot(FakeServer):
         self.rate = RateWindow(*rate) if rate else None
         self.search_rate = RateWindow(*search_rate) if search_rate else None
         self.ids = itertools.count(1001)
-        self.clock = itertools.count(1_700_000_000_000, 1000)  # lastmodifieddate, ms, always rising
+        self._last_ms = 0  # lastmodifieddate: real time in ms, always rising
         self.contacts: dict[str, dict[str, Any]] = {}
         self._order: list[tuple[int, int]] = []  # (lastmodified ms, id) sorted, for search paging
         self.companies: dict[str, dict[str, Any]] = {}
@@ -71,7 +71,7 @@ class FakeHubSpot(FakeServer):
 
     def touch(self, oid: str, **props: Any) -> None:
         """Change a contact: its lastmodifieddate moves to now-on-the-fake-clock."""
-        ms = next(self.clock)
+        ms = self.tick()
         contact = self.contacts[oid]
         old = contact["properties"].get("lastmodifieddate")
         if old:
@@ -79,6 +79,10 @@ class FakeHubSpot(FakeServer):
         contact["properties"].update(props, lastmodifieddate=str(ms))
         contact["updatedAt"] = iso(ms)
         bisect.insort(self._order, (ms, int(oid)))
+
+    def tick(self) -> int:
+        self._last_ms = max(self._last_ms + 1, int(datetime.now(UTC).timestamp() * 1000))
+        return self._last_ms
 
     def add_company(self, name: str) -> str:
         oid = str(next(self.ids))
@@ -176,7 +180,7 @@ class FakeHubSpot(FakeServer):
 
     def create(self, table: dict[str, dict[str, Any]], body: dict[str, Any], **_: Any) -> Reply:
         oid = str(next(self.ids))
-        table[oid] = {**self._obj(oid, body.get("properties") or {}, next(self.clock)),
+        table[oid] = {**self._obj(oid, body.get("properties") or {}, self.tick()),
                       "associations": body.get("associations") or []}
         return Reply(201, {k: v for k, v in table[oid].items() if k != "associations"})
 

@@ -32,7 +32,7 @@ class FakeSalesforce(FakeServer):
         self.client_id, self.client_secret = client_id, client_secret
         self.batch_size = batch_size
         self.ids = itertools.count(1)
-        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+        self.now = datetime.now(UTC) - timedelta(seconds=1)
         self.objects: dict[str, dict[str, dict[str, Any]]] = {
             k: {} for k in ("Contact", "Account", "Opportunity", "Case", "Task", "CaseComment", "User")}
         self.cursors: dict[str, list[dict[str, Any]]] = {}
@@ -46,7 +46,8 @@ class FakeSalesforce(FakeServer):
     # -- data --------------------------------------------------------------------------------------
 
     def tick(self) -> datetime:
-        self.now += timedelta(seconds=1)
+        """SystemModstamp: real time, whole seconds as Salesforce shows them, never going back."""
+        self.now = max(self.now + timedelta(seconds=1), datetime.now(UTC).replace(microsecond=0))
         return self.now
 
     def _new(self, sobject: str, fields: dict[str, Any]) -> str:
