@@ -216,7 +216,8 @@ def crm_sync(full: bool) -> None:
         except CRMError as exc:
             _fail(f"sync stopped: {exc} (it resumes from here next time)")
     counts = state.counts or {}
-    click.echo(f"done: {counts.get('pulled', 0)} contacts pulled in total, {counts.get('created', 0)} linked, "
+    click.echo(f"done: {counts.get('pulled', 0)} contacts pulled in total, "
+               f"{counts.get('created', 0)} linked, "
                f"{counts.get('conflicts', 0)} conflicts; watermark {state.watermark}")
 
 

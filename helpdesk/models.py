@@ -17,6 +17,8 @@ from helpdesk.tickets.models import Attachment, Conversation, Inbox, InboxAddres
 
 metadata = Base.metadata
 
-__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "Conversation", "CrmContact", "CrmConversationLink",
-           "CrmSyncState", "CrmWebhookDelivery", "Customer", "CustomerMerge", "CustomerNote", "Identity", "Inbox",
-           "InboxAddress", "Job", "Message", "Tag", "Team", "metadata"]
+__all__ = [
+    "Agent", "ApiToken", "Attachment", "AuditEntry", "Conversation", "CrmContact", "CrmConversationLink",
+    "CrmSyncState", "CrmWebhookDelivery", "Customer", "CustomerMerge", "CustomerNote", "Identity", "Inbox",
+    "InboxAddress", "Job", "Message", "Tag", "Team", "metadata",
+]

@@ -34,8 +34,13 @@ def customers_list() -> Any:
     cursor = args.get("cursor") or None
     if cursor is not None and not cursor.isdigit():
         raise Invalid("cursor", "not a cursor this API gave out")
-    rows = crm.search_customers(db_session(), email=args.get("email") or None, q=args.get("q") or None,
-                                limit=limit + 1, after_id=int(cursor) if cursor else None)
+    rows = crm.search_customers(
+        db_session(),
+        email=args.get("email") or None,
+        q=args.get("q") or None,
+        limit=limit + 1,
+        after_id=int(cursor) if cursor else None,
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return jsonify(data=[customer_summary(c) for c in rows], next_cursor=str(rows[-1].id) if more else None)
@@ -44,8 +49,13 @@ def customers_list() -> Any:
 @bp.post("/customers")
 def customers_create() -> Any:
     data = json_body()
-    customer = crm.create_customer(db_session(), actor(), email=_text(data, "email"), name=_text(data, "name"),
-                                   phone=_text(data, "phone"))
+    customer = crm.create_customer(
+        db_session(),
+        actor(),
+        email=_text(data, "email"),
+        name=_text(data, "name"),
+        phone=_text(data, "phone"),
+    )
     commit()
     return jsonify(customer_360(db_session(), customer)), 201
 
@@ -61,13 +71,22 @@ def customers_patch(public_id: str) -> Any:
     session = db_session()
     data = json_body()
     if unknown := set(data) - PATCHABLE - {"note"}:
-        raise Invalid(sorted(unknown)[0], f"not a field that can be changed; use {', '.join(sorted(PATCHABLE))}")
+        raise Invalid(
+            sorted(unknown)[0], f"not a field that can be changed; use {', '.join(sorted(PATCHABLE))}"
+        )
     customer = crm.get_customer(session, public_id)
     attributes = data.get("attributes")
     if attributes is not None and not isinstance(attributes, dict):
         raise Invalid("attributes", "an object")
-    crm.update_customer(session, actor(), customer, name=_text(data, "name"), email=_text(data, "email"),
-                        phone=_text(data, "phone"), attributes=attributes)
+    crm.update_customer(
+        session,
+        actor(),
+        customer,
+        name=_text(data, "name"),
+        email=_text(data, "email"),
+        phone=_text(data, "phone"),
+        attributes=attributes,
+    )
     if "note" in data:
         crm.add_note(session, actor(), customer, _text(data, "note") or "")
     commit()

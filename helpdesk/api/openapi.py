@@ -112,21 +112,25 @@ SCHEMAS.update({
         "id": {"type": "string"}, "name": {"type": ["string", "null"]}, "display_name": {"type": "string"},
         "email": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
         "created_at": {"type": "string", "format": "date-time"}}},
-    "Customer360": {"type": "object", "required": ["id", "identities", "crm", "orders", "conversations", "notes"],
+    "Customer360": {"type": "object",
+                    "required": ["id", "identities", "crm", "orders", "conversations", "notes"],
                     "properties": {
         "id": {"type": "string"}, "name": {"type": ["string", "null"]}, "display_name": {"type": "string"},
         "email": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
         "attributes": {"type": "object"},
         "identities": {"type": "array", "items": {"type": "object", "properties": {
             "key": {"type": "string", "description": "kind:provider:value; give it to /split"},
-            "kind": {"enum": ["email", "phone", "visitor", "external"]}, "provider": {"type": ["string", "null"]},
+            "kind": {"enum": ["email", "phone", "visitor", "external"]},
+            "provider": {"type": ["string", "null"]},
             "value": {"type": "string"}, "verified": {"type": "boolean"}}}},
         "crm": {"type": "object", "properties": {
             "provider": {"type": ["string", "null"]}, "external_id": {"type": ["string", "null"]},
             "url": {"type": ["string", "null"]}, "company": {"type": ["string", "null"]},
-            "lifecycle": {"type": ["string", "null"], "description": "lifecycle stage, lead status or account type"},
+            "lifecycle": {"type": ["string", "null"],
+                          "description": "lifecycle stage, lead status or account type"},
             "owner": {"type": ["string", "null"]}, "deals": {"type": "array", "items": _DEAL},
-            "open_deal_value": {"type": "string"}, "records": {"type": "array", "items": {"type": "object"}}}},
+            "open_deal_value": {"type": "string"},
+            "records": {"type": "array", "items": {"type": "object"}}}},
         "conflicts": {"type": "array", "items": {"type": "object"},
                       "description": "CRM records two customers claim; settle them by merging"},
         "orders": {"type": "object", "properties": {
@@ -169,7 +173,8 @@ PATHS.update({
         "patch": {"summary": "Edit the profile (a new email or phone becomes an identity) or add a note",
                   "requestBody": {"required": True, "content": {"application/json": {
                       "schema": _ref("CustomerPatch")}}},
-                  "responses": {"200": _json(_ref("Customer360")), "409": {"$ref": "#/components/responses/Conflict"},
+                  "responses": {"200": _json(_ref("Customer360")),
+                                "409": {"$ref": "#/components/responses/Conflict"},
                                 **ERRORS}},
     },
     "/customers/{id}/merge": {
@@ -189,8 +194,9 @@ PATHS.update({
     },
     "/customers/{id}/erase": {
         "parameters": [ID],
-        "post": {"summary": "GDPR erasure (manager role): profile, identities, CRM data, notes, message texts",
-                 "responses": {"200": _json(_ref("Customer360")), "403": {"$ref": "#/components/responses/Forbidden"},
+        "post": {"summary": "GDPR erasure (manager role): profile, identities, CRM data, notes, messages",
+                 "responses": {"200": _json(_ref("Customer360")),
+                               "403": {"$ref": "#/components/responses/Forbidden"},
                                **ERRORS}},
     },
 })

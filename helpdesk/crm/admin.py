@@ -28,23 +28,53 @@ def state() -> Any:
     from sqlalchemy import func
 
     states = {s.provider: s for s in session.scalars(select(CrmSyncState))}
-    links = dict(session.execute(select(CrmContact.provider, func.count()).group_by(CrmContact.provider)).all())
-    tickets = dict(session.execute(select(CrmConversationLink.provider, func.count())
-                                   .group_by(CrmConversationLink.provider)).all())
-    failed = session.scalars(select(jobs.Job).where(jobs.Job.kind.in_(CRM_JOBS), jobs.Job.state == jobs.JobState.dead)
-                             .order_by(jobs.Job.finished_at.desc()).limit(50)).all()
-    retrying = session.scalars(select(jobs.Job).where(jobs.Job.kind.in_(CRM_JOBS),
-                                                      jobs.Job.state == jobs.JobState.queued,
-                                                      jobs.Job.last_error.is_not(None))
-                               .order_by(jobs.Job.run_at).limit(50)).all()
-    pending = session.scalar(select(func.count()).select_from(jobs.Job).where(
-        jobs.Job.kind.in_(CRM_JOBS), jobs.Job.state.in_([jobs.JobState.queued, jobs.JobState.running])))
+    links = dict(
+        session.execute(select(CrmContact.provider, func.count()).group_by(CrmContact.provider)).all()
+    )
+    tickets = dict(
+        session.execute(
+            select(CrmConversationLink.provider, func.count()).group_by(CrmConversationLink.provider)
+        ).all()
+    )
+    failed = session.scalars(
+        select(jobs.Job)
+        .where(jobs.Job.kind.in_(CRM_JOBS), jobs.Job.state == jobs.JobState.dead)
+        .order_by(jobs.Job.finished_at.desc())
+        .limit(50)
+    ).all()
+    retrying = session.scalars(
+        select(jobs.Job)
+        .where(
+            jobs.Job.kind.in_(CRM_JOBS),
+            jobs.Job.state == jobs.JobState.queued,
+            jobs.Job.last_error.is_not(None),
+        )
+        .order_by(jobs.Job.run_at)
+        .limit(50)
+    ).all()
+    pending = session.scalar(
+        select(func.count())
+        .select_from(jobs.Job)
+        .where(jobs.Job.kind.in_(CRM_JOBS), jobs.Job.state.in_([jobs.JobState.queued, jobs.JobState.running]))
+    )
     config = current_app.config
-    configured = {"hubspot": bool(config.get("HUBSPOT_ACCESS_TOKEN")),
-                  "salesforce": bool(config.get("SALESFORCE_INSTANCE_URL"))}
-    return render_template("admin/crm.html", providers=PROVIDERS, active=sync.provider_name(), states=states,
-                           links=links, tickets=tickets, failed=failed, retrying=retrying, pending=pending,
-                           configured=configured, webhook_secret=bool(config.get("HUBSPOT_CLIENT_SECRET")))
+    configured = {
+        "hubspot": bool(config.get("HUBSPOT_ACCESS_TOKEN")),
+        "salesforce": bool(config.get("SALESFORCE_INSTANCE_URL")),
+    }
+    return render_template(
+        "admin/crm.html",
+        providers=PROVIDERS,
+        active=sync.provider_name(),
+        states=states,
+        links=links,
+        tickets=tickets,
+        failed=failed,
+        retrying=retrying,
+        pending=pending,
+        configured=configured,
+        webhook_secret=bool(config.get("HUBSPOT_CLIENT_SECRET")),
+    )
 
 
 @bp.post("/crm/pull")

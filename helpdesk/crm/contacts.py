@@ -33,8 +33,10 @@ def flag_conflict(customer: Customer, kind: str, **data: Any) -> None:
     """Remember a conflict on the customer for the 360 view; an agent settles it by merging."""
     entry = {"kind": kind, **data}
     conflicts = [c for c in (customer.attributes or {}).get("crm_conflicts", []) if c != entry]
-    customer.attributes = {**(customer.attributes or {}),
-                           "crm_conflicts": [*conflicts, entry][-MAX_CONFLICTS:]}
+    customer.attributes = {
+        **(customer.attributes or {}),
+        "crm_conflicts": [*conflicts, entry][-MAX_CONFLICTS:],
+    }
 
 
 def apply_contacts(session: Session, provider: str, contacts: list[CRMContact]) -> Applied:
@@ -42,12 +44,25 @@ def apply_contacts(session: Session, provider: str, contacts: list[CRMContact]) 
     once: a first import is 100,000 contacts."""
     result = Applied()
     ids = [c.external_id for c in contacts]
-    links = {link.external_id: link for link in session.scalars(
-        select(CrmContact).where(CrmContact.provider == provider, CrmContact.external_id.in_(ids)))}
+    links = {
+        link.external_id: link
+        for link in session.scalars(
+            select(CrmContact).where(CrmContact.provider == provider, CrmContact.external_id.in_(ids))
+        )
+    }
     emails = {e for c in contacts if (e := _email(c.email))}
-    owners = {i.value: i for i in session.scalars(
-        select(Identity).where(Identity.kind == IdentityKind.email, Identity.provider == "",
-                               Identity.value.in_(emails)))} if emails else {}
+    owners = (
+        {
+            i.value: i
+            for i in session.scalars(
+                select(Identity).where(
+                    Identity.kind == IdentityKind.email, Identity.provider == "", Identity.value.in_(emails)
+                )
+            )
+        }
+        if emails
+        else {}
+    )
     now = utcnow()
     for contact in contacts:
         email = _email(contact.email)
@@ -56,14 +71,22 @@ def apply_contacts(session: Session, provider: str, contacts: list[CRMContact]) 
             owner = owners.get(email) if email else None
             customer = resolve(session, owner.customer) if owner else None
             if customer is None:
-                customer = Customer(email=email, name=(contact.name or "")[:200] or None,
-                                    phone=(contact.phone or "")[:40] or None)
+                customer = Customer(
+                    email=email,
+                    name=(contact.name or "")[:200] or None,
+                    phone=(contact.phone or "")[:40] or None,
+                )
                 session.add(customer)
                 session.flush()
                 if email:
                     owners[email] = add_identity(session, customer, IdentityKind.email, email)
-            link = CrmContact(provider=provider, external_id=contact.external_id, customer_id=customer.id,
-                              customer=customer, email=email)
+            link = CrmContact(
+                provider=provider,
+                external_id=contact.external_id,
+                customer_id=customer.id,
+                customer=customer,
+                email=email,
+            )
             session.add(link)
             links[contact.external_id] = link
             add_identity(session, customer, IdentityKind.external, contact.external_id, provider)
@@ -91,21 +114,38 @@ def apply_contacts(session: Session, provider: str, contacts: list[CRMContact]) 
     return result
 
 
-def _email_changed(session: Session, provider: str, link: CrmContact, customer: Customer, email: str,
-                   owners: dict[str, Identity], result: Applied) -> None:
+def _email_changed(
+    session: Session,
+    provider: str,
+    link: CrmContact,
+    customer: Customer,
+    email: str,
+    owners: dict[str, Identity],
+    result: Applied,
+) -> None:
     """The contact's email changed in the CRM. The new address becomes the customer's primary email
     and the old one stays an identity (their old mail still threads). If another customer already
     owns the new address, two customers now claim this contact: both are flagged, nothing moves."""
-    owner = owners.get(email) or session.scalar(select(Identity).filter_by(
-        kind=IdentityKind.email, provider="", value=email))
+    owner = owners.get(email) or session.scalar(
+        select(Identity).filter_by(kind=IdentityKind.email, provider="", value=email)
+    )
     other = resolve(session, owner.customer) if owner else None
     if other is not None and other.id != customer.id:
-        flag_conflict(customer, "email_taken", provider=provider, contact=link.external_id, email=email,
-                      other=other.public_id)
-        flag_conflict(other, "claims_contact", provider=provider, contact=link.external_id,
-                      other=customer.public_id)
-        result.conflicts.append(f"{provider} contact {link.external_id}: {email} belongs to {other.public_id}, "
-                                f"linked to {customer.public_id}")
+        flag_conflict(
+            customer,
+            "email_taken",
+            provider=provider,
+            contact=link.external_id,
+            email=email,
+            other=other.public_id,
+        )
+        flag_conflict(
+            other, "claims_contact", provider=provider, contact=link.external_id, other=customer.public_id
+        )
+        result.conflicts.append(
+            f"{provider} contact {link.external_id}: {email} belongs to {other.public_id}, "
+            f"linked to {customer.public_id}"
+        )
         return
     if owner is None:
         owners[email] = add_identity(session, customer, IdentityKind.email, email)
@@ -115,18 +155,34 @@ def _email_changed(session: Session, provider: str, link: CrmContact, customer: 
 def link_contact(session: Session, provider: str, customer: Customer, contact: CRMContact) -> CrmContact:
     """Link a contact found or created for a customer by a push. A contact already linked to somebody
     else stays theirs (unique (provider, external_id)); this customer is flagged as claiming it."""
-    existing = session.scalar(select(CrmContact).filter_by(provider=provider, external_id=contact.external_id))
+    existing = session.scalar(
+        select(CrmContact).filter_by(provider=provider, external_id=contact.external_id)
+    )
     if existing is not None:
         owner = resolve(session, existing.customer)
         if owner.id != customer.id:
-            flag_conflict(customer, "claims_contact", provider=provider, contact=contact.external_id,
-                          other=owner.public_id)
+            flag_conflict(
+                customer,
+                "claims_contact",
+                provider=provider,
+                contact=contact.external_id,
+                other=owner.public_id,
+            )
         return existing
-    link = CrmContact(provider=provider, external_id=contact.external_id, customer_id=customer.id,
-                      email=_email(contact.email), name=contact.name, phone=contact.phone,
-                      company=contact.company, lifecycle=contact.lifecycle, owner=contact.owner,
-                      deals=[d.as_dict() for d in contact.deals], url=contact.url,
-                      remote_updated_at=contact.updated_at)
+    link = CrmContact(
+        provider=provider,
+        external_id=contact.external_id,
+        customer_id=customer.id,
+        email=_email(contact.email),
+        name=contact.name,
+        phone=contact.phone,
+        company=contact.company,
+        lifecycle=contact.lifecycle,
+        owner=contact.owner,
+        deals=[d.as_dict() for d in contact.deals],
+        url=contact.url,
+        remote_updated_at=contact.updated_at,
+    )
     session.add(link)
     add_identity(session, customer, IdentityKind.external, contact.external_id, provider)
     session.flush()

@@ -50,8 +50,18 @@ T = TypeVar("T")
 DEFAULT_API_URL = "https://api.hubapi.com"
 PAGE_SIZE = 100
 SEARCH_RESULT_CAP = 10_000  # the search API refuses `after` past 10,000 results
-CONTACT_PROPERTIES = ["email", "firstname", "lastname", "phone", "lifecyclestage", "hs_lead_status",
-                      "hubspot_owner_id", "associatedcompanyid", "num_associated_deals", "lastmodifieddate"]
+CONTACT_PROPERTIES = [
+    "email",
+    "firstname",
+    "lastname",
+    "phone",
+    "lifecyclestage",
+    "hs_lead_status",
+    "hubspot_owner_id",
+    "associatedcompanyid",
+    "num_associated_deals",
+    "lastmodifieddate",
+]
 DEAL_PROPERTIES = ["dealname", "amount", "dealstage", "closedate"]
 # HubSpot-defined association type ids (associations v4).
 TICKET_TO_CONTACT = 16
@@ -97,8 +107,14 @@ class HubSpotProvider:
 
     # -- calls ---------------------------------------------------------------------------------
 
-    def _call(self, fn: Callable[..., T], *args: Any, search: bool = False, expect: str | None = "results",
-              **kwargs: Any) -> T:
+    def _call(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        search: bool = False,
+        expect: str | None = "results",
+        **kwargs: Any,
+    ) -> T:
         if search:
             self.search_throttle.wait()
         self.throttle.wait()
@@ -125,8 +141,11 @@ class HubSpotProvider:
         if status == 429:
             policy = str(body.get("policyName") or "")
             retry = headers.get("retry-after")
-            seconds = float(retry) if retry and retry.replace(".", "", 1).isdigit() else (
-                1.0 if policy == "SECONDLY" else 10.0)
+            seconds = (
+                float(retry)
+                if retry and retry.replace(".", "", 1).isdigit()
+                else (1.0 if policy == "SECONDLY" else 10.0)
+            )
             return RateLimited(seconds, f"HubSpot rate limit {policy or ''}".strip())
         if status == 401:
             return AuthExpired(f"HubSpot refused the access token: {message or 'expired or revoked'}")
@@ -140,12 +159,18 @@ class HubSpotProvider:
         request = PublicObjectSearchRequest(
             filter_groups=[FilterGroup(filters=filters)] if filters else [],
             sorts=[{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-            properties=CONTACT_PROPERTIES, limit=limit or PAGE_SIZE, after=after)
-        return self._call(self.client.crm.contacts.search_api.do_search,
-                          public_object_search_request=request, search=True)
+            properties=CONTACT_PROPERTIES,
+            limit=limit or PAGE_SIZE,
+            after=after,
+        )
+        return self._call(
+            self.client.crm.contacts.search_api.do_search, public_object_search_request=request, search=True
+        )
 
     def pull_contacts(self, since: datetime | None, after: str | None) -> ContactPage:
-        filters = [Filter(property_name="lastmodifieddate", operator="GTE", value=_ms(since))] if since else []
+        filters = (
+            [Filter(property_name="lastmodifieddate", operator="GTE", value=_ms(since))] if since else []
+        )
         before = self.requests
         result = self._search(filters, after)
         rows = list(result.results or [])
@@ -166,10 +191,13 @@ class HubSpotProvider:
         if not external_ids:
             return []
         request = BatchReadInputSimplePublicObjectId(
-            inputs=[SimplePublicObjectId(id=i) for i in external_ids], properties=CONTACT_PROPERTIES,
-            properties_with_history=[])
-        result = self._call(self.client.crm.contacts.batch_api.read,
-                            batch_read_input_simple_public_object_id=request)
+            inputs=[SimplePublicObjectId(id=i) for i in external_ids],
+            properties=CONTACT_PROPERTIES,
+            properties_with_history=[],
+        )
+        result = self._call(
+            self.client.crm.contacts.batch_api.read, batch_read_input_simple_public_object_id=request
+        )
         return self._contacts(list(result.results or []), [])
 
     def find_contact(self, email: str) -> CRMContact | None:
@@ -181,76 +209,115 @@ class HubSpotProvider:
         owners = self._owner_names()
         company_ids = {str(p) for r in rows if (p := (r.properties or {}).get("associatedcompanyid"))}
         self._load_companies(company_ids - set(self._companies), problems)
-        with_deals = [str(r.id) for r in rows if int((r.properties or {}).get("num_associated_deals") or 0) > 0]
+        with_deals = [
+            str(r.id) for r in rows if int((r.properties or {}).get("num_associated_deals") or 0) > 0
+        ]
         deals = self._deals_of(with_deals, problems)
         contacts = []
         for row in rows:
             p = row.properties or {}
             name = " ".join(x for x in (p.get("firstname"), p.get("lastname")) if x) or None
-            contacts.append(CRMContact(
-                external_id=str(row.id), email=(p.get("email") or None), name=name, phone=p.get("phone") or None,
-                company=self._companies.get(str(p.get("associatedcompanyid") or "")),
-                lifecycle=p.get("lifecyclestage") or p.get("hs_lead_status") or None,
-                owner=owners.get(str(p.get("hubspot_owner_id") or "")),
-                deals=deals.get(str(row.id), []), url=self.record_url("contact", str(row.id)),
-                updated_at=_parse_time(p.get("lastmodifieddate")) or _parse_time(row.updated_at)))
+            contacts.append(
+                CRMContact(
+                    external_id=str(row.id),
+                    email=(p.get("email") or None),
+                    name=name,
+                    phone=p.get("phone") or None,
+                    company=self._companies.get(str(p.get("associatedcompanyid") or "")),
+                    lifecycle=p.get("lifecyclestage") or p.get("hs_lead_status") or None,
+                    owner=owners.get(str(p.get("hubspot_owner_id") or "")),
+                    deals=deals.get(str(row.id), []),
+                    url=self.record_url("contact", str(row.id)),
+                    updated_at=_parse_time(p.get("lastmodifieddate")) or _parse_time(row.updated_at),
+                )
+            )
         return contacts
 
     def _owner_names(self) -> dict[str, str]:
         if self._owners is None:
             result = self._call(self.client.crm.owners.owners_api.get_page, limit=500)
-            self._owners = {str(o.id): " ".join(x for x in (o.first_name, o.last_name) if x) or (o.email or "")
-                            for o in (result.results or [])}
+            self._owners = {
+                str(o.id): " ".join(x for x in (o.first_name, o.last_name) if x) or (o.email or "")
+                for o in (result.results or [])
+            }
         return self._owners
 
     def _load_companies(self, ids: set[str], problems: list[str]) -> None:
         if not ids:
             return
-        request = BatchReadInputSimplePublicObjectId(inputs=[SimplePublicObjectId(id=i) for i in sorted(ids)],
-                                                     properties=["name", "domain"], properties_with_history=[])
-        result = self._call(self.client.crm.companies.batch_api.read,
-                            batch_read_input_simple_public_object_id=request)
+        request = BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id=i) for i in sorted(ids)],
+            properties=["name", "domain"],
+            properties_with_history=[],
+        )
+        result = self._call(
+            self.client.crm.companies.batch_api.read, batch_read_input_simple_public_object_id=request
+        )
         for row in result.results or []:
             self._companies[str(row.id)] = (row.properties or {}).get("name") or f"Company {row.id}"
         if missing := ids - {str(r.id) for r in result.results or []}:
-            problems.append(f"{len(missing)} of {len(ids)} companies could not be read: {', '.join(sorted(missing))}")
+            problems.append(
+                f"{len(missing)} of {len(ids)} companies could not be read: {', '.join(sorted(missing))}"
+            )
 
     def _deals_of(self, contact_ids: list[str], problems: list[str]) -> dict[str, list[CRMDeal]]:
         if not contact_ids:
             return {}
         request = BatchInputPublicFetchAssociationsBatchRequest(
-            inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in contact_ids])
-        result = self._call(self.client.crm.associations.v4.batch_api.get_page, "contacts", "deals",
-                            batch_input_public_fetch_associations_batch_request=request)
+            inputs=[PublicFetchAssociationsBatchRequest(id=i) for i in contact_ids]
+        )
+        result = self._call(
+            self.client.crm.associations.v4.batch_api.get_page,
+            "contacts",
+            "deals",
+            batch_input_public_fetch_associations_batch_request=request,
+        )
         by_contact: dict[str, list[str]] = {}
         for row in result.results or []:
             by_contact[str(row._from.id)] = [str(t.to_object_id) for t in row.to or []]
         deal_ids = sorted({d for ids in by_contact.values() for d in ids})
         if not deal_ids:
             return {}
-        read = BatchReadInputSimplePublicObjectId(inputs=[SimplePublicObjectId(id=i) for i in deal_ids],
-                                                  properties=DEAL_PROPERTIES, properties_with_history=[])
-        deals_result = self._call(self.client.crm.deals.batch_api.read, batch_read_input_simple_public_object_id=read)
+        read = BatchReadInputSimplePublicObjectId(
+            inputs=[SimplePublicObjectId(id=i) for i in deal_ids],
+            properties=DEAL_PROPERTIES,
+            properties_with_history=[],
+        )
+        deals_result = self._call(
+            self.client.crm.deals.batch_api.read, batch_read_input_simple_public_object_id=read
+        )
         deals = {}
         for row in deals_result.results or []:
             p = row.properties or {}
-            deals[str(row.id)] = CRMDeal(external_id=str(row.id), name=p.get("dealname") or f"Deal {row.id}",
-                                         amount=p.get("amount"), stage=p.get("dealstage"),
-                                         close_date=(p.get("closedate") or "")[:10] or None,
-                                         url=self.record_url("deal", str(row.id)))
+            deals[str(row.id)] = CRMDeal(
+                external_id=str(row.id),
+                name=p.get("dealname") or f"Deal {row.id}",
+                amount=p.get("amount"),
+                stage=p.get("dealstage"),
+                close_date=(p.get("closedate") or "")[:10] or None,
+                url=self.record_url("deal", str(row.id)),
+            )
         if missing := set(deal_ids) - set(deals):
-            problems.append(f"{len(missing)} of {len(deal_ids)} deals could not be read: {', '.join(sorted(missing))}")
+            problems.append(
+                f"{len(missing)} of {len(deal_ids)} deals could not be read: {', '.join(sorted(missing))}"
+            )
         return {c: [deals[d] for d in ids if d in deals] for c, ids in by_contact.items()}
 
     # -- push ----------------------------------------------------------------------------------
 
     def create_contact(self, email: str, name: str | None, phone: str | None) -> CRMContact:
         first, _, last = (name or "").partition(" ")
-        props = {k: v for k, v in {"email": email, "firstname": first, "lastname": last,
-                                   "phone": phone or ""}.items() if v}
+        props = {
+            k: v
+            for k, v in {"email": email, "firstname": first, "lastname": last, "phone": phone or ""}.items()
+            if v
+        }
         try:
-            row = self._call(self.client.crm.contacts.basic_api.create, expect="id",
-                             simple_public_object_input_for_create=SimplePublicObjectInputForCreate(properties=props))
+            row = self._call(
+                self.client.crm.contacts.basic_api.create,
+                expect="id",
+                simple_public_object_input_for_create=SimplePublicObjectInputForCreate(properties=props),
+            )
         except Rejected as exc:
             # 409: the contact exists (HubSpot says which); use it rather than fail.
             if match := EXISTING_ID.search(str(exc)):
@@ -262,50 +329,96 @@ class HubSpotProvider:
 
     def find_ticket(self, ref: str) -> RemoteTicket | None:
         request = PublicObjectSearchRequest(
-            filter_groups=[FilterGroup(filters=[Filter(property_name="subject", operator="CONTAINS_TOKEN",
-                                                       value=ref)])], properties=["subject"], limit=1)
-        result = self._call(self.client.crm.tickets.search_api.do_search,
-                            public_object_search_request=request, search=True)
+            filter_groups=[
+                FilterGroup(filters=[Filter(property_name="subject", operator="CONTAINS_TOKEN", value=ref)])
+            ],
+            properties=["subject"],
+            limit=1,
+        )
+        result = self._call(
+            self.client.crm.tickets.search_api.do_search, public_object_search_request=request, search=True
+        )
         for row in result.results or []:
             if f"[#{ref}]" in ((row.properties or {}).get("subject") or ""):
                 return RemoteTicket(str(row.id), self.record_url("ticket", str(row.id)))
         return None
 
     def create_ticket(self, contact_id: str, push: ConversationPush) -> RemoteTicket:
-        props = {"subject": f"[#{push.ref}] {push.subject or 'Conversation'}"[:255],
-                 "content": push.first_message[:65000], "hs_pipeline": "0",
-                 "hs_pipeline_stage": PIPELINE_STAGE.get(push.status, "1"), "source_type": _source(push.channel)}
-        body = TicketCreate(properties=props, associations=[TicketAssociations(
-            to=TicketTarget(id=contact_id),
-            types=[TicketAssociationSpec(association_category="HUBSPOT_DEFINED",
-                                         association_type_id=TICKET_TO_CONTACT)])])
-        row = self._call(self.client.crm.tickets.basic_api.create, simple_public_object_input_for_create=body,
-                         expect="id")
+        props = {
+            "subject": f"[#{push.ref}] {push.subject or 'Conversation'}"[:255],
+            "content": push.first_message[:65000],
+            "hs_pipeline": "0",
+            "hs_pipeline_stage": PIPELINE_STAGE.get(push.status, "1"),
+            "source_type": _source(push.channel),
+        }
+        body = TicketCreate(
+            properties=props,
+            associations=[
+                TicketAssociations(
+                    to=TicketTarget(id=contact_id),
+                    types=[
+                        TicketAssociationSpec(
+                            association_category="HUBSPOT_DEFINED", association_type_id=TICKET_TO_CONTACT
+                        )
+                    ],
+                )
+            ],
+        )
+        row = self._call(
+            self.client.crm.tickets.basic_api.create, simple_public_object_input_for_create=body, expect="id"
+        )
         return RemoteTicket(str(row.id), self.record_url("ticket", str(row.id)))
 
     def update_ticket(self, ticket_id: str, push: ConversationPush) -> None:
         body = TicketUpdate(properties={"hs_pipeline_stage": PIPELINE_STAGE.get(push.status, "1")})
-        self._call(self.client.crm.tickets.basic_api.update, ticket_id, simple_public_object_input=body,
-                   expect="id")
+        self._call(
+            self.client.crm.tickets.basic_api.update, ticket_id, simple_public_object_input=body, expect="id"
+        )
 
     def _note(self, body: str, ticket_id: str, contact_id: str | None) -> None:
-        associations = [NoteAssociations(to=NoteTarget(id=ticket_id), types=[NoteAssociationSpec(
-            association_category="HUBSPOT_DEFINED", association_type_id=NOTE_TO_TICKET)])]
+        associations = [
+            NoteAssociations(
+                to=NoteTarget(id=ticket_id),
+                types=[
+                    NoteAssociationSpec(
+                        association_category="HUBSPOT_DEFINED", association_type_id=NOTE_TO_TICKET
+                    )
+                ],
+            )
+        ]
         if contact_id:
-            associations.append(NoteAssociations(to=NoteTarget(id=contact_id), types=[NoteAssociationSpec(
-                association_category="HUBSPOT_DEFINED", association_type_id=NOTE_TO_CONTACT)]))
-        note = NoteCreate(properties={"hs_timestamp": datetime.now(UTC).isoformat(), "hs_note_body": body},
-                          associations=associations)
-        self._call(self.client.crm.objects.notes.basic_api.create, simple_public_object_input_for_create=note,
-                   expect="id")
+            associations.append(
+                NoteAssociations(
+                    to=NoteTarget(id=contact_id),
+                    types=[
+                        NoteAssociationSpec(
+                            association_category="HUBSPOT_DEFINED", association_type_id=NOTE_TO_CONTACT
+                        )
+                    ],
+                )
+            )
+        note = NoteCreate(
+            properties={"hs_timestamp": datetime.now(UTC).isoformat(), "hs_note_body": body},
+            associations=associations,
+        )
+        self._call(
+            self.client.crm.objects.notes.basic_api.create,
+            simple_public_object_input_for_create=note,
+            expect="id",
+        )
 
     def add_transcript(self, ticket_id: str, contact_id: str | None, push: ConversationPush) -> None:
         lines = "<br>".join(html.escape(line) for line in push.transcript.splitlines())
-        self._note(f"<p><strong>Helpdesk transcript #{html.escape(push.ref)}</strong></p><p>{lines}</p>",
-                   ticket_id, contact_id)
+        self._note(
+            f"<p><strong>Helpdesk transcript #{html.escape(push.ref)}</strong></p><p>{lines}</p>",
+            ticket_id,
+            contact_id,
+        )
 
     def record_csat(self, ticket_id: str, contact_id: str | None, score: int, comment: str) -> None:
-        text = f"<p><strong>CSAT {score}/5</strong></p>" + (f"<p>{html.escape(comment)}</p>" if comment else "")
+        text = f"<p><strong>CSAT {score}/5</strong></p>" + (
+            f"<p>{html.escape(comment)}</p>" if comment else ""
+        )
         self._note(text, ticket_id, contact_id)
 
     def record_url(self, object_type: str, external_id: str) -> str:

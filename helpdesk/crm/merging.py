@@ -64,12 +64,22 @@ def merge_customers(session: Session, actor: Actor, target: Customer, source: Cu
     attributes["crm_conflicts"] = conflicts
     target.attributes = attributes
     source.merged_into_id = target.id
-    record = CustomerMerge(action="merge", source_id=source.id, target_id=target.id, actor_name=actor.name,
-                           moved=moved)
+    record = CustomerMerge(
+        action="merge", source_id=source.id, target_id=target.id, actor_name=actor.name, moved=moved
+    )
     session.add(record)
     session.flush()
-    audit(session, actor, "customer.merge", "customer", target.public_id, source=source.public_id,
-          merge_id=record.id, identities=len(moved["identities"]), crm_contacts=len(moved["crm_contacts"]))
+    audit(
+        session,
+        actor,
+        "customer.merge",
+        "customer",
+        target.public_id,
+        source=source.public_id,
+        merge_id=record.id,
+        identities=len(moved["identities"]),
+        crm_contacts=len(moved["crm_contacts"]),
+    )
     events.record(session, CustomersMerged(target.id, source.id, record.id))
     return record
 
@@ -85,8 +95,11 @@ def split_identity(session: Session, actor: Actor, customer: Customer, identity_
     if len(customer.identities) < 2:
         raise Invalid("identity", "the customer's only identity cannot be split off", code="last_identity")
     origin = None
-    for merge in session.scalars(select(CustomerMerge).filter_by(action="merge", target_id=customer.id)
-                                 .order_by(CustomerMerge.id.desc())):
+    for merge in session.scalars(
+        select(CustomerMerge)
+        .filter_by(action="merge", target_id=customer.id)
+        .order_by(CustomerMerge.id.desc())
+    ):
         if identity.id in (merge.moved or {}).get("identities", []):
             origin = merge
             break
@@ -101,32 +114,55 @@ def split_identity(session: Session, actor: Actor, customer: Customer, identity_
     contacts = session.scalars(select(CrmContact).filter_by(customer_id=customer.id)).all()
     for link in contacts:
         by_external = identity.kind is IdentityKind.external and (identity.provider, identity.value) == (
-            link.provider, link.external_id)
+            link.provider,
+            link.external_id,
+        )
         by_email = identity.kind is IdentityKind.email and link.email == identity.value
         if by_external or by_email or (origin and link.id in origin.moved.get("crm_contacts", [])):
             link.customer_id = other.id
             moved["crm_contacts"].append(link.id)
             for ext in customer.identities:
-                if ext.kind is IdentityKind.external and (ext.provider, ext.value) == (link.provider,
-                                                                                        link.external_id):
+                if ext.kind is IdentityKind.external and (ext.provider, ext.value) == (
+                    link.provider,
+                    link.external_id,
+                ):
                     ext.customer = other
                     moved["identities"].append(ext.id)
     session.flush()
     if identity.kind is IdentityKind.email:
         other.email = other.email or identity.value
         if customer.email == identity.value:
-            customer.email = next((i.value for i in customer.identities
-                                   if i.kind is IdentityKind.email and i.id != identity.id), None)
+            customer.email = next(
+                (
+                    i.value
+                    for i in customer.identities
+                    if i.kind is IdentityKind.email and i.id != identity.id
+                ),
+                None,
+            )
     elif identity.kind is IdentityKind.phone:
         other.phone = other.phone or identity.value
         if customer.phone == identity.value:
             customer.phone = None
-    record = CustomerMerge(action="split", source_id=customer.id, target_id=other.id, actor_name=actor.name,
-                           moved={**moved, "undoes": origin.id if origin else None})
+    record = CustomerMerge(
+        action="split",
+        source_id=customer.id,
+        target_id=other.id,
+        actor_name=actor.name,
+        moved={**moved, "undoes": origin.id if origin else None},
+    )
     session.add(record)
     session.flush()
-    audit(session, actor, "customer.split", "customer", customer.public_id, to=other.public_id,
-          identity=f"{identity.kind.value}:{identity.provider}", merge_id=record.id)
+    audit(
+        session,
+        actor,
+        "customer.split",
+        "customer",
+        customer.public_id,
+        to=other.public_id,
+        identity=f"{identity.kind.value}:{identity.provider}",
+        merge_id=record.id,
+    )
     return record
 
 

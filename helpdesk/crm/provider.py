@@ -39,8 +39,14 @@ class CRMDeal:
     url: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.external_id, "name": self.name, "amount": self.amount, "stage": self.stage,
-                "close_date": self.close_date, "url": self.url}
+        return {
+            "id": self.external_id,
+            "name": self.name,
+            "amount": self.amount,
+            "stage": self.stage,
+            "close_date": self.close_date,
+            "url": self.url,
+        }
 
 
 @dataclass

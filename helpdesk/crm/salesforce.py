@@ -30,8 +30,9 @@ from helpdesk.crm.provider import (
 
 T = TypeVar("T")
 API_VERSION = "59.0"
-CONTACT_FIELDS = ("Id, Email, FirstName, LastName, Phone, AccountId, Account.Name, Account.Type, "
-                  "Owner.Name, SystemModstamp")
+CONTACT_FIELDS = (
+    "Id, Email, FirstName, LastName, Phone, AccountId, Account.Name, Account.Type, Owner.Name, SystemModstamp"
+)
 # The org's daily API allowance is spent: waiting a little cannot help, waiting a while can.
 REQUEST_LIMIT_RETRY = 900.0
 CASE_STATUS = {"open": "Working", "pending": "Escalated", "snoozed": "On Hold", "resolved": "Closed"}
@@ -62,7 +63,9 @@ class SalesforceProvider:
         self.client_id = settings.get("SALESFORCE_CLIENT_ID")
         self.client_secret = settings.get("SALESFORCE_CLIENT_SECRET")
         if not self.token and not (self.client_id and self.client_secret):
-            raise AuthExpired("Salesforce needs HELPDESK_SALESFORCE_ACCESS_TOKEN or CLIENT_ID and CLIENT_SECRET")
+            raise AuthExpired(
+                "Salesforce needs HELPDESK_SALESFORCE_ACCESS_TOKEN or CLIENT_ID and CLIENT_SECRET"
+            )
         self.session = session or requests.Session()
         if bundle := settings.get("SALESFORCE_CA_BUNDLE"):
             # requests lets REQUESTS_CA_BUNDLE from the environment override session.verify.
@@ -77,9 +80,15 @@ class SalesforceProvider:
         """OAuth 2.0 client-credentials flow against the org's My Domain (the instance URL)."""
         self.requests += 1
         try:
-            response = self.session.post(f"{self.instance_url}/services/oauth2/token", timeout=30, data={
-                "grant_type": "client_credentials", "client_id": self.client_id,
-                "client_secret": self.client_secret})
+            response = self.session.post(
+                f"{self.instance_url}/services/oauth2/token",
+                timeout=30,
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                },
+            )
         except requests.RequestException as exc:
             raise BadResponse(f"Salesforce token endpoint unreachable: {exc}") from exc
         if response.status_code in (400, 401):
@@ -87,17 +96,25 @@ class SalesforceProvider:
         try:
             return str(response.json()["access_token"])
         except (ValueError, KeyError) as exc:
-            raise BadResponse(f"Salesforce token endpoint answered {response.status_code} without a token") from exc
+            raise BadResponse(
+                f"Salesforce token endpoint answered {response.status_code} without a token"
+            ) from exc
 
     def _client(self, refresh: bool = False) -> Salesforce:
         if self._sf is None or refresh:
             if refresh or not self.token:
                 if not (self.client_id and self.client_secret):
-                    raise AuthExpired("the Salesforce session expired (INVALID_SESSION_ID); "
-                                      "set a new HELPDESK_SALESFORCE_ACCESS_TOKEN")
+                    raise AuthExpired(
+                        "the Salesforce session expired (INVALID_SESSION_ID); "
+                        "set a new HELPDESK_SALESFORCE_ACCESS_TOKEN"
+                    )
                 self.token = self._fetch_token()
-            self._sf = Salesforce(instance_url=self.instance_url, session_id=self.token, version=API_VERSION,
-                                  session=self.session)
+            self._sf = Salesforce(
+                instance_url=self.instance_url,
+                session_id=self.token,
+                version=API_VERSION,
+                session=self.session,
+            )
         return self._sf
 
     def _call(self, fn: Callable[[Salesforce], T]) -> T:
@@ -108,8 +125,10 @@ class SalesforceProvider:
             except SalesforceExpiredSession as exc:
                 if attempt == 0 and self.client_id and self.client_secret:
                     continue  # a new token from the client credentials, then once more
-                raise AuthExpired("the Salesforce session expired (INVALID_SESSION_ID); "
-                                  "set a new HELPDESK_SALESFORCE_ACCESS_TOKEN") from exc
+                raise AuthExpired(
+                    "the Salesforce session expired (INVALID_SESSION_ID); "
+                    "set a new HELPDESK_SALESFORCE_ACCESS_TOKEN"
+                ) from exc
             except CRMError:
                 raise
             except Exception as exc:
@@ -131,12 +150,17 @@ class SalesforceProvider:
             if since:
                 stamp = _soql_time(since)
                 where = f" WHERE SystemModstamp >= {stamp} OR Account.SystemModstamp >= {stamp}"
-            result = self._call(lambda sf: sf.query(
-                f"SELECT {CONTACT_FIELDS} FROM Contact{where} ORDER BY SystemModstamp, Id"))
+            result = self._call(
+                lambda sf: sf.query(
+                    f"SELECT {CONTACT_FIELDS} FROM Contact{where} ORDER BY SystemModstamp, Id"
+                )
+            )
         records = _records(result)
         contacts = self._contacts(records)
         next_url = None if result.get("done") else result.get("nextRecordsUrl")
-        page = ContactPage(contacts=contacts, after=next_url, total=None if after else result.get("totalSize"))
+        page = ContactPage(
+            contacts=contacts, after=next_url, total=None if after else result.get("totalSize")
+        )
         page.requests = self.requests - before
         return page
 
@@ -144,24 +168,42 @@ class SalesforceProvider:
         account_ids = sorted({r["AccountId"] for r in records if r.get("AccountId")})
         deals: dict[str, list[CRMDeal]] = {}
         if account_ids:
-            soql = format_soql("SELECT Id, Name, Amount, StageName, CloseDate, AccountId FROM Opportunity "
-                               "WHERE AccountId IN {ids} ORDER BY CloseDate DESC", ids=account_ids)
+            soql = format_soql(
+                "SELECT Id, Name, Amount, StageName, CloseDate, AccountId FROM Opportunity "
+                "WHERE AccountId IN {ids} ORDER BY CloseDate DESC",
+                ids=account_ids,
+            )
             for opp in _records(self._call(lambda sf: sf.query_all(soql))):
                 amount = opp.get("Amount")
-                deals.setdefault(opp["AccountId"], []).append(CRMDeal(
-                    external_id=opp["Id"], name=opp.get("Name") or opp["Id"],
-                    amount=None if amount is None else f"{float(amount):.2f}", stage=opp.get("StageName"),
-                    close_date=opp.get("CloseDate"), url=self.record_url("Opportunity", opp["Id"])))
+                deals.setdefault(opp["AccountId"], []).append(
+                    CRMDeal(
+                        external_id=opp["Id"],
+                        name=opp.get("Name") or opp["Id"],
+                        amount=None if amount is None else f"{float(amount):.2f}",
+                        stage=opp.get("StageName"),
+                        close_date=opp.get("CloseDate"),
+                        url=self.record_url("Opportunity", opp["Id"]),
+                    )
+                )
         contacts = []
         for r in records:
             account = r.get("Account") or {}
             owner = r.get("Owner") or {}
             name = " ".join(x for x in (r.get("FirstName"), r.get("LastName")) if x) or None
-            contacts.append(CRMContact(
-                external_id=r["Id"], email=r.get("Email") or None, name=name, phone=r.get("Phone") or None,
-                company=account.get("Name"), lifecycle=account.get("Type"), owner=owner.get("Name"),
-                deals=deals.get(r.get("AccountId") or "", []), url=self.record_url("Contact", r["Id"]),
-                updated_at=_parse_time(r.get("SystemModstamp"))))
+            contacts.append(
+                CRMContact(
+                    external_id=r["Id"],
+                    email=r.get("Email") or None,
+                    name=name,
+                    phone=r.get("Phone") or None,
+                    company=account.get("Name"),
+                    lifecycle=account.get("Type"),
+                    owner=owner.get("Name"),
+                    deals=deals.get(r.get("AccountId") or "", []),
+                    url=self.record_url("Contact", r["Id"]),
+                    updated_at=_parse_time(r.get("SystemModstamp")),
+                )
+            )
         return contacts
 
     def get_contacts(self, external_ids: list[str]) -> list[CRMContact]:
@@ -171,8 +213,11 @@ class SalesforceProvider:
         return self._contacts(_records(self._call(lambda sf: sf.query_all(soql))))
 
     def find_contact(self, email: str) -> CRMContact | None:
-        soql = format_soql(f"SELECT {CONTACT_FIELDS} FROM Contact WHERE Email = {{email}} "
-                           "ORDER BY SystemModstamp DESC LIMIT 1", email=email)
+        soql = format_soql(
+            f"SELECT {CONTACT_FIELDS} FROM Contact WHERE Email = {{email}} "
+            "ORDER BY SystemModstamp DESC LIMIT 1",
+            email=email,
+        )
         found = self._contacts(_records(self._call(lambda sf: sf.query(soql))))
         return found[0] if found else None
 
@@ -180,22 +225,37 @@ class SalesforceProvider:
 
     def create_contact(self, email: str, name: str | None, phone: str | None) -> CRMContact:
         first, _, last = (name or "").rpartition(" ")
-        fields = {"Email": email, "FirstName": first or None, "LastName": last or email.split("@")[0],
-                  "Phone": phone}
+        fields = {
+            "Email": email,
+            "FirstName": first or None,
+            "LastName": last or email.split("@")[0],
+            "Phone": phone,
+        }
         created = self._call(lambda sf: sf.Contact.create({k: v for k, v in fields.items() if v}))
-        return CRMContact(external_id=str(created["id"]), email=email, name=name, phone=phone,
-                          url=self.record_url("Contact", str(created["id"])))
+        return CRMContact(
+            external_id=str(created["id"]),
+            email=email,
+            name=name,
+            phone=phone,
+            url=self.record_url("Contact", str(created["id"])),
+        )
 
     def find_ticket(self, ref: str) -> RemoteTicket | None:
-        soql = format_soql("SELECT Id, Subject FROM Case WHERE Subject LIKE {pattern} LIMIT 1",
-                           pattern=f"%[#{ref}]%")
+        soql = format_soql(
+            "SELECT Id, Subject FROM Case WHERE Subject LIKE {pattern} LIMIT 1", pattern=f"%[#{ref}]%"
+        )
         records = _records(self._call(lambda sf: sf.query(soql)))
         return RemoteTicket(records[0]["Id"], self.record_url("Case", records[0]["Id"])) if records else None
 
     def create_ticket(self, contact_id: str, push: ConversationPush) -> RemoteTicket:
-        fields = {"ContactId": contact_id, "Subject": f"[#{push.ref}] {push.subject or 'Conversation'}"[:255],
-                  "Description": push.first_message[:32000], "Origin": "Email" if push.channel == "email" else "Web",
-                  "Status": "New", "SuppliedEmail": push.customer_email}
+        fields = {
+            "ContactId": contact_id,
+            "Subject": f"[#{push.ref}] {push.subject or 'Conversation'}"[:255],
+            "Description": push.first_message[:32000],
+            "Origin": "Email" if push.channel == "email" else "Web",
+            "Status": "New",
+            "SuppliedEmail": push.customer_email,
+        }
         created = self._call(lambda sf: sf.Case.create({k: v for k, v in fields.items() if v}))
         return RemoteTicket(str(created["id"]), self.record_url("Case", str(created["id"])))
 
@@ -203,9 +263,15 @@ class SalesforceProvider:
         self._call(lambda sf: sf.Case.update(ticket_id, {"Status": CASE_STATUS.get(push.status, "Working")}))
 
     def add_transcript(self, ticket_id: str, contact_id: str | None, push: ConversationPush) -> None:
-        fields = {"WhatId": ticket_id, "WhoId": contact_id, "Subject": f"Helpdesk transcript #{push.ref}",
-                  "Description": push.transcript[:32000], "Status": "Completed", "Priority": "Normal",
-                  "ActivityDate": datetime.now(UTC).date().isoformat()}
+        fields = {
+            "WhatId": ticket_id,
+            "WhoId": contact_id,
+            "Subject": f"Helpdesk transcript #{push.ref}",
+            "Description": push.transcript[:32000],
+            "Status": "Completed",
+            "Priority": "Normal",
+            "ActivityDate": datetime.now(UTC).date().isoformat(),
+        }
         self._call(lambda sf: sf.Task.create({k: v for k, v in fields.items() if v}))
 
     def record_csat(self, ticket_id: str, contact_id: str | None, score: int, comment: str) -> None:
@@ -241,4 +307,3 @@ def _translate(exc: Exception) -> CRMError:
     if isinstance(exc, requests.RequestException | ValueError):
         return BadResponse(f"Salesforce answered something unreadable: {type(exc).__name__}: {exc}"[:500])
     return BadResponse(f"{type(exc).__name__}: {exc}"[:500])
-

@@ -39,8 +39,14 @@ def resolve(session: Session, customer: Customer) -> Customer:
     return customer
 
 
-def add_identity(session: Session, customer: Customer, kind: IdentityKind, value: str,
-                 provider: str = "", verified: bool = False) -> Identity:
+def add_identity(
+    session: Session,
+    customer: Customer,
+    kind: IdentityKind,
+    value: str,
+    provider: str = "",
+    verified: bool = False,
+) -> Identity:
     identity = session.scalar(select(Identity).filter_by(kind=kind, provider=provider, value=value))
     if identity is None:
         identity = Identity(customer=customer, kind=kind, provider=provider, value=value, verified=verified)
@@ -65,8 +71,15 @@ def customer_for_email(session: Session, actor: Actor, email: str, name: str | N
     return customer
 
 
-def identify(session: Session, actor: Actor, *, email: str | None = None, phone: str | None = None,
-             external: tuple[str, str] | None = None, name: str | None = None) -> Customer:
+def identify(
+    session: Session,
+    actor: Actor,
+    *,
+    email: str | None = None,
+    phone: str | None = None,
+    external: tuple[str, str] | None = None,
+    name: str | None = None,
+) -> Customer:
     """One customer for whatever we know of a person: an external id (a CRM or shop record) wins,
     then the email, then the phone. Identities not yet known are added to that customer; one that
     belongs to somebody else stays there (agents merge, the code never guesses)."""
@@ -88,9 +101,11 @@ def identify(session: Session, actor: Actor, *, email: str | None = None, phone:
         session.flush()
     elif name and not customer.name:
         customer.name = name.strip()[:200]
-    for kind, value, provider in ((IdentityKind.email, email, ""), (IdentityKind.phone, phone, ""),
-                                  (IdentityKind.external, external[1] if external else None,
-                                   external[0] if external else "")):
+    for kind, value, provider in (
+        (IdentityKind.email, email, ""),
+        (IdentityKind.phone, phone, ""),
+        (IdentityKind.external, external[1] if external else None, external[0] if external else ""),
+    ):
         if value and find_by_identity(session, kind, value, provider) is None:
             add_identity(session, customer, kind, value, provider)
     if email and not customer.email:
@@ -101,8 +116,14 @@ def identify(session: Session, actor: Actor, *, email: str | None = None, phone:
     return customer
 
 
-def create_customer(session: Session, actor: Actor, *, email: str | None = None, name: str | None = None,
-                    phone: str | None = None) -> Customer:
+def create_customer(
+    session: Session,
+    actor: Actor,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    phone: str | None = None,
+) -> Customer:
     if not (email or name or phone):
         raise Invalid("customer", "give at least an email, a name or a phone")
     if email:
@@ -125,8 +146,14 @@ def get_customer(session: Session, public_id: str) -> Customer:
     return resolve(session, customer)
 
 
-def search_customers(session: Session, *, email: str | None = None, q: str | None = None,
-                     limit: int = 25, after_id: int | None = None) -> list[Customer]:
+def search_customers(
+    session: Session,
+    *,
+    email: str | None = None,
+    q: str | None = None,
+    limit: int = 25,
+    after_id: int | None = None,
+) -> list[Customer]:
     """Live (not merged-away) customers, newest first; `email` matches any email identity."""
     query = select(Customer).where(Customer.merged_into_id.is_(None))
     if email:
@@ -134,18 +161,31 @@ def search_customers(session: Session, *, email: str | None = None, q: str | Non
         query = query.where(Customer.id == (owner.id if owner else -1))
     if q and q.strip():
         like = f"%{q.strip().lower()}%"
-        query = query.where(or_(func.lower(Customer.name).like(like), func.lower(Customer.email).like(like),
-                                Customer.phone.like(like),
-                                Customer.id.in_(select(CrmContact.customer_id).where(
-                                    func.lower(CrmContact.company).like(like)))))
+        query = query.where(
+            or_(
+                func.lower(Customer.name).like(like),
+                func.lower(Customer.email).like(like),
+                Customer.phone.like(like),
+                Customer.id.in_(
+                    select(CrmContact.customer_id).where(func.lower(CrmContact.company).like(like))
+                ),
+            )
+        )
     if after_id:
         query = query.where(Customer.id < after_id)
     return list(session.scalars(query.order_by(Customer.id.desc()).limit(limit)))
 
 
-def update_customer(session: Session, actor: Actor, customer: Customer, *, name: str | None = None,
-                    email: str | None = None, phone: str | None = None,
-                    attributes: dict[str, Any] | None = None) -> Customer:
+def update_customer(
+    session: Session,
+    actor: Actor,
+    customer: Customer,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Customer:
     """Edit the profile; a new email or phone becomes an identity unless another customer has it."""
     if not actor.is_agent and actor.type != "system":
         raise Forbidden("only agents edit customers")
@@ -161,8 +201,10 @@ def update_customer(session: Session, actor: Actor, customer: Customer, *, name:
         value = normalise_email(raw) if kind is IdentityKind.email else normalise_phone(raw)
         owner = find_by_identity(session, kind, value)
         if owner is not None and owner.id != customer.id:
-            raise Conflict(f"{value} belongs to another customer ({owner.public_id}); merge the two instead",
-                           code="identity_taken")
+            raise Conflict(
+                f"{value} belongs to another customer ({owner.public_id}); merge the two instead",
+                code="identity_taken",
+            )
         add_identity(session, customer, kind, value)
         field = kind.value
         if getattr(customer, field) != value:
@@ -194,13 +236,21 @@ def add_note(session: Session, actor: Actor, customer: Customer, body: str) -> C
 
 
 def notes_of(session: Session, customer: Customer) -> list[CustomerNote]:
-    return list(session.scalars(select(CustomerNote).filter_by(customer_id=customer.id)
-                                .order_by(CustomerNote.created_at.desc(), CustomerNote.id.desc())))
+    return list(
+        session.scalars(
+            select(CustomerNote)
+            .filter_by(customer_id=customer.id)
+            .order_by(CustomerNote.created_at.desc(), CustomerNote.id.desc())
+        )
+    )
 
 
 def crm_contacts_of(session: Session, customer: Customer) -> list[CrmContact]:
-    return list(session.scalars(select(CrmContact).filter_by(customer_id=customer.id)
-                                .order_by(CrmContact.synced_at.desc())))
+    return list(
+        session.scalars(
+            select(CrmContact).filter_by(customer_id=customer.id).order_by(CrmContact.synced_at.desc())
+        )
+    )
 
 
 def merged_ids(session: Session, customer: Customer) -> list[int]:

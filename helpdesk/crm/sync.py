@@ -98,6 +98,7 @@ def _when(text: str | None) -> datetime | None:
 
 # -- failures -------------------------------------------------------------------------------------
 
+
 def record_failure(session: Session, name: str, message: str, *, auth: bool = False) -> None:
     """Drop the half-done work of this job and write the reason where admins look."""
     session.rollback()
@@ -134,6 +135,7 @@ def guarded(session: Session, prov: CRMProvider, work: Callable[[], T]) -> T:
 
 # -- pull -----------------------------------------------------------------------------------------
 
+
 def request_pull(session: Session, *, full: bool = False, delay: float = 0) -> jobs.Job | None:
     name = provider_name()
     if name is None:
@@ -141,8 +143,9 @@ def request_pull(session: Session, *, full: bool = False, delay: float = 0) -> j
     return jobs.enqueue(session, PULL, {"full": full}, delay=delay, dedupe_key=f"{PULL}:{name}")
 
 
-def pull_page(session: Session, prov: CRMProvider, state: CrmSyncState, *, full: bool = False,
-              chain: str | None = None) -> tuple[bool, int, int | None]:
+def pull_page(
+    session: Session, prov: CRMProvider, state: CrmSyncState, *, full: bool = False, chain: str | None = None
+) -> tuple[bool, int, int | None]:
     """Pull one page and advance the cursor in the same transaction. Returns (pass finished,
     contacts on the page, total the CRM announced if it did)."""
     cursor = dict(state.cursor or {})
@@ -156,8 +159,14 @@ def pull_page(session: Session, prov: CRMProvider, state: CrmSyncState, *, full:
         cursor["chain"] = chain
     page = prov.pull_contacts(_when(cursor["since"]), cursor["after"])
     applied = apply_contacts(session, prov.name, page.contacts)
-    _count(state, pulled=len(page.contacts), created=applied.created, updated=applied.updated,
-           conflicts=len(applied.conflicts), requests=page.requests)
+    _count(
+        state,
+        pulled=len(page.contacts),
+        created=applied.created,
+        updated=applied.updated,
+        conflicts=len(applied.conflicts),
+        requests=page.requests,
+    )
     problems = page.problems + applied.conflicts
     if problems:
         state.last_error = "; ".join(problems)[:2000]
@@ -180,8 +189,9 @@ def pull_page(session: Session, prov: CRMProvider, state: CrmSyncState, *, full:
 
 
 def _other_pull_pending(session: Session) -> bool:
-    waiting = session.scalar(select(jobs.Job.id).where(
-        jobs.Job.kind == PULL, jobs.Job.state == jobs.JobState.queued).limit(1))
+    waiting = session.scalar(
+        select(jobs.Job.id).where(jobs.Job.kind == PULL, jobs.Job.state == jobs.JobState.queued).limit(1)
+    )
     return waiting is not None
 
 
@@ -197,20 +207,34 @@ def pull_job(session: Session, payload: dict[str, Any]) -> None:
     if not chain and state.cursor and _other_pull_pending(session):
         return  # a pass is running and its next page is queued
     chain = chain or uuid.uuid4().hex
-    finished, _n, _total = guarded(session, prov, lambda: pull_page(
-        session, prov, state, full=bool(payload.get("full")) and not state.cursor, chain=chain))
+    finished, _n, _total = guarded(
+        session,
+        prov,
+        lambda: pull_page(
+            session, prov, state, full=bool(payload.get("full")) and not state.cursor, chain=chain
+        ),
+    )
     interval = float(_settings.get("CRM_PULL_INTERVAL") or 0)
     if finished and interval > 0:
         # This job still holds the schedule key while it runs; free it for the next pass.
-        session.execute(update(jobs.Job).where(jobs.Job.dedupe_key == f"{PULL}:{prov.name}",
-                                               jobs.Job.state == jobs.JobState.running).values(dedupe_key=None))
+        session.execute(
+            update(jobs.Job)
+            .where(jobs.Job.dedupe_key == f"{PULL}:{prov.name}", jobs.Job.state == jobs.JobState.running)
+            .values(dedupe_key=None)
+        )
         request_pull(session, delay=interval)
     elif not finished:
         jobs.enqueue(session, PULL, {"chain": chain})
 
 
-def run_pass(db: Database, *, full: bool = False, progress: Callable[[int, int | None], None] | None = None,
-             sleep: Callable[[float], Any] = time.sleep, max_pages: int = 1_000_000) -> CrmSyncState:
+def run_pass(
+    db: Database,
+    *,
+    full: bool = False,
+    progress: Callable[[int, int | None], None] | None = None,
+    sleep: Callable[[float], Any] = time.sleep,
+    max_pages: int = 1_000_000,
+) -> CrmSyncState:
     """A whole pass by hand (`helpdesk crm sync`, the benchmark): one transaction per page, waiting
     out rate limits. It adopts a pass in progress, so a stopped sync resumes."""
     prov = provider()
@@ -223,8 +247,9 @@ def run_pass(db: Database, *, full: bool = False, progress: Callable[[int, int |
         try:
             with db.unit_of_work() as session:
                 state = sync_state(session, prov.name)
-                finished, count, total = pull_page(session, prov, state, full=full and first and not state.cursor,
-                                                   chain=chain)
+                finished, count, total = pull_page(
+                    session, prov, state, full=full and first and not state.cursor, chain=chain
+                )
             first = False
         except RateLimited as exc:
             waits += 1
@@ -248,6 +273,7 @@ def run_pass(db: Database, *, full: bool = False, progress: Callable[[int, int |
 
 # -- refresh (webhooks) ---------------------------------------------------------------------------
 
+
 @jobs.handler(REFRESH)
 def refresh_job(session: Session, payload: dict[str, Any]) -> None:
     prov = provider()
@@ -265,23 +291,37 @@ def refresh_job(session: Session, payload: dict[str, Any]) -> None:
 
 # -- push -----------------------------------------------------------------------------------------
 
-def enqueue_push(session: Session, push: ConversationPush, customer_id: int, action: str,
-                 csat: dict[str, Any] | None = None) -> jobs.Job | None:
+
+def enqueue_push(
+    session: Session,
+    push: ConversationPush,
+    customer_id: int,
+    action: str,
+    csat: dict[str, Any] | None = None,
+) -> jobs.Job | None:
     """Queue a push of a conversation (open, update, resolve, csat); the newest snapshot wins."""
     name = provider_name()
     if name is None:
         return None
-    payload = {"provider": name, "action": action, "customer_id": customer_id, "push": asdict(push),
-               "csat": csat}
+    payload = {
+        "provider": name,
+        "action": action,
+        "customer_id": customer_id,
+        "push": asdict(push),
+        "csat": csat,
+    }
     job = jobs.enqueue(session, PUSH, payload, dedupe_key=f"{PUSH}:{name}:{push.conversation_id}:{action}")
     if job.state is jobs.JobState.queued:
         job.payload = payload
     return job
 
 
-def _contact_for(session: Session, prov: CRMProvider, customer: Customer, push: ConversationPush) -> str | None:
-    link = session.scalar(select(CrmContact).filter_by(provider=prov.name, customer_id=customer.id)
-                          .order_by(CrmContact.id))
+def _contact_for(
+    session: Session, prov: CRMProvider, customer: Customer, push: ConversationPush
+) -> str | None:
+    link = session.scalar(
+        select(CrmContact).filter_by(provider=prov.name, customer_id=customer.id).order_by(CrmContact.id)
+    )
     if link is not None:
         return link.external_id
     email = customer.email or push.customer_email
@@ -310,15 +350,20 @@ def _push(session: Session, prov: CRMProvider, payload: dict[str, Any]) -> None:
     if contact_id is None:
         _count(state, skipped=1)
         return
-    link = session.scalar(select(CrmConversationLink).filter_by(provider=prov.name,
-                                                                conversation_id=push.conversation_id))
+    link = session.scalar(
+        select(CrmConversationLink).filter_by(provider=prov.name, conversation_id=push.conversation_id)
+    )
     ticket: RemoteTicket | None = None
     if link is None or link.state is LinkState.creating:
         retry = link is not None
         if link is None:
-            link = CrmConversationLink(provider=prov.name, conversation_id=push.conversation_id,
-                                       conversation_ref=push.ref, contact_external_id=contact_id,
-                                       state=LinkState.creating)
+            link = CrmConversationLink(
+                provider=prov.name,
+                conversation_id=push.conversation_id,
+                conversation_ref=push.ref,
+                contact_external_id=contact_id,
+                state=LinkState.creating,
+            )
             session.add(link)
         # The "creating" mark is committed before the remote create: a retry after a crash in
         # between looks the ticket up by its [#REF] instead of creating a second one.
@@ -355,4 +400,6 @@ def conversation_link(session: Session, conversation_id: int) -> CrmConversation
     name = provider_name()
     if name is None:
         return None
-    return session.scalar(select(CrmConversationLink).filter_by(provider=name, conversation_id=conversation_id))
+    return session.scalar(
+        select(CrmConversationLink).filter_by(provider=name, conversation_id=conversation_id)
+    )

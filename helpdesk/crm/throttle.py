@@ -11,10 +11,16 @@ from collections.abc import Callable
 class Throttle:
     """At most `limit` calls in any `window` seconds (a sliding window, like HubSpot's)."""
 
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], object] = time.sleep) -> None:
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
         self.limit = max(1, limit)
-        self.window = window
+        # A little slack: the server starts its window when the request arrives, after we sent it.
+        self.window = window + 0.05
         self._clock = clock
         self._sleep = sleep
         self._calls: deque[float] = deque()

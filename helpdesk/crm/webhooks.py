@@ -23,8 +23,13 @@ bp = Blueprint("crm_webhooks", __name__)
 
 MAX_AGE_MS = 5 * 60 * 1000
 MAX_EVENTS = 1000
-CONTACT_EVENTS = ("contact.creation", "contact.propertyChange", "contact.merge", "contact.restore",
-                  "contact.associationChange")
+CONTACT_EVENTS = (
+    "contact.creation",
+    "contact.propertyChange",
+    "contact.merge",
+    "contact.restore",
+    "contact.associationChange",
+)
 
 
 def signature_v3(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
@@ -42,8 +47,10 @@ def _uris() -> list[str]:
 
 def verify(secret: str | None, now_ms: int | None = None) -> None:
     if not secret:
-        raise Unauthorized("HubSpot webhooks are not configured (HELPDESK_HUBSPOT_CLIENT_SECRET)",
-                           code="webhook_not_configured")
+        raise Unauthorized(
+            "HubSpot webhooks are not configured (HELPDESK_HUBSPOT_CLIENT_SECRET)",
+            code="webhook_not_configured",
+        )
     given = request.headers.get("X-HubSpot-Signature-v3", "")
     timestamp = request.headers.get("X-HubSpot-Request-Timestamp", "")
     if not timestamp.isdigit():
@@ -66,7 +73,11 @@ def hubspot() -> Any:
         events = json.loads(request.get_data(cache=True) or b"null")
     except ValueError:
         raise Invalid("body", "a JSON array of events", code="malformed_json") from None
-    if not isinstance(events, list) or len(events) > MAX_EVENTS or not all(isinstance(e, dict) for e in events):
+    if (
+        not isinstance(events, list)
+        or len(events) > MAX_EVENTS
+        or not all(isinstance(e, dict) for e in events)
+    ):
         raise Invalid("body", "a JSON array of events", code="malformed_json")
     session = db_session()
     ids: list[str] = []
@@ -83,6 +94,6 @@ def hubspot() -> Any:
             ids.append(str(event["objectId"]))
     ids = list(dict.fromkeys(ids))
     for start in range(0, len(ids), 100):
-        jobs.enqueue(session, sync.REFRESH, {"provider": "hubspot", "ids": ids[start:start + 100]})
+        jobs.enqueue(session, sync.REFRESH, {"provider": "hubspot", "ids": ids[start : start + 100]})
     commit()
     return jsonify(ok=True, accepted=fresh, refresh=len(ids)), 200

@@ -26,22 +26,35 @@ CSAT_EVENT_NAMES = ("CsatSubmitted", "CsatRecorded", "CSATSubmitted", "CsatAnswe
 
 def snapshot(conversation: Conversation, base_url: str = "") -> ConversationPush:
     public = [m for m in conversation.messages if not m.private]
-    lines = [f"[{m.created_at:%Y-%m-%d %H:%M} UTC] {m.author_name or m.author_type.value}: {m.body_text}"
-             for m in public]
+    lines = [
+        f"[{m.created_at:%Y-%m-%d %H:%M} UTC] {m.author_name or m.author_type.value}: {m.body_text}"
+        for m in public
+    ]
     transcript = "\n".join(lines)
     if len(transcript) > MAX_TRANSCRIPT:
         transcript = transcript[:MAX_TRANSCRIPT] + "\n[… truncated]"
     customer = conversation.customer
     return ConversationPush(
-        conversation_id=conversation.id, ref=conversation.ref, subject=conversation.subject,
-        status=conversation.status.value, channel=conversation.channel.value, customer_email=customer.email,
-        customer_name=customer.name, transcript=transcript,
+        conversation_id=conversation.id,
+        ref=conversation.ref,
+        subject=conversation.subject,
+        status=conversation.status.value,
+        channel=conversation.channel.value,
+        customer_email=customer.email,
+        customer_name=customer.name,
+        transcript=transcript,
         first_message=public[0].body_text if public else "",
-        url=f"{base_url.rstrip('/')}/console/c/{conversation.public_id}" if base_url else None)
+        url=f"{base_url.rstrip('/')}/console/c/{conversation.public_id}" if base_url else None,
+    )
 
 
-def push_conversation(session: Session, conversation_id: int, action: str, base_url: str = "",
-                      csat: dict[str, Any] | None = None) -> None:
+def push_conversation(
+    session: Session,
+    conversation_id: int,
+    action: str,
+    base_url: str = "",
+    csat: dict[str, Any] | None = None,
+) -> None:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         return
@@ -49,7 +62,9 @@ def push_conversation(session: Session, conversation_id: int, action: str, base_
 
 
 def register(dispatcher: Any, db: Database, base_url: str) -> None:
-    def run(action_of: Callable[[Any], str | None], csat_of: Callable[[Any], Any] = lambda ev: None) -> Callable:
+    def run(
+        action_of: Callable[[Any], str | None], csat_of: Callable[[Any], Any] = lambda ev: None
+    ) -> Callable:
         def listener(ev: Any) -> None:
             if sync.provider_name() is None:
                 return
@@ -58,6 +73,7 @@ def register(dispatcher: Any, db: Database, base_url: str) -> None:
                 return
             with db.unit_of_work() as session:
                 push_conversation(session, ev.conversation_id, action, base_url, csat_of(ev))
+
         return listener
 
     dispatcher.subscribe(ConversationCreated, run(lambda ev: "open"))
@@ -70,5 +86,13 @@ def register(dispatcher: Any, db: Database, base_url: str) -> None:
     dispatcher.subscribe(ConversationUpdated, run(on_update))
     for name in CSAT_EVENT_NAMES:
         if (event_type := getattr(ticket_events, name, None)) is not None:
-            dispatcher.subscribe(event_type, run(lambda ev: "csat", lambda ev: {
-                "score": getattr(ev, "score", None), "comment": getattr(ev, "comment", "") or ""}))
+            dispatcher.subscribe(
+                event_type,
+                run(
+                    lambda ev: "csat",
+                    lambda ev: {
+                        "score": getattr(ev, "score", None),
+                        "comment": getattr(ev, "comment", "") or "",
+                    },
+                ),
+            )

@@ -26,8 +26,12 @@ def merge(session: Session, actor: Actor, target: Customer, source: Customer) ->
     record = merging.merge_customers(session, actor, target, source)
     moved = list(session.scalars(select(Conversation.id).where(Conversation.customer_id == record.source_id)))
     if moved:
-        session.execute(update(Conversation).where(Conversation.id.in_(moved))
-                        .values(customer_id=record.target_id).execution_options(synchronize_session="fetch"))
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id.in_(moved))
+            .values(customer_id=record.target_id)
+            .execution_options(synchronize_session="fetch")
+        )
     record.moved = {**record.moved, "conversations": moved}
     session.flush()
     return record
@@ -45,9 +49,12 @@ def split(session: Session, actor: Actor, customer: Customer, key: str) -> Custo
         origin = session.get(CustomerMerge, undone)
         back = [cid for cid in (origin.moved or {}).get("conversations", [])]
         if back:
-            session.execute(update(Conversation).where(Conversation.id.in_(back),
-                                                       Conversation.customer_id == customer.id)
-                            .values(customer_id=record.target_id).execution_options(synchronize_session="fetch"))
+            session.execute(
+                update(Conversation)
+                .where(Conversation.id.in_(back), Conversation.customer_id == customer.id)
+                .values(customer_id=record.target_id)
+                .execution_options(synchronize_session="fetch")
+            )
     record.moved = {**record.moved, "conversations": back}
     session.flush()
     return record
@@ -60,11 +67,19 @@ def erase(session: Session, actor: Actor, customer: Customer) -> Customer:
     merging.erase_customer(session, actor, customer)
     conversation_ids = list(session.scalars(select(Conversation.id).where(Conversation.customer_id.in_(ids))))
     if conversation_ids:
-        session.execute(update(Conversation).where(Conversation.id.in_(conversation_ids)).values(subject=ERASED))
-        session.execute(update(Message).where(Message.conversation_id.in_(conversation_ids))
-                        .values(body_text=ERASED, body_html=None, meta={}))
-        session.execute(update(Message).where(Message.conversation_id.in_(conversation_ids),
-                                              Message.author_type == "customer").values(author_name="Erased customer"))
+        session.execute(
+            update(Conversation).where(Conversation.id.in_(conversation_ids)).values(subject=ERASED)
+        )
+        session.execute(
+            update(Message)
+            .where(Message.conversation_id.in_(conversation_ids))
+            .values(body_text=ERASED, body_html=None, meta={})
+        )
+        session.execute(
+            update(Message)
+            .where(Message.conversation_id.in_(conversation_ids), Message.author_type == "customer")
+            .values(author_name="Erased customer")
+        )
         message_ids = select(Message.id).where(Message.conversation_id.in_(conversation_ids))
         for attachment in session.scalars(select(Attachment).where(Attachment.message_id.in_(message_ids))):
             session.delete(attachment)
@@ -80,7 +95,9 @@ def export(session: Session, customer: Customer) -> dict[str, Any]:
     data = customer_360(session, customer, limit=EXPORT_LIMIT)
     conversations = conversations_of(session, crm.merged_ids(session, customer), limit=EXPORT_LIMIT)
     messages = {c.id: [message_dict(m) for m in c.messages if not m.private] for c in conversations}
-    data["conversations"] = [{**item, "messages": messages.get(conv.id, [])}
-                             for item, conv in zip(data["conversations"], conversations, strict=False)]
+    data["conversations"] = [
+        {**item, "messages": messages.get(conv.id, [])}
+        for item, conv in zip(data["conversations"], conversations, strict=False)
+    ]
     data["export_format"] = "helpdesk.customer.v1"
     return data

@@ -47,10 +47,17 @@ def customer_list() -> Any:
     if rows:
         from helpdesk.crm.models import CrmContact
 
-        for link in session.scalars(select(CrmContact).where(CrmContact.customer_id.in_([c.id for c in rows]))):
+        for link in session.scalars(
+            select(CrmContact).where(CrmContact.customer_id.in_([c.id for c in rows]))
+        ):
             contacts.setdefault(link.customer_id, link)
-    return render_template("crm/customers.html", customers=rows, contacts=contacts, q=q,
-                           next_after=rows[-1].id if more and rows else None)
+    return render_template(
+        "crm/customers.html",
+        customers=rows,
+        contacts=contacts,
+        q=q,
+        next_after=rows[-1].id if more and rows else None,
+    )
 
 
 @bp.get("/console/customers/<public_id>")
@@ -62,8 +69,9 @@ def customer_page(public_id: str) -> Any:
         return redirect(url_for("customers.customer_page", public_id=customer.public_id))
     view = customer_360(session, customer)
     identities = {i.id: i for i in customer.identities}
-    return render_template("crm/customer.html", customer=customer, c=view, identities=identities,
-                           provider=sync.provider_name())
+    return render_template(
+        "crm/customer.html", customer=customer, c=view, identities=identities, provider=sync.provider_name()
+    )
 
 
 def _act(public_id: str, action: Any, done: str) -> Any:
@@ -84,17 +92,29 @@ def _act(public_id: str, action: Any, done: str) -> Any:
 @bp.post("/console/customers/<public_id>/notes")
 @login_required
 def add_note(public_id: str) -> Any:
-    return _act(public_id, lambda s, c: crm.add_note(s, current_actor(), c, request.form.get("body", "")),
-                "Note added.")
+    return _act(
+        public_id,
+        lambda s, c: crm.add_note(s, current_actor(), c, request.form.get("body", "")),
+        "Note added.",
+    )
 
 
 @bp.post("/console/customers/<public_id>/edit")
 @login_required
 def edit(public_id: str) -> Any:
     form = request.form
-    return _act(public_id, lambda s, c: crm.update_customer(
-        s, current_actor(), c, name=form.get("name"), phone=form.get("phone") or None,
-        email=form.get("email") or None), "Customer saved.")
+    return _act(
+        public_id,
+        lambda s, c: crm.update_customer(
+            s,
+            current_actor(),
+            c,
+            name=form.get("name"),
+            phone=form.get("phone") or None,
+            email=form.get("email") or None,
+        ),
+        "Customer saved.",
+    )
 
 
 @bp.post("/console/customers/<public_id>/merge")
@@ -104,7 +124,10 @@ def merge(public_id: str) -> Any:
         source = find_customer(session, request.form.get("source", ""))
         services.merge(session, current_actor(), customer, source)
         return customer
-    return _act(public_id, run, "Customers merged. The merge is in the audit log; split an identity off to undo it.")
+
+    return _act(
+        public_id, run, "Customers merged. The merge is in the audit log; split an identity off to undo it."
+    )
 
 
 @bp.post("/console/customers/<public_id>/split")
@@ -113,14 +136,18 @@ def split(public_id: str) -> Any:
     def run(session: Any, customer: Customer) -> Customer:
         services.split(session, current_actor(), customer, request.form.get("identity", ""))
         return customer
+
     return _act(public_id, run, "Identity split off into its own customer.")
 
 
 @bp.post("/console/customers/<public_id>/erase")
 @login_required
 def erase(public_id: str) -> Any:
-    return _act(public_id, lambda s, c: services.erase(s, current_actor(), c),
-                "Customer erased: profile, identities, CRM data, notes and message texts are gone.")
+    return _act(
+        public_id,
+        lambda s, c: services.erase(s, current_actor(), c),
+        "Customer erased: profile, identities, CRM data, notes and message texts are gone.",
+    )
 
 
 def sidebar_data(conversation: Any) -> dict[str, Any]:
@@ -128,8 +155,9 @@ def sidebar_data(conversation: Any) -> dict[str, Any]:
     session = db_session()
     view = customer_360(session, conversation.customer)
     link = sync.conversation_link(session, conversation.id)
-    view["this_ticket"] = {"url": link.url, "external_id": link.external_id, "state": link.state.value} \
-        if link else None
+    view["this_ticket"] = (
+        {"url": link.url, "external_id": link.external_id, "state": link.state.value} if link else None
+    )
     view["other_conversations"] = [c for c in view["conversations"] if c["id"] != conversation.public_id]
     return view
 

@@ -46,16 +46,30 @@ def use_crm(app: Flask, **settings: Any) -> Flask:
 
 @pytest.fixture
 def hubspot_app(app: Flask, hubspot: FakeHubSpot) -> Iterator[Flask]:
-    yield use_crm(app, CRM="hubspot", HUBSPOT_ACCESS_TOKEN="hs-token", HUBSPOT_API_URL=hubspot.url,
-                  HUBSPOT_CLIENT_SECRET="hs-client-secret", HUBSPOT_PORTAL_ID="4242", HUBSPOT_RATE="1000/1",
-                  HUBSPOT_SEARCH_RATE="1000/1", CRM_PULL_INTERVAL=0)
+    yield use_crm(
+        app,
+        CRM="hubspot",
+        HUBSPOT_ACCESS_TOKEN="hs-token",
+        HUBSPOT_API_URL=hubspot.url,
+        HUBSPOT_CLIENT_SECRET="hs-client-secret",
+        HUBSPOT_PORTAL_ID="4242",
+        HUBSPOT_RATE="1000/1",
+        HUBSPOT_SEARCH_RATE="1000/1",
+        CRM_PULL_INTERVAL=0,
+    )
     sync.configure({})
 
 
 @pytest.fixture
 def salesforce_app(app: Flask, salesforce: FakeSalesforce, tls_cert: tuple[Path, Path]) -> Iterator[Flask]:
-    yield use_crm(app, CRM="salesforce", SALESFORCE_INSTANCE_URL=salesforce.url,
-                  SALESFORCE_ACCESS_TOKEN="sf-token", SALESFORCE_CA_BUNDLE=str(tls_cert[0]), CRM_PULL_INTERVAL=0)
+    yield use_crm(
+        app,
+        CRM="salesforce",
+        SALESFORCE_INSTANCE_URL=salesforce.url,
+        SALESFORCE_ACCESS_TOKEN="sf-token",
+        SALESFORCE_CA_BUNDLE=str(tls_cert[0]),
+        CRM_PULL_INTERVAL=0,
+    )
     sync.configure({})
 
 
@@ -66,8 +80,11 @@ def drain(app: Flask, *, now: bool = True, rounds: int = 20) -> int:
     for _ in range(rounds):
         if now:
             with db_of(app).unit_of_work() as s:
-                s.execute(update(jobs.Job).where(jobs.Job.state == jobs.JobState.queued)
-                          .values(run_at=utcnow() - timedelta(seconds=1)))
+                s.execute(
+                    update(jobs.Job)
+                    .where(jobs.Job.state == jobs.JobState.queued)
+                    .values(run_at=utcnow() - timedelta(seconds=1))
+                )
         ran = worker.run_until_idle(max_jobs=200)
         total += ran
         if not ran:

@@ -25,8 +25,14 @@ def _parse_soql_time(text: str) -> datetime:
 
 
 class FakeSalesforce(FakeServer):
-    def __init__(self, tls: tuple[Path, Path], token: str = "sf-token", batch_size: int = 2000,
-                 client_id: str | None = None, client_secret: str | None = None) -> None:
+    def __init__(
+        self,
+        tls: tuple[Path, Path],
+        token: str = "sf-token",
+        batch_size: int = 2000,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+    ) -> None:
         super().__init__(tls=tls)
         self.tokens = {token}
         self.client_id, self.client_secret = client_id, client_secret
@@ -34,7 +40,8 @@ class FakeSalesforce(FakeServer):
         self.ids = itertools.count(1)
         self.now = datetime.now(UTC) - timedelta(seconds=1)
         self.objects: dict[str, dict[str, dict[str, Any]]] = {
-            k: {} for k in ("Contact", "Account", "Opportunity", "Case", "Task", "CaseComment", "User")}
+            k: {} for k in ("Contact", "Account", "Opportunity", "Case", "Task", "CaseComment", "User")
+        }
         self.cursors: dict[str, list[dict[str, Any]]] = {}
         self.route("POST", r"/services/oauth2/token", self.oauth_token)
         self.route("GET", rf"{V}/query/?", self.query)
@@ -51,8 +58,15 @@ class FakeSalesforce(FakeServer):
         return self.now
 
     def _new(self, sobject: str, fields: dict[str, Any]) -> str:
-        prefix = {"Contact": "003", "Account": "001", "Opportunity": "006", "Case": "500", "Task": "00T",
-                  "CaseComment": "00a", "User": "005"}[sobject]
+        prefix = {
+            "Contact": "003",
+            "Account": "001",
+            "Opportunity": "006",
+            "Case": "500",
+            "Task": "00T",
+            "CaseComment": "00a",
+            "User": "005",
+        }[sobject]
         oid = f"{prefix}{next(self.ids):012d}AAA"
         self.objects[sobject][oid] = {"Id": oid, **fields, "SystemModstamp": sf_time(self.tick())}
         return oid
@@ -60,14 +74,37 @@ class FakeSalesforce(FakeServer):
     def add_account(self, name: str, kind: str = "Customer - Direct") -> str:
         return self._new("Account", {"Name": name, "Type": kind})
 
-    def add_contact(self, email: str | None, first: str = "", last: str = "Doe", account: str | None = None,
-                    phone: str | None = None) -> str:
-        return self._new("Contact", {"Email": email, "FirstName": first, "LastName": last, "Phone": phone,
-                                     "AccountId": account, "OwnerId": self.owner})
+    def add_contact(
+        self,
+        email: str | None,
+        first: str = "",
+        last: str = "Doe",
+        account: str | None = None,
+        phone: str | None = None,
+    ) -> str:
+        return self._new(
+            "Contact",
+            {
+                "Email": email,
+                "FirstName": first,
+                "LastName": last,
+                "Phone": phone,
+                "AccountId": account,
+                "OwnerId": self.owner,
+            },
+        )
 
     def add_opportunity(self, account: str, name: str, amount: float, stage: str) -> str:
-        return self._new("Opportunity", {"Name": name, "Amount": amount, "StageName": stage,
-                                         "CloseDate": "2026-12-31", "AccountId": account})
+        return self._new(
+            "Opportunity",
+            {
+                "Name": name,
+                "Amount": amount,
+                "StageName": stage,
+                "CloseDate": "2026-12-31",
+                "AccountId": account,
+            },
+        )
 
     def touch(self, sobject: str, oid: str, **fields: Any) -> None:
         self.objects[sobject][oid].update(fields, SystemModstamp=sf_time(self.tick()))
@@ -86,15 +123,29 @@ class FakeSalesforce(FakeServer):
         self.tokens.clear()
 
     def oauth_token(self, body: Any, **_: Any) -> Reply:
-        form = dict(p.split("=", 1) for p in (body or b"").decode().split("&") if "=" in p) \
-            if isinstance(body, bytes) else {}
-        if form.get("grant_type") != "client_credentials" or (form.get("client_id"), form.get("client_secret")) != (
-                self.client_id, self.client_secret):
+        form = (
+            dict(p.split("=", 1) for p in (body or b"").decode().split("&") if "=" in p)
+            if isinstance(body, bytes)
+            else {}
+        )
+        if form.get("grant_type") != "client_credentials" or (
+            form.get("client_id"),
+            form.get("client_secret"),
+        ) != (self.client_id, self.client_secret):
             return Reply(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
         token = secrets.token_hex(8)
         self.tokens.add(token)
-        return Reply(200, {"access_token": token, "instance_url": self.url, "token_type": "Bearer",
-                           "issued_at": "1", "signature": "x", "id": f"{self.url}/id/00D/005"})
+        return Reply(
+            200,
+            {
+                "access_token": token,
+                "instance_url": self.url,
+                "token_type": "Bearer",
+                "issued_at": "1",
+                "signature": "x",
+                "id": f"{self.url}/id/00D/005",
+            },
+        )
 
     def _record(self, sobject: str, row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
         out: dict[str, Any] = {"attributes": {"type": sobject, "url": f"{V}/sobjects/{sobject}/{row['Id']}"}}
@@ -127,8 +178,11 @@ class FakeSalesforce(FakeServer):
             def changed(r: dict[str, Any]) -> bool:
                 account = self.objects["Account"].get(r.get("AccountId") or "")
                 stamps = [r["SystemModstamp"]] + ([account["SystemModstamp"]] if account else [])
-                return any(datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.000+0000").replace(tzinfo=UTC) >= since
-                           for s in stamps)
+                return any(
+                    datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.000+0000").replace(tzinfo=UTC) >= since
+                    for s in stamps
+                )
+
             rows = [r for r in rows if changed(r)]
         if m := re.search(r"Email = '([^']*)'", rest):
             rows = [r for r in rows if (r.get("Email") or "") == m[1]]
@@ -140,7 +194,7 @@ class FakeSalesforce(FakeServer):
         if "ORDER BY SystemModstamp" in rest:
             rows.sort(key=lambda r: (r["SystemModstamp"], r["Id"]))
         if m := re.search(r"LIMIT (\d+)", rest):
-            rows = rows[:int(m[1])]
+            rows = rows[: int(m[1])]
         records = [self._record(sobject, r, fields) for r in rows]
         locator = f"01g{secrets.token_hex(6)}"
         self.cursors[locator] = records
@@ -148,7 +202,7 @@ class FakeSalesforce(FakeServer):
 
     def _page(self, locator: str, offset: int) -> Reply:
         records = self.cursors[locator]
-        chunk = records[offset:offset + self.batch_size]
+        chunk = records[offset : offset + self.batch_size]
         done = offset + self.batch_size >= len(records)
         body: dict[str, Any] = {"totalSize": len(records), "done": done, "records": chunk}
         if not done:
@@ -162,13 +216,23 @@ class FakeSalesforce(FakeServer):
 
     def create(self, sobject: str, body: dict[str, Any], **_: Any) -> Reply:
         if sobject == "Case" and not body.get("ContactId"):
-            return Reply(400, [{"message": "Required fields are missing: [ContactId]",
-                                "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["ContactId"]}])
+            return Reply(
+                400,
+                [
+                    {
+                        "message": "Required fields are missing: [ContactId]",
+                        "errorCode": "REQUIRED_FIELD_MISSING",
+                        "fields": ["ContactId"],
+                    }
+                ],
+            )
         oid = self._new(sobject, dict(body))
         return Reply(201, {"id": oid, "success": True, "errors": []})
 
     def update(self, sobject: str, oid: str, body: dict[str, Any], **_: Any) -> Reply:
         if oid not in self.objects[sobject]:
-            return Reply(404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}])
+            return Reply(
+                404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
+            )
         self.touch(sobject, oid, **body)
         return Reply(204)

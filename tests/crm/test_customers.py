@@ -27,8 +27,9 @@ def token(app: Flask, agent: Any) -> str:
 
 
 def api(app: Flask, token: str, method: str, path: str, **kwargs: Any) -> Any:
-    return getattr(app.test_client(), method)(f"/api/v1{path}", headers={"Authorization": f"Bearer {token}"},
-                                              **kwargs)
+    return getattr(app.test_client(), method)(
+        f"/api/v1{path}", headers={"Authorization": f"Bearer {token}"}, **kwargs
+    )
 
 
 def test_email_phone_and_external_id_resolve_to_one_customer(app: Flask) -> None:
@@ -63,7 +64,9 @@ def test_merge_moves_identities_conversations_and_notes_and_is_audited(app: Flas
         target = s.get(Customer, a.customer_id)
         assert sorted(i.value for i in target.identities) == ["ann.lee@work.example", "ann@example.com"]
         assert s.get(Conversation, b.id).customer_id == target.id
-        assert crm.get_customer(s, s.get(Customer, b.customer_id).public_id).id == target.id  # old id resolves
+        assert (
+            crm.get_customer(s, s.get(Customer, b.customer_id).public_id).id == target.id
+        )  # old id resolves
         assert [n.body for n in crm.notes_of(s, target)] == ["Prefers email"]
         assert crm.find_by_identity(s, IdentityKind.email, "ann.lee@work.example").id == target.id
         entry = s.scalar(select(AuditEntry).filter_by(action="customer.merge"))
@@ -83,7 +86,10 @@ def test_splitting_a_merged_identity_gives_it_and_its_conversations_back(app: Fl
         assert revived.merged_into_id is None and revived.email == "ann.lee@work.example"
         assert s.get(Conversation, b.id).customer_id == revived.id
         assert s.get(Conversation, a.id).customer_id == a.customer_id
-        assert [m.action for m in s.scalars(select(CustomerMerge).order_by(CustomerMerge.id))] == ["merge", "split"]
+        assert [m.action for m in s.scalars(select(CustomerMerge).order_by(CustomerMerge.id))] == [
+            "merge",
+            "split",
+        ]
         assert s.scalar(select(AuditEntry).filter_by(action="customer.split")) is not None
 
 
@@ -103,23 +109,42 @@ def test_bad_merges_and_splits_are_refused_and_change_nothing(app: Flask, agent:
         assert len(s.get(Customer, a.customer_id).identities) == 1
 
 
-def test_api_360_view_has_identities_crm_fields_orders_place_conversations_and_notes(app: Flask,
-                                                                                     token: str) -> None:
+def test_api_360_view_has_identities_crm_fields_orders_place_conversations_and_notes(
+    app: Flask, token: str
+) -> None:
     _, a, _ = merge_setup(app)
     with db_of(app).unit_of_work() as s:
-        s.add(CrmContact(provider="hubspot", external_id="1001", customer_id=a.customer_id, company="Acme",
-                         lifecycle="customer", owner="Olga Owner", url="https://app.hubspot.com/x",
-                         deals=[{"id": "9", "name": "Restock", "amount": "1200.00", "stage": "contractsent"}]))
+        s.add(
+            CrmContact(
+                provider="hubspot",
+                external_id="1001",
+                customer_id=a.customer_id,
+                company="Acme",
+                lifecycle="customer",
+                owner="Olga Owner",
+                url="https://app.hubspot.com/x",
+                deals=[{"id": "9", "name": "Restock", "amount": "1200.00", "stage": "contractsent"}],
+            )
+        )
         public = s.get(Customer, a.customer_id).public_id
-    assert api(app, token, "patch", f"/customers/{public}", json={"note": "VIP, ships to Berlin"}).status_code == 200
+    assert (
+        api(app, token, "patch", f"/customers/{public}", json={"note": "VIP, ships to Berlin"}).status_code
+        == 200
+    )
     data = api(app, token, "get", f"/customers/{public}").get_json()
     assert data["identities"][0]["key"] == "email:ann@example.com"
     assert data["crm"]["company"] == "Acme" and data["crm"]["deals"][0]["amount"] == "1200.00"
     assert data["crm"]["open_deal_value"] == "1200.00"
-    assert data["orders"] == {"items": [], "order_count": 0, "lifetime_value": "0.00", "average_order_value": "0.00",
-                              "currency": None}
+    assert data["orders"] == {
+        "items": [],
+        "order_count": 0,
+        "lifetime_value": "0.00",
+        "average_order_value": "0.00",
+        "currency": None,
+    }
     assert [(c["id"], c["channel"], c["status"], c["csat"]) for c in data["conversations"]] == [
-        (a.public_id, "chat", "open", None)]
+        (a.public_id, "chat", "open", None)
+    ]
     assert data["notes"][0]["body"] == "VIP, ships to Berlin"
 
 
@@ -128,10 +153,17 @@ def test_api_search_create_and_patch(app: Flask, token: str) -> None:
     found = api(app, token, "get", "/customers?email=ANN@example.com").get_json()
     assert [c["email"] for c in found["data"]] == ["ann@example.com"]
     assert len(api(app, token, "get", "/customers?q=work.example").get_json()["data"]) == 1
-    created = api(app, token, "post", "/customers", json={"email": "zoe@example.com", "name": "Zoe",
-                                                          "phone": "+44 20 7946 0000"})
+    created = api(
+        app,
+        token,
+        "post",
+        "/customers",
+        json={"email": "zoe@example.com", "name": "Zoe", "phone": "+44 20 7946 0000"},
+    )
     assert created.status_code == 201 and created.get_json()["phone"] == "+442079460000"
-    taken = api(app, token, "patch", f"/customers/{created.get_json()['id']}", json={"email": "ann@example.com"})
+    taken = api(
+        app, token, "patch", f"/customers/{created.get_json()['id']}", json={"email": "ann@example.com"}
+    )
     assert taken.status_code == 409 and taken.get_json()["error"]["code"] == "identity_taken"
     bad = api(app, token, "patch", f"/customers/{created.get_json()['id']}", json={"vip": True})
     assert bad.status_code == 422

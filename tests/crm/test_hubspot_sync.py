@@ -49,7 +49,9 @@ def count(app: Flask, model: Any) -> int:
 
 
 def seed(hubspot: FakeHubSpot, n: int = 5) -> str:
-    ann = hubspot.add_contact("ann@example.com", "Ann", "Lee", lifecyclestage="customer", hubspot_owner_id="77")
+    ann = hubspot.add_contact(
+        "ann@example.com", "Ann", "Lee", lifecyclestage="customer", hubspot_owner_id="77"
+    )
     company = hubspot.add_company("Acme Outdoor")
     hubspot.touch(ann, associatedcompanyid=company)
     hubspot.add_deal(ann, "Spring restock", "12500.00", "contractsent")
@@ -58,7 +60,9 @@ def seed(hubspot: FakeHubSpot, n: int = 5) -> str:
     return ann
 
 
-def test_first_pull_links_every_contact_with_company_owner_and_deals(hubspot_app: Flask, hubspot: FakeHubSpot) -> None:
+def test_first_pull_links_every_contact_with_company_owner_and_deals(
+    hubspot_app: Flask, hubspot: FakeHubSpot
+) -> None:
     ann = seed(hubspot, 5)
     pull(hubspot_app)
     with db_of(hubspot_app).unit_of_work() as s:
@@ -73,15 +77,18 @@ def test_first_pull_links_every_contact_with_company_owner_and_deals(hubspot_app
     assert st.cursor is None and st.watermark is not None and st.counts["pulled"] == 5
 
 
-def test_incremental_pull_asks_only_for_contacts_changed_since_the_watermark(hubspot_app: Flask,
-                                                                            hubspot: FakeHubSpot) -> None:
+def test_incremental_pull_asks_only_for_contacts_changed_since_the_watermark(
+    hubspot_app: Flask, hubspot: FakeHubSpot
+) -> None:
     seed(hubspot, 3)
     pull(hubspot_app)
     searches: list[dict[str, Any]] = []
     original = hubspot.search_contacts
     hubspot.search_contacts = lambda body, **kw: (searches.append(body), original(body=body, **kw))[1]  # type: ignore[method-assign]
-    hubspot.routes = [(m, p, hubspot.search_contacts if "contacts/search" in p.pattern else fn)
-                      for m, p, fn in hubspot.routes]
+    hubspot.routes = [
+        (m, p, hubspot.search_contacts if "contacts/search" in p.pattern else fn)
+        for m, p, fn in hubspot.routes
+    ]
     pull(hubspot_app)
     assert searches, "the second pass searched"
     first = searches[0]["filterGroups"][0]["filters"][0]
@@ -90,20 +97,32 @@ def test_incremental_pull_asks_only_for_contacts_changed_since_the_watermark(hub
     assert count(hubspot_app, CrmContact) == 3
 
 
-def test_pull_stopped_by_a_429_resumes_from_its_cursor_without_duplicates(hubspot_app: Flask,
-                                                                          hubspot: FakeHubSpot,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pull_stopped_by_a_429_resumes_from_its_cursor_without_duplicates(
+    hubspot_app: Flask, hubspot: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(hubspot_module, "PAGE_SIZE", 2)
     seed(hubspot, 5)
     with db_of(hubspot_app).unit_of_work() as s:
         sync.request_pull(s)
     worker = jobs.Worker(db_of(hubspot_app))
     assert worker.run_one()  # page 1 of 3
-    hubspot.fail_next(r"/contacts/search$", Reply(429, {"status": "error", "message": "You have reached your secondly limit.",
-                                                       "errorType": "RATE_LIMIT", "policyName": "SECONDLY"}))
+    hubspot.fail_next(
+        r"/contacts/search$",
+        Reply(
+            429,
+            {
+                "status": "error",
+                "message": "You have reached your secondly limit.",
+                "errorType": "RATE_LIMIT",
+                "policyName": "SECONDLY",
+            },
+        ),
+    )
     assert worker.run_one()  # page 2 hits the secondly limit
     with db_of(hubspot_app).unit_of_work() as s:
-        job = s.scalar(select(jobs.Job).where(jobs.Job.kind == sync.PULL, jobs.Job.state == jobs.JobState.queued))
+        job = s.scalar(
+            select(jobs.Job).where(jobs.Job.kind == sync.PULL, jobs.Job.state == jobs.JobState.queued)
+        )
         assert "secondly" in job.last_error.lower() or "SECONDLY" in job.last_error
         waited = (job.run_at - job.created_at).total_seconds()
         assert 0.5 <= waited < 30, "Retry-After of a secondly limit is about a second, not a long backoff"
@@ -115,13 +134,17 @@ def test_pull_stopped_by_a_429_resumes_from_its_cursor_without_duplicates(hubspo
     assert state(hubspot_app).cursor is None
 
 
-@pytest.mark.parametrize("reply", [
-    Reply(500, {"status": "error", "message": "internal error", "category": "INTERNAL_ERROR"}),
-    Reply(200, raw=b"<html>not json</html>", headers={"Content-Type": "application/json"}),
-], ids=["http-500", "garbage-json"])
-def test_crm_answering_500_or_garbage_rolls_back_the_page_and_shows_the_error(hubspot_app: Flask,
-                                                                              hubspot: FakeHubSpot,
-                                                                              reply: Reply) -> None:
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(500, {"status": "error", "message": "internal error", "category": "INTERNAL_ERROR"}),
+        Reply(200, raw=b"<html>not json</html>", headers={"Content-Type": "application/json"}),
+    ],
+    ids=["http-500", "garbage-json"],
+)
+def test_crm_answering_500_or_garbage_rolls_back_the_page_and_shows_the_error(
+    hubspot_app: Flask, hubspot: FakeHubSpot, reply: Reply
+) -> None:
     seed(hubspot, 3)
     hubspot.fail_next(r"/deals/batch/read$", reply)  # half way through the page: contacts read, deals not
     with db_of(hubspot_app).unit_of_work() as s:
@@ -138,8 +161,9 @@ def test_crm_answering_500_or_garbage_rolls_back_the_page_and_shows_the_error(hu
     assert count(hubspot_app, CrmContact) == 3
 
 
-def test_expired_token_parks_the_job_with_a_clear_admin_visible_error(hubspot_app: Flask,
-                                                                      hubspot: FakeHubSpot) -> None:
+def test_expired_token_parks_the_job_with_a_clear_admin_visible_error(
+    hubspot_app: Flask, hubspot: FakeHubSpot
+) -> None:
     seed(hubspot, 2)
     hubspot.expired = True
     pull(hubspot_app)
@@ -157,8 +181,9 @@ def test_expired_token_parks_the_job_with_a_clear_admin_visible_error(hubspot_ap
     assert count(hubspot_app, CrmContact) == 2
 
 
-def test_partial_batch_failure_keeps_what_was_read_and_reports_the_rest(hubspot_app: Flask,
-                                                                        hubspot: FakeHubSpot) -> None:
+def test_partial_batch_failure_keeps_what_was_read_and_reports_the_rest(
+    hubspot_app: Flask, hubspot: FakeHubSpot
+) -> None:
     ann = seed(hubspot, 2)
     gone = hubspot.add_deal(ann, "Deleted deal", "10", "closedlost")
     del hubspot.deals[gone]  # associated but no longer readable: the batch read answers 207
@@ -170,9 +195,9 @@ def test_partial_batch_failure_keeps_what_was_read_and_reports_the_rest(hubspot_
     assert "1 of 2 deals could not be read" in st.last_error and st.counts["partial_failures"] == 1
 
 
-def test_search_past_10000_results_restarts_from_the_last_modified_date(hubspot_app: Flask,
-                                                                        hubspot: FakeHubSpot,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_search_past_10000_results_restarts_from_the_last_modified_date(
+    hubspot_app: Flask, hubspot: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(hubspot_module, "PAGE_SIZE", 2)
     monkeypatch.setattr(hubspot_module, "SEARCH_RESULT_CAP", 4)
     monkeypatch.setattr(fake_hubspot, "SEARCH_CAP", 4)
@@ -185,19 +210,24 @@ def test_search_past_10000_results_restarts_from_the_last_modified_date(hubspot_
 
 def conversation_for(app: Flask, email: str = "ann@example.com", name: str = "Ann Lee") -> Any:
     inbox, _ = make_inbox(app)
-    return make_conversation(app, inbox, email=email, name=name, body="My tent pole snapped", subject="Broken pole")
+    return make_conversation(
+        app, inbox, email=email, name=name, body="My tent pole snapped", subject="Broken pole"
+    )
 
 
 def test_conversation_becomes_one_hubspot_ticket_with_a_transcript_note_on_resolve(
-        hubspot_app: Flask, hubspot: FakeHubSpot, agent: Any) -> None:
+    hubspot_app: Flask, hubspot: FakeHubSpot, agent: Any
+) -> None:
     ann = seed(hubspot, 1)
     conv = conversation_for(hubspot_app)
     drain(hubspot_app)
     assert len(hubspot.tickets) == 1
     ticket = next(iter(hubspot.tickets.values()))
     assert ticket["properties"]["subject"] == f"[#{conv.ref}] Broken pole"
-    assert ticket["associations"][0]["to"]["id"] == ann and \
-        ticket["associations"][0]["types"][0]["associationTypeId"] == 16
+    assert (
+        ticket["associations"][0]["to"]["id"] == ann
+        and ticket["associations"][0]["types"][0]["associationTypeId"] == 16
+    )
     with db_of(hubspot_app).unit_of_work() as s:
         c = tickets.get_conversation(s, conv.public_id)
         tickets.post_message(s, agent_actor(agent), c, body="A new pole is on its way")
@@ -216,14 +246,22 @@ def test_conversation_becomes_one_hubspot_ticket_with_a_transcript_note_on_resol
 
 
 def test_retry_after_a_crash_between_create_and_commit_finds_the_ticket_instead_of_a_second(
-        hubspot_app: Flask, hubspot: FakeHubSpot) -> None:
+    hubspot_app: Flask, hubspot: FakeHubSpot
+) -> None:
     ann = seed(hubspot, 1)
     conv = conversation_for(hubspot_app)
     # The first attempt created the ticket remotely, then died before recording it.
     hubspot.create(hubspot.tickets, body={"properties": {"subject": f"[#{conv.ref}] Broken pole"}})
     with db_of(hubspot_app).unit_of_work() as s:
-        s.add(CrmConversationLink(provider="hubspot", conversation_id=conv.id, conversation_ref=conv.ref,
-                                  contact_external_id=ann, state=LinkState.creating))
+        s.add(
+            CrmConversationLink(
+                provider="hubspot",
+                conversation_id=conv.id,
+                conversation_ref=conv.ref,
+                contact_external_id=ann,
+                state=LinkState.creating,
+            )
+        )
     drain(hubspot_app)
     assert len(hubspot.tickets) == 1
     with db_of(hubspot_app).unit_of_work() as s:
@@ -251,8 +289,9 @@ def test_no_contact_is_created_when_the_setting_is_off(hubspot_app: Flask, hubsp
     assert state(hubspot_app).counts["skipped"] == 1
 
 
-def test_contact_email_changed_in_the_crm_becomes_primary_and_the_old_one_stays(hubspot_app: Flask,
-                                                                                hubspot: FakeHubSpot) -> None:
+def test_contact_email_changed_in_the_crm_becomes_primary_and_the_old_one_stays(
+    hubspot_app: Flask, hubspot: FakeHubSpot
+) -> None:
     ann = seed(hubspot, 1)
     pull(hubspot_app)
     hubspot.touch(ann, email="ann.lee@newmail.example")
@@ -266,8 +305,9 @@ def test_contact_email_changed_in_the_crm_becomes_primary_and_the_old_one_stays(
         assert s.scalar(select(func.count()).select_from(Customer)) == 1
 
 
-def test_two_customers_claiming_one_contact_are_both_flagged_and_nothing_moves(hubspot_app: Flask,
-                                                                               hubspot: FakeHubSpot) -> None:
+def test_two_customers_claiming_one_contact_are_both_flagged_and_nothing_moves(
+    hubspot_app: Flask, hubspot: FakeHubSpot
+) -> None:
     ann = seed(hubspot, 1)
     pull(hubspot_app)
     hubspot_app.config["CRM_CREATE_CONTACTS"] = False

@@ -21,7 +21,9 @@ from tests.factories import make_conversation, make_inbox
 
 
 def seeded(app: Flask, hubspot: FakeHubSpot) -> Any:
-    ann = hubspot.add_contact("ann@example.com", "Ann", "Lee", lifecyclestage="customer", hubspot_owner_id="77")
+    ann = hubspot.add_contact(
+        "ann@example.com", "Ann", "Lee", lifecyclestage="customer", hubspot_owner_id="77"
+    )
     hubspot.touch(ann, associatedcompanyid=hubspot.add_company("Acme Outdoor"))
     hubspot.add_deal(ann, "Spring restock", "12500.00", "contractsent")
     with db_of(app).unit_of_work() as s:
@@ -33,34 +35,45 @@ def seeded(app: Flask, hubspot: FakeHubSpot) -> Any:
     return conv
 
 
-def test_360_page_shows_crm_fields_deals_timeline_and_takes_notes(hubspot_app: Flask, hubspot: FakeHubSpot,
-                                                                   agent_client: FlaskClient) -> None:
+def test_360_page_shows_crm_fields_deals_timeline_and_takes_notes(
+    hubspot_app: Flask, hubspot: FakeHubSpot, agent_client: FlaskClient
+) -> None:
     conv = seeded(hubspot_app, hubspot)
     with db_of(hubspot_app).unit_of_work() as s:
         public = s.get(Customer, conv.customer_id).public_id
     html = agent_client.get(f"/console/customers/{public}").get_data(as_text=True)
-    for text in ("Acme Outdoor", "Olga Owner", "Spring restock", "12,500.00", "Broken tent pole",
-                 "Open in HubSpot", "lifetime value"):
+    for text in (
+        "Acme Outdoor",
+        "Olga Owner",
+        "Spring restock",
+        "12,500.00",
+        "Broken tent pole",
+        "Open in HubSpot",
+        "lifetime value",
+    ):
         assert text in html
     token = csrf_token(agent_client, f"/console/customers/{public}")
-    response = agent_client.post(f"/console/customers/{public}/notes", data={"body": "Call before noon",
-                                                                            "csrf_token": token})
+    response = agent_client.post(
+        f"/console/customers/{public}/notes", data={"body": "Call before noon", "csrf_token": token}
+    )
     assert response.status_code == 303
     assert "Call before noon" in agent_client.get(f"/console/customers/{public}").get_data(as_text=True)
     listing = agent_client.get("/console/customers?q=acme").get_data(as_text=True)
     assert "Ann Lee" in listing
 
 
-def test_conversation_page_sidebar_shows_the_customer_360(hubspot_app: Flask, hubspot: FakeHubSpot,
-                                                          agent_client: FlaskClient) -> None:
+def test_conversation_page_sidebar_shows_the_customer_360(
+    hubspot_app: Flask, hubspot: FakeHubSpot, agent_client: FlaskClient
+) -> None:
     conv = seeded(hubspot_app, hubspot)
     html = agent_client.get(f"/console/c/{conv.public_id}").get_data(as_text=True)
     assert "Acme Outdoor" in html and "Spring restock" in html and "Full profile" in html
     assert re.search(r"HubSpot ticket \d+", html)
 
 
-def test_admin_crm_page_shows_state_and_failures_and_retries_them(hubspot_app: Flask, hubspot: FakeHubSpot,
-                                                                   client: FlaskClient, admin: Any) -> None:
+def test_admin_crm_page_shows_state_and_failures_and_retries_them(
+    hubspot_app: Flask, hubspot: FakeHubSpot, client: FlaskClient, admin: Any
+) -> None:
     seeded(hubspot_app, hubspot)
     hubspot.expired = True
     with db_of(hubspot_app).unit_of_work() as s:
@@ -85,14 +98,20 @@ def test_agents_cannot_open_the_crm_admin_page(agent_client: FlaskClient) -> Non
     assert agent_client.get("/admin/crm").status_code == 403
 
 
-def test_cli_crm_sync_runs_a_pass_with_progress(hubspot_app: Flask, hubspot: FakeHubSpot,
-                                               app_config: dict[str, Any], monkeypatch: Any) -> None:
+def test_cli_crm_sync_runs_a_pass_with_progress(
+    hubspot_app: Flask, hubspot: FakeHubSpot, app_config: dict[str, Any], monkeypatch: Any
+) -> None:
     for i in range(7):
         hubspot.add_contact(f"c{i}@example.com")
-    env = {"HELPDESK_DATABASE_URL": app_config["DATABASE_URL"], "HELPDESK_SECRET_KEY": "k",
-           "HELPDESK_INSTANCE_PATH": app_config["INSTANCE_PATH"], "HELPDESK_CRM": "hubspot",
-           "HELPDESK_HUBSPOT_ACCESS_TOKEN": "hs-token", "HELPDESK_HUBSPOT_API_URL": hubspot.url,
-           "HELPDESK_RUN_MIGRATIONS": "0"}
+    env = {
+        "HELPDESK_DATABASE_URL": app_config["DATABASE_URL"],
+        "HELPDESK_SECRET_KEY": "k",
+        "HELPDESK_INSTANCE_PATH": app_config["INSTANCE_PATH"],
+        "HELPDESK_CRM": "hubspot",
+        "HELPDESK_HUBSPOT_ACCESS_TOKEN": "hs-token",
+        "HELPDESK_HUBSPOT_API_URL": hubspot.url,
+        "HELPDESK_RUN_MIGRATIONS": "0",
+    }
     result = CliRunner().invoke(cli, ["crm", "sync", "--full"], env=env)
     assert result.exit_code == 0, result.output
     assert "7 contacts pulled" in result.output

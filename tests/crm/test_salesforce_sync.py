@@ -39,21 +39,27 @@ def links(app: Flask) -> int:
         return s.scalar(select(func.count()).select_from(CrmContact))
 
 
-def test_pull_pages_through_next_records_url_with_accounts_and_opportunities(salesforce_app: Flask,
-                                                                             salesforce: FakeSalesforce) -> None:
+def test_pull_pages_through_next_records_url_with_accounts_and_opportunities(
+    salesforce_app: Flask, salesforce: FakeSalesforce
+) -> None:
     ann, _ = seed(salesforce)
     pull(salesforce_app)
     assert links(salesforce_app) == 4
     assert salesforce.count("GET", r"/query/01g") >= 1, "later pages came from nextRecordsUrl"
     with db_of(salesforce_app).unit_of_work() as s:
         link = s.scalar(select(CrmContact).filter_by(provider="salesforce", external_id=ann))
-        assert (link.company, link.lifecycle, link.owner) == ("Northwind Traders", "Customer - Direct", "Sam Seller")
+        assert (link.company, link.lifecycle, link.owner) == (
+            "Northwind Traders",
+            "Customer - Direct",
+            "Sam Seller",
+        )
         assert sorted(d["name"] for d in link.deals) == ["Annual contract", "Pilot"]
         assert link.url.endswith(f"/lightning/r/Contact/{ann}/view")
 
 
-def test_account_change_refreshes_its_contacts_on_the_next_incremental_pull(salesforce_app: Flask,
-                                                                            salesforce: FakeSalesforce) -> None:
+def test_account_change_refreshes_its_contacts_on_the_next_incremental_pull(
+    salesforce_app: Flask, salesforce: FakeSalesforce
+) -> None:
     ann, account = seed(salesforce)
     pull(salesforce_app)
     salesforce.touch("Account", account, Name="Northwind Holdings")
@@ -62,13 +68,15 @@ def test_account_change_refreshes_its_contacts_on_the_next_incremental_pull(sale
         assert s.scalar(select(CrmContact).filter_by(external_id=ann)).company == "Northwind Holdings"
 
 
-def test_case_is_created_once_with_a_transcript_task_on_resolve(salesforce_app: Flask, salesforce: FakeSalesforce,
-                                                                agent: Any) -> None:
+def test_case_is_created_once_with_a_transcript_task_on_resolve(
+    salesforce_app: Flask, salesforce: FakeSalesforce, agent: Any
+) -> None:
     ann, _ = seed(salesforce)
     pull(salesforce_app)
     inbox, _ = make_inbox(salesforce_app, "Support", "email", "support@shop.example")
-    conv = make_conversation(salesforce_app, inbox, email="ann@example.com", body="Invoice is wrong",
-                             subject="Invoice 1042")
+    conv = make_conversation(
+        salesforce_app, inbox, email="ann@example.com", body="Invoice is wrong", subject="Invoice 1042"
+    )
     drain(salesforce_app)
     cases = list(salesforce.objects["Case"].values())
     assert len(cases) == 1 and cases[0]["ContactId"] == ann and cases[0]["Origin"] == "Email"
@@ -92,10 +100,14 @@ def test_case_is_created_once_with_a_transcript_task_on_resolve(salesforce_app: 
     assert [c["CommentBody"] for c in comments] == ["CSAT 5/5: Quick and kind"]
 
 
-def test_request_limit_exceeded_waits_instead_of_failing(salesforce_app: Flask, salesforce: FakeSalesforce) -> None:
+def test_request_limit_exceeded_waits_instead_of_failing(
+    salesforce_app: Flask, salesforce: FakeSalesforce
+) -> None:
     seed(salesforce)
-    salesforce.fail_next(r"/query/?$", Reply(403, [{"message": "TotalRequests Limit exceeded.",
-                                                    "errorCode": "REQUEST_LIMIT_EXCEEDED"}]))
+    salesforce.fail_next(
+        r"/query/?$",
+        Reply(403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]),
+    )
     with db_of(salesforce_app).unit_of_work() as s:
         sync.request_pull(s)
     assert jobs.Worker(db_of(salesforce_app)).run_one()
@@ -108,10 +120,15 @@ def test_request_limit_exceeded_waits_instead_of_failing(salesforce_app: Flask, 
     assert links(salesforce_app) == 4
 
 
-def test_expired_session_is_renewed_with_client_credentials(salesforce_app: Flask,
-                                                            salesforce: FakeSalesforce) -> None:
-    use_crm(salesforce_app, SALESFORCE_ACCESS_TOKEN=None, SALESFORCE_CLIENT_ID="cid",
-            SALESFORCE_CLIENT_SECRET="csecret")
+def test_expired_session_is_renewed_with_client_credentials(
+    salesforce_app: Flask, salesforce: FakeSalesforce
+) -> None:
+    use_crm(
+        salesforce_app,
+        SALESFORCE_ACCESS_TOKEN=None,
+        SALESFORCE_CLIENT_ID="cid",
+        SALESFORCE_CLIENT_SECRET="csecret",
+    )
     seed(salesforce)
     pull(salesforce_app)
     salesforce.expire_sessions()
@@ -121,8 +138,9 @@ def test_expired_session_is_renewed_with_client_credentials(salesforce_app: Flas
     assert salesforce.count("POST", r"/services/oauth2/token") == 2
 
 
-def test_expired_session_without_client_credentials_is_a_clear_error(salesforce_app: Flask,
-                                                                     salesforce: FakeSalesforce) -> None:
+def test_expired_session_without_client_credentials_is_a_clear_error(
+    salesforce_app: Flask, salesforce: FakeSalesforce
+) -> None:
     seed(salesforce)
     salesforce.expire_sessions()
     pull(salesforce_app)
