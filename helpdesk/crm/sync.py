@@ -72,6 +72,15 @@ def provider() -> CRMProvider | None:
     return _providers[name]
 
 
+def active_provider(session: Session) -> CRMProvider | None:
+    """The provider for a job; settings that cannot work (no token) park the job with the reason."""
+    try:
+        return provider()
+    except AuthExpired as exc:
+        record_failure(session, provider_name() or "crm", str(exc), auth=True)
+        raise jobs.Permanent(str(exc)) from exc
+
+
 def sync_state(session: Session, name: str) -> CrmSyncState:
     state = session.scalar(select(CrmSyncState).filter_by(provider=name))
     if state is None:
@@ -197,7 +206,7 @@ def _other_pull_pending(session: Session) -> bool:
 
 @jobs.handler(PULL)
 def pull_job(session: Session, payload: dict[str, Any]) -> None:
-    prov = provider()
+    prov = active_provider(session)
     if prov is None:
         return
     state = sync_state(session, prov.name)
@@ -276,7 +285,7 @@ def run_pass(
 
 @jobs.handler(REFRESH)
 def refresh_job(session: Session, payload: dict[str, Any]) -> None:
-    prov = provider()
+    prov = active_provider(session)
     if prov is None or prov.name != payload.get("provider"):
         return
     ids = [str(i) for i in payload.get("ids", [])][:100]
@@ -390,7 +399,7 @@ def _push(session: Session, prov: CRMProvider, payload: dict[str, Any]) -> None:
 
 @jobs.handler(PUSH)
 def push_job(session: Session, payload: dict[str, Any]) -> None:
-    prov = provider()
+    prov = active_provider(session)
     if prov is None or prov.name != payload.get("provider"):
         return
     guarded(session, prov, lambda: _push(session, prov, payload))

@@ -326,3 +326,13 @@ def test_two_customers_claiming_one_contact_are_both_flagged_and_nothing_moves(
         assert other.attributes["crm_conflicts"][0]["other"] == linked.public_id
         assert s.scalar(select(func.count()).select_from(Identity).filter_by(value="annie@work.example")) == 1
     assert "annie@work.example belongs to" in state(hubspot_app).last_error
+
+
+def test_a_missing_token_parks_the_job_with_the_reason_instead_of_retrying(hubspot_app: Flask) -> None:
+    hubspot_app.config["HUBSPOT_ACCESS_TOKEN"] = None
+    sync.configure(hubspot_app.config)
+    pull(hubspot_app)
+    with db_of(hubspot_app).unit_of_work() as s:
+        job = s.scalar(select(jobs.Job).where(jobs.Job.kind == sync.PULL))
+        assert job.state is jobs.JobState.dead and "HELPDESK_HUBSPOT_ACCESS_TOKEN" in job.last_error
+    assert state(hubspot_app).auth_failed
