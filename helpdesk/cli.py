@@ -208,7 +208,9 @@ def crm_sync(full: bool) -> None:
     with click.progressbar(length=0, label=f"Pulling from {sync.provider_name()}", show_pos=True,
                            file=sys.stderr) as bar:
         def progress(count: int, total: int | None) -> None:
-            if total and bar.length != total:
+            # The first page says how many records the pass matches; later totals (a restarted
+            # HubSpot search) count only what is left.
+            if total and not bar.length:
                 bar.length = total
             bar.update(count)
         try:
