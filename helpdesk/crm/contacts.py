@@ -63,6 +63,14 @@ def apply_contacts(session: Session, provider: str, contacts: list[CRMContact]) 
         if emails
         else {}
     )
+    externals = {
+        i.value: i
+        for i in session.scalars(
+            select(Identity).where(
+                Identity.kind == IdentityKind.external, Identity.provider == provider, Identity.value.in_(ids)
+            )
+        )
+    }
     now = utcnow()
     for contact in contacts:
         email = _email(contact.email)
@@ -77,19 +85,25 @@ def apply_contacts(session: Session, provider: str, contacts: list[CRMContact]) 
                     phone=(contact.phone or "")[:40] or None,
                 )
                 session.add(customer)
-                session.flush()
-                if email:
-                    owners[email] = add_identity(session, customer, IdentityKind.email, email)
+                if email:  # not owned: the page's owners were read above
+                    owners[email] = Identity(
+                        customer=customer, kind=IdentityKind.email, provider="", value=email
+                    )
+                    session.add(owners[email])
+            # Relationships, not ids: the whole page is flushed once, not once per contact.
             link = CrmContact(
-                provider=provider,
-                external_id=contact.external_id,
-                customer_id=customer.id,
-                customer=customer,
-                email=email,
+                provider=provider, external_id=contact.external_id, customer=customer, email=email
             )
             session.add(link)
             links[contact.external_id] = link
-            add_identity(session, customer, IdentityKind.external, contact.external_id, provider)
+            if contact.external_id not in externals:
+                externals[contact.external_id] = Identity(
+                    customer=customer,
+                    kind=IdentityKind.external,
+                    provider=provider,
+                    value=contact.external_id,
+                )
+                session.add(externals[contact.external_id])
             result.created += 1
         else:
             customer = resolve(session, link.customer)

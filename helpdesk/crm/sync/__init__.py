@@ -11,6 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from helpdesk.crm.contacts import apply_contacts
 from helpdesk.crm.models import CrmSyncState
 from helpdesk.crm.provider import (
     AuthExpired,
+    ContactPage,
     CRMError,
     CRMProvider,
     RateLimited,
@@ -148,8 +150,17 @@ def request_pull(session: Session, *, full: bool = False, delay: float = 0) -> j
     return jobs.enqueue(session, PULL, {"full": full}, delay=delay, dedupe_key=f"{PULL}:{name}")
 
 
+Fetch = Callable[[datetime | None, str | None], ContactPage]
+
+
 def pull_page(
-    session: Session, prov: CRMProvider, state: CrmSyncState, *, full: bool = False, chain: str | None = None
+    session: Session,
+    prov: CRMProvider,
+    state: CrmSyncState,
+    *,
+    full: bool = False,
+    chain: str | None = None,
+    fetch: Fetch | None = None,
 ) -> tuple[bool, int, int | None]:
     """Pull one page and advance the cursor in the same transaction. Returns (pass finished,
     contacts on the page, total the CRM announced if it did)."""
@@ -162,7 +173,7 @@ def pull_page(
         state.full = full
     if chain:
         cursor["chain"] = chain
-    page = prov.pull_contacts(_when(cursor["since"]), cursor["after"])
+    page = (fetch or prov.pull_contacts)(_when(cursor["since"]), cursor["after"])
     applied = apply_contacts(session, prov.name, page.contacts)
     _count(
         state,
@@ -248,32 +259,58 @@ def run_pass(
     chain = uuid.uuid4().hex
     waits = 0
     first = True
-    for _ in range(max_pages):
-        try:
-            with db.unit_of_work() as session:
-                state = sync_state(session, prov.name)
-                finished, count, total = pull_page(
-                    session, prov, state, full=full and first and not state.cursor, chain=chain
-                )
-            first = False
-        except RateLimited as exc:
-            waits += 1
-            if waits > MAX_RATE_WAITS:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-prefetch") as pool:
+        fetch = _prefetching(prov, pool)
+        for _ in range(max_pages):
+            try:
+                with db.unit_of_work() as session:
+                    state = sync_state(session, prov.name)
+                    finished, count, total = pull_page(
+                        session,
+                        prov,
+                        state,
+                        full=full and first and not state.cursor,
+                        chain=chain,
+                        fetch=fetch,
+                    )
+                first = False
+            except RateLimited as exc:
+                waits += 1
+                if waits > MAX_RATE_WAITS:
+                    raise
+                sleep(exc.retry_after)
+                continue
+            except CRMError as exc:
+                with db.unit_of_work() as session:
+                    record_failure(session, prov.name, str(exc), auth=isinstance(exc, AuthExpired))
                 raise
-            sleep(exc.retry_after)
-            continue
-        except CRMError as exc:
-            with db.unit_of_work() as session:
-                record_failure(session, prov.name, str(exc), auth=isinstance(exc, AuthExpired))
-            raise
-        if progress:
-            progress(count, total)
-        if finished:
-            with db.unit_of_work() as session:
-                state = sync_state(session, prov.name)
-                session.expunge(state)
-            return state
+            if progress:
+                progress(count, total)
+            if finished:
+                with db.unit_of_work() as session:
+                    state = sync_state(session, prov.name)
+                    session.expunge(state)
+                return state
     raise RuntimeError(f"stopped after {max_pages} pages")
+
+
+def _prefetching(prov: CRMProvider, pool: ThreadPoolExecutor) -> Fetch:
+    """A fetch that asks for the next page while the caller writes this one, so the database
+    work hides behind the CRM's rate limit. Only reads run ahead; the cursor still moves only
+    when a page is committed."""
+    pending: list[tuple[tuple[datetime | None, str | None], Future[ContactPage]]] = []
+
+    def fetch(since: datetime | None, after: str | None) -> ContactPage:
+        ahead = pending.pop() if pending else None
+        page = ahead[1].result() if ahead and ahead[0] == (since, after) else prov.pull_contacts(since, after)
+        following = (
+            (since, page.after) if page.after else (page.restart_since, None) if page.restart_since else None
+        )
+        if following is not None:
+            pending.append((following, pool.submit(prov.pull_contacts, *following)))
+        return page
+
+    return fetch
 
 
 # -- refresh (webhooks) ---------------------------------------------------------------------------
