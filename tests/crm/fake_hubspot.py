@@ -102,7 +102,7 @@ class FakeHubSpot(FakeServer):
         contact = self.contacts[oid]
         old = contact["properties"].get("lastmodifieddate")
         if old:
-            self._order.remove((int(old), int(oid)))
+            del self._order[bisect.bisect_left(self._order, (int(old), int(oid)))]
         contact["properties"].update(props, lastmodifieddate=str(ms))
         contact["updatedAt"] = iso(ms)
         bisect.insort(self._order, (ms, int(oid)))
