@@ -35,6 +35,8 @@ CONTACT_FIELDS = (
 )
 # The org's daily API allowance is spent: waiting a little cannot help, waiting a while can.
 REQUEST_LIMIT_RETRY = 900.0
+MAX_IN_LIST = 2000  # ids in one SOQL IN list: keeps the query well under its 100,000 characters
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CASE_STATUS = {"open": "Working", "pending": "Escalated", "snoozed": "On Hold", "resolved": "Closed"}
 
 
@@ -144,12 +146,24 @@ class SalesforceProvider:
                 result = self._call(lambda sf: sf.query_more(after, identifier_is_url=True))
             except Rejected:
                 # The query locator expired (they live 15 minutes): start again from the watermark.
-                return ContactPage(contacts=[], restart_since=since, requests=self.requests - before)
+                return ContactPage(contacts=[], restart_since=since or EPOCH, requests=self.requests - before)
         else:
             where = ""
             if since:
                 stamp = _soql_time(since)
                 where = f" WHERE SystemModstamp >= {stamp} OR Account.SystemModstamp >= {stamp}"
+                # A changed Opportunity changes its account's contacts' deals. SOQL refuses a
+                # semi-join under OR, so the account ids go in as a list.
+                changed = _records(
+                    self._call(
+                        lambda sf: sf.query_all(
+                            f"SELECT AccountId FROM Opportunity WHERE SystemModstamp >= {stamp}"
+                        )
+                    )
+                )
+                accounts = sorted({r["AccountId"] for r in changed if r.get("AccountId")})[:MAX_IN_LIST]
+                if accounts:
+                    where += format_soql(" OR AccountId IN {ids}", ids=accounts)
             result = self._call(
                 lambda sf: sf.query(
                     f"SELECT {CONTACT_FIELDS} FROM Contact{where} ORDER BY SystemModstamp, Id"

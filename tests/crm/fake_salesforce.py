@@ -20,6 +20,10 @@ def sf_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
+def _stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.000+0000").replace(tzinfo=UTC)
+
+
 def _parse_soql_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -172,18 +176,23 @@ class FakeSalesforce(FakeServer):
         fields = [f.strip() for f in match["fields"].split(",")]
         sobject, rest = match["obj"], match["rest"]
         rows = list(self.objects[sobject].values())
+        or_accounts: set[str] | None = None
+        if m := re.search(r"OR AccountId IN \(([^)]*)\)", rest):
+            or_accounts = {v.strip().strip("'") for v in m[1].split(",")}
+            rest = rest.replace(m[0], "")
         if m := re.search(r"SystemModstamp >= (\S+) OR Account\.SystemModstamp >= (\S+)", rest):
             since = _parse_soql_time(m[1])
 
             def changed(r: dict[str, Any]) -> bool:
+                if or_accounts and r.get("AccountId") in or_accounts:
+                    return True
                 account = self.objects["Account"].get(r.get("AccountId") or "")
                 stamps = [r["SystemModstamp"]] + ([account["SystemModstamp"]] if account else [])
-                return any(
-                    datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.000+0000").replace(tzinfo=UTC) >= since
-                    for s in stamps
-                )
+                return any(_stamp(s) >= since for s in stamps)
 
             rows = [r for r in rows if changed(r)]
+        elif m := re.search(r"WHERE SystemModstamp >= (\S+)", rest):
+            rows = [r for r in rows if _stamp(r["SystemModstamp"]) >= _parse_soql_time(m[1])]
         if m := re.search(r"Email = '([^']*)'", rest):
             rows = [r for r in rows if (r.get("Email") or "") == m[1]]
         if m := re.search(r"(\w+) IN \(([^)]*)\)", rest):

@@ -150,3 +150,36 @@ def test_expired_session_without_client_credentials_is_a_clear_error(
         state = s.scalar(select(CrmSyncState))
         assert state.auth_failed and "INVALID_SESSION_ID" in state.last_error
         assert s.scalar(select(func.count()).select_from(CrmConversationLink)) == 0
+
+
+def test_opportunity_change_refreshes_the_deals_of_its_accounts_contacts(
+    salesforce_app: Flask, salesforce: FakeSalesforce
+) -> None:
+    ann, _account = seed(salesforce)
+    pull(salesforce_app)
+    opportunity = next(
+        o for o in salesforce.objects["Opportunity"].values() if o["Name"] == "Annual contract"
+    )
+    salesforce.touch("Opportunity", opportunity["Id"], StageName="Closed Won", Amount=51000)
+    pull(salesforce_app)
+    with db_of(salesforce_app).unit_of_work() as s:
+        deals = {d["name"]: d for d in s.scalar(select(CrmContact).filter_by(external_id=ann)).deals}
+        assert (
+            deals["Annual contract"]["stage"] == "Closed Won"
+            and deals["Annual contract"]["amount"] == "51000.00"
+        )
+
+
+def test_an_expired_query_locator_restarts_the_pass_instead_of_ending_it(
+    salesforce_app: Flask, salesforce: FakeSalesforce
+) -> None:
+    seed(salesforce)
+    with db_of(salesforce_app).unit_of_work() as s:
+        sync.request_pull(s)
+    worker = jobs.Worker(db_of(salesforce_app))
+    assert worker.run_one()  # first page of 2; the locator for the rest is remembered
+    salesforce.cursors.clear()  # ... and expires
+    drain(salesforce_app)
+    assert links(salesforce_app) == 4
+    with db_of(salesforce_app).unit_of_work() as s:
+        assert s.scalar(select(CrmSyncState)).cursor is None
