@@ -127,3 +127,28 @@ def test_openapi_describes_the_customer_paths(client: FlaskClient) -> None:
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     for path in ("/customers", "/customers/{id}", "/customers/{id}/export", "/customers/{id}/erase"):
         assert path in paths
+
+
+def test_agent_merges_by_email_and_splits_back_from_the_360_page(
+    app: Flask, agent_client: FlaskClient
+) -> None:
+    inbox, _ = make_inbox(app)
+    a = make_conversation(app, inbox, email="ann@example.com", name="Ann Lee", subject="Tent")
+    make_conversation(app, inbox, email="ann.lee@work.example", subject="Invoice")
+    with db_of(app).unit_of_work() as s:
+        public = s.get(Customer, a.customer_id).public_id
+    page = f"/console/customers/{public}"
+    token = csrf_token(agent_client, page)
+    merged = agent_client.post(f"{page}/merge", data={"source": "ann.lee@work.example", "csrf_token": token})
+    assert merged.status_code == 303
+    html = agent_client.get(page).get_data(as_text=True)
+    assert "Invoice" in html and "ann.lee@work.example" in html and "Customers merged" in html
+    missing = agent_client.post(f"{page}/merge", data={"source": "nobody@example.com", "csrf_token": token})
+    assert missing.status_code == 303
+    assert "no customer with email nobody@example.com" in agent_client.get(page).get_data(as_text=True)
+    split = agent_client.post(
+        f"{page}/split", data={"identity": "email:ann.lee@work.example", "csrf_token": token}
+    )
+    assert split.status_code == 303
+    html = agent_client.get(page).get_data(as_text=True)
+    assert "Invoice" not in html and "Tent" in html
