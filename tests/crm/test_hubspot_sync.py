@@ -336,3 +336,21 @@ def test_a_missing_token_parks_the_job_with_the_reason_instead_of_retrying(hubsp
         job = s.scalar(select(jobs.Job).where(jobs.Job.kind == sync.PULL))
         assert job.state is jobs.JobState.dead and "HELPDESK_HUBSPOT_ACCESS_TOKEN" in job.last_error
     assert state(hubspot_app).auth_failed
+
+
+def test_a_finished_pass_schedules_the_next_and_pull_now_brings_it_forward(
+    hubspot_app: Flask, hubspot: FakeHubSpot
+) -> None:
+    hubspot_app.config["CRM_PULL_INTERVAL"] = 300
+    sync.configure(hubspot_app.config)
+    seed(hubspot, 2)
+    with db_of(hubspot_app).unit_of_work() as s:
+        sync.request_pull(s)
+    jobs.Worker(db_of(hubspot_app)).run_until_idle()
+    with db_of(hubspot_app).unit_of_work() as s:
+        scheduled = s.scalar(select(jobs.Job).where(jobs.Job.state == jobs.JobState.queued))
+        assert scheduled.kind == sync.PULL and (scheduled.run_at - scheduled.created_at).total_seconds() > 250
+        assert sync.request_pull(s, full=True).id == scheduled.id
+    with db_of(hubspot_app).unit_of_work() as s:
+        job = s.get(jobs.Job, scheduled.id)
+        assert job.payload["full"] is True and (job.run_at - job.created_at).total_seconds() < 5

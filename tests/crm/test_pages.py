@@ -152,3 +152,27 @@ def test_agent_merges_by_email_and_splits_back_from_the_360_page(
     assert split.status_code == 303
     html = agent_client.get(page).get_data(as_text=True)
     assert "Invoice" not in html and "Tent" in html
+
+
+def test_360_page_shows_a_crm_conflict_with_a_merge_button(app: Flask, agent_client: FlaskClient) -> None:
+    inbox, _ = make_inbox(app)
+    a = make_conversation(app, inbox, email="ann@example.com", subject="Tent")
+    b = make_conversation(app, inbox, email="annie@work.example", subject="Invoice")
+    with db_of(app).unit_of_work() as s:
+        first, other = s.get(Customer, a.customer_id), s.get(Customer, b.customer_id)
+        first.attributes = {
+            "crm_conflicts": [
+                {
+                    "kind": "email_taken",
+                    "provider": "hubspot",
+                    "contact": "1001",
+                    "email": "annie@work.example",
+                    "other": other.public_id,
+                }
+            ]
+        }
+        public, other_id = first.public_id, other.public_id
+    html = agent_client.get(f"/console/customers/{public}").get_data(as_text=True)
+    assert "Needs a decision" in html and f"Merge {other_id} into this customer" in html
+    sidebar = agent_client.get(f"/console/c/{a.public_id}").get_data(as_text=True)
+    assert "Possible duplicate" in sidebar

@@ -147,7 +147,14 @@ def request_pull(session: Session, *, full: bool = False, delay: float = 0) -> j
     name = provider_name()
     if name is None:
         return None
-    return jobs.enqueue(session, PULL, {"full": full}, delay=delay, dedupe_key=f"{PULL}:{name}")
+    job = jobs.enqueue(session, PULL, {"full": full}, delay=delay, dedupe_key=f"{PULL}:{name}")
+    if job.state is jobs.JobState.queued:
+        # "Pull now" while the next scheduled pull waits: that job is brought forward.
+        if full and not job.payload.get("full"):
+            job.payload = {**job.payload, "full": True}
+        if not delay and job.run_at > utcnow():
+            job.run_at = utcnow()
+    return job
 
 
 Fetch = Callable[[datetime | None, str | None], ContactPage]
