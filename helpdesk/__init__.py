@@ -70,7 +70,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_rooms(app: Flask) -> None:
     from helpdesk import admin
     from helpdesk.accounts import views as accounts_views
+    from helpdesk.api import customers as _api_customers  # noqa: F401  (its routes join the API blueprint)
     from helpdesk.api import views as api_views
+    from helpdesk.crm import admin as crm_admin
+    from helpdesk.crm import sync as crm_sync
+    from helpdesk.crm import webhooks as crm_webhooks
+    from helpdesk.customers360 import listeners as customer_listeners
+    from helpdesk.customers360 import views as customers_views
     from helpdesk.extensions import csrf
     from helpdesk.tickets import admin as tickets_admin
     from helpdesk.tickets import snooze  # noqa: F401 - registers its periodic job
@@ -85,6 +91,13 @@ def _register_rooms(app: Flask) -> None:
     from helpdesk.tickets import email as email_channel
 
     email_channel.init_app(app)
+    app.register_blueprint(customers_views.bp)
+    app.register_blueprint(crm_admin.bp)
+    app.register_blueprint(crm_webhooks.bp)
+    csrf.exempt(crm_webhooks.bp)  # signed by HubSpot, no cookies
+    crm_sync.configure(app.config)
+    customer_listeners.register(app.extensions["helpdesk.dispatcher"], db_of(app), app.config["BASE_URL"])
+    app.jinja_env.globals["customer_sidebar"] = customers_views.sidebar_data
     if app.config["DEMO"]:
         from helpdesk import demo
 

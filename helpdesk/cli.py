@@ -244,6 +244,39 @@ def mail_fetch(inbox_name: str | None) -> None:
         sys.exit(1)
 
 
+@cli.group()
+def crm() -> None:
+    """CRM sync (HubSpot or Salesforce, chosen by HELPDESK_CRM)."""
+
+
+@crm.command("sync")
+@click.option("--full", is_flag=True, help="Pull every record, not only those changed since the last pass.")
+def crm_sync(full: bool) -> None:
+    """Run one pull pass now, with a progress bar; a stopped pass resumes where it stopped."""
+    from helpdesk.crm import sync
+    from helpdesk.crm.provider import CRMError
+
+    app = _app()
+    if sync.provider_name() is None:
+        _fail("no CRM is configured: set HELPDESK_CRM=hubspot or salesforce and its credentials")
+    with click.progressbar(length=0, label=f"Pulling from {sync.provider_name()}", show_pos=True,
+                           file=sys.stderr) as bar:
+        def progress(count: int, total: int | None) -> None:
+            # The first page says how many records the pass matches; later totals (a restarted
+            # HubSpot search) count only what is left.
+            if total and not bar.length:
+                bar.length = total
+            bar.update(count)
+        try:
+            state = sync.run_pass(db_of(app), full=full, progress=progress)
+        except CRMError as exc:
+            _fail(f"sync stopped: {exc} (it resumes from here next time)")
+    counts = state.counts or {}
+    click.echo(f"done: {counts.get('pulled', 0)} contacts pulled in total, "
+               f"{counts.get('created', 0)} linked, "
+               f"{counts.get('conflicts', 0)} conflicts; watermark {state.watermark}")
+
+
 def _safe_url(app: Flask) -> str:
     from sqlalchemy.engine import make_url
 

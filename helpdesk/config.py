@@ -24,7 +24,19 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE": 25,
     "MAX_BODY_CHARS": 20_000,
     "MAX_UPLOAD_BYTES": 10 * 1024 * 1024,
-    "CRM": None,
+    "CRM": None,  # "hubspot" or "salesforce"
+    "HUBSPOT_ACCESS_TOKEN": None,
+    "HUBSPOT_API_URL": "https://api.hubapi.com",
+    "HUBSPOT_CLIENT_SECRET": None,  # signs webhooks (v3)
+    "HUBSPOT_PORTAL_ID": None,  # for links to records in HubSpot
+    "HUBSPOT_RATE": "190/10",  # private app budget: requests per seconds
+    "SALESFORCE_INSTANCE_URL": None,
+    "SALESFORCE_ACCESS_TOKEN": None,
+    "SALESFORCE_CLIENT_ID": None,  # client-credentials flow instead of a token
+    "SALESFORCE_CLIENT_SECRET": None,
+    "SALESFORCE_CA_BUNDLE": None,  # a private CA for a sandbox behind TLS interception
+    "CRM_CREATE_CONTACTS": True,  # create a CRM contact when an unknown customer writes
+    "CRM_PULL_INTERVAL": 300,  # seconds between incremental pulls; 0: only by hand and webhooks
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
     "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the login session
@@ -41,9 +53,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.
-_BOOL = {"RUN_MIGRATIONS", "WORKER_IN_PROCESS", "DEMO", "SESSION_COOKIE_SECURE"}
+_BOOL = {"RUN_MIGRATIONS", "WORKER_IN_PROCESS", "DEMO", "SESSION_COOKIE_SECURE", "CRM_CREATE_CONTACTS"}
 _INT = {"JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
-        "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS"}
+        "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS",
+        "CRM_PULL_INTERVAL"}
 _FLOAT = {"WORKER_POLL_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS"}
 ENV_PREFIX = "HELPDESK_"
 

@@ -104,11 +104,109 @@ PATHS: dict[str, Any] = {
     },
 }
 
+# -- customers: the 360 view (helpdesk/api/customers.py) -----------------------------------------
+_DEAL = {"type": "object", "properties": {k: {"type": ["string", "null"]} for k in
+                                          ("id", "name", "amount", "stage", "close_date", "url")}}
+SCHEMAS.update({
+    "CustomerSummary": {"type": "object", "required": ["id", "display_name"], "properties": {
+        "id": {"type": "string"}, "name": {"type": ["string", "null"]}, "display_name": {"type": "string"},
+        "email": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
+        "created_at": {"type": "string", "format": "date-time"}}},
+    "Customer360": {"type": "object",
+                    "required": ["id", "identities", "crm", "orders", "conversations", "notes"],
+                    "properties": {
+        "id": {"type": "string"}, "name": {"type": ["string", "null"]}, "display_name": {"type": "string"},
+        "email": {"type": ["string", "null"]}, "phone": {"type": ["string", "null"]},
+        "attributes": {"type": "object"},
+        "identities": {"type": "array", "items": {"type": "object", "properties": {
+            "key": {"type": "string", "description": "kind:provider:value; give it to /split"},
+            "kind": {"enum": ["email", "phone", "visitor", "external"]},
+            "provider": {"type": ["string", "null"]},
+            "value": {"type": "string"}, "verified": {"type": "boolean"}}}},
+        "crm": {"type": "object", "properties": {
+            "provider": {"type": ["string", "null"]}, "external_id": {"type": ["string", "null"]},
+            "url": {"type": ["string", "null"]}, "company": {"type": ["string", "null"]},
+            "lifecycle": {"type": ["string", "null"],
+                          "description": "lifecycle stage, lead status or account type"},
+            "owner": {"type": ["string", "null"]}, "deals": {"type": "array", "items": _DEAL},
+            "open_deal_value": {"type": "string"},
+            "records": {"type": "array", "items": {"type": "object"}}}},
+        "conflicts": {"type": "array", "items": {"type": "object"},
+                      "description": "CRM records two customers claim; settle them by merging"},
+        "orders": {"type": "object", "properties": {
+            "items": {"type": "array", "items": {"type": "object"}}, "order_count": {"type": "integer"},
+            "lifetime_value": {"type": "string"}, "average_order_value": {"type": "string"},
+            "currency": {"type": ["string", "null"]}}},
+        "conversations": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "ref": {"type": "string"}, "subject": {"type": "string"},
+            "channel": {"enum": ["chat", "email"]}, "status": {"type": "string"},
+            "csat": {"type": ["object", "null"]}, "crm_url": {"type": ["string", "null"]}}}},
+        "csat": {"type": "object", "properties": {"responses": {"type": "integer"},
+                                                  "average": {"type": ["number", "null"]}}},
+        "notes": {"type": "array", "items": {"type": "object", "properties": {
+            "id": {"type": "string"}, "body": {"type": "string"}, "author": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"}}}}}},
+    "CustomerCreate": {"type": "object", "properties": {
+        "email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"}}},
+    "CustomerPatch": {"type": "object", "additionalProperties": False, "properties": {
+        "name": {"type": "string"}, "email": {"type": "string"}, "phone": {"type": "string"},
+        "attributes": {"type": "object"}, "note": {"type": "string", "description": "adds an agent note"}}},
+})
+_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+PATHS.update({
+    "/customers": {
+        "get": {"summary": "Search customers, newest first", "parameters": [
+            *PAGING, {"name": "email", "in": "query", "schema": {"type": "string"},
+                      "description": "any of the customer's email identities"},
+            {"name": "q", "in": "query", "schema": {"type": "string"},
+             "description": "name, email, phone or CRM company"}],
+            "responses": {"200": _json(_page("CustomerSummary")), **ERRORS}},
+        "post": {"summary": "Create (or find, by email) a customer",
+                 "requestBody": {"required": True, "content": {"application/json": {
+                     "schema": _ref("CustomerCreate")}}},
+                 "responses": {"201": _json(_ref("Customer360"), "Created"), **ERRORS}},
+    },
+    "/customers/{id}": {
+        "parameters": [ID],
+        "get": {"summary": "The 360 view: identities, CRM fields, orders, conversations, CSAT, notes",
+                "responses": {"200": _json(_ref("Customer360")), **ERRORS}},
+        "patch": {"summary": "Edit the profile (a new email or phone becomes an identity) or add a note",
+                  "requestBody": {"required": True, "content": {"application/json": {
+                      "schema": _ref("CustomerPatch")}}},
+                  "responses": {"200": _json(_ref("Customer360")),
+                                "409": {"$ref": "#/components/responses/Conflict"},
+                                **ERRORS}},
+    },
+    "/customers/{id}/merge": {
+        "parameters": [ID],
+        "post": {"summary": "Merge another customer (`source`: id or email) into this one; audited",
+                 "requestBody": _BODY, "responses": {"200": _json(_ref("Customer360")), **ERRORS}},
+    },
+    "/customers/{id}/split": {
+        "parameters": [ID],
+        "post": {"summary": "Split an identity (`identity`: its key) off into a customer of its own",
+                 "requestBody": _BODY, "responses": {"200": _json({"type": "object"}), **ERRORS}},
+    },
+    "/customers/{id}/export": {
+        "parameters": [ID],
+        "get": {"summary": "Everything about the customer as one JSON document (right of access)",
+                "responses": {"200": _json({"type": "object"}), **ERRORS}},
+    },
+    "/customers/{id}/erase": {
+        "parameters": [ID],
+        "post": {"summary": "GDPR erasure (manager role): profile, identities, CRM data, notes, messages",
+                 "responses": {"200": _json(_ref("Customer360")),
+                               "403": {"$ref": "#/components/responses/Forbidden"},
+                               **ERRORS}},
+    },
+})
+
 
 def spec() -> dict[str, Any]:
     responses = {name: _json(_ref("Error"), text) for name, text in [
         ("BadRequest", "Malformed request"), ("Unauthorized", "Missing or wrong API token"),
-        ("NotFound", "No such resource"), ("Invalid", "A field is invalid")]}
+        ("NotFound", "No such resource"), ("Invalid", "A field is invalid"),
+        ("Conflict", "Conflicts with another record"), ("Forbidden", "Not allowed for this role")]}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Helpdesk API", "version": __version__},

@@ -1,0 +1,23 @@
+"""Customers, identities, the CRM providers and their sync.
+
+One registry per plug-in kind: a new CRM is one module plus one line here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helpdesk.crm.hubspot import HubSpotProvider
+from helpdesk.crm.provider import CRMProvider
+from helpdesk.crm.salesforce import SalesforceProvider
+
+PROVIDERS: dict[str, type[CRMProvider]] = {"hubspot": HubSpotProvider, "salesforce": SalesforceProvider}
+
+
+def configured_provider(settings: dict[str, Any]) -> CRMProvider | None:
+    """The provider chosen by HELPDESK_CRM, or None when no CRM is configured."""
+    name = (settings.get("CRM") or "").strip().lower()
+    if not name:
+        return None
+    if name not in PROVIDERS:
+        raise ValueError(f"HELPDESK_CRM={name!r}: choose one of {', '.join(sorted(PROVIDERS))}")
+    return PROVIDERS[name](settings)  # type: ignore[call-arg]

@@ -1,0 +1,131 @@
+"""REST /api/v1/customers: search, create, the 360 view, edit, merge/split, export, GDPR erase.
+
+Routes hang on the one API blueprint (token auth and error shape come with it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+
+from helpdesk.api.views import actor, bp
+from helpdesk.crm import services as crm
+from helpdesk.customers360 import services
+from helpdesk.customers360.queries import customer_360, customer_summary
+from helpdesk.customers360.views import find_customer
+from helpdesk.errors import Invalid
+from helpdesk.tickets import queries
+from helpdesk.web import commit, db_session, json_body
+
+PATCHABLE = {"name", "email", "phone", "attributes"}
+
+
+def _text(data: dict[str, Any], field: str) -> str | None:
+    value = data.get(field)
+    if value is not None and not isinstance(value, str):
+        raise Invalid(field, "must be text")
+    return value
+
+
+@bp.get("/customers")
+def customers_list() -> Any:
+    args = request.args
+    limit = queries.parse_limit(args.get("limit"))
+    cursor = args.get("cursor") or None
+    if cursor is not None and not cursor.isdigit():
+        raise Invalid("cursor", "not a cursor this API gave out")
+    rows = crm.search_customers(
+        db_session(),
+        email=args.get("email") or None,
+        q=args.get("q") or None,
+        limit=limit + 1,
+        after_id=int(cursor) if cursor else None,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return jsonify(data=[customer_summary(c) for c in rows], next_cursor=str(rows[-1].id) if more else None)
+
+
+@bp.post("/customers")
+def customers_create() -> Any:
+    data = json_body()
+    customer = crm.create_customer(
+        db_session(),
+        actor(),
+        email=_text(data, "email"),
+        name=_text(data, "name"),
+        phone=_text(data, "phone"),
+    )
+    commit()
+    return jsonify(customer_360(db_session(), customer)), 201
+
+
+@bp.get("/customers/<public_id>")
+def customers_get(public_id: str) -> Any:
+    session = db_session()
+    return jsonify(customer_360(session, crm.get_customer(session, public_id)))
+
+
+@bp.patch("/customers/<public_id>")
+def customers_patch(public_id: str) -> Any:
+    session = db_session()
+    data = json_body()
+    if unknown := set(data) - PATCHABLE - {"note"}:
+        raise Invalid(
+            sorted(unknown)[0], f"not a field that can be changed; use {', '.join(sorted(PATCHABLE))}"
+        )
+    customer = crm.get_customer(session, public_id)
+    attributes = data.get("attributes")
+    if attributes is not None and not isinstance(attributes, dict):
+        raise Invalid("attributes", "an object")
+    crm.update_customer(
+        session,
+        actor(),
+        customer,
+        name=_text(data, "name"),
+        email=_text(data, "email"),
+        phone=_text(data, "phone"),
+        attributes=attributes,
+    )
+    if "note" in data:
+        crm.add_note(session, actor(), customer, _text(data, "note") or "")
+    commit()
+    return jsonify(customer_360(session, customer))
+
+
+@bp.post("/customers/<public_id>/merge")
+def customers_merge(public_id: str) -> Any:
+    session = db_session()
+    data = json_body()
+    target = crm.get_customer(session, public_id)
+    source = find_customer(session, _text(data, "source") or "")
+    record = services.merge(session, actor(), target, source)
+    commit()
+    return jsonify({**customer_360(session, target), "merge": {"id": record.id, "moved": record.moved}})
+
+
+@bp.post("/customers/<public_id>/split")
+def customers_split(public_id: str) -> Any:
+    session = db_session()
+    data = json_body()
+    customer = crm.get_customer(session, public_id)
+    record = services.split(session, actor(), customer, _text(data, "identity") or "")
+    commit()
+    other = crm.get_customer(session, session.get(type(customer), record.target_id).public_id)
+    return jsonify({"customer": customer_360(session, customer), "split_off": customer_360(session, other)})
+
+
+@bp.get("/customers/<public_id>/export")
+def customers_export(public_id: str) -> Any:
+    session = db_session()
+    response = jsonify(services.export(session, crm.get_customer(session, public_id)))
+    response.headers["Content-Disposition"] = f'attachment; filename="customer-{public_id}.json"'
+    return response
+
+
+@bp.post("/customers/<public_id>/erase")
+def customers_erase(public_id: str) -> Any:
+    session = db_session()
+    customer = services.erase(session, actor(), crm.get_customer(session, public_id))
+    commit()
+    return jsonify(customer_360(session, customer))

@@ -1,0 +1,98 @@
+"""Ticket events -> CRM push jobs. Registered by create_app; crm/ itself never sees tickets/.
+
+Listeners run after the ticket change committed; each writes its job in a short transaction of
+its own and hands crm/ plain data (a ConversationPush), not ticket rows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from helpdesk.crm import sync
+from helpdesk.crm.provider import ConversationPush
+from helpdesk.db import Database
+from helpdesk.tickets import events as ticket_events
+from helpdesk.tickets.events import ConversationCreated, ConversationUpdated
+from helpdesk.tickets.models import Conversation
+
+log = logging.getLogger(__name__)
+MAX_TRANSCRIPT = 60_000
+# The CSAT survey work names its event; whichever of these exists is listened to.
+CSAT_EVENT_NAMES = ("CsatSubmitted", "CsatRecorded", "CSATSubmitted", "CsatAnswered")
+
+
+def snapshot(conversation: Conversation, base_url: str = "") -> ConversationPush:
+    public = [m for m in conversation.messages if not m.private]
+    lines = [
+        f"[{m.created_at:%Y-%m-%d %H:%M} UTC] {m.author_name or m.author_type.value}: {m.body_text}"
+        for m in public
+    ]
+    transcript = "\n".join(lines)
+    if len(transcript) > MAX_TRANSCRIPT:
+        transcript = transcript[:MAX_TRANSCRIPT] + "\n[… truncated]"
+    customer = conversation.customer
+    return ConversationPush(
+        conversation_id=conversation.id,
+        ref=conversation.ref,
+        subject=conversation.subject,
+        status=conversation.status.value,
+        channel=conversation.channel.value,
+        customer_email=customer.email,
+        customer_name=customer.name,
+        transcript=transcript,
+        first_message=public[0].body_text if public else "",
+        url=f"{base_url.rstrip('/')}/console/c/{conversation.public_id}" if base_url else None,
+    )
+
+
+def push_conversation(
+    session: Session,
+    conversation_id: int,
+    action: str,
+    base_url: str = "",
+    csat: dict[str, Any] | None = None,
+) -> None:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        return
+    sync.enqueue_push(session, snapshot(conversation, base_url), conversation.customer_id, action, csat)
+
+
+def register(dispatcher: Any, db: Database, base_url: str) -> None:
+    def run(
+        action_of: Callable[[Any], str | None], csat_of: Callable[[Any], Any] = lambda ev: None
+    ) -> Callable:
+        def listener(ev: Any) -> None:
+            if sync.provider_name() is None:
+                return
+            action = action_of(ev)
+            if action is None:
+                return
+            with db.unit_of_work() as session:
+                push_conversation(session, ev.conversation_id, action, base_url, csat_of(ev))
+
+        return listener
+
+    dispatcher.subscribe(ConversationCreated, run(lambda ev: "open"))
+
+    def on_update(ev: ConversationUpdated) -> str | None:
+        if "status" not in ev.changes:
+            return None
+        return "resolve" if ev.changes["status"][1] == "resolved" else "update"
+
+    dispatcher.subscribe(ConversationUpdated, run(on_update))
+    for name in CSAT_EVENT_NAMES:
+        if (event_type := getattr(ticket_events, name, None)) is not None:
+            dispatcher.subscribe(
+                event_type,
+                run(
+                    lambda ev: "csat",
+                    lambda ev: {
+                        "score": getattr(ev, "score", None),
+                        "comment": getattr(ev, "comment", "") or "",
+                    },
+                ),
+            )

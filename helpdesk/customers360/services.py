@@ -1,0 +1,103 @@
+"""Use cases over the whole customer: merge and split move conversations with the crm/ records,
+erase and export cover everything the helpdesk holds about a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from helpdesk.actors import Actor
+from helpdesk.crm import merging
+from helpdesk.crm import services as crm
+from helpdesk.crm.models import Customer, CustomerMerge
+from helpdesk.customers360.queries import conversations_of, customer_360, identity_key
+from helpdesk.errors import NotFound
+from helpdesk.tickets.models import Attachment, Conversation, Message
+from helpdesk.tickets.serialize import message_dict
+
+ERASED = "[erased]"
+EXPORT_LIMIT = 10_000
+
+
+def merge(session: Session, actor: Actor, target: Customer, source: Customer) -> CustomerMerge:
+    """Merge `source` into `target`; their conversations move too, in the same transaction."""
+    record = merging.merge_customers(session, actor, target, source)
+    moved = list(session.scalars(select(Conversation.id).where(Conversation.customer_id == record.source_id)))
+    if moved:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.id.in_(moved))
+            .values(customer_id=record.target_id)
+            .execution_options(synchronize_session="fetch")
+        )
+    record.moved = {**record.moved, "conversations": moved}
+    session.flush()
+    return record
+
+
+def split(session: Session, actor: Actor, customer: Customer, key: str) -> CustomerMerge:
+    """Split an identity off; when it came with a merge, the conversations of that merge go back."""
+    customer = crm.resolve(session, customer)
+    identity = next((i for i in customer.identities if identity_key(i) == key), None)
+    if identity is None:
+        raise NotFound("no such identity on this customer")
+    record = merging.split_identity(session, actor, customer, identity.id)
+    back: list[int] = []
+    if undone := (record.moved or {}).get("undoes"):
+        origin = session.get(CustomerMerge, undone)
+        back = [cid for cid in (origin.moved or {}).get("conversations", [])]
+        if back:
+            session.execute(
+                update(Conversation)
+                .where(Conversation.id.in_(back), Conversation.customer_id == customer.id)
+                .values(customer_id=record.target_id)
+                .execution_options(synchronize_session="fetch")
+            )
+    record.moved = {**record.moved, "conversations": back}
+    session.flush()
+    return record
+
+
+def erase(session: Session, actor: Actor, customer: Customer) -> Customer:
+    """GDPR erasure: the crm/ side, then every message body and attachment of their conversations."""
+    customer = crm.resolve(session, customer)
+    ids = crm.merged_ids(session, customer)
+    merging.erase_customer(session, actor, customer)
+    conversation_ids = list(session.scalars(select(Conversation.id).where(Conversation.customer_id.in_(ids))))
+    if conversation_ids:
+        session.execute(
+            update(Conversation).where(Conversation.id.in_(conversation_ids)).values(subject=ERASED)
+        )
+        session.execute(
+            update(Message)
+            .where(Message.conversation_id.in_(conversation_ids))
+            .values(body_text=ERASED, body_html=None, meta={})
+        )
+        session.execute(
+            update(Message)
+            .where(Message.conversation_id.in_(conversation_ids), Message.author_type == "customer")
+            .values(author_name="Erased customer")
+        )
+        message_ids = select(Message.id).where(Message.conversation_id.in_(conversation_ids))
+        for attachment in session.scalars(select(Attachment).where(Attachment.message_id.in_(message_ids))):
+            session.delete(attachment)
+    session.flush()
+    session.expire_all()
+    return customer
+
+
+def export(session: Session, customer: Customer) -> dict[str, Any]:
+    """Everything about the customer in one JSON document (the right of access): the 360 view
+    and the public messages of every conversation. Agents' private notes are internal and left out."""
+    customer = crm.resolve(session, customer)
+    data = customer_360(session, customer, limit=EXPORT_LIMIT)
+    conversations = conversations_of(session, crm.merged_ids(session, customer), limit=EXPORT_LIMIT)
+    messages = {c.id: [message_dict(m) for m in c.messages if not m.private] for c in conversations}
+    data["conversations"] = [
+        {**item, "messages": messages.get(conv.id, [])}
+        for item, conv in zip(data["conversations"], conversations, strict=False)
+    ]
+    data["export_format"] = "helpdesk.customer.v1"
+    return data
