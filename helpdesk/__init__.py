@@ -70,6 +70,8 @@ def _init_extensions(app: Flask) -> None:
 def _register_rooms(app: Flask) -> None:
     from helpdesk import admin
     from helpdesk.accounts import views as accounts_views
+    from helpdesk.orders import views as orders_views
+    from helpdesk.api import orders as _api_orders  # noqa: F401 - adds its routes to the API blueprint
     from helpdesk.api import views as api_views
     from helpdesk.extensions import csrf
     from helpdesk.tickets import admin as tickets_admin
@@ -81,6 +83,7 @@ def _register_rooms(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(api_views.bp)
     csrf.exempt(api_views.bp)  # token-authenticated, no cookies
+    orders_views.init_app(app)
     if app.config["DEMO"]:
         from helpdesk import demo
 

@@ -29,11 +29,29 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the login session
     "DEMO": False,
+    # Shops (orders/): a platform is on when its URL/shop and token are set.
+    "SHOPIFY_SHOP": None,  # e.g. "shop-example.myshopify.com"
+    "SHOPIFY_ACCESS_TOKEN": None,
+    "SHOPIFY_API_URL": None,  # None: https://{shop}/admin/api/2025-01
+    "SHOPIFY_WEBHOOK_SECRET": None,
+    "WOOCOMMERCE_URL": None,
+    "WOOCOMMERCE_CONSUMER_KEY": None,
+    "WOOCOMMERCE_CONSUMER_SECRET": None,
+    "WOOCOMMERCE_WEBHOOK_SECRET": None,
+    "BIGCOMMERCE_STORE_HASH": None,
+    "BIGCOMMERCE_ACCESS_TOKEN": None,
+    "BIGCOMMERCE_API_URL": None,  # None: https://api.bigcommerce.com
+    "BIGCOMMERCE_WEBHOOK_SECRET": None,  # sent back by BigCommerce as the X-Webhook-Secret header
+    "MAGENTO_URL": None,
+    "MAGENTO_ACCESS_TOKEN": None,
+    "MAGENTO_PULL_SECONDS": 300,
+    "ORDER_LOOKUP_RATE": "10/minute",  # widget lookups by order number + email, per client
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.
 _BOOL = {"RUN_MIGRATIONS", "WORKER_IN_PROCESS", "DEMO", "SESSION_COOKIE_SECURE"}
 _INT = {"JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES"}
+_INT |= {"MAGENTO_PULL_SECONDS"}
 _FLOAT = {"WORKER_POLL_SECONDS"}
 ENV_PREFIX = "HELPDESK_"
 
