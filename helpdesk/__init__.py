@@ -70,10 +70,10 @@ def _init_extensions(app: Flask) -> None:
 def _register_rooms(app: Flask) -> None:
     from helpdesk import admin
     from helpdesk.accounts import views as accounts_views
-    from helpdesk.orders import views as orders_views
     from helpdesk.api import orders as _api_orders  # noqa: F401 - adds its routes to the API blueprint
     from helpdesk.api import views as api_views
     from helpdesk.extensions import csrf
+    from helpdesk.orders import views as orders_views
     from helpdesk.tickets import admin as tickets_admin
     from helpdesk.tickets import views as tickets_views
 

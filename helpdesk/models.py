@@ -5,7 +5,14 @@ from helpdesk.crm.models import Customer, Identity
 from helpdesk.db import Base
 from helpdesk.jobs import Job
 from helpdesk.orders.models import (  # noqa: F401 - for Alembic
-    ConversationOrder, Fulfillment, Order, OrderLineItem, Refund, SyncState, WebhookDelivery)
+    ConversationOrder,
+    Fulfillment,
+    Order,
+    OrderLineItem,
+    Refund,
+    SyncState,
+    WebhookDelivery,
+)
 from helpdesk.tickets.models import Attachment, Conversation, Inbox, InboxAddress, Message, Tag, Team
 
 metadata = Base.metadata

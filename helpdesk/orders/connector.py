@@ -25,7 +25,7 @@ class PlatformError(Exception):
     """The platform answered with an error we cannot fix by waiting."""
 
 
-class PlatformRateLimited(Exception):  # noqa: N818 - it says what the platform said
+class PlatformRateLimited(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"rate limited; retry after {retry_after} s")
         self.retry_after = retry_after

@@ -31,12 +31,12 @@ MAGENTO_PULL = "orders.magento_pull"
 
 # Job handlers run in the worker without an application context: create_app hands the
 # settings over here once (see orders.views.init_app).
-_settings: dict[str, Any] = {}
+_settings: Mapping[str, Any] = {}
 
 
 def configure(settings: Mapping[str, Any]) -> None:
-    _settings.clear()
-    _settings.update(settings)
+    global _settings
+    _settings = settings  # the app's config itself: a later change of a setting is seen
 
 
 def connector(platform: str, settings: Mapping[str, Any] | None = None) -> Connector:
