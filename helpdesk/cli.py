@@ -232,7 +232,10 @@ def orders_backfill(platform: str, customer_id: str | None, detach: bool, timeou
                                               state.backfill_error)
             if total and bar.length != total:
                 bar.length = total
-            bar.update(done - seen)
+            if done != seen:
+                bar.update(done - seen)
+                if not sys.stdout.isatty():  # not a terminal (logs, pipes): a line per page instead of a bar
+                    click.echo(f"  {done}/{total or '?'}")
             seen = done
             if status != "running":
                 break

@@ -34,8 +34,8 @@ def shopify_order(order_id: int = 450789469, number: int = 1001, email: str = "b
     order = shopify_sample()["order"]
     order.update(id=order_id, order_number=number, name=f"#{number}", number=number - 1000, email=email,
                  updated_at=updated_at)
-    order["customer"] = {**order["customer"], "email": email,
-                         "id": order["customer"]["id"] + (order_id - 450789469)}
+    customer_id = 207119551 if order_id == 450789469 else 500_000_000 + order_id
+    order["customer"] = {**order["customer"], "email": email, "id": customer_id}
     order.update(changes)
     return order
 
