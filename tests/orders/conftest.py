@@ -55,3 +55,16 @@ def shopify_post(client: FlaskClient) -> Callable[..., Any]:
 def run_jobs(app: Flask) -> Callable[[], int]:
     worker = Worker(db_of(app))
     return worker.run_until_idle
+
+
+def make_order(app: Flask, number: int, email: str, **changes: Any) -> str:
+    """A Shopify order stored through the real services; returns its public id."""
+    from helpdesk.actors import SYSTEM
+    from helpdesk.orders import services
+    from helpdesk.orders.shopify import ShopifyConnector
+    from tests.orders.fakes import shopify_order
+
+    payload = shopify_order(order_id=450789469 + number, number=number, email=email, **changes)
+    with db_of(app).unit_of_work() as s:
+        order, _ = services.upsert_order(s, SYSTEM, ShopifyConnector(SHOP, "").parse_order(payload))
+        return order.public_id
