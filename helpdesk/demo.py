@@ -100,6 +100,9 @@ def seed(app: Flask) -> None:
             if any(kind == "a" for kind, _ in lines):
                 tickets.assign(session, SYSTEM, conv, agent)
             tickets.set_status(session, SYSTEM, conv, status)
+        from helpdesk.orders.demo import seed_orders
+
+        seed_orders(session)  # the messages' order numbers are linked after this commit
         _ = admin
 
 
