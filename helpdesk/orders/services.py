@@ -77,8 +77,10 @@ def update_customer(session: Session, actor: Actor, platform: str, shop: str, da
     return customer
 
 
-def find_order(session: Session, platform: str, shop: str, order_id: str) -> Order | None:
-    return session.scalar(select(Order).filter_by(platform=platform, shop=shop, order_id=order_id))
+def find_order(session: Session, platform: str, shop: str, order_id: str, *, for_update: bool = False) -> Order | None:
+    query = select(Order).filter_by(platform=platform, shop=shop, order_id=order_id)
+    # Locked while we compare updated_at and write: two racing updates must not both pass the check.
+    return session.scalar(query.with_for_update() if for_update else query)
 
 
 def upsert_order(session: Session, actor: Actor, data: OrderData) -> tuple[Order, bool]:
@@ -87,7 +89,7 @@ def upsert_order(session: Session, actor: Actor, data: OrderData) -> tuple[Order
     An update whose platform updated_at is older than the stored one is stale (webhooks arrive out
     of order, backfills overlap them) and changes nothing.
     """
-    order = find_order(session, data.platform, data.shop, data.order_id)
+    order = find_order(session, data.platform, data.shop, data.order_id, for_update=True)
     created = order is None
     if order is not None and data.updated_at < order.platform_updated_at:
         return order, False
@@ -99,7 +101,7 @@ def upsert_order(session: Session, actor: Actor, data: OrderData) -> tuple[Order
                 session.add(order)
                 session.flush()
         except IntegrityError:
-            order = find_order(session, data.platform, data.shop, data.order_id)
+            order = find_order(session, data.platform, data.shop, data.order_id, for_update=True)
             if order is None:
                 raise
             created = False
@@ -164,7 +166,7 @@ def _merge_refund(order: Order, data: RefundData) -> None:
 def add_refund(session: Session, actor: Actor, platform: str, shop: str, order_id: str,
                refund: RefundData) -> Order | None:
     """refunds/create: None when the order is not known yet (the caller fetches it)."""
-    order = find_order(session, platform, shop, order_id)
+    order = find_order(session, platform, shop, order_id, for_update=True)
     if order is None:
         return None
     _merge_refund(order, refund)

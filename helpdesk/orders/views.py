@@ -78,9 +78,10 @@ def init_app(app: Flask) -> None:
     """Called by create_app: blueprints, template helpers, the recognition listener, job settings."""
     from helpdesk import db_of
     from helpdesk.extensions import csrf
-    from helpdesk.orders import webhooks, widget
+    from helpdesk.orders import admin, webhooks, widget
 
     app.register_blueprint(bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(widget.bp)
     csrf.exempt(webhooks.bp)  # authenticated by their signatures, no cookies

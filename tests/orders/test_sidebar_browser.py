@@ -112,3 +112,30 @@ def test_sidebar_shows_the_linked_order_and_its_tracking_link_opens_the_carrier_
             assert "Parcel 1Z2345E20312345678: in transit" in popup.inner_text("h1")
         finally:
             browser.close()
+
+
+def test_admin_shops_page_renders(app: Flask, admin: Any, database_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    live = start_live_server(tmp_path, database_url, env={
+        "HELPDESK_SHOPIFY_SHOP": "shop-example.myshopify.com", "HELPDESK_SHOPIFY_ACCESS_TOKEN": "shpat_secret",
+        "HELPDESK_SHOPIFY_WEBHOOK_SECRET": "whsec", "HELPDESK_WOOCOMMERCE_URL": "https://woo.example"})
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1300, "height": 900})
+                page.goto(f"{live.url}/login")
+                page.fill("input[name=email]", admin.email)
+                page.fill("input[name=password]", PASSWORD)
+                page.click("button[type=submit]")
+                page.wait_for_url("**/console**")
+                page.goto(f"{live.url}/admin/orders")
+                assert "connected" in page.inner_text(".shops").lower()
+                assert "shpat_secret" not in page.content()
+                if SCREENS:
+                    page.screenshot(path=str(SCREENS / "admin-shops.png"), full_page=True)
+            finally:
+                browser.close()
+    finally:
+        stop_live_server(live)
