@@ -198,3 +198,12 @@ def test_openapi_describes_the_order_paths(client: FlaskClient) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
     assert {"/orders", "/orders/{id}", "/conversations/{id}/orders"} <= set(spec["paths"])
     assert "Order" in spec["components"]["schemas"]
+
+
+def test_console_link_without_csrf_token_is_refused(app: Flask, inbox: Inbox, console: FlaskClient,
+                                                    session: Session) -> None:
+    make_order(app, 1011, "ann@example.com")
+    conv = make_conversation(app, inbox, email="ann@example.com")
+    response = console.post(f"/console/c/{conv.public_id}/orders", data={"order": "1011"})
+    assert response.status_code == 400
+    assert link_states(session, conv) == {}
