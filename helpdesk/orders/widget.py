@@ -7,11 +7,13 @@
   guessing numbers yields nothing.
 
 HTTP: `POST /widget/orders/lookup` `{site, number, email}` -> `{order: ORDER}` or 404.
-Socket hook for the chat room (namespace /widget), same functions, same limit:
-  `orders:list`   {}                      -> {ok, orders: [ORDER...]}   (verified shoppers only)
-  `orders:lookup` {number, email}         -> {ok, order: ORDER} | {ok: false, error}
-  `orders:pick`   {conversation_id, order_id} -> {ok}                   (verified shoppers only)
-call `check_lookup_rate(key)` with the visitor token or the client address as key.
+Socket hook for the chat room (namespace /widget): each `*_event` function below takes the event's
+data and returns the ack payload, raising DomainError, so a handler wrapped in the chat room's
+`@acked` is one line:
+  `orders:list`   {}                           -> {ok, orders: [ORDER...]}     (verified shoppers only)
+  `orders:lookup` {number, email}              -> {ok, order: ORDER} | {ok: false, error}  (rate limited)
+  `orders:pick`   {conversation_id, order_id}  -> {ok, order: ORDER}           (verified shoppers only)
+e.g. `return orders_widget.lookup_event(session, data, rate_key=str(conn.visitor_id))`.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from limits import parse
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from helpdesk.actors import customer_actor
 from helpdesk.crm.models import Customer
-from helpdesk.errors import Invalid, NotFound, RateLimited
+from helpdesk.errors import Forbidden, Invalid, NotFound, RateLimited
 from helpdesk.extensions import limiter
+from helpdesk.orders import linking
 from helpdesk.orders.models import Order
 from helpdesk.orders.serialize import order_dict
 from helpdesk.tickets import services as tickets
@@ -68,6 +72,35 @@ def lookup_order(session: Session, number: Any, email: Any) -> Order:
     if found is None:
         raise NotFound(NO_MATCH)
     return found
+
+
+def _verified(verified: bool) -> None:
+    if not verified:
+        raise Forbidden("only a verified shopper sees their orders; look one up with its number and email",
+                        code="not_verified")
+
+
+def list_event(session: Session, customer: Customer, *, verified: bool) -> dict[str, Any]:
+    _verified(verified)
+    return {"orders": [order_dict(o, for_agent=False) for o in orders_for_shopper(session, customer)]}
+
+
+def lookup_event(session: Session, data: Any, *, rate_key: str) -> dict[str, Any]:
+    data = data if isinstance(data, dict) else {}
+    check_lookup_rate(rate_key)
+    return {"order": order_dict(lookup_order(session, data.get("number"), data.get("email")), for_agent=False)}
+
+
+def pick_event(session: Session, customer: Customer, data: Any, *, verified: bool) -> dict[str, Any]:
+    """Link one of the shopper's orders to their conversation: the agent sees what they ask about."""
+    _verified(verified)
+    data = data if isinstance(data, dict) else {}
+    conversation = tickets.get_conversation(session, str(data.get("conversation_id") or ""), customer_actor(customer))
+    order = session.scalar(select(Order).filter_by(public_id=str(data.get("order_id") or "")))
+    if order is None:
+        raise NotFound("no such order")
+    linking.shopper_pick_order(session, customer_actor(customer), conversation, order)
+    return {"order": order_dict(order, for_agent=False)}
 
 
 @bp.post("/widget/orders/lookup")

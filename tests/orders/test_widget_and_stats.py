@@ -116,3 +116,30 @@ def test_customer_orders_partial_renders_the_figures(app: Flask, session: Sessio
         ann = crm.find_by_identity(db_session(), crm.IdentityKind.email, "ann@example.com")
         html = render_template_string('{% include "orders/_customer_orders.html" %}', customer=ann)
     assert "Lifetime value" in html and "$150.00" in html and "$75.00" in html and "#1002" in html
+
+
+def test_socket_hooks_list_lookup_and_pick(app: Flask, site: str, session: Session) -> None:
+    from helpdesk.errors import Forbidden, RateLimited
+
+    inbox = session.scalar(select(Inbox).filter_by(site_key=site))
+    session.commit()
+    mine = make_order(app, 1001, "ann@example.com")
+    theirs = make_order(app, 1002, "bob@example.com")
+    conv = make_conversation(app, inbox, email="ann@example.com", body="Hi")
+    with app.test_request_context(), db_of(app).unit_of_work() as s:
+        ann = crm.customer_for_email(s, SYSTEM, "ann@example.com")
+        with pytest.raises(Forbidden):
+            widget.list_event(s, ann, verified=False)
+        assert [o["id"] for o in widget.list_event(s, ann, verified=True)["orders"]] == [mine]
+        with pytest.raises(Forbidden):
+            widget.pick_event(s, ann, {"conversation_id": conv.public_id, "order_id": mine}, verified=False)
+        picked = widget.pick_event(s, ann, {"conversation_id": conv.public_id, "order_id": mine}, verified=True)
+        assert picked["order"]["id"] == mine
+        with pytest.raises(NotFound):
+            widget.pick_event(s, ann, {"conversation_id": conv.public_id, "order_id": theirs}, verified=True)
+        assert widget.lookup_event(s, {"number": "1002", "email": "bob@example.com"}, rate_key="v1")["order"]
+        for _ in range(4):
+            with pytest.raises(NotFound):
+                widget.lookup_event(s, {"number": "1002", "email": "ann@example.com"}, rate_key="v1")
+        with pytest.raises(RateLimited):
+            widget.lookup_event(s, {"number": "1002", "email": "bob@example.com"}, rate_key="v1")
