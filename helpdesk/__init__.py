@@ -75,6 +75,7 @@ def _register_rooms(app: Flask) -> None:
     from helpdesk.extensions import csrf
     from helpdesk.orders import views as orders_views
     from helpdesk.tickets import admin as tickets_admin
+    from helpdesk.tickets import snooze  # noqa: F401 - registers its periodic job
     from helpdesk.tickets import views as tickets_views
 
     app.register_blueprint(accounts_views.bp)

@@ -13,9 +13,9 @@ from helpdesk.orders.models import (  # noqa: F401 - for Alembic
     SyncState,
     WebhookDelivery,
 )
-from helpdesk.tickets.models import Attachment, Conversation, Inbox, InboxAddress, Message, Tag, Team
+from helpdesk.tickets.models import Attachment, CannedReply, Conversation, Inbox, InboxAddress, Message, Tag, Team
 
 metadata = Base.metadata
 
-__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "Conversation", "Customer", "Identity", "Inbox",
-           "InboxAddress", "Job", "Message", "Tag", "Team", "metadata"]
+__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "CannedReply", "Conversation", "Customer", "Identity",
+           "Inbox", "InboxAddress", "Job", "Message", "Tag", "Team", "metadata"]

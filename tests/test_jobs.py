@@ -178,3 +178,18 @@ def test_two_workers_never_run_one_job_twice(app: Flask) -> None:
     with db_of(app).unit_of_work() as s:
         states = set(s.scalars(select(Job.state)).all())
     assert states == {JobState.done}
+
+
+def test_periodic_jobs_keep_one_pending_run_due_an_interval_after_the_last(app: Flask, calls: list[Any]) -> None:
+    jobs.handler("test.tick")(lambda session, payload: calls.append("tick"))
+    kinds = {"test.tick": 60.0}
+    with db_of(app).unit_of_work() as s:
+        assert jobs.schedule_periodic(s, kinds) == 1
+        assert jobs.schedule_periodic(s, kinds) == 0  # one is already pending
+    Worker(db_of(app)).run_until_idle()
+    assert calls == ["tick"]
+    with db_of(app).unit_of_work() as s:
+        assert jobs.schedule_periodic(s, kinds) == 1
+        nxt = s.scalar(select(Job).filter_by(dedupe_key="periodic:test.tick"))
+        assert timedelta(seconds=55) < nxt.run_at - utcnow() <= timedelta(seconds=60)
+    assert Worker(db_of(app)).run_until_idle() == 0  # not due for a minute

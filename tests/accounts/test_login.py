@@ -125,3 +125,21 @@ def test_admin_creates_inboxes_and_teams(admin_client: FlaskClient, app: Flask, 
         mail = s.scalar(select(Inbox).filter_by(name="Mail"))
         assert [a.address for a in mail.addresses] == ["help@shop.example"]
         assert mail.ingest_token_hash and len(mail.ingest_token_hash) == 64
+
+
+def test_agent_changes_own_password_and_other_sessions_end(app: Flask, agent: Agent) -> None:
+    laptop, phone = app.test_client(), app.test_client()
+    login(laptop, agent.email)
+    login(phone, agent.email)
+    token = csrf_token(laptop, "/settings/profile")
+    wrong = laptop.post("/settings/profile", data={"csrf_token": token, "name": "Alice", "current_password": "nope",
+                                                   "new_password": "new-pass", "confirm_password": "new-pass"},
+                        follow_redirects=True)
+    assert "not your current password" in wrong.get_data(as_text=True)
+    laptop.post("/settings/profile", data={"csrf_token": token, "name": "Alice A.", "current_password": PASSWORD,
+                                           "new_password": "new-pass", "confirm_password": "new-pass"})
+    assert laptop.get("/console").status_code == 200  # this device stays in
+    assert phone.get("/console").status_code == 302  # the other one is logged out
+    assert login(phone, agent.email, "new-pass").status_code == 302
+    with db_of(app).unit_of_work() as s:
+        assert s.get(Agent, agent.id).name == "Alice A."

@@ -111,3 +111,47 @@ def test_console_controls_change_status_assignee_priority_and_tags(app: Flask, a
 def test_unknown_conversation_is_a_404_page(agent_client: FlaskClient) -> None:
     response = agent_client.get("/console/c/cv_missing")
     assert response.status_code == 404 and "Nothing here" in response.get_data(as_text=True)
+
+
+def test_snooze_from_the_console_for_a_chosen_time(app: Flask, agent_client: FlaskClient) -> None:
+    from helpdesk.db import utcnow
+
+    inbox, _ = make_inbox(app)
+    conv = make_conversation(app, inbox)
+    url = f"/console/c/{conv.public_id}"
+    token = csrf_token(agent_client, url)
+    assert agent_client.post(f"{url}/status", data={"csrf_token": token, "status": "snoozed",
+                                                    "snooze_for": "forever"}).status_code == 400
+    agent_client.post(f"{url}/status", data={"csrf_token": token, "status": "snoozed", "snooze_for": "4h"})
+    with db_of(app).unit_of_work() as s:
+        c = s.get(Conversation, conv.id)
+        assert c.status.value == "snoozed"
+        assert 3.9 * 3600 < (c.snoozed_until - utcnow()).total_seconds() <= 4 * 3600
+    assert "until" in agent_client.get(url).get_data(as_text=True)
+
+
+def test_bulk_actions_apply_to_every_ticked_conversation(app: Flask, agent_client: FlaskClient, agent: Agent) -> None:
+    inbox, _ = make_inbox(app)
+    convs = [make_conversation(app, inbox, email=f"c{i}@example.com") for i in range(3)]
+    token = csrf_token(agent_client, "/console?view=all")
+    picked = [convs[0].public_id, convs[2].public_id]
+    agent_client.post("/console/bulk", data={"csrf_token": token, "action": "assign_me", "ids": picked})
+    agent_client.post("/console/bulk", data={"csrf_token": token, "action": "resolved", "ids": picked})
+    with db_of(app).unit_of_work() as s:
+        state = {c.public_id: (s.get(Conversation, c.id).assignee_id, s.get(Conversation, c.id).status.value)
+                 for c in convs}
+    assert state == {convs[0].public_id: (agent.id, "resolved"), convs[1].public_id: (None, "open"),
+                     convs[2].public_id: (agent.id, "resolved")}
+
+
+def test_bulk_with_an_unknown_conversation_changes_nothing(app: Flask, agent_client: FlaskClient) -> None:
+    inbox, _ = make_inbox(app)
+    conv = make_conversation(app, inbox)
+    token = csrf_token(agent_client, "/console?view=all")
+    response = agent_client.post("/console/bulk", data={"csrf_token": token, "action": "resolved",
+                                                        "ids": [conv.public_id, "cv_nope"]}, follow_redirects=True)
+    assert "no such conversation" in response.get_data(as_text=True)
+    assert agent_client.post("/console/bulk", data={"csrf_token": token, "action": "delete_all",
+                                                    "ids": [conv.public_id]}).status_code == 400
+    with db_of(app).unit_of_work() as s:
+        assert s.get(Conversation, conv.id).status.value == "open"

@@ -166,3 +166,18 @@ def test_subject_line_breaks_never_reach_a_header(app: Flask) -> None:
     inbox, _ = make_inbox(app)
     conv = make_conversation(app, inbox, subject="Hello\r\nBcc: victim@example.com")
     assert "\n" not in conv.subject and "\r" not in conv.subject
+
+
+def test_snoozed_conversations_wake_up_when_their_time_is_up(app: Flask, conv: Conversation, agent: Agent) -> None:
+    from helpdesk.tickets.snooze import wake_due
+
+    with db_of(app).unit_of_work() as s:
+        services.set_status(s, agent_actor(agent), s.get(Conversation, conv.id), "snoozed",
+                            utcnow() + timedelta(hours=1))
+    with db_of(app).unit_of_work() as s:
+        assert wake_due(s) == 0
+        s.get(Conversation, conv.id).snoozed_until = utcnow() - timedelta(seconds=1)
+    with db_of(app).unit_of_work() as s:
+        assert wake_due(s) == 1
+        woken = s.get(Conversation, conv.id)
+        assert woken.status is Status.open and woken.snoozed_until is None
