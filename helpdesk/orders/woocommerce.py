@@ -80,9 +80,11 @@ class WooCommerceConnector(Connector):
         body = response.json()
         if not isinstance(body, list):
             raise PayloadError("orders", "must be a list")
-        pages = int(response.headers.get("X-WP-TotalPages") or page)
         total = response.headers.get("X-WP-Total")
-        return OrderPage([self.parse_order(o) for o in body], str(page + 1) if page < pages else None,
+        pages = response.headers.get("X-WP-TotalPages", "")
+        # Without the header (a proxy may strip it), a full page means there may be another.
+        more = page < int(pages) if pages.isdigit() else len(body) == PAGE_SIZE
+        return OrderPage([self.parse_order(o) for o in body], str(page + 1) if more else None,
                          int(total) if total and total.isdigit() else None)
 
     def parse_order(self, payload: Any) -> OrderData:
