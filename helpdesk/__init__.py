@@ -71,6 +71,7 @@ def _register_rooms(app: Flask) -> None:
     from helpdesk import admin
     from helpdesk.accounts import views as accounts_views
     from helpdesk.api import customers as _api_customers  # noqa: F401  (its routes join the API blueprint)
+    from helpdesk.api import orders as _api_orders  # noqa: F401 - adds its routes to the API blueprint
     from helpdesk.api import views as api_views
     from helpdesk.crm import admin as crm_admin
     from helpdesk.crm import sync as crm_sync
@@ -78,6 +79,7 @@ def _register_rooms(app: Flask) -> None:
     from helpdesk.customers360 import listeners as customer_listeners
     from helpdesk.customers360 import views as customers_views
     from helpdesk.extensions import csrf
+    from helpdesk.orders import views as orders_views
     from helpdesk.tickets import admin as tickets_admin
     from helpdesk.tickets import snooze  # noqa: F401 - registers its periodic job
     from helpdesk.tickets import views as tickets_views
@@ -98,6 +100,7 @@ def _register_rooms(app: Flask) -> None:
     crm_sync.configure(app.config)
     customer_listeners.register(app.extensions["helpdesk.dispatcher"], db_of(app), app.config["BASE_URL"])
     app.jinja_env.globals["customer_sidebar"] = customers_views.sidebar_data
+    orders_views.init_app(app)
     if app.config["DEMO"]:
         from helpdesk import demo
 

@@ -277,6 +277,64 @@ def crm_sync(full: bool) -> None:
                f"{counts.get('conflicts', 0)} conflicts; watermark {state.watermark}")
 
 
+@cli.group()
+def orders() -> None:
+    """Orders from the shops."""
+
+
+@orders.command("backfill")
+@click.option("--platform", required=True, type=click.Choice(["shopify", "woocommerce", "bigcommerce", "magento"]))
+@click.option("--customer", "customer_id", default=None, help="Only this shop customer's orders (platform id).")
+@click.option("--detach", is_flag=True, help="Only queue the backfill; the worker does it.")
+@click.option("--timeout", default=3600, show_default=True, type=int, help="Give up waiting after this many seconds.")
+def orders_backfill(platform: str, customer_id: str | None, detach: bool, timeout: int) -> None:
+    """Import a shop's orders, page by page, as jobs that survive restarts."""
+    import time
+
+    from helpdesk.errors import DomainError
+    from helpdesk.jobs import Worker
+    from helpdesk.orders import sync
+
+    app = _app()
+    database = db_of(app)
+    try:
+        with database.unit_of_work() as session:
+            state = sync.start_backfill(session, platform, customer_id)
+            key = (state.platform, state.shop)
+    except DomainError as exc:
+        _fail(exc.message)
+    if detach:
+        click.echo(f"backfill of {platform} orders queued; `helpdesk worker` runs it")
+        return
+    worker = Worker(database, lease_seconds=app.config["JOB_LEASE_SECONDS"])
+    deadline = time.monotonic() + timeout
+    seen, status, error = 0, "running", None
+    with app.app_context(), click.progressbar(length=0, label=f"{platform} orders", show_pos=True,
+                                              file=sys.stdout) as bar:
+        while time.monotonic() < deadline:
+            busy = worker.run_one()
+            with database.unit_of_work() as session:
+                state = sync.sync_state(session, *key)
+                done, total, status, error = (state.backfill_seen, state.backfill_total, state.backfill_state,
+                                              state.backfill_error)
+            if total and bar.length != total:
+                bar.length = total
+            if done != seen:
+                bar.update(done - seen)
+                if not sys.stdout.isatty():  # not a terminal (logs, pipes): a line per page instead of a bar
+                    click.echo(f"  {done}/{total or '?'}")
+            seen = done
+            if status != "running":
+                break
+            if not busy:
+                time.sleep(0.5)  # a page waits for its Retry-After
+    if status == "failed":
+        _fail(f"backfill failed: {error}")
+    if status == "running":
+        _fail("still running: the worker will finish it")
+    click.echo(f"imported {seen} {platform} orders")
+
+
 def _safe_url(app: Flask) -> str:
     from sqlalchemy.engine import make_url
 

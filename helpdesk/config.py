@@ -50,13 +50,30 @@ DEFAULTS: dict[str, Any] = {
     "MAILGUN_SIGNING_KEY": None,
     "IMAP_POLL_SECONDS": 60,
     "CHAT_EMAIL_FALLBACK_SECONDS": 120,  # an offline shopper gets the agent's chat answer by email
+    # Shops (orders/): a platform is on when its URL/shop and token are set.
+    "SHOPIFY_SHOP": None,  # e.g. "shop-example.myshopify.com"
+    "SHOPIFY_ACCESS_TOKEN": None,
+    "SHOPIFY_API_URL": None,  # None: https://{shop}/admin/api/2025-01
+    "SHOPIFY_WEBHOOK_SECRET": None,
+    "WOOCOMMERCE_URL": None,
+    "WOOCOMMERCE_CONSUMER_KEY": None,
+    "WOOCOMMERCE_CONSUMER_SECRET": None,
+    "WOOCOMMERCE_WEBHOOK_SECRET": None,
+    "BIGCOMMERCE_STORE_HASH": None,
+    "BIGCOMMERCE_ACCESS_TOKEN": None,
+    "BIGCOMMERCE_API_URL": None,  # None: https://api.bigcommerce.com
+    "BIGCOMMERCE_WEBHOOK_SECRET": None,  # sent back by BigCommerce as the X-Webhook-Secret header
+    "MAGENTO_URL": None,
+    "MAGENTO_ACCESS_TOKEN": None,
+    "MAGENTO_PULL_SECONDS": 300,
+    "ORDER_LOOKUP_RATE": "10/minute",  # widget lookups by order number + email, per client
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.
 _BOOL = {"RUN_MIGRATIONS", "WORKER_IN_PROCESS", "DEMO", "SESSION_COOKIE_SECURE", "CRM_CREATE_CONTACTS"}
 _INT = {"JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
         "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS",
-        "CRM_PULL_INTERVAL"}
+        "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS"}
 _FLOAT = {"WORKER_POLL_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS"}
 ENV_PREFIX = "HELPDESK_"
 

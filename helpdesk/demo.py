@@ -112,6 +112,9 @@ def seed(app: Flask) -> None:
             tickets.set_status(session, SYSTEM, conv, status)
         for shortcut, title, body in CANNED:
             canned.save_canned_reply(session, agent_actor(manager), shortcut=shortcut, title=title, body=body)
+        from helpdesk.orders.demo import seed_orders
+
+        seed_orders(session)  # the messages' order numbers are linked after this commit
         _ = admin
 
 

@@ -54,6 +54,8 @@ def pending(session: Session) -> list[Event]:
 
 @sa_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a SAVEPOINT was released: the real commit (and the dispatch) is still to come
     events = session.info.pop(_PENDING, [])
     dispatcher = session.info.get("dispatcher")
     if dispatcher is None:

@@ -13,6 +13,15 @@ from helpdesk.crm.models import (
 )
 from helpdesk.db import Base
 from helpdesk.jobs import Job
+from helpdesk.orders.models import (  # noqa: F401 - for Alembic
+    ConversationOrder,
+    Fulfillment,
+    Order,
+    OrderLineItem,
+    Refund,
+    SyncState,
+    WebhookDelivery,
+)
 from helpdesk.tickets.email.models import AutoMail, ImapCursor, InboundMail  # noqa: F401
 from helpdesk.tickets.models import Attachment, CannedReply, Conversation, Inbox, InboxAddress, Message, Tag, Team
 

@@ -202,6 +202,52 @@ PATHS.update({
 })
 
 
+# Orders (helpdesk/api/orders.py).
+_MONEY = {"type": ["string", "null"], "description": "decimal amount, two places"}
+SCHEMAS["Order"] = {"type": "object", "required": ["id", "number", "name", "status", "currency", "total"],
+                    "properties": {
+                        "id": {"type": "string"}, "number": {"type": "string"}, "name": {"type": "string"},
+                        "platform": {"enum": ["shopify", "woocommerce", "bigcommerce", "magento"]},
+                        "shop": {"type": "string"}, "platform_order_id": {"type": "string"},
+                        "status": {"enum": ["open", "closed", "cancelled"]},
+                        "financial_status": {"type": ["string", "null"]},
+                        "fulfillment_status": {"type": ["string", "null"]},
+                        "gateway": {"type": ["string", "null"]}, "email": {"type": ["string", "null"]},
+                        "customer": {"type": ["object", "null"]}, "currency": {"type": "string"},
+                        "total": _MONEY, "subtotal": _MONEY, "shipping_total": _MONEY, "tax_total": _MONEY,
+                        "refunded_total": _MONEY,
+                        "placed_at": {"type": "string", "format": "date-time"},
+                        "updated_at": {"type": "string", "format": "date-time"},
+                        "cancelled_at": {"type": ["string", "null"], "format": "date-time"},
+                        "cancel_reason": {"type": ["string", "null"]},
+                        "line_items": {"type": "array", "items": {"type": "object", "properties": {
+                            "title": {"type": "string"}, "variant": {"type": ["string", "null"]},
+                            "sku": {"type": ["string", "null"]}, "quantity": {"type": "integer"},
+                            "price": _MONEY}}},
+                        "fulfillments": {"type": "array", "items": {"type": "object", "properties": {
+                            "status": {"type": ["string", "null"]}, "carrier": {"type": ["string", "null"]},
+                            "tracking_number": {"type": ["string", "null"]},
+                            "tracking_url": {"type": ["string", "null"], "format": "uri"},
+                            "shipped_at": {"type": ["string", "null"], "format": "date-time"}}}},
+                        "refunds": {"type": "array", "items": {"type": "object", "properties": {
+                            "amount": _MONEY, "note": {"type": ["string", "null"]},
+                            "refunded_at": {"type": ["string", "null"], "format": "date-time"}}}}}}
+SCHEMAS["OrderLink"] = {"type": "object", "required": ["order"], "properties": {
+    "order": {"type": "string", "description": "the order's id, or its number (e.g. 1001)"}}}
+PATHS["/orders"] = {"get": {"summary": "List orders, newest first", "parameters": [
+    *PAGING, {"name": "customer", "in": "query", "schema": {"type": "string"}, "description": "customer id"},
+    {"name": "number", "in": "query", "schema": {"type": "string"}, "description": "order number, e.g. 1001"}],
+    "responses": {"200": _json(_page("Order")), **ERRORS}}}
+PATHS["/orders/{id}"] = {"parameters": [ID], "get": {
+    "summary": "One order with items, payment, fulfilments and refunds",
+    "responses": {"200": _json(_ref("Order")), **ERRORS}}}
+PATHS["/conversations/{id}/orders"] = {"parameters": [ID], "post": {
+    "summary": "Link an order to the conversation (linking twice is a no-op)",
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("OrderLink")}}},
+    "responses": {"201": _json({"type": "object", "properties": {
+        "conversation_id": {"type": "string"}, "state": {"const": "linked"}, "order": _ref("Order")}},
+        "Linked"), **ERRORS}}}
+
 def spec() -> dict[str, Any]:
     responses = {name: _json(_ref("Error"), text) for name, text in [
         ("BadRequest", "Malformed request"), ("Unauthorized", "Missing or wrong API token"),

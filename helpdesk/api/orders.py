@@ -1,0 +1,77 @@
+"""REST /api/v1 for orders: list and read them, link one to a conversation. Same blueprint,
+same token auth and error shape as api/views.py."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from flask import jsonify, request
+from sqlalchemy import and_, or_, select
+
+from helpdesk.api.views import actor, bp
+from helpdesk.crm import services as crm
+from helpdesk.errors import Invalid, NotFound
+from helpdesk.orders import linking
+from helpdesk.orders import services as orders
+from helpdesk.orders.models import Order
+from helpdesk.orders.serialize import order_dict
+from helpdesk.tickets import queries
+from helpdesk.tickets import services as tickets
+from helpdesk.web import commit, db_session, json_body
+
+
+def _cursor(order: Order) -> str:
+    return base64.urlsafe_b64encode(f"{order.placed_at.isoformat()}|{order.id}".encode()).decode()
+
+
+def _decode(cursor: str) -> tuple[datetime, int]:
+    try:
+        placed, _, row = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        return datetime.fromisoformat(placed), int(row)
+    except (ValueError, UnicodeDecodeError):
+        raise Invalid("cursor", "not a cursor this API gave out") from None
+
+
+@bp.get("/orders")
+def orders_list() -> Any:
+    session = db_session()
+    query = select(Order)
+    if customer_id := request.args.get("customer"):
+        try:
+            customer = crm.get_customer(session, customer_id)
+        except NotFound:
+            raise Invalid("customer", "no such customer") from None
+        query = query.where(Order.customer_id == customer.id)
+    if number := request.args.get("number"):
+        number = number.strip().lstrip("#")
+        query = query.where(or_(Order.number == number, Order.name == f"#{number}"))
+    limit = queries.parse_limit(request.args.get("limit"))
+    if cursor := request.args.get("cursor"):
+        placed, row = _decode(cursor)
+        query = query.where(or_(Order.placed_at < placed, and_(Order.placed_at == placed, Order.id < row)))
+    rows = session.scalars(query.order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return jsonify(data=[order_dict(o) for o in rows], next_cursor=_cursor(rows[-1]) if more else None)
+
+
+@bp.get("/orders/<public_id>")
+def orders_get(public_id: str) -> Any:
+    return jsonify(order_dict(orders.get_order(db_session(), public_id)))
+
+
+@bp.post("/conversations/<public_id>/orders")
+def conversation_orders_link(public_id: str) -> Any:
+    """Body `{order: ORDER_ID | NUMBER}`; linking twice is a no-op."""
+    session = db_session()
+    data = json_body()
+    ref = data.get("order")
+    if not isinstance(ref, str | int) or isinstance(ref, bool):
+        raise Invalid("order", "an order id or number")
+    conv = tickets.get_conversation(session, public_id, actor())
+    order = linking.order_for_link(session, str(ref))
+    linking.link_order(session, actor(), conv, order, source="api")
+    commit()
+    return jsonify(conversation_id=conv.public_id, state="linked", order=order_dict(order)), 201

@@ -1,0 +1,250 @@
+"""What every platform connector returns and raises: plain data, no database."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+import requests
+
+TIMEOUT = (5, 30)  # connect, read: a shop that hangs must not hang a worker
+
+
+class PayloadError(ValueError):
+    """A platform payload that lacks a field or has one of the wrong type."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"{field_name}: {problem}")
+        self.field = field_name
+
+
+class PlatformError(Exception):
+    """The platform answered with an error we cannot fix by waiting."""
+
+
+class PlatformRateLimited(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+@dataclass
+class LineItemData:
+    title: str
+    quantity: int
+    price: Decimal
+    external_id: str | None = None
+    variant: str | None = None
+    sku: str | None = None
+
+
+@dataclass
+class FulfillmentData:
+    external_id: str
+    status: str | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+    shipped_at: datetime | None = None
+
+
+@dataclass
+class RefundData:
+    external_id: str
+    amount: Decimal
+    note: str | None = None
+    refunded_at: datetime | None = None
+
+
+@dataclass
+class CustomerData:
+    external_id: str | None
+    email: str | None
+    name: str | None = None
+    phone: str | None = None
+
+
+@dataclass
+class OrderData:
+    platform: str
+    shop: str
+    order_id: str
+    number: str
+    name: str
+    placed_at: datetime
+    updated_at: datetime
+    total: Decimal
+    currency: str
+    email: str | None = None
+    customer: CustomerData | None = None
+    status: str = "open"
+    financial_status: str | None = None
+    fulfillment_status: str | None = None
+    gateway: str | None = None
+    subtotal: Decimal | None = None
+    shipping_total: Decimal | None = None
+    tax_total: Decimal | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    shipping_address: dict[str, Any] = field(default_factory=dict)
+    line_items: list[LineItemData] = field(default_factory=list)
+    fulfillments: list[FulfillmentData] = field(default_factory=list)
+    # None: this payload says nothing about refunds (keep what is stored); []: there are none.
+    refunds: list[RefundData] | None = None
+
+
+@dataclass
+class OrderPage:
+    orders: list[OrderData]
+    next_cursor: str | None  # None: this was the last page
+    total: int | None = None
+
+
+class Connector:
+    """One shop platform. Subclasses speak its API and map its JSON to OrderData."""
+
+    platform: ClassVar[str] = ""
+
+    def __init__(self, shop: str) -> None:
+        self.shop = shop
+        self.http = requests.Session()
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Connector | None:
+        """The connector configured by settings, or None when this platform is not set up."""
+        raise NotImplementedError
+
+    def parse_order(self, payload: Any) -> OrderData:
+        raise NotImplementedError
+
+    def fetch_order(self, order_id: str) -> OrderData:
+        raise NotImplementedError
+
+    def list_orders(self, cursor: str | None = None, *, customer_id: str | None = None,
+                    updated_since: str | None = None) -> OrderPage:
+        raise NotImplementedError
+
+    def _get(self, url: str, **kwargs: Any) -> requests.Response:
+        response = self.http.get(url, timeout=TIMEOUT, **kwargs)
+        if response.status_code == 429:
+            raise PlatformRateLimited(retry_after(response))
+        if response.status_code >= 500:
+            raise ConnectionError(f"{self.platform} answered {response.status_code}")
+        if response.status_code >= 400:
+            raise PlatformError(f"{self.platform} answered {response.status_code}: {response.text[:200]}")
+        return response
+
+
+def retry_after(response: requests.Response, default: float = 10.0) -> float:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return default
+
+
+# Field readers: each names the field it failed on, so a bad payload gets a clear error.
+
+def obj(data: Any, name: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise PayloadError(name, "must be an object")
+    return data
+
+
+def items(data: Mapping[str, Any], name: str) -> list[Any]:
+    value = data.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise PayloadError(name, "must be a list")
+    return value
+
+
+def ident(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if isinstance(value, bool) or value in (None, ""):
+        raise PayloadError(name, "is missing")
+    if not isinstance(value, int | str):
+        raise PayloadError(name, "must be a number or text")
+    return str(value)[:64]
+
+
+def text(data: Mapping[str, Any], name: str, limit: int = 255) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise PayloadError(name, "must be text")
+    return str(value)[:limit]
+
+
+def money(data: Mapping[str, Any], name: str, *, required: bool = False) -> Decimal | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise PayloadError(name, "is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise PayloadError(name, "must be an amount")
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise PayloadError(name, f"{value!r} is not an amount") from None
+    if not amount.is_finite():
+        raise PayloadError(name, "must be a finite amount")
+    return amount.quantize(Decimal("0.01"))
+
+
+def integer(data: Mapping[str, Any], name: str, default: int = 0) -> int:
+    value = data.get(name, default)
+    if isinstance(value, bool):
+        raise PayloadError(name, "must be a whole number")
+    try:
+        return int(str(value))
+    except ValueError:
+        raise PayloadError(name, "must be a whole number") from None
+
+
+def when(data: Mapping[str, Any], name: str, *, required: bool = False, naive_is_utc: bool = True) -> datetime | None:
+    value = data.get(name)
+    if value in (None, ""):
+        if required:
+            raise PayloadError(name, "is missing")
+        return None
+    if not isinstance(value, str):
+        raise PayloadError(name, "must be an ISO 8601 time")
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace(" ", "T", 1))
+    except ValueError:
+        try:  # BigCommerce speaks RFC 2822 ("Tue, 20 Nov 2012 00:00:00 +0000")
+            from email.utils import parsedate_to_datetime
+
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            raise PayloadError(name, f"{value!r} is not a time") from None
+    if moment.tzinfo is None:
+        if not naive_is_utc:
+            raise PayloadError(name, "needs a UTC offset")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def required_when(data: Mapping[str, Any], name: str) -> datetime:
+    moment = when(data, name, required=True)
+    assert moment is not None
+    return moment
+
+
+def currency(data: Mapping[str, Any], name: str) -> str:
+    value = text(data, name, 8)
+    if not value or len(value) != 3 or not value.isalpha():
+        raise PayloadError(name, "must be a three-letter currency code")
+    return value.upper()
+
+
+def full_name(*parts: Any) -> str | None:
+    name = " ".join(str(p).strip() for p in parts if isinstance(p, str) and p.strip())
+    return name[:200] or None

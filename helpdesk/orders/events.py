@@ -1,0 +1,22 @@
+"""What happens to orders, for listeners elsewhere (console pushes, CRM timelines)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from helpdesk.events import Event
+
+
+@dataclass(frozen=True)
+class OrderSynced(Event):
+    order_id: int
+    customer_id: int | None
+    created: bool
+
+
+@dataclass(frozen=True)
+class OrderLinked(Event):
+    conversation_id: int
+    order_id: int
+    state: str  # linked, suggested or dismissed
+    source: str

@@ -1,0 +1,99 @@
+"""Console adapters: link and unlink orders on a conversation; the sidebar's data; wiring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, flash, redirect, url_for
+from flask import request as flask_request
+from flask_login import login_required
+
+from helpdesk.actors import SYSTEM
+from helpdesk.errors import DomainError
+from helpdesk.orders import linking, services, sync
+from helpdesk.orders.models import LinkState
+from helpdesk.tickets import services as tickets
+from helpdesk.tickets.events import MessagePosted
+from helpdesk.tickets.models import Conversation
+from helpdesk.web import commit, current_actor, db_session
+
+bp = Blueprint("orders", __name__)
+
+
+def _back(conv: Conversation) -> Any:
+    return redirect(url_for("console.conversation", public_id=conv.public_id) + "#orders", code=303)
+
+
+@bp.post("/console/c/<public_id>/orders")
+@login_required
+def link(public_id: str) -> Any:
+    session = db_session()
+    conv = tickets.get_conversation(session, public_id, current_actor())
+    try:
+        order = linking.order_for_link(session, flask_request.form.get("order", ""))
+        linking.link_order(session, current_actor(), conv, order)
+        commit()
+        flash(f"Order {order.display_name} linked.", "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return _back(conv)
+
+
+@bp.post("/console/c/<public_id>/orders/<order_id>/unlink")
+@login_required
+def unlink(public_id: str, order_id: str) -> Any:
+    session = db_session()
+    conv = tickets.get_conversation(session, public_id, current_actor())
+    try:
+        order = services.get_order(session, order_id)
+        linking.unlink_order(session, current_actor(), conv, order)
+        commit()
+        flash(f"Order {order.display_name} unlinked.", "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return _back(conv)
+
+
+def order_panel(conv: Conversation) -> dict[str, Any]:
+    """What the conversation sidebar shows: linked orders, offered ones, the customer's recent ones."""
+    session = db_session()
+    linked = linking.links(session, conv, LinkState.linked)
+    suggested = linking.links(session, conv, LinkState.suggested)
+    shown = {o.id for o in linked} | {o.id for o in suggested}
+    recent = [o for o in services.recent_orders(session, conv.customer, limit=6) if o.id not in shown][:5]
+    value, count, average, currency = services.customer_order_stats(session, conv.customer)
+    return {"linked": linked, "suggested": suggested, "recent": recent,
+            "stats": {"value": value, "count": count, "average": average, "currency": currency}}
+
+
+def customer_orders(customer: Any, limit: int = 10) -> dict[str, Any]:
+    """For the customer 360 page: `{% include "orders/_customer_orders.html" %}` with `customer` set."""
+    session = db_session()
+    value, count, average, currency = services.customer_order_stats(session, customer)
+    return {"orders": services.recent_orders(session, customer, limit=limit),
+            "stats": {"value": value, "count": count, "average": average, "currency": currency}}
+
+
+def init_app(app: Flask) -> None:
+    """Called by create_app: blueprints, template helpers, the recognition listener, job settings."""
+    from helpdesk import db_of
+    from helpdesk.extensions import csrf
+    from helpdesk.orders import admin, webhooks, widget
+
+    app.register_blueprint(bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(widget.bp)
+    csrf.exempt(webhooks.bp)  # authenticated by their signatures, no cookies
+    csrf.exempt(widget.bp)  # the widget frame sends no cookies; data needs number + email
+    app.jinja_env.globals.update(order_panel=order_panel, customer_orders=customer_orders)
+    sync.configure(app.config)
+    database = db_of(app)
+
+    def recognise_orders(event: MessagePosted) -> None:
+        # After the message's commit, in a unit of work of its own: a failure here never
+        # loses the message, and the links are committed on their own.
+        with database.unit_of_work() as session:
+            linking.recognise_message(session, SYSTEM, event.message_id)
+
+    app.extensions["helpdesk.dispatcher"].subscribe(MessagePosted, recognise_orders)

@@ -1,0 +1,160 @@
+"""WooCommerce: the REST API /wp-json/wc/v3 and its webhook bodies, mapped to OrderData."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+from helpdesk.orders.connector import (
+    Connector,
+    CustomerData,
+    FulfillmentData,
+    LineItemData,
+    OrderData,
+    OrderPage,
+    PayloadError,
+    RefundData,
+    currency,
+    full_name,
+    ident,
+    integer,
+    items,
+    money,
+    obj,
+    text,
+    when,
+)
+from helpdesk.orders.tracking import tracking_link
+
+PAGE_SIZE = 100
+PAID = {"processing", "completed"}
+# WooCommerce's order statuses, seen as payment and as the order's life.
+FINANCIAL = {"pending": "pending", "on-hold": "pending", "failed": "failed", "refunded": "refunded",
+             "cancelled": "voided", "checkout-draft": "pending"}
+
+
+def verify_webhook(secret: str, body: bytes, signature: str) -> bool:
+    """X-WC-Webhook-Signature: base64 of HMAC-SHA256 of the raw body with the webhook's secret."""
+    if not secret or not signature:
+        return False
+    expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return hmac.compare_digest(expected, signature.strip())
+
+
+def shop_of(url: str) -> str:
+    return urlsplit(url).netloc or url
+
+
+class WooCommerceConnector(Connector):
+    platform = "woocommerce"
+
+    def __init__(self, url: str, consumer_key: str, consumer_secret: str) -> None:
+        super().__init__(shop_of(url))
+        self.api_url = url.rstrip("/") + "/wp-json/wc/v3"
+        self.http.auth = (consumer_key, consumer_secret)  # HTTP Basic over HTTPS, as Woo documents
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> WooCommerceConnector | None:
+        url = settings.get("WOOCOMMERCE_URL")
+        if not url or not settings.get("WOOCOMMERCE_CONSUMER_KEY"):
+            return None
+        return cls(url, settings["WOOCOMMERCE_CONSUMER_KEY"], settings.get("WOOCOMMERCE_CONSUMER_SECRET") or "")
+
+    def fetch_order(self, order_id: str) -> OrderData:
+        return self.parse_order(self._get(f"{self.api_url}/orders/{order_id}").json())
+
+    def list_orders(self, cursor: str | None = None, *, customer_id: str | None = None,
+                    updated_since: str | None = None) -> OrderPage:
+        page = int(cursor or 1)
+        params: dict[str, Any] = {"page": page, "per_page": PAGE_SIZE, "orderby": "id", "order": "asc"}
+        if customer_id:
+            params["customer"] = customer_id
+        if updated_since:
+            params["modified_after"] = updated_since
+        response = self._get(f"{self.api_url}/orders", params=params)
+        body = response.json()
+        if not isinstance(body, list):
+            raise PayloadError("orders", "must be a list")
+        total = response.headers.get("X-WP-Total")
+        pages = response.headers.get("X-WP-TotalPages", "")
+        # Without the header (a proxy may strip it), a full page means there may be another.
+        more = page < int(pages) if pages.isdigit() else len(body) == PAGE_SIZE
+        return OrderPage([self.parse_order(o) for o in body], str(page + 1) if more else None,
+                         int(total) if total and total.isdigit() else None)
+
+    def parse_order(self, payload: Any) -> OrderData:
+        data = obj(payload, "order")
+        order_id = ident(data, "id")
+        number = text(data, "number", 64) or order_id
+        status = text(data, "status", 32) or "pending"
+        billing = data.get("billing") if isinstance(data.get("billing"), Mapping) else {}
+        email = text(billing, "email", 254)
+        customer_id = data.get("customer_id")
+        customer = CustomerData(
+            external_id=str(customer_id) if customer_id not in (None, 0, "0", "") else None, email=email,
+            name=full_name(billing.get("first_name"), billing.get("last_name")), phone=text(billing, "phone", 40))
+        refunds = [RefundData(external_id=ident(obj(r, "refunds[]"), "id"),
+                              amount=abs(money(r, "total") or Decimal("0")), note=text(r, "reason", 2000))
+                   for r in items(data, "refunds")]
+        financial = FINANCIAL.get(status) or ("paid" if data.get("date_paid_gmt") or status in PAID else "pending")
+        if refunds and financial == "paid":
+            financial = "partially_refunded"
+        # gmt fields are UTC without an offset; the plain ones are the shop's local time.
+        updated = when(data, "date_modified_gmt") or when(data, "date_modified")
+        placed = when(data, "date_created_gmt") or when(data, "date_created")
+        if placed is None:
+            raise PayloadError("date_created_gmt", "is missing")
+        shipping = data.get("shipping")
+        return OrderData(
+            platform=self.platform, shop=self.shop, order_id=order_id, number=number, name=f"#{number}",
+            placed_at=placed, updated_at=updated or placed,
+            total=money(data, "total", required=True) or Decimal("0"), currency=currency(data, "currency"),
+            email=email, customer=customer if (customer.email or customer.external_id) else None,
+            status={"cancelled": "cancelled", "completed": "closed", "refunded": "closed"}.get(status, "open"),
+            financial_status=financial,
+            fulfillment_status="fulfilled" if status == "completed" else "unfulfilled",
+            gateway=text(data, "payment_method_title", 64) or text(data, "payment_method", 64),
+            subtotal=sum(((money(obj(li, "line_items[]"), "subtotal") or Decimal("0"))
+                          for li in items(data, "line_items")), Decimal("0")),
+            shipping_total=money(data, "shipping_total"), tax_total=money(data, "total_tax"),
+            cancelled_at=(updated or placed) if status == "cancelled" else None,
+            shipping_address=dict(shipping) if isinstance(shipping, Mapping) else {},
+            line_items=[self._line_item(obj(li, "line_items[]")) for li in items(data, "line_items")],
+            fulfillments=self._tracking(data), refunds=refunds,
+        )
+
+    @staticmethod
+    def _line_item(data: Mapping[str, Any]) -> LineItemData:
+        title = text(data, "name")
+        if not title:
+            raise PayloadError("line_items[].name", "is missing")
+        quantity = integer(data, "quantity", 1)
+        price = money(data, "price")
+        if price is None:
+            total = money(data, "total") or Decimal("0")
+            price = (total / quantity).quantize(Decimal("0.01")) if quantity else total
+        return LineItemData(title=title, quantity=quantity, price=price, external_id=text(data, "id", 64),
+                            sku=text(data, "sku", 120))
+
+    @staticmethod
+    def _tracking(data: Mapping[str, Any]) -> list[FulfillmentData]:
+        """The Shipment Tracking extension keeps its parcels in the order's meta data."""
+        found = []
+        for meta in items(data, "meta_data"):
+            if not isinstance(meta, Mapping) or meta.get("key") != "_wc_shipment_tracking_items":
+                continue
+            for parcel in meta.get("value") or []:
+                if not isinstance(parcel, Mapping):
+                    continue
+                carrier = text(parcel, "tracking_provider", 120) or text(parcel, "custom_tracking_provider", 120)
+                number = text(parcel, "tracking_number", 120)
+                found.append(FulfillmentData(
+                    external_id=text(parcel, "tracking_id", 64) or number or str(len(found)), status="shipped",
+                    carrier=carrier, tracking_number=number,
+                    tracking_url=tracking_link(carrier, number, text(parcel, "custom_tracking_link", 1000))))
+        return found

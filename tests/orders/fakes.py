@@ -1,0 +1,301 @@
+"""Local fakes of the shop platforms' APIs on 127.0.0.1, speaking their real paths and JSON.
+
+Each fake keeps its orders in memory, checks the credentials the real API wants, pages the way
+the real API pages (Shopify: Link header with page_info; WooCommerce: X-WP-TotalPages;
+BigCommerce: page/limit; Magento: searchCriteria), and can answer 429 with Retry-After.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+
+
+def shopify_sample(name: str = "order.json") -> dict[str, Any]:
+    """A payload from Shopify's own client's fixtures (tests/data/shopify, MIT)."""
+    return json.loads((DATA / "shopify" / name).read_text())
+
+
+def shopify_order(order_id: int = 450789469, number: int = 1001, email: str = "bob.norman@hostmail.com",
+                  updated_at: str = "2008-01-10T11:00:00-05:00", **changes: Any) -> dict[str, Any]:
+    """Shopify's sample order as a webhook body, renumbered."""
+    order = shopify_sample()["order"]
+    order.update(id=order_id, order_number=number, name=f"#{number}", number=number - 1000, email=email,
+                 updated_at=updated_at)
+    customer_id = 207119551 if order_id == 450789469 else 500_000_000 + order_id
+    order["customer"] = {**order["customer"], "email": email, "id": customer_id}
+    order.update(changes)
+    return order
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+
+
+@dataclass
+class FakePlatform:
+    """One fake API server; `routes` maps (method, regex) to a function(request, match) -> (status, headers, body)."""
+
+    credentials: dict[str, str] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    throttle_next: int = 0  # answer this many requests with 429 first
+    retry_after: str = "1"
+    url: str = ""
+
+    def routes(self) -> list[tuple[str, str, Any]]:
+        raise NotImplementedError
+
+    def authorised(self, headers: dict[str, str]) -> bool:
+        return all(headers.get(k) == v for k, v in self.credentials.items())
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+        parts = urlsplit(raw_path)
+        request = Request(method, parts.path, parse_qs(parts.query), headers)
+        self.requests.append(request)
+        if not self.authorised(headers):
+            return 401, {}, {"errors": "[API] Invalid API key or access token"}
+        if self.throttle_next > 0:
+            self.throttle_next -= 1
+            return 429, {"Retry-After": self.retry_after}, {"errors": "Exceeded 2 calls per second"}
+        for verb, pattern, fn in self.routes():
+            match = re.fullmatch(pattern, parts.path)
+            if verb == method and match:
+                return fn(request, match)
+        return 404, {}, {"errors": "Not Found"}
+
+
+@contextmanager
+def serving(fake: FakePlatform) -> Iterator[FakePlatform]:
+    """Run `fake` on a free port of 127.0.0.1 for the block."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            headers = {k.title(): v for k, v in self.headers.items()}
+            status, extra, body = fake.handle("GET", self.path, headers)
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _page(items: list[Any], offset: int, size: int) -> list[Any]:
+    return items[offset:offset + size]
+
+
+@dataclass
+class FakeShopify(FakePlatform):
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    page_size: int = 2  # Shopify honours limit up to 250; a small page makes paging visible
+
+    def routes(self) -> list[tuple[str, str, Any]]:
+        base = r"/admin/api/2025-01"
+        return [("GET", base + r"/orders\.json", self.list),
+                ("GET", base + r"/orders/count\.json", self.count),
+                ("GET", base + r"/orders/(\d+)\.json", self.one),
+                ("GET", base + r"/customers/(\d+)/orders\.json", self.of_customer)]
+
+    def list(self, request: Request, _m: Any, orders: list[dict[str, Any]] | None = None) -> Any:
+        orders = self.orders if orders is None else orders
+        page_info = request.query.get("page_info", [None])[0]
+        if page_info and set(request.query) - {"page_info", "limit"}:
+            return 400, {}, {"errors": "page_info cannot be combined with other filters"}
+        offset = int(base64.urlsafe_b64decode(page_info).decode()) if page_info else 0
+        size = min(int(request.query.get("limit", ["50"])[0]), self.page_size)
+        headers = {}
+        if offset + size < len(orders):
+            token = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
+            headers["Link"] = f'<{self.url}{request.path}?limit={size}&page_info={token}>; rel="next"'
+        return 200, headers, {"orders": _page(orders, offset, size)}
+
+    def count(self, _r: Request, _m: Any) -> Any:
+        return 200, {}, {"count": len(self.orders)}
+
+    def one(self, _r: Request, match: Any) -> Any:
+        for order in self.orders:
+            if str(order["id"]) == match.group(1):
+                return 200, {}, {"order": order}
+        return 404, {}, {"errors": "Not Found"}
+
+    def of_customer(self, request: Request, match: Any) -> Any:
+        mine = [o for o in self.orders if str((o.get("customer") or {}).get("id")) == match.group(1)]
+        return self.list(request, match, mine)
+
+
+def woo_order(order_id: int = 727, email: str = "ann@example.com", status: str = "processing",
+              modified: str = "2026-03-22T19:28:02", **changes: Any) -> dict[str, Any]:
+    """A WooCommerce v3 order as its REST API documents it."""
+    order = {
+        "id": order_id, "parent_id": 0, "number": str(order_id), "order_key": "wc_order_58d2d042d1d",
+        "created_via": "checkout", "status": status, "currency": "EUR",
+        "date_created": "2026-03-22T16:28:02", "date_created_gmt": "2026-03-22T19:28:02",
+        "date_modified": "2026-03-22T16:28:08", "date_modified_gmt": modified,
+        "discount_total": "0.00", "shipping_total": "10.00", "total_tax": "1.35", "total": "29.35",
+        "customer_id": 26,
+        "billing": {"first_name": "Ann", "last_name": "Lee", "email": email, "phone": "(555) 555-5555",
+                    "address_1": "969 Market", "city": "San Francisco", "country": "US"},
+        "shipping": {"first_name": "Ann", "last_name": "Lee", "address_1": "969 Market", "city": "San Francisco",
+                     "country": "US"},
+        "payment_method": "stripe", "payment_method_title": "Credit card (Stripe)", "transaction_id": "ch_1",
+        "date_paid_gmt": "2026-03-22T19:28:08",
+        "line_items": [{"id": 315, "name": "Woo Single #1", "product_id": 93, "variation_id": 0, "quantity": 2,
+                        "subtotal": "6.00", "total": "6.00", "sku": "", "price": 3},
+                       {"id": 316, "name": "Ship Your Idea - Color: Black", "product_id": 22, "variation_id": 23,
+                        "quantity": 1, "subtotal": "12.00", "total": "12.00", "sku": "SYI-B", "price": 12}],
+        "meta_data": [{"id": 1, "key": "_wc_shipment_tracking_items", "value": [
+            {"tracking_provider": "DHL", "tracking_number": "JD014600003828", "date_shipped": "1711152000",
+             "tracking_id": "a1b2"}]}],
+        "refunds": [],
+    }
+    order.update(changes)
+    return order
+
+
+@dataclass
+class FakeWooCommerce(FakePlatform):
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    page_size: int = 2
+
+    def routes(self) -> list[tuple[str, str, Any]]:
+        return [("GET", r"/wp-json/wc/v3/orders", self.list), ("GET", r"/wp-json/wc/v3/orders/(\d+)", self.one)]
+
+    def list(self, request: Request, _m: Any) -> Any:
+        page = int(request.query.get("page", ["1"])[0])
+        size = min(int(request.query.get("per_page", ["10"])[0]), self.page_size)
+        pages = max(1, -(-len(self.orders) // size))
+        return 200, {"X-WP-Total": str(len(self.orders)), "X-WP-TotalPages": str(pages)}, \
+            _page(self.orders, (page - 1) * size, size)
+
+    def one(self, _r: Request, match: Any) -> Any:
+        for order in self.orders:
+            if str(order["id"]) == match.group(1):
+                return 200, {}, order
+        return 404, {}, {"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID."}
+
+
+def bigcommerce_order(order_id: int = 250, email: str = "dev@example.com", status_id: int = 2,
+                      modified: str = "Tue, 24 Mar 2026 10:00:00 +0000") -> dict[str, Any]:
+    return {
+        "id": order_id, "customer_id": 11, "date_created": "Mon, 23 Mar 2026 09:00:00 +0000",
+        "date_modified": modified, "status_id": status_id, "status": "Shipped",
+        "subtotal_inc_tax": "45.0000", "shipping_cost_inc_tax": "5.0000", "total_tax": "0.0000",
+        "total_inc_tax": "50.0000", "currency_code": "USD", "payment_method": "PayPal",
+        "payment_status": "captured", "refunded_amount": "0.0000",
+        "billing_address": {"first_name": "Dev", "last_name": "Patel", "email": email, "phone": ""},
+        "products": {"url": "https://api.bigcommerce.com/stores/abc/v2/orders/250/products",
+                     "resource": "/orders/250/products"},
+    }
+
+
+@dataclass
+class FakeBigCommerce(FakePlatform):
+    store_hash: str = "abc123"
+    orders: dict[int, dict[str, Any]] = field(default_factory=dict)
+    products: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    shipments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def routes(self) -> list[tuple[str, str, Any]]:
+        base = rf"/stores/{self.store_hash}/v2/orders"
+        return [("GET", base + r"/(\d+)", self.one), ("GET", base + r"/(\d+)/products", self.sub("products")),
+                ("GET", base + r"/(\d+)/shipments", self.sub("shipments")), ("GET", base, self.list),
+                ("GET", base + r"/count", self.count)]
+
+    def one(self, _r: Request, match: Any) -> Any:
+        order = self.orders.get(int(match.group(1)))
+        if order is None:
+            return 404, {}, [{"status": 404, "message": "The requested resource was not found."}]
+        return 200, {}, order
+
+    def sub(self, name: str) -> Any:
+        def answer(_r: Request, match: Any) -> Any:
+            rows = getattr(self, name).get(int(match.group(1)))
+            return (200, {}, rows) if rows else (204, {}, None)
+        return answer
+
+    def list(self, request: Request, _m: Any) -> Any:
+        page = int(request.query.get("page", ["1"])[0])
+        limit = int(request.query.get("limit", ["50"])[0])
+        rows = _page(list(self.orders.values()), (page - 1) * limit, limit)
+        return (200, {}, rows) if rows else (204, {}, None)
+
+    def count(self, _r: Request, _m: Any) -> Any:
+        return 200, {}, {"count": len(self.orders)}
+
+
+def magento_order(entity_id: int = 1, email: str = "eva@example.net", updated_at: str = "2026-03-20 10:00:00",
+                  status: str = "processing", **changes: Any) -> dict[str, Any]:
+    order = {
+        "entity_id": entity_id, "increment_id": f"00000000{entity_id}", "created_at": "2026-03-20 09:00:00",
+        "updated_at": updated_at, "status": status, "state": status, "customer_email": email,
+        "customer_firstname": "Eva", "customer_lastname": "Novak", "customer_id": 5,
+        "order_currency_code": "EUR", "base_currency_code": "EUR", "grand_total": 119.0, "subtotal": 100.0,
+        "tax_amount": 19.0, "shipping_amount": 0.0, "total_refunded": None,
+        "payment": {"method": "braintree", "amount_ordered": 119.0},
+        "items": [{"item_id": 10, "name": "Linen shirt", "sku": "LS-1", "qty_ordered": 1, "price": 100.0,
+                   "product_type": "configurable"},
+                  {"item_id": 11, "parent_item_id": 10, "name": "Linen shirt-M", "sku": "LS-1-M",
+                   "qty_ordered": 1, "price": 0}],
+    }
+    order.update(changes)
+    return order
+
+
+@dataclass
+class FakeMagento(FakePlatform):
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    page_size: int = 100
+
+    def routes(self) -> list[tuple[str, str, Any]]:
+        return [("GET", r"/rest/V1/orders", self.search), ("GET", r"/rest/V1/orders/(\d+)", self.one)]
+
+    def search(self, request: Request, _m: Any) -> Any:
+        q = {k: v[0] for k, v in request.query.items()}
+        prefix = "searchCriteria[filter_groups][0][filters][0]"
+        rows = sorted(copy.deepcopy(self.orders), key=lambda o: o["updated_at"])
+        if f"{prefix}[field]" in q:
+            assert q[f"{prefix}[field]"] == "updated_at"
+            since, condition = q[f"{prefix}[value]"], q[f"{prefix}[condition_type]"]
+            rows = [o for o in rows if (o["updated_at"] >= since if condition == "gteq" else o["updated_at"] > since)]
+        size = int(q.get("searchCriteria[pageSize]", "20"))
+        page = int(q.get("searchCriteria[currentPage]", "1"))
+        return 200, {}, {"items": _page(rows, (page - 1) * size, size), "total_count": len(rows),
+                         "search_criteria": {"page_size": size, "current_page": page}}
+
+    def one(self, _r: Request, match: Any) -> Any:
+        for order in self.orders:
+            if str(order["entity_id"]) == match.group(1):
+                return 200, {}, order
+        return 404, {}, {"message": "The entity that was requested doesn't exist."}
