@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session, selectinload
 from helpdesk.crm import services as crm
 from helpdesk.crm import sync
 from helpdesk.crm.models import CrmContact, Customer, Identity
+from helpdesk.orders import services as orders
+from helpdesk.orders.serialize import order_dict
 from helpdesk.tickets.models import Conversation
 from helpdesk.tickets.serialize import iso
 
@@ -48,15 +50,15 @@ def contact_dict(link: CrmContact) -> dict[str, Any]:
     }
 
 
-def orders_summary(session: Session, customer_ids: list[int]) -> dict[str, Any]:
-    """The orders part of the view. The orders room fills this in; until then the place is kept
-    with zeros so clients can rely on the shape."""
+def orders_summary(session: Session, customer: Customer, limit: int = 10) -> dict[str, Any]:
+    """The orders part of the view: lifetime value, count, average and the latest orders."""
+    value, count, average, currency = orders.customer_order_stats(session, customer)
     return {
-        "items": [],
-        "order_count": 0,
-        "lifetime_value": "0.00",
-        "average_order_value": "0.00",
-        "currency": None,
+        "items": [order_dict(o) for o in orders.recent_orders(session, customer, limit=limit)],
+        "order_count": count,
+        "lifetime_value": f"{value:.2f}",
+        "average_order_value": f"{average:.2f}",
+        "currency": currency,
     }
 
 
@@ -126,7 +128,7 @@ def customer_360(session: Session, customer: Customer, limit: int = TIMELINE_LIM
             "records": [contact_dict(c) for c in contacts],
         },
         "conflicts": list((customer.attributes or {}).get("crm_conflicts", [])),
-        "orders": orders_summary(session, ids),
+        "orders": orders_summary(session, customer),
         "conversations": [
             {
                 "id": c.public_id,

@@ -211,14 +211,15 @@ def get_order(session: Session, public_id: str) -> Order:
 
 
 def customer_order_stats(session: Session, customer: Customer) -> tuple[Decimal, int, Decimal, str | None]:
-    """(lifetime value, order count, average order value, currency) of a customer.
+    """(lifetime value, order count, average order value, currency) of a customer, counting the
+    orders of every customer merged into them.
 
     Cancelled orders do not count; refunds are taken off the lifetime value. Sums are in the
     customer's most used currency: amounts in other currencies are left out, not converted.
     """
     rows = session.execute(
         select(Order.currency, Order.total, Order.refunded_total)
-        .where(Order.customer_id == customer.id, Order.cancelled_at.is_(None))).all()
+        .where(Order.customer_id.in_(crm.merged_ids(session, customer)), Order.cancelled_at.is_(None))).all()
     if not rows:
         return ZERO, 0, ZERO, None
     currency = Counter(r.currency for r in rows).most_common(1)[0][0]
@@ -230,7 +231,7 @@ def customer_order_stats(session: Session, customer: Customer) -> tuple[Decimal,
 
 
 def recent_orders(session: Session, customer: Customer, limit: int = 5) -> list[Order]:
-    return list(session.scalars(select(Order).where(Order.customer_id == customer.id)
+    return list(session.scalars(select(Order).where(Order.customer_id.in_(crm.merged_ids(session, customer)))
                                 .order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit)))
 
 
