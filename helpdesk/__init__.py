@@ -50,6 +50,9 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"],
                       message_queue=app.config.get("REDIS_URL"),
+                      # Any origin may open /widget (shops embed it; custom front ends exist);
+                      # /console checks the Origin itself on connect.
+                      cors_allowed_origins="*",
                       max_http_buffer_size=app.config["MAX_UPLOAD_BYTES"] + 65536)
     from helpdesk.accounts.models import Role
 
@@ -71,6 +74,9 @@ def _register_rooms(app: Flask) -> None:
     app.register_blueprint(admin.bp)
     app.register_blueprint(api_views.bp)
     csrf.exempt(api_views.bp)  # token-authenticated, no cookies
+    from helpdesk import chat
+
+    chat.init_app(app)
     if app.config["DEMO"]:
         from helpdesk import demo
 

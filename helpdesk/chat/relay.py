@@ -1,0 +1,93 @@
+"""Ticket events to socket traffic, after commit: the only place chat emits what was stored."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from helpdesk.db import Database
+from helpdesk.extensions import socketio
+from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, MessagePosted
+from helpdesk.tickets.models import Channel, Conversation, Inbox, Message
+from helpdesk.tickets.serialize import conversation_dict, message_dict
+
+log = logging.getLogger(__name__)
+
+WIDGET = "/widget"
+CONSOLE = "/console"
+CONSOLE_ROOM = "console"
+
+
+def customer_room(customer_id: int) -> str:
+    return f"customer:{customer_id}"
+
+
+def inbox_room(inbox_id: int) -> str:
+    return f"inbox:{inbox_id}"
+
+
+def conversation_room(public_id: str) -> str:
+    return f"conversation:{public_id}"
+
+
+def online_for_inbox(inbox: Inbox, online_agent_ids: set[int]) -> bool:
+    """Someone can answer: an online member, or any online agent when the inbox lists nobody."""
+    members = {a.id for a in inbox.members if a.active}
+    return bool(online_agent_ids & members) if members else bool(online_agent_ids)
+
+
+def announce_online(session: Session, online_agent_ids: set[int]) -> None:
+    for inbox in session.scalars(select(Inbox).filter_by(channel=Channel.chat)
+                                 .options(selectinload(Inbox.members))):
+        socketio.emit("agents:online", {"online": online_for_inbox(inbox, online_agent_ids)},
+                      namespace=WIDGET, to=inbox_room(inbox.id))
+
+
+def _widget_sees(conversation: Conversation) -> bool:
+    return conversation.channel is Channel.chat
+
+
+def wire(app: Flask) -> None:
+    dispatcher = app.extensions["helpdesk.dispatcher"]
+    database: Database = app.extensions["helpdesk.db"]
+
+    def message_posted(ev: MessagePosted) -> None:
+        with database.sessions() as session:
+            message = session.get(Message, ev.message_id)
+            if message is None:
+                return
+            conversation = message.conversation
+            socketio.emit("message:new", message_dict(message, for_agent=True), namespace=CONSOLE,
+                          to=conversation_room(conversation.public_id))
+            socketio.emit("conversation:updated", conversation_dict(conversation, for_agent=True),
+                          namespace=CONSOLE, to=CONSOLE_ROOM)
+            if not message.private and _widget_sees(conversation):
+                socketio.emit("message:new", message_dict(message), namespace=WIDGET,
+                              to=customer_room(conversation.customer_id))
+
+    def conversation_created(ev: ConversationCreated) -> None:
+        with database.sessions() as session:
+            conversation = session.get(Conversation, ev.conversation_id)
+            if conversation is not None:
+                socketio.emit("conversation:new", conversation_dict(conversation, for_agent=True),
+                              namespace=CONSOLE, to=CONSOLE_ROOM)
+
+    def conversation_updated(ev: ConversationUpdated) -> None:
+        with database.sessions() as session:
+            conversation = session.get(Conversation, ev.conversation_id)
+            if conversation is None:
+                return
+            data: dict[str, Any] = conversation_dict(conversation, for_agent=True)
+            data["changes"] = ev.changes
+            socketio.emit("conversation:updated", data, namespace=CONSOLE, to=CONSOLE_ROOM)
+            if _widget_sees(conversation):
+                socketio.emit("conversation:updated", conversation_dict(conversation), namespace=WIDGET,
+                              to=customer_room(conversation.customer_id))
+
+    dispatcher.subscribe(MessagePosted, message_posted)
+    dispatcher.subscribe(ConversationCreated, conversation_created)
+    dispatcher.subscribe(ConversationUpdated, conversation_updated)

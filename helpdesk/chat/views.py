@@ -1,0 +1,59 @@
+"""HTTP side of the widget: the loader script a shop embeds and the frame page it opens."""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, current_app, render_template, request, send_from_directory
+
+from helpdesk.chat import visitors
+from helpdesk.web import db_session
+
+bp = Blueprint("widget", __name__)
+
+STATIC = Path(__file__).resolve().parent.parent / "static" / "widget"
+LOCALES = ("en", "de")
+DEFAULT_COLOR = "#4f46e5"
+COLOR = re.compile(r"#[0-9a-fA-F]{3,8}")
+
+
+@cache
+def locale_strings(lang: str) -> dict[str, str]:
+    strings = json.loads((STATIC / "locales" / "en.json").read_text(encoding="utf-8"))
+    if lang != "en":
+        strings.update(json.loads((STATIC / "locales" / f"{lang}.json").read_text(encoding="utf-8")))
+    return strings
+
+
+@bp.get("/widget.js")
+def loader() -> Any:
+    response = send_from_directory(STATIC, "loader.js", mimetype="text/javascript", max_age=300)
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@bp.get("/widget/frame")
+def frame() -> Any:
+    """The isolated page inside the shop's iframe. It may be framed by any site: that is its job."""
+    inbox = visitors.inbox_for_site(db_session(), request.args.get("site", ""))
+    lang = request.accept_languages.best_match(LOCALES) or "en"
+    settings = inbox.settings or {}
+    config = {
+        "site": inbox.site_key,
+        "inbox": inbox.name,
+        "lang": lang,
+        "strings": locale_strings(lang),
+        "prechat": bool(settings.get("prechat")),
+        "greeting": settings.get("greeting") or "",
+        "color": color if isinstance(color := settings.get("color"), str) and COLOR.fullmatch(color)
+        else DEFAULT_COLOR,
+        "max_body": int(current_app.config["MAX_BODY_CHARS"]),
+    }
+    response = current_app.make_response(render_template("widget/frame.html", config=config, lang=lang))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
