@@ -43,7 +43,7 @@ def visitor_send(session: Session, visitor: ChatVisitor, data: Any, *, online_ag
             subject=" ".join(body.split())[:SUBJECT_CHARS])
         assignment.route_new(session, conversation, online_agent_ids)
     return tickets.post_message(session, actor, conversation, body=body, client_msg_id=client_msg_id,
-                                max_len=max_len)
+                                max_len=max_len, author_name=visitor.customer.display_name)
 
 
 def _going_conversation(session: Session, visitor: ChatVisitor, client_msg_id: str) -> Conversation | None:

@@ -33,6 +33,7 @@ from helpdesk.errors import DomainError, Forbidden, Invalid, RateLimited, Unauth
 from helpdesk.extensions import socketio
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.serialize import conversation_dict, message_dict
+from helpdesk.web import close_session
 
 presence = Presence()
 flood = FloodGate()
@@ -244,6 +245,9 @@ def console_connect(_auth: Any = None) -> None:
     if not current_user.is_authenticated:
         raise _refuse(Unauthorized("log in to the console first", code="not_logged_in"))
     conn = AgentConn(current_user.id, current_user.public_id, current_user.name, current_user.session_version)
+    # flask-login loaded the agent in the request's session: end it now, or on SQLite its open
+    # transaction would hold the write lock against our own unit of work below.
+    close_session()
     _agents[request.sid] = conn
     join_room(CONSOLE_ROOM)
     came_online = presence.connect(request.sid, conn.agent_id, conn.public_id, conn.name)
