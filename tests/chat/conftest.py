@@ -50,7 +50,9 @@ class Clients:
         self.made.append(client)
         return client
 
-    def console(self, http: FlaskClient | None = None, headers: dict[str, str] | None = None) -> SocketIOTestClient:
+    def console(
+        self, http: FlaskClient | None = None, headers: dict[str, str] | None = None
+    ) -> SocketIOTestClient:
         client = socketio.test_client(self.app, namespace="/console", flask_test_client=http, headers=headers)
         self.made.append(client)
         return client
@@ -85,6 +87,7 @@ def logged_in(app: Flask) -> Callable[[str], FlaskClient]:
         http = app.test_client()
         assert login(http, email).status_code == 302
         return http
+
     return make
 
 

@@ -19,7 +19,9 @@ W = "/widget"
 
 
 def send(client, body, cmid, **extra):
-    return client.emit("message:send", {"client_msg_id": cmid, "body": body, **extra}, namespace=W, callback=True)
+    return client.emit(
+        "message:send", {"client_msg_id": cmid, "body": body, **extra}, namespace=W, callback=True
+    )
 
 
 def count(app: Flask, model) -> int:
@@ -27,7 +29,9 @@ def count(app: Flask, model) -> int:
         return s.scalar(select(func.count()).select_from(model))
 
 
-def test_new_visitor_gets_a_long_random_token_stored_only_hashed(app: Flask, clients: Clients, site: str) -> None:
+def test_new_visitor_gets_a_long_random_token_stored_only_hashed(
+    app: Flask, clients: Clients, site: str
+) -> None:
     s = session_of(clients.widget({"site": site, "token": None}))
     assert len(s["token"]) >= 32  # 24 random bytes, URL-safe base64: 192 bits
     assert s["conversation"] is None and s["visitor"]["verified"] is False
@@ -39,23 +43,34 @@ def test_new_visitor_gets_a_long_random_token_stored_only_hashed(app: Flask, cli
         assert kinds == [IdentityKind.visitor]
 
 
-def test_first_message_opens_a_conversation_and_acks_the_stored_message(app: Flask, clients: Clients,
-                                                                      site: str) -> None:
+def test_first_message_opens_a_conversation_and_acks_the_stored_message(
+    app: Flask, clients: Clients, site: str
+) -> None:
     w = clients.widget({"site": site})
     ack = send(w, "Where is my parcel?", "c-1")
     assert ack["ok"] is True
     m = ack["message"]
     assert m["seq"] == 1 and m["client_msg_id"] == "c-1" and m["author"]["type"] == "customer"
     assert m["body"] == "Where is my parcel?"
-    assert set(m) >= {"id", "conversation_id", "seq", "client_msg_id", "author", "body", "attachments", "created_at"}
+    assert set(m) >= {
+        "id",
+        "conversation_id",
+        "seq",
+        "client_msg_id",
+        "author",
+        "body",
+        "attachments",
+        "created_at",
+    }
     with db_of(app).sessions() as db:
         conv = db.scalar(select(Conversation))
         assert conv.public_id == m["conversation_id"] and conv.subject == "Where is my parcel?"
         assert conv.assignee_id is None  # into the queue
 
 
-def test_resend_with_same_client_msg_id_stores_one_message_and_acks_the_stored_one(app: Flask, clients: Clients,
-                                                                                    site: str) -> None:
+def test_resend_with_same_client_msg_id_stores_one_message_and_acks_the_stored_one(
+    app: Flask, clients: Clients, site: str
+) -> None:
     w = clients.widget({"site": site})
     first = send(w, "hello", "same-id")
     again = send(w, "hello", "same-id")
@@ -85,16 +100,25 @@ def test_history_after_seq_returns_later_messages_in_order(app: Flask, clients: 
     assert [m["body"] for m in ack["messages"]] == ["message 3", "message 4", "message 5"]
 
 
-def test_agent_reply_reaches_the_widget_but_private_notes_never_do(app: Flask, clients: Clients, site: str,
-                                                                   agent, logged_in) -> None:
+def test_agent_reply_reaches_the_widget_but_private_notes_never_do(
+    app: Flask, clients: Clients, site: str, agent, logged_in
+) -> None:
     w = clients.widget({"site": site})
     conv_id = send(w, "hi", "1")["message"]["conversation_id"]
     w.get_received(W)
     console = clients.console(logged_in(agent.email))
-    assert console.emit("message:send", {"conversation_id": conv_id, "client_msg_id": "n1", "body": "VIP, be nice",
-                                         "private": True}, namespace="/console", callback=True)["ok"]
-    assert console.emit("message:send", {"conversation_id": conv_id, "client_msg_id": "r1", "body": "Hello!"},
-                        namespace="/console", callback=True)["ok"]
+    assert console.emit(
+        "message:send",
+        {"conversation_id": conv_id, "client_msg_id": "n1", "body": "VIP, be nice", "private": True},
+        namespace="/console",
+        callback=True,
+    )["ok"]
+    assert console.emit(
+        "message:send",
+        {"conversation_id": conv_id, "client_msg_id": "r1", "body": "Hello!"},
+        namespace="/console",
+        callback=True,
+    )["ok"]
     bodies = [m["body"] for m in received(w, "message:new", W)]
     assert bodies == ["Hello!"]
     history = w.emit("history", {"conversation_id": conv_id, "after_seq": 0}, namespace=W, callback=True)
@@ -109,8 +133,10 @@ def test_unknown_or_missing_site_key_is_refused_at_connect(app: Flask, clients: 
     assert count(app, ChatVisitor) == 0 and count(app, Customer) == 0
 
 
-def test_token_of_another_site_is_refused_and_nothing_is_created(app: Flask, clients: Clients, site: str) -> None:
-    other, other_key = make_inbox(app, "Other shop", "chat")
+def test_token_of_another_site_is_refused_and_nothing_is_created(
+    app: Flask, clients: Clients, site: str
+) -> None:
+    _other, other_key = make_inbox(app, "Other shop", "chat")
     token = session_of(clients.widget({"site": other_key}))["token"]
     assert not clients.widget({"site": site, "token": token}).is_connected(W)
     assert not clients.widget({"site": site, "token": "made-up-token"}).is_connected(W)
@@ -118,7 +144,9 @@ def test_token_of_another_site_is_refused_and_nothing_is_created(app: Flask, cli
     assert count(app, ChatVisitor) == 1
 
 
-def test_visitor_cannot_read_or_write_another_visitors_conversation(app: Flask, clients: Clients, site: str) -> None:
+def test_visitor_cannot_read_or_write_another_visitors_conversation(
+    app: Flask, clients: Clients, site: str
+) -> None:
     a = clients.widget({"site": site})
     b = clients.widget({"site": site})
     a_conv = send(a, "my secret order", "a1")["message"]["conversation_id"]
@@ -132,8 +160,9 @@ def test_visitor_cannot_read_or_write_another_visitors_conversation(app: Flask, 
     assert received(b, "message:new", W) == []
 
 
-def test_empty_and_oversized_messages_are_refused_and_nothing_is_stored(app: Flask, clients: Clients,
-                                                                      site: str) -> None:
+def test_empty_and_oversized_messages_are_refused_and_nothing_is_stored(
+    app: Flask, clients: Clients, site: str
+) -> None:
     w = clients.widget({"site": site})
     for body in ("", "   \n ", None, 42):
         ack = send(w, body, "x")
@@ -147,12 +176,14 @@ def test_empty_and_oversized_messages_are_refused_and_nothing_is_stored(app: Fla
 
 def test_html_is_stored_and_sent_as_plain_text(app: Flask, clients: Clients, site: str) -> None:
     w = clients.widget({"site": site})
-    body = '<script>alert(1)</script><img src=x onerror=alert(2)>'
+    body = "<script>alert(1)</script><img src=x onerror=alert(2)>"
     ack = send(w, body, "h1")
     assert ack["message"]["body"] == body  # text: the UIs render it with textContent / autoescape
 
 
-def test_a_flood_of_messages_is_rate_limited_with_a_clear_error(app: Flask, clients: Clients, site: str) -> None:
+def test_a_flood_of_messages_is_rate_limited_with_a_clear_error(
+    app: Flask, clients: Clients, site: str
+) -> None:
     w = clients.widget({"site": site})
     acks = [send(w, f"spam {n}", f"s{n}") for n in range(12)]
     ok = [a for a in acks if a["ok"]]
@@ -168,8 +199,9 @@ def _sign(inbox: Inbox, email: str) -> str:
     return hmac.new(inbox.secret.encode(), email.encode(), hashlib.sha256).hexdigest()
 
 
-def test_identify_with_valid_hmac_verifies_and_joins_earlier_conversations(app: Flask, clients: Clients,
-                                                                           inbox: Inbox, site: str) -> None:
+def test_identify_with_valid_hmac_verifies_and_joins_earlier_conversations(
+    app: Flask, clients: Clients, inbox: Inbox, site: str
+) -> None:
     earlier = make_conversation(app, inbox, email="ann@example.com", body="Old question")
     w = clients.widget({"site": site})
     anon_conv = send(w, "new question", "1")["message"]["conversation_id"]
@@ -180,7 +212,9 @@ def test_identify_with_valid_hmac_verifies_and_joins_earlier_conversations(app: 
     assert s["visitor"]["verified"] is True and s["visitor"]["email"] == "ann@example.com"
     assert {c["id"] for c in s["conversations"]} == {earlier.public_id, anon_conv}
     w2 = clients.made[-1]
-    old = w2.emit("history", {"conversation_id": earlier.public_id, "after_seq": 0}, namespace=W, callback=True)
+    old = w2.emit(
+        "history", {"conversation_id": earlier.public_id, "after_seq": 0}, namespace=W, callback=True
+    )
     assert old["ok"] and old["messages"][0]["body"] == "Old question"
     with db_of(app).sessions() as db:
         ann = db.scalar(select(Identity).filter_by(kind=IdentityKind.email, value="ann@example.com"))
@@ -188,8 +222,9 @@ def test_identify_with_valid_hmac_verifies_and_joins_earlier_conversations(app: 
         assert db.scalar(select(Conversation).filter_by(public_id=anon_conv)).customer_id == ann.customer_id
 
 
-def test_identify_with_wrong_hmac_is_ignored_and_grants_no_history(app: Flask, clients: Clients, inbox: Inbox,
-                                                                   site: str) -> None:
+def test_identify_with_wrong_hmac_is_ignored_and_grants_no_history(
+    app: Flask, clients: Clients, inbox: Inbox, site: str
+) -> None:
     earlier = make_conversation(app, inbox, email="ann@example.com", body="Ann's private question")
     for bad in ("0" * 64, _sign(inbox, "bob@example.com"), None, "", 123):
         identity = {"email": "ann@example.com", "name": "Mallory", "hmac": bad}
@@ -197,33 +232,48 @@ def test_identify_with_wrong_hmac_is_ignored_and_grants_no_history(app: Flask, c
         s = session_of(w)
         assert s["visitor"]["verified"] is False and s["visitor"]["email"] is None
         assert s["conversations"] == [] and s["conversation"] is None
-        peek = w.emit("history", {"conversation_id": earlier.public_id, "after_seq": 0}, namespace=W, callback=True)
+        peek = w.emit(
+            "history", {"conversation_id": earlier.public_id, "after_seq": 0}, namespace=W, callback=True
+        )
         assert peek["ok"] is False
     with db_of(app).sessions() as db:
         assert db.scalar(select(Customer).filter_by(email="ann@example.com")).name is None
 
 
-def test_contact_update_stores_email_without_joining_that_customers_history(app: Flask, clients: Clients,
-                                                                            inbox: Inbox, site: str) -> None:
+def test_contact_update_stores_email_without_joining_that_customers_history(
+    app: Flask, clients: Clients, inbox: Inbox, site: str
+) -> None:
     earlier = make_conversation(app, inbox, email="ann@example.com", body="Ann only")
     w = clients.widget({"site": site})
     ack = w.emit("contact:update", {"email": "ann@example.com", "name": "Ann?"}, namespace=W, callback=True)
     assert ack["ok"] is True
     bad = w.emit("contact:update", {"email": "not an email"}, namespace=W, callback=True)
     assert bad["ok"] is False and bad["error"]["code"] == "invalid_email"
-    peek = w.emit("history", {"conversation_id": earlier.public_id, "after_seq": 0}, namespace=W, callback=True)
+    peek = w.emit(
+        "history", {"conversation_id": earlier.public_id, "after_seq": 0}, namespace=W, callback=True
+    )
     assert peek["ok"] is False
 
 
-def test_csat_submit_goes_to_the_hook_and_validates_the_score(app: Flask, clients: Clients, site: str,
-                                                              monkeypatch) -> None:
+def test_csat_submit_goes_to_the_hook_and_validates_the_score(
+    app: Flask, clients: Clients, site: str, monkeypatch
+) -> None:
     import helpdesk.chat
 
     seen = []
-    monkeypatch.setattr(helpdesk.chat, "csat_hook", lambda s, actor, conv, score, comment: seen.append((score, comment)))
+    monkeypatch.setattr(
+        helpdesk.chat, "csat_hook", lambda s, actor, conv, score, comment: seen.append((score, comment))
+    )
     w = clients.widget({"site": site})
     conv_id = send(w, "hi", "1")["message"]["conversation_id"]
-    assert w.emit("csat:submit", {"conversation_id": conv_id, "score": 6}, namespace=W, callback=True)["ok"] is False
-    ok = w.emit("csat:submit", {"conversation_id": conv_id, "score": 5, "comment": "great"}, namespace=W,
-                callback=True)
+    assert (
+        w.emit("csat:submit", {"conversation_id": conv_id, "score": 6}, namespace=W, callback=True)["ok"]
+        is False
+    )
+    ok = w.emit(
+        "csat:submit",
+        {"conversation_id": conv_id, "score": 5, "comment": "great"},
+        namespace=W,
+        callback=True,
+    )
     assert ok == {"ok": True} and seen == [(5, "great")]
