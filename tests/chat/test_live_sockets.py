@@ -1,0 +1,169 @@
+"""Sockets over a real port: `helpdesk run` (gevent) in a subprocess, python-socketio clients."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import requests
+import socketio
+from flask import Flask
+
+from tests.chat.conftest import Clients  # noqa: F401  (fixtures module import keeps autouse presence reset)
+from tests.conftest import PASSWORD, LiveServer
+from tests.servers import wait_until
+
+
+class Recorder:
+    """A python-socketio client that keeps every event it receives."""
+
+    def __init__(self) -> None:
+        self.client = socketio.Client(reconnection=False)
+        self.events: list[tuple[str, Any]] = []
+        self.client.on(
+            "*",
+            lambda event, _ns, *args: self.events.append((event, args[0] if args else None)),
+            namespace="*",
+        )
+
+    def of(self, name: str) -> list[Any]:
+        return [data for event, data in self.events if event == name]
+
+
+def login_cookie(server: LiveServer, email: str) -> str:
+    http = requests.Session()
+    html = http.get(f"{server.url}/login", timeout=10).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    answer = http.post(
+        f"{server.url}/login",
+        data={"email": email, "password": PASSWORD, "csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302
+    return "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+
+
+@pytest.fixture
+def widget_site(app: Flask, inbox: Any) -> str:
+    return inbox.site_key
+
+
+def test_message_crosses_from_widget_to_console_over_a_real_port(
+    app: Flask, agent: Any, widget_site: str, live_server: LiveServer
+) -> None:
+    console = Recorder()
+    console.client.connect(
+        live_server.url,
+        namespaces=["/console"],
+        transports=["websocket"],
+        headers={"Cookie": login_cookie(live_server, agent.email)},
+    )
+    shopper = Recorder()
+    shopper.client.connect(
+        live_server.url,
+        namespaces=["/widget"],
+        auth={"site": widget_site, "token": None},
+        transports=["websocket"],
+    )
+    try:
+        wait_until(lambda: shopper.of("session"), timeout=10, message="the widget session")
+        assert shopper.of("session")[0]["online"] is True
+        ack = shopper.client.call(
+            "message:send",
+            {"client_msg_id": "live-1", "body": "over the wire"},
+            namespace="/widget",
+            timeout=10,
+        )
+        assert ack["ok"] is True
+        conv_id = ack["message"]["conversation_id"]
+        wait_until(lambda: console.of("conversation:new"), timeout=10, message="conversation:new")
+        assert console.of("conversation:new")[0]["id"] == conv_id
+        sub = console.client.call("subscribe", {"conversation_id": conv_id}, namespace="/console", timeout=10)
+        assert [m["body"] for m in sub["messages"]] == ["over the wire"]
+        for n in range(3):
+            reply = console.client.call(
+                "message:send",
+                {"conversation_id": conv_id, "client_msg_id": f"r{n}", "body": f"answer {n}"},
+                namespace="/console",
+                timeout=10,
+            )
+            assert reply["ok"]
+        wait_until(
+            lambda: len(shopper.of("message:new")) >= 4, timeout=10, message="the answers in the widget"
+        )
+        seqs = [m["seq"] for m in shopper.of("message:new")]
+        assert seqs == sorted(set(seqs))
+    finally:
+        shopper.client.disconnect()
+        console.client.disconnect()
+
+
+def test_widget_resumes_after_a_disconnect_with_history_after_its_last_seq(
+    app: Flask, agent: Any, widget_site: str, live_server: LiveServer
+) -> None:
+    shopper = Recorder()
+    shopper.client.connect(
+        live_server.url, namespaces=["/widget"], auth={"site": widget_site}, transports=["websocket"]
+    )
+    wait_until(lambda: shopper.of("session"), timeout=10, message="the widget session")
+    token = shopper.of("session")[0]["token"]
+    conv_id = shopper.client.call(
+        "message:send", {"client_msg_id": "a", "body": "before"}, namespace="/widget", timeout=10
+    )["message"]["conversation_id"]
+    shopper.client.disconnect()
+
+    console = Recorder()
+    console.client.connect(
+        live_server.url,
+        namespaces=["/console"],
+        transports=["websocket"],
+        headers={"Cookie": login_cookie(live_server, agent.email)},
+    )
+    for n in range(3):
+        console.client.call(
+            "message:send",
+            {"conversation_id": conv_id, "client_msg_id": f"off{n}", "body": f"while away {n}"},
+            namespace="/console",
+            timeout=10,
+        )
+    console.client.disconnect()
+
+    back = Recorder()
+    back.client.connect(
+        live_server.url,
+        namespaces=["/widget"],
+        auth={"site": widget_site, "token": token},
+        transports=["websocket"],
+    )
+    try:
+        wait_until(lambda: back.of("session"), timeout=10, message="the resumed session")
+        session = back.of("session")[0]
+        assert session["conversation"]["id"] == conv_id and session["conversation"]["last_seq"] == 4
+        missed = back.client.call(
+            "history", {"conversation_id": conv_id, "after_seq": 1}, namespace="/widget", timeout=10
+        )
+        assert [m["body"] for m in missed["messages"]] == ["while away 0", "while away 1", "while away 2"]
+    finally:
+        back.client.disconnect()
+
+
+def test_console_from_a_foreign_origin_is_refused_over_a_real_port(
+    app: Flask, agent: Any, live_server: LiveServer
+) -> None:
+    intruder = Recorder()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        # Polling: requests sends only the Origin we give (websocket-client adds its own).
+        intruder.client.connect(
+            live_server.url,
+            namespaces=["/console"],
+            transports=["polling"],
+            headers={"Cookie": login_cookie(live_server, agent.email), "Origin": "https://evil.example"},
+            wait_timeout=5,
+        )
+    anonymous = Recorder()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        anonymous.client.connect(
+            live_server.url, namespaces=["/console"], transports=["websocket"], wait_timeout=5
+        )
