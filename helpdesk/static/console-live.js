@@ -308,7 +308,7 @@
         if (err) { error.textContent = "No answer from the server: your reply was kept, send it again."; error.hidden = false; return; }
         if (!ack.ok) { error.textContent = ack.error.message; error.hidden = false; return; }
         error.hidden = true;
-        body.value = "";
+        if (body.value === text) body.value = "";  // not what the agent has typed since
         addMessage(ack.message);
         stopTyping();
       });

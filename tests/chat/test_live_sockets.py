@@ -156,13 +156,14 @@ def polling_connect(server: LiveServer, namespace: str, headers: dict[str, str])
     http = requests.Session()
     base = f"{server.url}/socket.io/?EIO=4&transport=polling"
     opened = http.get(base, headers=headers, timeout=10).text
-    sid = json.loads(opened[opened.index("{"):])["sid"]
+    sid = json.loads(opened[opened.index("{") :])["sid"]
     http.post(f"{base}&sid={sid}", data=f"40{namespace},", headers=headers, timeout=10)
     return http.get(f"{base}&sid={sid}", headers=headers, timeout=10).text
 
 
-def test_console_from_a_foreign_origin_is_refused_over_a_real_port(app: Flask, agent: Any,
-                                                                   live_server: LiveServer) -> None:
+def test_console_from_a_foreign_origin_is_refused_over_a_real_port(
+    app: Flask, agent: Any, live_server: LiveServer
+) -> None:
     cookie = login_cookie(live_server, agent.email)
     foreign = polling_connect(live_server, "/console", {"Cookie": cookie, "Origin": "https://evil.example"})
     assert foreign.startswith("44/console,") and '"code": "foreign_origin"' in foreign.replace('":"', '": "')
