@@ -29,12 +29,16 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the login session
     "DEMO": False,
+    "CHAT_MAX_ATTACHMENT_BYTES": 5 * 1024 * 1024,  # a widget upload
+    "CHAT_FLOOD_BURST": 8,  # messages one visitor may send ...
+    "CHAT_FLOOD_WINDOW_SECONDS": 10.0,  # ... within this many seconds
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.
 _BOOL = {"RUN_MIGRATIONS", "WORKER_IN_PROCESS", "DEMO", "SESSION_COOKIE_SECURE"}
-_INT = {"JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES"}
-_FLOAT = {"WORKER_POLL_SECONDS"}
+_INT = {"JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
+        "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST"}
+_FLOAT = {"WORKER_POLL_SECONDS", "CHAT_FLOOD_WINDOW_SECONDS"}
 ENV_PREFIX = "HELPDESK_"
 
 

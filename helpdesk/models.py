@@ -1,7 +1,7 @@
 """Every table, imported in one place for Alembic and create_app."""
 
 from helpdesk.accounts.models import Agent, ApiToken, AuditEntry
-from helpdesk.chat.models import ChatVisitor
+from helpdesk.chat.models import ChatUpload, ChatVisitor
 from helpdesk.crm.models import Customer, Identity
 from helpdesk.db import Base
 from helpdesk.jobs import Job
@@ -9,5 +9,5 @@ from helpdesk.tickets.models import Attachment, Conversation, Inbox, InboxAddres
 
 metadata = Base.metadata
 
-__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "ChatVisitor", "Conversation", "Customer",
-           "Identity", "Inbox", "InboxAddress", "Job", "Message", "Tag", "Team", "metadata"]
+__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "ChatUpload", "ChatVisitor", "Conversation",
+           "Customer", "Identity", "Inbox", "InboxAddress", "Job", "Message", "Tag", "Team", "metadata"]

@@ -28,7 +28,11 @@ csat_hook = _no_csat
 
 def init_app(app: Flask) -> None:
     from helpdesk.chat import relay, sockets, views
+    from helpdesk.extensions import csrf
 
-    _ = sockets  # importing registers the /widget and /console handlers on the shared socketio
+    # Importing `sockets` registered the /widget and /console handlers on the shared socketio.
+    sockets.flood.burst = int(app.config["CHAT_FLOOD_BURST"])
+    sockets.flood.window = float(app.config["CHAT_FLOOD_WINDOW_SECONDS"])
     app.register_blueprint(views.bp)
+    csrf.exempt(views.upload)  # visitor-token authenticated, no cookies
     relay.wire(app)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.crm.models import Customer
 from helpdesk.db import Base, UTCDateTime, public_id, utcnow
-from helpdesk.tickets.models import Inbox
+from helpdesk.tickets.models import Attachment, Inbox
 
 
 class ChatVisitor(Base):
@@ -28,3 +28,16 @@ class ChatVisitor(Base):
 
     inbox: Mapped[Inbox] = relationship()
     customer: Mapped[Customer] = relationship()
+
+
+class ChatUpload(Base):
+    """Which visitor uploaded a file not yet sent: only they may attach it to a message."""
+
+    __tablename__ = "chat_uploads"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    attachment_id: Mapped[int] = mapped_column(ForeignKey("attachments.id", ondelete="CASCADE"), unique=True)
+    visitor_id: Mapped[int] = mapped_column(ForeignKey("chat_visitors.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    attachment: Mapped[Attachment] = relationship()

@@ -9,6 +9,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from helpdesk.chat.attachments import widget_message
 from helpdesk.db import Database
 from helpdesk.extensions import socketio
 from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, MessagePosted
@@ -66,7 +67,7 @@ def wire(app: Flask) -> None:
             socketio.emit("conversation:updated", conversation_dict(conversation, for_agent=True),
                           namespace=CONSOLE, to=CONSOLE_ROOM)
             if not message.private and _widget_sees(conversation):
-                socketio.emit("message:new", message_dict(message), namespace=WIDGET,
+                socketio.emit("message:new", widget_message(message, app.secret_key), namespace=WIDGET,
                               to=customer_room(conversation.customer_id))
 
     def conversation_created(ev: ConversationCreated) -> None:

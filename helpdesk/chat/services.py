@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpdesk.actors import Actor
-from helpdesk.chat import assignment, visitors
+from helpdesk.chat import assignment, attachments, visitors
 from helpdesk.chat.models import ChatVisitor
 from helpdesk.errors import Invalid
 from helpdesk.tickets import services as tickets
@@ -28,7 +28,12 @@ def visitor_send(session: Session, visitor: ChatVisitor, data: Any, *, online_ag
     body, client_msg_id = data.get("body"), data.get("client_msg_id")
     if not isinstance(client_msg_id, str) or not 1 <= len(client_msg_id) <= tickets.MAX_CLIENT_MSG_ID:
         raise Invalid("client_msg_id", f"1 to {tickets.MAX_CLIENT_MSG_ID} characters")
-    if not isinstance(body, str) or not body.strip():
+    if body is None:
+        body = ""
+    if not isinstance(body, str):
+        raise Invalid("body", "must be text")
+    files = attachments.claim_uploads(session, visitor, data.get("attachments"))
+    if not body.strip() and not files:
         raise Invalid("body", "must not be empty", code="empty_body")
     if len(body.strip()) > max_len:
         raise Invalid("body", f"longer than {max_len} characters", code="body_too_long")
@@ -40,10 +45,10 @@ def visitor_send(session: Session, visitor: ChatVisitor, data: Any, *, online_ag
     if conversation is None:
         conversation = tickets.create_conversation(
             session, actor, inbox=visitor.inbox, customer=visitor.customer,
-            subject=" ".join(body.split())[:SUBJECT_CHARS])
+            subject=" ".join(body.split())[:SUBJECT_CHARS] or (files[0].filename if files else ""))
         assignment.route_new(session, conversation, online_agent_ids)
     return tickets.post_message(session, actor, conversation, body=body, client_msg_id=client_msg_id,
-                                max_len=max_len, author_name=visitor.customer.display_name)
+                                max_len=max_len, author_name=visitor.customer.display_name, attachments=files)
 
 
 def _going_conversation(session: Session, visitor: ChatVisitor, client_msg_id: str) -> Conversation | None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from helpdesk.accounts.models import Agent
 from helpdesk.actors import agent_actor
 from helpdesk.chat import assignment, services, visitors
+from helpdesk.chat.attachments import widget_message
 from helpdesk.chat.presence import STATUSES, FloodGate, Presence
 from helpdesk.chat.relay import (
     CONSOLE,
@@ -150,7 +151,7 @@ def widget_send(data: Any = None) -> dict[str, Any]:
     with _visitor_work() as (session, visitor):
         message = services.visitor_send(session, visitor, data, online_agent_ids=presence.online_agent_ids(),
                                         max_len=_max_body())
-        result = message_dict(message)
+        result = widget_message(message, current_app.secret_key)
     conn.conversations.add(result["conversation_id"])
     return {"message": result}
 
@@ -162,7 +163,7 @@ def widget_history(data: Any = None) -> dict[str, Any]:
     with _visitor_work() as (session, visitor):
         conversation = visitors.conversation_of(session, visitor, data.get("conversation_id"))
         messages = services.history(session, conversation, data.get("after_seq", 0), for_agent=False)
-        return {"messages": [message_dict(m) for m in messages],
+        return {"messages": [widget_message(m, current_app.secret_key) for m in messages],
                 "conversation": conversation_dict(conversation)}
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request, send_from_directory
+from flask import Blueprint, current_app, jsonify, render_template, request, send_file, send_from_directory
 
-from helpdesk.chat import visitors
-from helpdesk.web import db_session
+from helpdesk.chat import attachments, visitors
+from helpdesk.errors import Invalid
+from helpdesk.web import commit, db_session
 
 bp = Blueprint("widget", __name__)
 
@@ -56,4 +58,35 @@ def frame() -> Any:
     response = current_app.make_response(render_template("widget/frame.html", config=config, lang=lang))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.post("/widget/attachments")
+def upload() -> Any:
+    """A shopper's file, before the message that carries it. Authenticated by the visitor token in
+    `Authorization: Visitor TOKEN` with `X-Helpdesk-Site`: no cookies, so no CSRF to fear."""
+    session = db_session()
+    inbox = visitors.inbox_for_site(session, request.headers.get("X-Helpdesk-Site", ""))
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    visitor = visitors.resume(session, inbox, token.strip() if scheme == "Visitor" else "")
+    file = request.files.get("file")
+    if file is None:
+        raise Invalid("file", "send the file as multipart form field 'file'", code="file_missing")
+    limit = int(current_app.config["CHAT_MAX_ATTACHMENT_BYTES"])
+    data = file.stream.read(limit + 1)
+    attachment = attachments.store_upload(session, visitor, filename=file.filename or "file", data=data,
+                                          max_bytes=limit)
+    commit()
+    return jsonify(attachments.upload_dict(attachment, current_app.secret_key)), 201
+
+
+@bp.get("/widget/attachments/<public_id>")
+def download(public_id: str) -> Any:
+    attachment = attachments.load_signed(db_session(), current_app.secret_key, public_id,
+                                         request.args.get("sig", ""))
+    inline = attachment.content_type.startswith("image/")
+    response = send_file(io.BytesIO(attachment.data), mimetype=attachment.content_type,
+                         as_attachment=not inline, download_name=attachment.filename, max_age=3600)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'"
     return response

@@ -62,11 +62,7 @@ def start(session: Session, inbox: Inbox, token: object = None,
     A token of another site, or one we never gave out, is refused: it must not silently become a
     new visitor either, or a typo'd site key would scatter a shopper's history."""
     if token not in (None, ""):
-        if not isinstance(token, str) or len(token) > MAX_TOKEN:
-            raise Unauthorized("the visitor token is not valid", code="invalid_token")
-        visitor = session.scalar(select(ChatVisitor).filter_by(token_hash=hash_token(token)))
-        if visitor is None or visitor.inbox_id != inbox.id:
-            raise Unauthorized("the visitor token is not valid for this site", code="invalid_token")
+        visitor = resume(session, inbox, token)
         visitor.last_seen_at = utcnow()
     else:
         token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -83,6 +79,17 @@ def start(session: Session, inbox: Inbox, token: object = None,
                  signature=identity.get("hmac"))
     session.flush()
     return VisitorSession(visitor, token, is_verified(session, visitor.customer))
+
+
+def resume(session: Session, inbox: Inbox, token: object) -> ChatVisitor:
+    """The visitor holding `token` on this site; a token of another site is as good as none."""
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN:
+        raise Unauthorized("the visitor token is not valid", code="invalid_token")
+    visitor = session.scalar(select(ChatVisitor).filter_by(token_hash=hash_token(token)))
+    if visitor is None or visitor.inbox_id != inbox.id:
+        raise Unauthorized("the visitor token is not valid for this site", code="invalid_token")
+    visitor.customer = crm.resolve(session, visitor.customer)
+    return visitor
 
 
 def signature_ok(inbox: Inbox, email: str, signature: object) -> bool:
