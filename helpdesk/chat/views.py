@@ -54,6 +54,7 @@ def frame() -> Any:
         "color": color if isinstance(color := settings.get("color"), str) and COLOR.fullmatch(color)
         else DEFAULT_COLOR,
         "max_body": int(current_app.config["MAX_BODY_CHARS"]),
+        "max_attachment": int(current_app.config["CHAT_MAX_ATTACHMENT_BYTES"]),
     }
     response = current_app.make_response(render_template("widget/frame.html", config=config, lang=lang))
     response.headers["Cache-Control"] = "no-store"

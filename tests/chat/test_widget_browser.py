@@ -18,6 +18,11 @@ pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
+# A 1x1 transparent PNG: a real image, so the frame's preview has something to draw.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000105e0a5c70000000049454e44ae426082"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -146,7 +151,7 @@ def test_shopper_and_agent_chat_live_and_nothing_is_lost_or_doubled_offline(
     expect(widget.locator("#input")).to_be_editable()
 
 
-def test_unread_badge_counts_agent_messages_while_the_widget_is_closed(
+def test_german_widget_offers_email_when_away_sends_an_image_and_counts_unread(
     app: Flask, agent: Any, live_server: LiveServer, shop_url: str, browser: Any
 ) -> None:
     shop = browser.new_context(locale="de-DE").new_page()
@@ -154,9 +159,18 @@ def test_unread_badge_counts_agent_messages_while_the_widget_is_closed(
     widget = shop.frame_locator("iframe[data-helpdesk-widget]")
     widget.locator("#launcher").click()
     expect(widget.locator("#input")).to_have_attribute("placeholder", "Nachricht schreiben…")
+    # Nobody online: the widget says so and asks for an email so the answer can follow.
+    expect(widget.locator("#status-text")).to_have_text("Wir sind nicht da — wir antworten per E-Mail")
     widget.locator("#input").fill("Hallo")
     widget.locator("#input").press("Enter")
     expect(widget.locator(".msg.mine .tick.sent")).to_have_count(1)
+    widget.locator("#away-form input[name=email]").fill("kunde@example.de")
+    widget.locator("#away-form button").click()
+    expect(widget.locator("#away-form")).to_be_hidden()
+    widget.locator("#file").set_input_files(
+        files=[{"name": "foto.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    expect(widget.locator(".msg.mine .atts img")).to_have_count(1)
     widget.locator("#close").click()
 
     console = agent_page(browser, live_server, agent.email)
@@ -166,6 +180,7 @@ def test_unread_badge_counts_agent_messages_while_the_widget_is_closed(
         console.fill("#reply", text)
         console.click("#composer button[type=submit]")
         expect(console.locator("#thread .msg-agent .msg-body").last).to_have_text(text)
+    expect(console.locator("#thread .atts a")).to_have_text(["foto.png"])
     expect(widget.locator("#badge")).to_have_text("2")
     widget.locator("#launcher").click()
     expect(widget.locator("#badge")).to_be_hidden()

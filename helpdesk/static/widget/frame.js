@@ -203,9 +203,10 @@
     if (state.outbox.length !== before) saveOutbox();
   }
 
-  function queueMessage(body) {
+  function queueMessage(body, files) {
     state.outbox.push({ client_msg_id: newId(), body: body, created_at: new Date().toISOString(),
-                        conversation_id: state.conversation ? state.conversation.id : null, error: null });
+                        conversation_id: state.conversation ? state.conversation.id : null, error: null,
+                        files: files || [] });
     saveOutbox();
     renderMessages();
     flushOutbox();
@@ -218,6 +219,7 @@
     if (!next) return;
     state.sending = true;
     var payload = { client_msg_id: next.client_msg_id, body: next.body };
+    if (next.files && next.files.length) payload.attachments = next.files.map(function (f) { return f.id; });
     var conversationId = next.conversation_id || (state.conversation && state.conversation.id);
     if (conversationId) payload.conversation_id = conversationId;
     socket.timeout(15000).emit("message:send", payload, function (err, res) {
@@ -271,7 +273,7 @@
       var authorKey = m.author.type + ":" + m.author.name;
       if (!mine && m.author.type === "agent" && authorKey !== lastAuthor) item.appendChild(el("span", "who", m.author.name));
       lastAuthor = authorKey;
-      item.appendChild(el("div", "bubble", m.body));
+      if (m.body) item.appendChild(el("div", "bubble", m.body));
       if (m.attachments && m.attachments.length) item.appendChild(renderAttachments(m.attachments));
       var meta = el("span", "meta", timeFormat.format(new Date(m.created_at)));
       if (mine) { var tick = el("span", "tick sent", "✓✓"); tick.title = t.sent; meta.appendChild(tick); }
@@ -281,7 +283,9 @@
     state.outbox.forEach(function (o) {
       var item = el("li", "msg mine " + (o.error ? "failed" : "pending"));
       item.dataset.clientMsgId = o.client_msg_id;
-      item.appendChild(el("div", "bubble", o.body));
+      var bubble = el("div", "bubble", o.body);
+      if (o.files && o.files.length) bubble.appendChild(el("div", "files", "📎 " + o.files.map(function (f) { return f.filename; }).join(", ")));
+      item.appendChild(bubble);
       var meta = el("span", "meta", o.error ? t.failed + " — " + o.error : timeFormat.format(new Date(o.created_at)));
       if (o.error) {
         var retry = el("button", "retry", t.retry);
@@ -405,6 +409,39 @@
     }
     state.typingSent = 0;
   }
+
+  // Files go up over HTTP first (the socket is for small frames), then ride on a message.
+  $("file").addEventListener("change", function () {
+    var file = this.files && this.files[0];
+    this.value = "";
+    if (!file) return;
+    if (file.size > cfg.max_attachment) {
+      showComposerError(format(t.file_too_big, { max: Math.round(cfg.max_attachment / 1048576) + " MB" }));
+      return;
+    }
+    if (!state.token || !socket.connected) { showComposerError(t.offline); return; }
+    var form = new FormData();
+    form.append("file", file);
+    fetch("/widget/attachments", { method: "POST", body: form,
+      headers: { "Authorization": "Visitor " + state.token, "X-Helpdesk-Site": cfg.site,
+                 "Accept": "application/json" } })
+      .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (res) {
+        if (!res.ok) {
+          var code = res.body && res.body.error && res.body.error.code;
+          showComposerError(code === "file_type" ? t.file_type : code === "file_too_big"
+            ? format(t.file_too_big, { max: Math.round(cfg.max_attachment / 1048576) + " MB" })
+            : (res.body && res.body.error && res.body.error.message) || t.failed);
+          return;
+        }
+        var body = input.value.trim();
+        input.value = "";
+        grow();
+        queueMessage(body, [res.body]);
+        scrollDown();
+      })
+      .catch(function () { showComposerError(t.failed); });
+  });
 
   function contactForm(form, fields, done) {
     form.addEventListener("submit", function (e) {
