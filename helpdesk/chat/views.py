@@ -9,11 +9,26 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request, send_file, send_from_directory
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    send_from_directory,
+    url_for,
+)
+from flask_login import login_required
+from sqlalchemy import select
 
-from helpdesk.chat import attachments, visitors
-from helpdesk.errors import Invalid
-from helpdesk.web import commit, db_session
+from helpdesk.accounts.models import Agent, Role
+from helpdesk.chat import attachments, settings, visitors
+from helpdesk.errors import DomainError, Invalid, NotFound
+from helpdesk.tickets.models import Channel, Inbox
+from helpdesk.web import commit, current_actor, db_session, require_role
 
 bp = Blueprint("widget", __name__)
 
@@ -91,3 +106,41 @@ def download(public_id: str) -> Any:
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'"
     return response
+
+
+def _chat_inbox(public_id: str) -> Inbox:
+    inbox = db_session().scalar(select(Inbox).filter_by(public_id=public_id, channel=Channel.chat))
+    if inbox is None:
+        raise NotFound("no such chat inbox")
+    return inbox
+
+
+@bp.get("/admin/chat/<public_id>")
+@login_required
+@require_role(Role.admin)
+def chat_settings(public_id: str) -> Any:
+    inbox = _chat_inbox(public_id)
+    agents = db_session().scalars(select(Agent).filter_by(active=True).order_by(Agent.name)).all()
+    return render_template("widget/settings.html", inbox=inbox, agents=agents, options=inbox.settings or {},
+                           member_ids={a.id for a in inbox.members})
+
+
+@bp.post("/admin/chat/<public_id>")
+@login_required
+@require_role(Role.admin)
+def chat_settings_save(public_id: str) -> Any:
+    session = db_session()
+    inbox = _chat_inbox(public_id)
+    form = request.form
+    wanted = set(form.getlist("members"))
+    members = [a for a in session.scalars(select(Agent).filter_by(active=True)) if a.public_id in wanted]
+    try:
+        settings.update(session, current_actor(), inbox, greeting=form.get("greeting", ""),
+                        color=form.get("color", ""), prechat=form.get("prechat") == "1",
+                        auto_assign=form.get("auto_assign") == "1",
+                        max_open_per_agent=form.get("max_open_per_agent", "0"), members=members)
+        commit()
+        flash("Chat settings saved.", "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("widget.chat_settings", public_id=public_id), code=303)
