@@ -115,7 +115,7 @@
     time.appendChild(timeEl(c.last_activity_at || c.created_at));
     top.appendChild(time);
     const sub = el("div", "row-sub");
-    sub.appendChild(el("span", "ch-label small muted", c.channel === "email" ? "✉" : "💬"));
+    sub.appendChild(channelIcon(c.channel));
     sub.appendChild(document.createTextNode(" "));
     sub.appendChild(el("span", "subject", c.subject || "(no subject)"));
     main.appendChild(top);
@@ -137,6 +137,26 @@
     }
     row.appendChild(side);
     return row;
+  }
+
+  // The same icons as the server-rendered rows (console/_macros.html), built without innerHTML.
+  const ICONS = {
+    email: "M3 5h18v14H3zm2 2v.5l7 4.5 7-4.5V7zm0 2.9V17h14V9.9l-7 4.5z",
+    chat: "M4 4h16v12H8l-4 4z",
+  };
+  function channelIcon(channel) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "ch");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "14");
+    svg.setAttribute("height", "14");
+    svg.setAttribute("aria-label", channel === "email" ? "email" : "chat");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", ICONS[channel === "email" ? "email" : "chat"]);
+    svg.appendChild(path);
+    return svg;
   }
 
   function bumpCount(view, delta) {

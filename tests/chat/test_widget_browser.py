@@ -3,6 +3,8 @@ from the console in another browser context; nothing is lost or shown twice acro
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +14,7 @@ import pytest
 from flask import Flask
 
 from tests.conftest import PASSWORD, LiveServer
+from tests.factories import make_conversation
 from tests.servers import free_port
 
 pytestmark = pytest.mark.browser
@@ -44,7 +47,11 @@ SHOP_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>Shop</tit
 @pytest.fixture
 def shop_url(live_server: LiveServer, inbox: Any) -> Iterator[str]:
     """The shop: a separate tiny HTTP server, so the widget runs on a page of another origin."""
-    html = SHOP_HTML.format(helpdesk=live_server.url, site=inbox.site_key).encode()
+    yield from serve_shop(SHOP_HTML.format(helpdesk=live_server.url, site=inbox.site_key))
+
+
+def serve_shop(page: str) -> Iterator[str]:
+    html = page.encode()
 
     class Shop(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -184,3 +191,30 @@ def test_german_widget_offers_email_when_away_sends_an_image_and_counts_unread(
     expect(widget.locator("#badge")).to_have_text("2")
     widget.locator("#launcher").click()
     expect(widget.locator("#badge")).to_be_hidden()
+
+
+def test_identified_shopper_sees_their_earlier_conversation_and_a_forged_one_does_not(
+    app: Flask, live_server: LiveServer, inbox: Any, browser: Any
+) -> None:
+    make_conversation(app, inbox, email="ann@example.com", body="Is my order on its way?")
+    good = hmac.new(inbox.secret.encode(), b"ann@example.com", hashlib.sha256).hexdigest()
+    for signature, expected in ((good, ["Is my order on its way?"]), ("0" * 64, [])):
+        identify = (
+            f"<script>helpdesk('identify', {{email: 'ann@example.com', name: 'Ann', hmac: '{signature}'}});"
+            "helpdesk('open');</script></body>"
+        )
+        page_html = SHOP_HTML.format(helpdesk=live_server.url, site=inbox.site_key).replace(
+            "</body>", identify
+        )
+        shop_server = serve_shop(page_html)
+        url = next(shop_server)
+        try:
+            shop = browser.new_context().new_page()
+            shop.goto(url)
+            widget = shop.frame_locator("iframe[data-helpdesk-widget]")
+            expect(widget.locator("#panel")).to_be_visible()  # helpdesk('open') from the page
+            expect(widget.locator("#status-text")).not_to_have_text("Connecting…")
+            expect(widget.locator(".msg .bubble")).to_have_text(expected)
+            shop.context.close()
+        finally:
+            next(shop_server, None)

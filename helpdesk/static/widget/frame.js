@@ -23,6 +23,7 @@
     token: store.get("token", null),
     outbox: store.get("outbox", []),      // [{client_msg_id, body, conversation_id, created_at, error}]
     identity: null,
+    identitySent: null,
     visitor: null,
     conversation: null,
     messages: new Map(),                 // seq -> MESSAGE of the shown conversation
@@ -96,7 +97,10 @@
   // -- socket ----------------------------------------------------------------------------------
   var socket = io(location.origin + "/widget", {
     autoConnect: false,
-    auth: function (cb) { cb({ site: cfg.site, token: state.token, identity: state.identity || undefined }); }
+    auth: function (cb) {
+      state.identitySent = state.identity;
+      cb({ site: cfg.site, token: state.token, identity: state.identity || undefined });
+    }
   });
 
   socket.on("connect", function () { state.connected = true; renderStatus(); });
@@ -119,6 +123,10 @@
   socket.on("session", function (s) {
     state.token = s.token;
     store.set("token", s.token);
+    if (state.identity && state.identitySent !== state.identity) {
+      // identify() arrived while this connection was being made: make it again, signed.
+      socket.disconnect(); socket.connect(); return;
+    }
     state.visitor = s.visitor;
     state.online = !!s.online;
     if (s.conversation && (!state.conversation || state.conversation.id !== s.conversation.id)) {
