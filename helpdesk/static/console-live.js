@@ -169,6 +169,7 @@
     const existing = document.querySelector(`#rows .row[data-conversation="${CSS.escape(c.id)}"]`);
     if (!matchesQueue(c)) { if (existing) existing.remove(); return; }
     const row = buildRow(c);
+    if (existing && existing.classList.contains("live-new")) row.classList.add("fresh", "live-new");
     if (existing) {
       const moved = existing.querySelector("time") && existing.querySelector("time").getAttribute("datetime") !== (c.last_activity_at || "");
       existing.replaceWith(row);
@@ -186,6 +187,10 @@
     bumpCount("all", 1);
     if (!c.assignee) bumpCount("unassigned", 1);
     if (me && c.assignee && c.assignee.id === me.id) bumpCount("mine", 1);
+    if ($(".queue") && matchesQueue(c)) {
+      const tabCount = $(".tabs .tab.active .count");
+      if (tabCount) tabCount.textContent = String((parseInt(tabCount.textContent, 10) || 0) + 1);
+    }
     if ($(".queue")) placeRow(c, true);
     else if (!conv) return;
     else toast("New conversation from " + ((c.customer && c.customer.name) || "a visitor"));

@@ -171,3 +171,53 @@ def test_console_from_a_foreign_origin_is_refused_over_a_real_port(
     assert anonymous.startswith("44/console,") and "not_logged_in" in anonymous
     own = polling_connect(live_server, "/console", {"Cookie": cookie, "Origin": live_server.url})
     assert "40/console," in own and "44/console," not in own
+
+
+def test_message_crosses_between_two_app_processes_through_redis(
+    app: Flask, agent: Any, widget_site: str, database_url: str, tmp_path: Any, redis_server: Any
+) -> None:
+    """Two `helpdesk run` processes share the database and Redis: a shopper on one, an agent on the other."""
+    from tests.conftest import start_live_server, stop_live_server
+
+    env = {"HELPDESK_REDIS_URL": redis_server.url}
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    first = start_live_server(tmp_path / "a", database_url, env)
+    second = start_live_server(tmp_path / "b", database_url, env)
+    shopper, console = Recorder(), Recorder()
+    try:
+        console.client.connect(
+            second.url,
+            namespaces=["/console"],
+            transports=["websocket"],
+            headers={"Cookie": login_cookie(second, agent.email)},
+        )
+        shopper.client.connect(
+            first.url, namespaces=["/widget"], auth={"site": widget_site}, transports=["websocket"]
+        )
+        wait_until(lambda: shopper.of("session"), timeout=10, message="the widget session")
+        ack = shopper.client.call(
+            "message:send", {"client_msg_id": "x-1", "body": "via redis"}, namespace="/widget", timeout=10
+        )
+        wait_until(
+            lambda: console.of("conversation:new"), timeout=10, message="the other process to hear of it"
+        )
+        conv_id = console.of("conversation:new")[0]["id"]
+        assert conv_id == ack["message"]["conversation_id"]
+        console.client.call(
+            "message:send",
+            {"conversation_id": conv_id, "client_msg_id": "y-1", "body": "back"},
+            namespace="/console",
+            timeout=10,
+        )
+        wait_until(
+            lambda: [m for m in shopper.of("message:new") if m["body"] == "back"],
+            timeout=10,
+            message="the answer to cross back",
+        )
+    finally:
+        for client in (shopper, console):
+            if client.client.connected:
+                client.client.disconnect()
+        stop_live_server(first)
+        stop_live_server(second)
