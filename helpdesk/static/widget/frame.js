@@ -211,9 +211,12 @@
     if (state.outbox.length !== before) saveOutbox();
   }
 
+  // A resolved chat stays closed: the next message starts a new conversation.
+  function going() { return !!(state.conversation && state.conversation.status !== "resolved"); }
+
   function queueMessage(body, files) {
     state.outbox.push({ client_msg_id: newId(), body: body, created_at: new Date().toISOString(),
-                        conversation_id: state.conversation ? state.conversation.id : null, error: null,
+                        conversation_id: going() ? state.conversation.id : null, error: null,
                         files: files || [] });
     saveOutbox();
     renderMessages();
@@ -228,7 +231,7 @@
     state.sending = true;
     var payload = { client_msg_id: next.client_msg_id, body: next.body };
     if (next.files && next.files.length) payload.attachments = next.files.map(function (f) { return f.id; });
-    var conversationId = next.conversation_id || (state.conversation && state.conversation.id);
+    var conversationId = next.conversation_id || (going() && state.conversation.id);
     if (conversationId) payload.conversation_id = conversationId;
     socket.timeout(15000).emit("message:send", payload, function (err, res) {
       state.sending = false;
