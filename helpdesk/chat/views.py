@@ -74,6 +74,11 @@ def frame() -> Any:
     response = current_app.make_response(render_template("widget/frame.html", config=config, lang=lang))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
+    # Shoppers' and agents' text is untrusted: even if it slipped into markup, no script could run.
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors *")
     return response
 
 

@@ -59,7 +59,36 @@
       : status === "away" ? "You are away. Click to go online." : "Not connected";
   }
 
-  socket.on("session", (s) => { me = s.agent; showPresence(s.agent.status); });
+  // Who else is here: a roster under the queue's views.
+  const roster = new Map();
+  function renderRoster() {
+    const aside = $(".queue-layout .views");
+    if (!aside) return;
+    let box = $("#live-roster");
+    if (!box) {
+      aside.appendChild(el("h3", "views-sub", "Team"));
+      box = el("ul", "roster");
+      box.id = "live-roster";
+      aside.appendChild(box);
+    }
+    box.textContent = "";
+    Array.from(roster.values()).sort((a, b) => a.name.localeCompare(b.name)).forEach((a) => {
+      const li = el("li", "roster-item");
+      li.dataset.status = a.status;
+      li.appendChild(el("span", "presence-dot"));
+      li.appendChild(el("span", null, a.name + (me && a.id === me.id ? " (you)" : "")));
+      li.appendChild(el("span", "muted small", a.status));
+      box.appendChild(li);
+    });
+  }
+
+  socket.on("session", (s) => {
+    me = s.agent;
+    showPresence(s.agent.status);
+    roster.clear();
+    (s.agents || []).forEach((a) => roster.set(a.id, a));
+    renderRoster();
+  });
   socket.on("disconnect", () => { showPresence("offline"); setLiveState(false); });
   socket.on("connect", () => { setLiveState(true); if (conv) subscribe(); });
   socket.on("connect_error", (err) => {
@@ -69,6 +98,9 @@
   });
   socket.on("presence", (p) => {
     if (me && p.agent.id === me.id) showPresence(p.status);
+    if (p.status === "offline") roster.delete(p.agent.id);
+    else roster.set(p.agent.id, { id: p.agent.id, name: p.agent.name, status: p.status });
+    renderRoster();
   });
 
   function setLiveState(live) { document.body.classList.toggle("live-off", !live); }

@@ -6,6 +6,7 @@
   var cfg = JSON.parse(document.getElementById("config").textContent);
   var t = cfg.strings;
   var KEY = "helpdesk:" + cfg.site + ":";
+  var HISTORY_PAGE = 500;  // the server's most per `history` answer
   var $ = function (id) { return document.getElementById(id); };
 
   var store = {
@@ -188,9 +189,10 @@
         if (m.seq > state.syncedSeq) state.syncedSeq = m.seq;
       });
       state.messages.forEach(function (m) { if (m.seq > state.syncedSeq) state.syncedSeq = m.seq; });
-      state.inSync = true;
       for (var i = 0; i < fresh; i++) noteUnread();
       renderMessages();
+      if (res.messages.length >= HISTORY_PAGE) { catchUp(); return; }  // more after this page
+      state.inSync = true;
       flushOutbox();
     });
   }
@@ -287,7 +289,7 @@
       if (m.body) item.appendChild(el("div", "bubble", m.body));
       if (m.attachments && m.attachments.length) item.appendChild(renderAttachments(m.attachments));
       var meta = el("span", "meta", timeFormat.format(new Date(m.created_at)));
-      if (mine) { var tick = el("span", "tick sent", "✓✓"); tick.title = t.sent; meta.appendChild(tick); }
+      if (mine) meta.appendChild(icon("tick sent", TICK, t.sent));
       item.appendChild(meta);
       list.appendChild(item);
     });
@@ -304,7 +306,7 @@
         retry.addEventListener("click", function () { o.error = null; saveOutbox(); renderMessages(); flushOutbox(); });
         meta.appendChild(retry);
       } else {
-        var clock = el("span", "tick", "🕓"); clock.title = t.sending; meta.appendChild(clock);
+        meta.appendChild(icon("tick", CLOCK, t.sending));
       }
       item.appendChild(meta);
       list.appendChild(item);
@@ -312,6 +314,28 @@
     $("greeting").hidden = false;
     renderCards();
     if (atBottom) scrollDown();
+  }
+
+  var TICK = "M9 16.2 4.8 12l-1.4 1.4L9 19 21 7l-1.4-1.4z";
+  var CLOCK = "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16zm.5-13H11v6l5.2 3.2.8-1.3-4.5-2.7z";
+
+  function icon(className, path, label) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "13");
+    svg.setAttribute("height", "13");
+    svg.setAttribute("class", className);
+    svg.setAttribute("role", "img");
+    svg.setAttribute("aria-label", label);
+    var title = document.createElementNS(ns, "title");
+    title.textContent = label;
+    var p = document.createElementNS(ns, "path");
+    p.setAttribute("fill", "currentColor");
+    p.setAttribute("d", path);
+    svg.appendChild(title);
+    svg.appendChild(p);
+    return svg;
   }
 
   function renderAttachments(attachments) {
