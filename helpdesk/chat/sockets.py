@@ -182,6 +182,8 @@ def widget_typing(data: Any = None) -> None:
 def widget_contact(data: Any = None) -> dict[str, Any]:
     data = data if isinstance(data, dict) else {}
     conn = _visitor_conn()
+    if not flood.allow(conn.visitor_id):
+        raise RateLimited("too many changes; wait a few seconds and try again")
     with _visitor_work() as (session, visitor):
         customer = visitors.update_contact(session, visitor, email=data.get("email"), name=data.get("name"))
         conn.name = customer.display_name

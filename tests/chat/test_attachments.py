@@ -95,3 +95,9 @@ def test_another_visitor_cannot_send_my_upload(app: Flask, client: Any, clients:
         callback=True,
     )
     assert ack["ok"] is False and ack["error"]["code"] == "unknown_attachment"
+
+
+def test_a_flood_of_uploads_is_rate_limited(app: Flask, client: Any, clients: Clients, site: str) -> None:
+    _w, token = visitor(clients, site)
+    codes = [upload(client, site, token, f"p{n}.png", PNG).status_code for n in range(10)]
+    assert codes[:8] == [201] * 8 and codes[8:] == [429, 429]
