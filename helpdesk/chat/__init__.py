@@ -27,7 +27,7 @@ csat_hook = _no_csat
 
 
 def init_app(app: Flask) -> None:
-    from helpdesk.chat import relay, sockets, views
+    from helpdesk.chat import relay, sockets, transport, views
     from helpdesk.extensions import csrf
 
     # Importing `sockets` registered the /widget and /console handlers on the shared socketio.
@@ -36,3 +36,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     csrf.exempt(views.upload)  # visitor-token authenticated, no cookies
     relay.wire(app)
+    app.wsgi_app = transport.NoDelay(app.wsgi_app)  # type: ignore[method-assign]
