@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -41,11 +42,26 @@ def online_for_inbox(inbox: Inbox, online_agent_ids: set[int]) -> bool:
     return bool(online_agent_ids & members) if members else bool(online_agent_ids)
 
 
-def announce_online(session: Session, online_agent_ids: set[int]) -> None:
-    for inbox in session.scalars(select(Inbox).filter_by(channel=Channel.chat)
-                                 .options(selectinload(Inbox.members))):
-        socketio.emit("agents:online", {"online": online_for_inbox(inbox, online_agent_ids)},
-                      namespace=WIDGET, to=inbox_room(inbox.id))
+def announce_online(session: Session, online_agent_ids: set[int]) -> list[Emit]:
+    return [Emit("agents:online", {"online": online_for_inbox(inbox, online_agent_ids)}, WIDGET,
+                 inbox_room(inbox.id))
+            for inbox in session.scalars(select(Inbox).filter_by(channel=Channel.chat)
+                                         .options(selectinload(Inbox.members)))]
+
+
+@dataclass(frozen=True)
+class Emit:
+    event: str
+    data: Any
+    namespace: str
+    room: str
+
+
+def send(emits: list[Emit]) -> None:
+    """Emit outside any transaction: with Redis an emit is network I/O, and a greenlet that yields
+    while holding SQLite's write lock stalls every other greenlet of the process."""
+    for item in emits:
+        socketio.emit(item.event, item.data, namespace=item.namespace, to=item.room)
 
 
 def _widget_sees(conversation: Conversation) -> bool:
@@ -62,20 +78,23 @@ def wire(app: Flask) -> None:
             if message is None:
                 return
             conversation = message.conversation
-            socketio.emit("message:new", message_dict(message, for_agent=True), namespace=CONSOLE,
-                          to=conversation_room(conversation.public_id))
-            socketio.emit("conversation:updated", conversation_dict(conversation, for_agent=True),
-                          namespace=CONSOLE, to=CONSOLE_ROOM)
+            emits = [Emit("message:new", message_dict(message, for_agent=True), CONSOLE,
+                          conversation_room(conversation.public_id)),
+                     Emit("conversation:updated", conversation_dict(conversation, for_agent=True), CONSOLE,
+                          CONSOLE_ROOM)]
             if not message.private and _widget_sees(conversation):
-                socketio.emit("message:new", widget_message(message, app.secret_key), namespace=WIDGET,
-                              to=customer_room(conversation.customer_id))
+                emits.append(Emit("message:new", widget_message(message, app.secret_key), WIDGET,
+                                  customer_room(conversation.customer_id)))
+        send(emits)
 
     def conversation_created(ev: ConversationCreated) -> None:
         with database.sessions() as session:
             conversation = session.get(Conversation, ev.conversation_id)
-            if conversation is not None:
-                socketio.emit("conversation:new", conversation_dict(conversation, for_agent=True),
-                              namespace=CONSOLE, to=CONSOLE_ROOM)
+            if conversation is None:
+                return
+            emits = [Emit("conversation:new", conversation_dict(conversation, for_agent=True), CONSOLE,
+                          CONSOLE_ROOM)]
+        send(emits)
 
     def conversation_updated(ev: ConversationUpdated) -> None:
         with database.sessions() as session:
@@ -84,10 +103,11 @@ def wire(app: Flask) -> None:
                 return
             data: dict[str, Any] = conversation_dict(conversation, for_agent=True)
             data["changes"] = ev.changes
-            socketio.emit("conversation:updated", data, namespace=CONSOLE, to=CONSOLE_ROOM)
+            emits = [Emit("conversation:updated", data, CONSOLE, CONSOLE_ROOM)]
             if _widget_sees(conversation):
-                socketio.emit("conversation:updated", conversation_dict(conversation), namespace=WIDGET,
-                              to=customer_room(conversation.customer_id))
+                emits.append(Emit("conversation:updated", conversation_dict(conversation), WIDGET,
+                                  customer_room(conversation.customer_id)))
+        send(emits)
 
     dispatcher.subscribe(MessagePosted, message_posted)
     dispatcher.subscribe(ConversationCreated, conversation_created)

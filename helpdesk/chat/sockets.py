@@ -28,6 +28,7 @@ from helpdesk.chat.relay import (
     customer_room,
     inbox_room,
     online_for_inbox,
+    send,
 )
 from helpdesk.db import Database
 from helpdesk.errors import DomainError, Forbidden, Invalid, RateLimited, Unauthorized, to_ack
@@ -265,7 +266,8 @@ def _presence_changed(conn: AgentConn) -> None:
                                "status": presence.status_of(conn.agent_id)},
                   namespace=CONSOLE, to=CONSOLE_ROOM)
     with _db().unit_of_work() as session:
-        announce_online(session, presence.online_agent_ids())
+        emits = announce_online(session, presence.online_agent_ids())
+    send(emits)
 
 
 @socketio.on("disconnect", namespace=CONSOLE)
