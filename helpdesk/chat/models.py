@@ -22,12 +22,15 @@ class ChatVisitor(Base):
     public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: public_id("vi"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), index=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    # None until the visitor first writes or leaves contact details: a page view alone must not
+    # fill the customer list with empty "Visitor" records.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"),
+                                                    index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     inbox: Mapped[Inbox] = relationship()
-    customer: Mapped[Customer] = relationship()
+    customer: Mapped[Customer | None] = relationship()
 
 
 class ChatUpload(Base):

@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from helpdesk.chat import visitors
 from helpdesk.chat.attachments import widget_message
 from helpdesk.db import Database
 from helpdesk.extensions import socketio
@@ -24,8 +25,13 @@ CONSOLE = "/console"
 CONSOLE_ROOM = "console"
 
 
-def customer_room(customer_id: int) -> str:
-    return f"customer:{customer_id}"
+def visitor_room(visitor_id: int) -> str:
+    return f"visitor:{visitor_id}"
+
+
+def to_shopper(session: Session, customer_id: int, event: str, data: Any) -> list[Emit]:
+    """One emit per browser of this customer (a visitor's room holds all its tabs)."""
+    return [Emit(event, data, WIDGET, visitor_room(v)) for v in visitors.visitor_ids_of(session, customer_id)]
 
 
 def inbox_room(inbox_id: int) -> str:
@@ -83,8 +89,8 @@ def wire(app: Flask) -> None:
                      Emit("conversation:updated", conversation_dict(conversation, for_agent=True), CONSOLE,
                           CONSOLE_ROOM)]
             if not message.private and _widget_sees(conversation):
-                emits.append(Emit("message:new", widget_message(message, app.secret_key), WIDGET,
-                                  customer_room(conversation.customer_id)))
+                emits += to_shopper(session, conversation.customer_id, "message:new",
+                                    widget_message(message, app.secret_key))
         send(emits)
 
     def conversation_created(ev: ConversationCreated) -> None:
@@ -105,8 +111,8 @@ def wire(app: Flask) -> None:
             data["changes"] = ev.changes
             emits = [Emit("conversation:updated", data, CONSOLE, CONSOLE_ROOM)]
             if _widget_sees(conversation):
-                emits.append(Emit("conversation:updated", conversation_dict(conversation), WIDGET,
-                                  customer_room(conversation.customer_id)))
+                emits += to_shopper(session, conversation.customer_id, "conversation:updated",
+                                    conversation_dict(conversation))
         send(emits)
 
     dispatcher.subscribe(MessagePosted, message_posted)

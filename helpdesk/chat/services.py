@@ -37,18 +37,19 @@ def visitor_send(session: Session, visitor: ChatVisitor, data: Any, *, online_ag
         raise Invalid("body", "must not be empty", code="empty_body")
     if len(body.strip()) > max_len:
         raise Invalid("body", f"longer than {max_len} characters", code="body_too_long")
-    actor = visitors.actor_of(visitor)
+    actor = visitors.actor_of(session, visitor)
     if data.get("conversation_id"):
         conversation = visitors.conversation_of(session, visitor, data["conversation_id"])
     else:
         conversation = _going_conversation(session, visitor, client_msg_id)
     if conversation is None:
         conversation = tickets.create_conversation(
-            session, actor, inbox=visitor.inbox, customer=visitor.customer,
+            session, actor, inbox=visitor.inbox, customer=visitors.ensure_customer(session, visitor),
             subject=" ".join(body.split())[:SUBJECT_CHARS] or (files[0].filename if files else ""))
         assignment.route_new(session, conversation, online_agent_ids)
     return tickets.post_message(session, actor, conversation, body=body, client_msg_id=client_msg_id,
-                                max_len=max_len, author_name=visitor.customer.display_name, attachments=files)
+                                max_len=max_len, author_name=visitor.customer.display_name if visitor.customer
+                                else actor.name, attachments=files)
 
 
 def _going_conversation(session: Session, visitor: ChatVisitor, client_msg_id: str) -> Conversation | None:

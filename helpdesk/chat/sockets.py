@@ -25,10 +25,11 @@ from helpdesk.chat.relay import (
     WIDGET,
     announce_online,
     conversation_room,
-    customer_room,
     inbox_room,
     online_for_inbox,
     send,
+    to_shopper,
+    visitor_room,
 )
 from helpdesk.db import Database
 from helpdesk.errors import DomainError, Forbidden, Invalid, RateLimited, Unauthorized, to_ack
@@ -44,7 +45,6 @@ flood = FloodGate()
 @dataclass
 class VisitorConn:
     visitor_id: int
-    customer_id: int
     inbox_id: int
     name: str
     conversations: set[str] = field(default_factory=set)  # public ids it may type into
@@ -118,20 +118,20 @@ def widget_connect(auth: Any = None) -> None:
             mine = visitors.conversations(session, visitor)
             payload = {
                 "token": started.token,
-                "visitor": {"id": visitor.public_id, "name": customer.name, "email": customer.email,
-                            "verified": started.verified},
+                "visitor": {"id": visitor.public_id, "name": customer.name if customer else None,
+                            "email": customer.email if customer else None, "verified": started.verified},
                 "conversation": conversation_dict(current) if current else None,
                 "conversations": [conversation_dict(c) for c in mine] if started.verified else
                 [conversation_dict(current)] if current else [],
                 "online": online_for_inbox(inbox, presence.online_agent_ids()),
                 "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat"))},
             }
-            conn = VisitorConn(visitor.id, customer.id, inbox.id, customer.display_name,
+            conn = VisitorConn(visitor.id, inbox.id, customer.display_name if customer else "Visitor",
                                {c.public_id for c in mine})
     except DomainError as exc:
         raise _refuse(exc) from None
     _visitors[request.sid] = conn
-    join_room(customer_room(conn.customer_id))
+    join_room(visitor_room(conn.visitor_id))
     join_room(inbox_room(conn.inbox_id))
     emit("session", payload)
 
@@ -206,7 +206,7 @@ def widget_csat(data: Any = None) -> dict[str, Any]:
         raise Invalid("comment", "text of at most 2000 characters")
     with _visitor_work() as (session, visitor):
         conversation = visitors.conversation_of(session, visitor, data.get("conversation_id"))
-        chat.csat_hook(session, visitors.actor_of(visitor), conversation, score, comment)
+        chat.csat_hook(session, visitors.actor_of(session, visitor), conversation, score, comment)
     return {}
 
 
@@ -349,9 +349,9 @@ def console_typing(data: Any = None) -> None:
         return  # writing a private note is nobody's business outside the team
     with _db().unit_of_work() as session:
         conversation = tickets.get_conversation(session, conversation_id)
-        customer_id = conversation.customer_id
-    socketio.emit("typing", {**typing, "author": {"type": "agent", "name": conn.name}}, namespace=WIDGET,
-                  to=customer_room(customer_id))
+        emits = to_shopper(session, conversation.customer_id, "typing",
+                           {**typing, "author": {"type": "agent", "name": conn.name}})
+    send(emits)
 
 
 @socketio.on("presence", namespace=CONSOLE)

@@ -46,11 +46,13 @@ def inbox_for_site(session: Session, site_key: object) -> Inbox:
     return inbox
 
 
-def actor_of(visitor: ChatVisitor) -> Actor:
-    return customer_actor(visitor.customer)
+def actor_of(session: Session, visitor: ChatVisitor) -> Actor:
+    return customer_actor(ensure_customer(session, visitor))
 
 
-def is_verified(session: Session, customer: Customer) -> bool:
+def is_verified(session: Session, customer: Customer | None) -> bool:
+    if customer is None:
+        return False
     return session.scalar(select(Identity.id).filter_by(customer_id=customer.id, kind=IdentityKind.email,
                                                         verified=True).limit(1)) is not None
 
@@ -66,19 +68,26 @@ def start(session: Session, inbox: Inbox, token: object = None,
         visitor.last_seen_at = utcnow()
     else:
         token = secrets.token_urlsafe(TOKEN_BYTES)
-        customer = Customer(attributes={"source": "chat"})
-        session.add(customer)
-        session.flush()
-        visitor = ChatVisitor(token_hash=hash_token(token), inbox=inbox, customer=customer)
+        visitor = ChatVisitor(token_hash=hash_token(token), inbox=inbox)
         session.add(visitor)
         session.flush()
-        crm.add_identity(session, customer, IdentityKind.visitor, visitor.public_id)
-    visitor.customer = crm.resolve(session, visitor.customer)
     if isinstance(identity, dict) and identity.get("email"):
         identify(session, visitor, email=identity.get("email"), name=identity.get("name"),
                  signature=identity.get("hmac"))
     session.flush()
     return VisitorSession(visitor, token, is_verified(session, visitor.customer))
+
+
+def ensure_customer(session: Session, visitor: ChatVisitor) -> Customer:
+    """The visitor's customer record, made when they first write or leave contact details."""
+    if visitor.customer is None:
+        customer = Customer(attributes={"source": "chat"})
+        session.add(customer)
+        session.flush()
+        crm.add_identity(session, customer, IdentityKind.visitor, visitor.public_id)
+        visitor.customer = customer
+        session.flush()
+    return visitor.customer
 
 
 def resume(session: Session, inbox: Inbox, token: object) -> ChatVisitor:
@@ -88,8 +97,13 @@ def resume(session: Session, inbox: Inbox, token: object) -> ChatVisitor:
     visitor = session.scalar(select(ChatVisitor).filter_by(token_hash=hash_token(token)))
     if visitor is None or visitor.inbox_id != inbox.id:
         raise Unauthorized("the visitor token is not valid for this site", code="invalid_token")
-    visitor.customer = crm.resolve(session, visitor.customer)
+    _follow_merges(session, visitor)
     return visitor
+
+
+def _follow_merges(session: Session, visitor: ChatVisitor) -> None:
+    if visitor.customer is not None:
+        visitor.customer = crm.resolve(session, visitor.customer)
 
 
 def signature_ok(inbox: Inbox, email: str, signature: object) -> bool:
@@ -109,16 +123,15 @@ def identify(session: Session, visitor: ChatVisitor, *, email: object, name: obj
     crm.add_identity(session, target, IdentityKind.email, target.email or email.strip().lower(),
                      verified=True)
     current = visitor.customer
-    if current.id != target.id:
-        if not is_verified(session, current):
-            # An anonymous visitor becoming known: their chats so far join the known customer.
-            session.execute(update(Conversation).where(Conversation.customer_id == current.id)
-                            .values(customer_id=target.id))
-            for identity in session.scalars(select(Identity).filter_by(customer_id=current.id)):
-                identity.customer_id = target.id
-            current.merged_into_id = target.id
-        # A verified visitor switching to another shopper (a shared computer) keeps nothing.
-        visitor.customer = target
+    if current is not None and current.id != target.id and not is_verified(session, current):
+        # An anonymous visitor becoming known: their chats so far join the known customer.
+        session.execute(update(Conversation).where(Conversation.customer_id == current.id)
+                        .values(customer_id=target.id))
+        for identity in session.scalars(select(Identity).filter_by(customer_id=current.id)):
+            identity.customer_id = target.id
+        current.merged_into_id = target.id
+    # A verified visitor switching to another shopper (a shared computer) keeps nothing.
+    visitor.customer = target
     session.flush()
     return True
 
@@ -127,7 +140,7 @@ def update_contact(session: Session, visitor: ChatVisitor, *, email: object = No
                    name: object = None) -> Customer:
     """The pre-chat or offline form. An unverified email is stored as contact data only: it never
     links the visitor to the customer record that already owns that address."""
-    customer = visitor.customer
+    customer = ensure_customer(session, visitor)
     if name is not None:
         clean = _clean_name(name)
         if clean is None:
@@ -151,6 +164,8 @@ def _clean_name(name: object) -> str | None:
 
 def conversations(session: Session, visitor: ChatVisitor, limit: int = 20) -> list[Conversation]:
     """The visitor's conversations on this site, newest first."""
+    if visitor.customer_id is None:
+        return []
     return list(session.scalars(
         select(Conversation).filter_by(customer_id=visitor.customer_id, inbox_id=visitor.inbox_id)
         .order_by(Conversation.created_at.desc(), Conversation.id.desc()).limit(limit)))
@@ -176,5 +191,10 @@ def visitor_by_id(session: Session, visitor_id: int) -> ChatVisitor:
     visitor = session.get(ChatVisitor, visitor_id)
     if visitor is None:
         raise Unauthorized("the visitor session has ended", code="invalid_token")
-    visitor.customer = crm.resolve(session, visitor.customer)
+    _follow_merges(session, visitor)
     return visitor
+
+
+def visitor_ids_of(session: Session, customer_id: int) -> list[int]:
+    """Every browser that speaks for this customer: where their conversation's traffic goes."""
+    return list(session.scalars(select(ChatVisitor.id).filter_by(customer_id=customer_id)))

@@ -39,8 +39,20 @@ def test_new_visitor_gets_a_long_random_token_stored_only_hashed(
         visitor = db.scalar(select(ChatVisitor))
         assert visitor.token_hash == hashlib.sha256(s["token"].encode()).hexdigest()
         assert s["token"] not in visitor.token_hash
-        kinds = [i.kind for i in visitor.customer.identities]
-        assert kinds == [IdentityKind.visitor]
+        assert visitor.customer is None  # a page view makes no customer record
+
+
+def test_first_message_makes_the_visitor_a_customer_with_a_visitor_identity(
+    app: Flask, clients: Clients, site: str
+) -> None:
+    w = clients.widget({"site": site})
+    send(w, "hello", "1")
+    send(w, "again", "2")
+    with db_of(app).sessions() as db:
+        visitor = db.scalar(select(ChatVisitor))
+        assert [i.kind for i in visitor.customer.identities] == [IdentityKind.visitor]
+        assert visitor.customer.display_name == "Visitor"
+        assert db.scalar(select(func.count()).select_from(Customer)) == 1
 
 
 def test_first_message_opens_a_conversation_and_acks_the_stored_message(
@@ -277,3 +289,21 @@ def test_csat_submit_goes_to_the_hook_and_validates_the_score(
         callback=True,
     )
     assert ok == {"ok": True} and seen == [(5, "great")]
+
+
+def test_every_tab_of_a_visitor_gets_the_answer_even_one_opened_before_the_first_message(
+    app: Flask, clients: Clients, site: str, agent, logged_in
+) -> None:
+    first_tab = clients.widget({"site": site})
+    token = session_of(first_tab)["token"]
+    second_tab = clients.widget({"site": site, "token": token})  # opened before anything was written
+    conv_id = send(first_tab, "hi from tab one", "t1")["message"]["conversation_id"]
+    console = clients.console(logged_in(agent.email))
+    console.emit(
+        "message:send",
+        {"conversation_id": conv_id, "client_msg_id": "a1", "body": "hello both"},
+        namespace="/console",
+        callback=True,
+    )
+    for tab in (first_tab, second_tab):
+        assert "hello both" in [m["body"] for m in received(tab, "message:new", W)]

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 06:29:48.807771
+Create Date: 2026-11-28 06:56:14.087411
 """
 from collections.abc import Sequence
 
@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('public_id', sa.String(length=32), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('inbox_id', sa.Integer(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
     sa.Column('created_at', helpdesk.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_seen_at', helpdesk.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_chat_visitors_customer_id_customers'), ondelete='CASCADE'),
