@@ -157,6 +157,17 @@ def test_shopper_and_agent_chat_live_and_nothing_is_lost_or_doubled_offline(
     assert seqs == sorted(set(seqs)) and len(seqs) == 6
     expect(widget.locator("#input")).to_be_editable()
 
+    # Resolved in the console: the shopper is told, and the next message starts a new conversation.
+    console.locator("[data-shortcut=e]").click()
+    expect(widget.locator(".msg.system .bubble")).to_have_text(
+        ["This conversation is closed. Write again any time to start a new one."]
+    )
+    widget.locator("#input").fill("One more question")
+    widget.locator("#input").press("Enter")
+    expect(widget.locator(".msg .bubble")).to_have_text(["One more question"])
+    console.goto(f"{live_server.url}/console?view=all&status=open")
+    expect(console.locator("#rows .row", has_text="One more question")).to_be_visible()
+
 
 def test_german_widget_offers_email_when_away_sends_an_image_and_counts_unread(
     app: Flask, agent: Any, live_server: LiveServer, shop_url: str, browser: Any

@@ -56,6 +56,11 @@
         item.appendChild(meta);
         list.appendChild(item);
       });
+      if (state.conversation && state.conversation.status === "resolved" && !state.outbox.length) {
+        var closed = el("li", "msg system");
+        closed.appendChild(el("div", "bubble", t.resolved));
+        list.appendChild(closed);
+      }
       $("greeting").hidden = false;
       renderCards();
       if (atBottom) scrollDown();

@@ -162,7 +162,7 @@
   });
 
   socket.on("conversation:updated", function (c) {
-    if (state.conversation && c && c.id === state.conversation.id) state.conversation = c;
+    if (state.conversation && c && c.id === state.conversation.id) { state.conversation = c; renderMessages(); }
   });
 
   socket.on("csat:request", function (d) {
