@@ -29,9 +29,10 @@ def visitor_room(visitor_id: int) -> str:
     return f"visitor:{visitor_id}"
 
 
-def to_shopper(session: Session, customer_id: int, event: str, data: Any) -> list[Emit]:
-    """One emit per browser of this customer (a visitor's room holds all its tabs)."""
-    return [Emit(event, data, WIDGET, visitor_room(v)) for v in visitors.visitor_ids_of(session, customer_id)]
+def to_shopper(session: Session, conversation: Conversation, event: str, data: Any) -> list[Emit]:
+    """One emit per browser of the conversation's shopper (a visitor's room holds all its tabs)."""
+    return [Emit(event, data, WIDGET, visitor_room(visitor_id))
+            for visitor_id in visitors.visitor_ids_of(session, conversation)]
 
 
 def inbox_room(inbox_id: int) -> str:
@@ -89,7 +90,7 @@ def wire(app: Flask) -> None:
                      Emit("conversation:updated", conversation_dict(conversation, for_agent=True), CONSOLE,
                           CONSOLE_ROOM)]
             if not message.private and _widget_sees(conversation):
-                emits += to_shopper(session, conversation.customer_id, "message:new",
+                emits += to_shopper(session, conversation, "message:new",
                                     widget_message(message, app.secret_key))
         send(emits)
 
@@ -111,7 +112,7 @@ def wire(app: Flask) -> None:
             data["changes"] = ev.changes
             emits = [Emit("conversation:updated", data, CONSOLE, CONSOLE_ROOM)]
             if _widget_sees(conversation):
-                emits += to_shopper(session, conversation.customer_id, "conversation:updated",
+                emits += to_shopper(session, conversation, "conversation:updated",
                                     conversation_dict(conversation))
         send(emits)
 

@@ -349,7 +349,7 @@ def console_typing(data: Any = None) -> None:
         return  # writing a private note is nobody's business outside the team
     with _db().unit_of_work() as session:
         conversation = tickets.get_conversation(session, conversation_id)
-        emits = to_shopper(session, conversation.customer_id, "typing",
+        emits = to_shopper(session, conversation, "typing",
                            {**typing, "author": {"type": "agent", "name": conn.name}})
     send(emits)
 

@@ -195,6 +195,7 @@ def visitor_by_id(session: Session, visitor_id: int) -> ChatVisitor:
     return visitor
 
 
-def visitor_ids_of(session: Session, customer_id: int) -> list[int]:
-    """Every browser that speaks for this customer: where their conversation's traffic goes."""
-    return list(session.scalars(select(ChatVisitor.id).filter_by(customer_id=customer_id)))
+def visitor_ids_of(session: Session, conversation: Conversation) -> list[int]:
+    """Every browser that speaks for this conversation's customer on its site: where its traffic goes."""
+    return list(session.scalars(select(ChatVisitor.id).filter_by(customer_id=conversation.customer_id,
+                                                                 inbox_id=conversation.inbox_id)))
