@@ -59,6 +59,9 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"],
                       message_queue=app.config.get("REDIS_URL"),
+                      # Any origin may open /widget (shops embed it; custom front ends exist);
+                      # /console checks the Origin itself on connect.
+                      cors_allowed_origins="*",
                       max_http_buffer_size=app.config["MAX_UPLOAD_BYTES"] + 65536)
     from helpdesk.accounts.models import Role
 
@@ -101,6 +104,9 @@ def _register_rooms(app: Flask) -> None:
     customer_listeners.register(app.extensions["helpdesk.dispatcher"], db_of(app), app.config["BASE_URL"])
     app.jinja_env.globals["customer_sidebar"] = customers_views.sidebar_data
     orders_views.init_app(app)
+    from helpdesk import chat
+
+    chat.init_app(app)
     if app.config["DEMO"]:
         from helpdesk import demo
 

@@ -1,34 +1,13 @@
-"""Every table, imported in one place for Alembic and create_app."""
+"""Every table, imported in one place so that Alembic and create_app see the whole schema."""
 
-from helpdesk.accounts.models import Agent, ApiToken, AuditEntry
-from helpdesk.crm.models import (
-    CrmContact,
-    CrmConversationLink,
-    CrmSyncState,
-    CrmWebhookDelivery,
-    Customer,
-    CustomerMerge,
-    CustomerNote,
-    Identity,
-)
+# Importing a room's models module registers its tables on Base.metadata.
+from helpdesk.accounts import models as _accounts  # noqa: F401
+from helpdesk.chat import models as _chat  # noqa: F401
+from helpdesk.crm import models as _crm  # noqa: F401
 from helpdesk.db import Base
-from helpdesk.jobs import Job
-from helpdesk.orders.models import (  # noqa: F401 - for Alembic
-    ConversationOrder,
-    Fulfillment,
-    Order,
-    OrderLineItem,
-    Refund,
-    SyncState,
-    WebhookDelivery,
-)
-from helpdesk.tickets.email.models import AutoMail, ImapCursor, InboundMail  # noqa: F401
-from helpdesk.tickets.models import Attachment, CannedReply, Conversation, Inbox, InboxAddress, Message, Tag, Team
+from helpdesk.jobs import Job  # noqa: F401
+from helpdesk.orders import models as _orders  # noqa: F401
+from helpdesk.tickets import models as _tickets  # noqa: F401
+from helpdesk.tickets.email import models as _email  # noqa: F401
 
 metadata = Base.metadata
-
-__all__ = [
-    "Agent", "ApiToken", "Attachment", "AuditEntry", "CannedReply", "Conversation", "CrmContact", "CrmConversationLink",
-    "CrmSyncState", "CrmWebhookDelivery", "Customer", "CustomerMerge", "CustomerNote", "Identity", "Inbox",
-    "InboxAddress", "Job", "Message", "Tag", "Team", "metadata",
-]

@@ -1,0 +1,39 @@
+"""Live chat: the widget and console sockets, visitors, presence and chat assignment.
+
+`init_app` wires the room into the app; `csat_hook` is where a widget's `csat:submit` lands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from helpdesk.errors import DomainError
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+class CsatUnavailable(DomainError):
+    status = 501
+    code = "csat_unavailable"
+
+
+def _no_csat(session: Any, actor: Any, conversation: Any, score: int, comment: str | None) -> None:
+    raise CsatUnavailable("satisfaction ratings are not set up on this helpdesk")
+
+
+# The reports room replaces this (from create_app) with its recorder:
+# fn(session, actor, conversation, score, comment) -> None, raising DomainError on bad input.
+csat_hook = _no_csat
+
+
+def init_app(app: Flask) -> None:
+    from helpdesk.chat import relay, sockets, transport, views
+    from helpdesk.extensions import csrf
+
+    # Importing `sockets` registered the /widget and /console handlers on the shared socketio.
+    sockets.flood.burst = int(app.config["CHAT_FLOOD_BURST"])
+    sockets.flood.window = float(app.config["CHAT_FLOOD_WINDOW_SECONDS"])
+    app.register_blueprint(views.bp)
+    csrf.exempt(views.upload)  # visitor-token authenticated, no cookies
+    relay.wire(app)
+    app.wsgi_app = transport.NoDelay(app.wsgi_app)  # type: ignore[method-assign]

@@ -1,0 +1,122 @@
+"""Files a shopper sends from the widget: checked, stored, claimed by one message, served signed."""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from typing import Any
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpdesk.chat.models import ChatUpload, ChatVisitor
+from helpdesk.errors import Invalid, NotFound
+from helpdesk.tickets.models import Attachment, Message
+from helpdesk.tickets.serialize import message_dict
+
+MAX_PER_MESSAGE = 5
+# What a shopper may send, by the file's own first bytes where it has a signature: the type the
+# browser claims is not trusted, since we serve these files back to agents.
+IMAGE_MAGIC = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF87a": "image/gif",
+    b"GIF89a": "image/gif",
+}
+DOCUMENTS = {".pdf": ("application/pdf", b"%PDF-"), ".txt": ("text/plain", None), ".csv": ("text/csv", None)}
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
+
+
+def sniff(filename: str, data: bytes) -> str:
+    """The content type we will store, or Invalid when the file is not one we accept."""
+    for magic, content_type in IMAGE_MAGIC.items():
+        if data.startswith(magic):
+            return content_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    ext = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if ext in DOCUMENTS:
+        content_type, magic = DOCUMENTS[ext]
+        if magic is None or data.startswith(magic):
+            if magic is None and b"\x00" in data[:4096]:
+                raise Invalid("file", "a text file must be text", code="file_type")
+            return content_type
+    raise Invalid("file", "images (PNG, JPEG, GIF, WebP), PDF, TXT or CSV only", code="file_type")
+
+
+def clean_filename(name: str) -> str:
+    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable() and ch not in '"<>|:*?').strip(" .")
+    return name[:255] or "file"
+
+
+def store_upload(session: Session, visitor: ChatVisitor, *, filename: str, data: bytes,
+                 max_bytes: int) -> Attachment:
+    if not data:
+        raise Invalid("file", "the file is empty", code="file_empty")
+    if len(data) > max_bytes:
+        raise Invalid("file", f"larger than {max_bytes // (1024 * 1024)} MB", code="file_too_big")
+    filename = clean_filename(filename)
+    content_type = sniff(filename, data)
+    attachment = Attachment(filename=filename, content_type=content_type, size=len(data),
+                            sha256=hashlib.sha256(data).hexdigest(), data=data)
+    session.add(attachment)
+    session.flush()
+    session.add(ChatUpload(attachment_id=attachment.id, visitor_id=visitor.id))
+    session.flush()
+    return attachment
+
+
+def claim_uploads(session: Session, visitor: ChatVisitor, ids: Any) -> list[Attachment]:
+    """The visitor's own unsent uploads with these public ids; anything else is refused whole."""
+    if ids in (None, []):
+        return []
+    if not isinstance(ids, list) or len(ids) > MAX_PER_MESSAGE or not all(isinstance(i, str) for i in ids):
+        raise Invalid("attachments", f"a list of at most {MAX_PER_MESSAGE} uploaded file ids")
+    rows = session.scalars(select(Attachment).join(ChatUpload, ChatUpload.attachment_id == Attachment.id)
+                           .where(Attachment.public_id.in_(ids), ChatUpload.visitor_id == visitor.id,
+                                  Attachment.message_id.is_(None))).all()
+    if len(rows) != len(set(ids)):
+        raise Invalid("attachments", "unknown or already sent file", code="unknown_attachment")
+    order = {pid: n for n, pid in enumerate(ids)}
+    return sorted(rows, key=lambda a: order[a.public_id])
+
+
+def _signer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="helpdesk.widget-attachment")
+
+
+def signed_url(secret: str, public_id: str) -> str:
+    return f"/widget/attachments/{public_id}?sig={_signer(secret).dumps(public_id)}"
+
+
+def verify(secret: str, public_id: str, sig: str) -> bool:
+    try:
+        return _signer(secret).loads(sig) == public_id
+    except BadSignature:
+        return False
+
+
+def load_signed(session: Session, secret: str, public_id: str, sig: str) -> Attachment:
+    attachment = session.scalar(select(Attachment).filter_by(public_id=public_id))
+    if attachment is None or not verify(secret, public_id, sig):
+        raise NotFound("no such file")
+    message = attachment.message
+    if message is not None and message.private:
+        raise NotFound("no such file")
+    return attachment
+
+
+def widget_message(message: Message, secret: str) -> dict[str, Any]:
+    """MESSAGE for the shopper: attachment links the frame can open without a login."""
+    data = message_dict(message)
+    for item in data["attachments"]:
+        item["url"] = signed_url(secret, item["id"])
+    return data
+
+
+def upload_dict(attachment: Attachment, secret: str) -> dict[str, Any]:
+    return {"id": attachment.public_id, "filename": attachment.filename,
+            "content_type": attachment.content_type, "size": attachment.size,
+            "url": signed_url(secret, attachment.public_id)}

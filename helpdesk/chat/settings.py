@@ -1,0 +1,49 @@
+"""Per-inbox chat settings: the widget's greeting, colour and pre-chat form, and how chats are routed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from helpdesk.accounts.models import Agent, Role
+from helpdesk.accounts.services import audit, require
+from helpdesk.actors import Actor
+from helpdesk.errors import Invalid
+from helpdesk.tickets.models import Channel, Inbox
+
+COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+MAX_GREETING = 300
+MAX_OPEN_LIMIT = 100
+
+
+def update(session: Session, actor: Actor, inbox: Inbox, *, greeting: str, color: str, prechat: bool,
+           auto_assign: bool, max_open_per_agent: object, members: Sequence[Agent]) -> Inbox:
+    require(actor, Role.admin)
+    if inbox.channel is not Channel.chat:
+        raise Invalid("inbox", "chat settings apply to chat inboxes only")
+    greeting = " ".join((greeting or "").split())
+    if len(greeting) > MAX_GREETING:
+        raise Invalid("greeting", f"at most {MAX_GREETING} characters")
+    if color and not COLOR.fullmatch(color):
+        raise Invalid("color", "a colour like #4f46e5")
+    try:
+        limit = int(max_open_per_agent or 0)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise Invalid("max_open_per_agent", "a whole number") from None
+    if not 0 <= limit <= MAX_OPEN_LIMIT:
+        raise Invalid("max_open_per_agent", f"0 (no limit) to {MAX_OPEN_LIMIT}")
+    options = inbox.settings or {}
+    before = {"greeting": options.get("greeting"), "prechat": options.get("prechat"),
+              "auto_assign": inbox.auto_assign, "max_open_per_agent": inbox.max_open_per_agent,
+              "members": sorted(a.email for a in inbox.members)}
+    inbox.settings = {**options, "greeting": greeting, "color": color or None, "prechat": prechat}
+    inbox.auto_assign = auto_assign
+    inbox.max_open_per_agent = limit
+    inbox.members = list(members)
+    session.flush()
+    audit(session, actor, "inbox.chat_settings", "inbox", inbox.public_id, before=before,
+          after={"greeting": greeting, "prechat": prechat, "auto_assign": auto_assign,
+                 "max_open_per_agent": limit, "members": sorted(a.email for a in members)})
+    return inbox

@@ -1,0 +1,378 @@
+"""Socket.IO adapters for /widget (shoppers) and /console (agents): authenticate, call a service
+in a unit of work per event, ack. Emits of stored things come from chat.relay after commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, request
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
+from sqlalchemy.orm import Session
+
+from helpdesk.accounts.models import Agent
+from helpdesk.actors import agent_actor
+from helpdesk.chat import assignment, services, visitors
+from helpdesk.chat.attachments import widget_message
+from helpdesk.chat.presence import STATUSES, FloodGate, Presence
+from helpdesk.chat.relay import (
+    CONSOLE,
+    CONSOLE_ROOM,
+    WIDGET,
+    announce_online,
+    conversation_room,
+    inbox_room,
+    online_for_inbox,
+    send,
+    to_shopper,
+    visitor_room,
+)
+from helpdesk.db import Database
+from helpdesk.errors import DomainError, Forbidden, Invalid, RateLimited, Unauthorized, to_ack
+from helpdesk.extensions import socketio
+from helpdesk.tickets import services as tickets
+from helpdesk.tickets.serialize import conversation_dict, message_dict
+from helpdesk.web import close_session
+
+presence = Presence()
+flood = FloodGate()
+
+
+@dataclass
+class VisitorConn:
+    visitor_id: int
+    inbox_id: int
+    name: str
+    conversations: set[str] = field(default_factory=set)  # public ids it may type into
+
+
+@dataclass
+class AgentConn:
+    agent_id: int
+    public_id: str
+    name: str
+    session_version: int
+
+
+_visitors: dict[str, VisitorConn] = {}
+_agents: dict[str, AgentConn] = {}
+
+
+def _db() -> Database:
+    return current_app.extensions["helpdesk.db"]
+
+
+def _max_body() -> int:
+    return int(current_app.config["MAX_BODY_CHARS"])
+
+
+def _refuse(exc: DomainError) -> ConnectionRefusedError:
+    # The client's connect_error carries {message, data: {error: {code, message}}}.
+    return ConnectionRefusedError(exc.message, exc.as_dict())
+
+
+def acked(handler: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """Map domain errors to the one ack shape; anything unexpected is logged, not leaked."""
+    def wrapper(*args: Any) -> dict[str, Any]:
+        try:
+            return {"ok": True, **handler(*args)}
+        except DomainError as exc:
+            return to_ack(exc)
+        except Exception:
+            current_app.logger.exception("socket handler %s failed", handler.__name__)
+            return {"ok": False, "error": {"code": "internal_error", "message": "something went wrong"}}
+    wrapper.__name__ = handler.__name__
+    return wrapper
+
+
+# -- /widget ------------------------------------------------------------------------------------
+
+def _visitor_conn() -> VisitorConn:
+    conn = _visitors.get(request.sid)
+    if conn is None:
+        raise Unauthorized("connect with a site key first", code="not_connected")
+    return conn
+
+
+@contextmanager
+def _visitor_work() -> Iterator[tuple[Session, Any]]:
+    conn = _visitor_conn()
+    with _db().unit_of_work() as session:
+        yield session, visitors.visitor_by_id(session, conn.visitor_id)
+
+
+@socketio.on("connect", namespace=WIDGET)
+def widget_connect(auth: Any = None) -> None:
+    auth = auth if isinstance(auth, dict) else {}
+    try:
+        with _db().unit_of_work() as session:
+            inbox = visitors.inbox_for_site(session, auth.get("site"))
+            started = visitors.start(session, inbox, auth.get("token"), auth.get("identity"))
+            visitor = started.visitor
+            customer = visitor.customer
+            current = visitors.current_conversation(session, visitor)
+            mine = visitors.conversations(session, visitor)
+            payload = {
+                "token": started.token,
+                "visitor": {"id": visitor.public_id, "name": customer.name if customer else None,
+                            "email": customer.email if customer else None, "verified": started.verified},
+                "conversation": conversation_dict(current) if current else None,
+                "conversations": [conversation_dict(c) for c in mine] if started.verified else
+                [conversation_dict(current)] if current else [],
+                "online": online_for_inbox(inbox, presence.online_agent_ids()),
+                "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat"))},
+            }
+            conn = VisitorConn(visitor.id, inbox.id, customer.display_name if customer else "Visitor",
+                               {c.public_id for c in mine})
+    except DomainError as exc:
+        raise _refuse(exc) from None
+    _visitors[request.sid] = conn
+    join_room(visitor_room(conn.visitor_id))
+    join_room(inbox_room(conn.inbox_id))
+    emit("session", payload)
+
+
+@socketio.on("disconnect", namespace=WIDGET)
+def widget_disconnect(*_args: Any) -> None:
+    _visitors.pop(request.sid, None)
+
+
+@socketio.on("message:send", namespace=WIDGET)
+@acked
+def widget_send(data: Any = None) -> dict[str, Any]:
+    conn = _visitor_conn()
+    if not flood.allow(conn.visitor_id):
+        error = RateLimited("you are sending messages too fast; wait a few seconds and try again")
+        emit("error", error.as_dict())
+        raise error
+    with _visitor_work() as (session, visitor):
+        message = services.visitor_send(session, visitor, data, online_agent_ids=presence.online_agent_ids(),
+                                        max_len=_max_body())
+        result = widget_message(message, current_app.secret_key)
+    conn.conversations.add(result["conversation_id"])
+    return {"message": result}
+
+
+@socketio.on("history", namespace=WIDGET)
+@acked
+def widget_history(data: Any = None) -> dict[str, Any]:
+    data = data if isinstance(data, dict) else {}
+    with _visitor_work() as (session, visitor):
+        conversation = visitors.conversation_of(session, visitor, data.get("conversation_id"))
+        messages = services.history(session, conversation, data.get("after_seq", 0), for_agent=False)
+        return {"messages": [widget_message(m, current_app.secret_key) for m in messages],
+                "conversation": conversation_dict(conversation)}
+
+
+@socketio.on("typing", namespace=WIDGET)
+def widget_typing(data: Any = None) -> None:
+    conn = _visitors.get(request.sid)
+    if conn is None or not isinstance(data, dict) or data.get("conversation_id") not in conn.conversations:
+        return
+    socketio.emit("typing", {"conversation_id": data["conversation_id"], "typing": bool(data.get("typing")),
+                             "author": {"type": "customer", "name": conn.name}},
+                  namespace=CONSOLE, to=conversation_room(data["conversation_id"]))
+
+
+@socketio.on("contact:update", namespace=WIDGET)
+@acked
+def widget_contact(data: Any = None) -> dict[str, Any]:
+    data = data if isinstance(data, dict) else {}
+    conn = _visitor_conn()
+    if not flood.allow(conn.visitor_id):
+        raise RateLimited("too many changes; wait a few seconds and try again")
+    with _visitor_work() as (session, visitor):
+        customer = visitors.update_contact(session, visitor, email=data.get("email"), name=data.get("name"))
+        conn.name = customer.display_name
+        return {"visitor": {"id": visitor.public_id, "name": customer.name, "email": customer.email}}
+
+
+@socketio.on("csat:submit", namespace=WIDGET)
+@acked
+def widget_csat(data: Any = None) -> dict[str, Any]:
+    """Routed to chat.csat_hook, which the reports room fills in (see helpdesk/chat/__init__.py)."""
+    from helpdesk import chat
+
+    data = data if isinstance(data, dict) else {}
+    score = data.get("score")
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise Invalid("score", "a whole number from 1 to 5")
+    comment = data.get("comment")
+    if comment is not None and (not isinstance(comment, str) or len(comment) > 2000):
+        raise Invalid("comment", "text of at most 2000 characters")
+    with _visitor_work() as (session, visitor):
+        conversation = visitors.conversation_of(session, visitor, data.get("conversation_id"))
+        chat.csat_hook(session, visitors.actor_of(session, visitor), conversation, score, comment)
+    return {}
+
+
+# -- /console -----------------------------------------------------------------------------------
+
+def _origin_allowed(origin: str | None) -> bool:
+    """Browsers always send Origin on sockets; a page of another site must not ride our cookie."""
+    if not origin:
+        return True  # not a browser: it can only hold a session cookie it was given
+    allowed = {_origin_of(current_app.config.get("BASE_URL") or ""), _origin_of(request.host_url)}
+    return _origin_of(origin) in allowed
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _agent_conn() -> AgentConn:
+    conn = _agents.get(request.sid)
+    if conn is None:
+        raise Unauthorized("log in first", code="not_logged_in")
+    return conn
+
+
+@contextmanager
+def _agent_work() -> Iterator[tuple[Session, Agent]]:
+    conn = _agent_conn()
+    with _db().unit_of_work() as session:
+        agent = session.get(Agent, conn.agent_id)
+        if agent is None or not agent.active or agent.session_version != conn.session_version:
+            raise Unauthorized("your login session has ended", code="not_logged_in")
+        yield session, agent
+
+
+@socketio.on("connect", namespace=CONSOLE)
+def console_connect(_auth: Any = None) -> None:
+    if not _origin_allowed(request.headers.get("Origin")):
+        raise _refuse(Forbidden("connections from this origin are refused", code="foreign_origin"))
+    if not current_user.is_authenticated:
+        raise _refuse(Unauthorized("log in to the console first", code="not_logged_in"))
+    conn = AgentConn(current_user.id, current_user.public_id, current_user.name, current_user.session_version)
+    # flask-login loaded the agent in the request's session: end it now, or on SQLite its open
+    # transaction would hold the write lock against our own unit of work below.
+    close_session()
+    _agents[request.sid] = conn
+    join_room(CONSOLE_ROOM)
+    came_online = presence.connect(request.sid, conn.agent_id, conn.public_id, conn.name)
+    emit("session", {"agent": {"id": conn.public_id, "name": conn.name,
+                               "status": presence.status_of(conn.agent_id)}, "agents": presence.roster()})
+    if came_online:
+        _presence_changed(conn)
+
+
+def _presence_changed(conn: AgentConn) -> None:
+    socketio.emit("presence", {"agent": {"id": conn.public_id, "name": conn.name},
+                               "status": presence.status_of(conn.agent_id)},
+                  namespace=CONSOLE, to=CONSOLE_ROOM)
+    with _db().unit_of_work() as session:
+        emits = announce_online(session, presence.online_agent_ids())
+    send(emits)
+
+
+@socketio.on("disconnect", namespace=CONSOLE)
+def console_disconnect(*_args: Any) -> None:
+    conn = _agents.pop(request.sid, None)
+    if conn is None:
+        return
+    went_offline, left = presence.disconnect(request.sid, conn.agent_id)
+    for conversation_id in left:
+        _emit_viewers(conversation_id)
+    if went_offline:
+        _presence_changed(conn)
+
+
+def _emit_viewers(conversation_id: str) -> None:
+    socketio.emit("viewers", {"conversation_id": conversation_id,
+                              "agents": presence.viewers(conversation_id)},
+                  namespace=CONSOLE, to=conversation_room(conversation_id))
+
+
+@socketio.on("subscribe", namespace=CONSOLE)
+@acked
+def console_subscribe(data: Any = None) -> dict[str, Any]:
+    data = data if isinstance(data, dict) else {}
+    with _agent_work() as (session, agent):
+        conversation = tickets.get_conversation(session, str(data.get("conversation_id") or ""),
+                                                agent_actor(agent))
+        messages = services.history(session, conversation, data.get("after_seq", 0), for_agent=True)
+        result = {"conversation": conversation_dict(conversation, for_agent=True),
+                  "messages": [message_dict(m, for_agent=True) for m in messages]}
+    public_id = result["conversation"]["id"]
+    join_room(conversation_room(public_id))
+    presence.view(public_id, request.sid, agent.id)
+    _emit_viewers(public_id)
+    return result
+
+
+@socketio.on("unsubscribe", namespace=CONSOLE)
+@acked
+def console_unsubscribe(data: Any = None) -> dict[str, Any]:
+    _agent_conn()
+    conversation_id = str((data or {}).get("conversation_id") or "") if isinstance(data, dict) else ""
+    leave_room(conversation_room(conversation_id))
+    presence.leave(conversation_id, request.sid)
+    _emit_viewers(conversation_id)
+    return {}
+
+
+@socketio.on("message:send", namespace=CONSOLE)
+@acked
+def console_send(data: Any = None) -> dict[str, Any]:
+    with _agent_work() as (session, agent):
+        message = services.agent_send(session, agent_actor(agent), data, max_len=_max_body())
+        return {"message": message_dict(message, for_agent=True)}
+
+
+@socketio.on("history", namespace=CONSOLE)
+@acked
+def console_history(data: Any = None) -> dict[str, Any]:
+    data = data if isinstance(data, dict) else {}
+    with _agent_work() as (session, agent):
+        conversation = tickets.get_conversation(session, str(data.get("conversation_id") or ""),
+                                                agent_actor(agent))
+        messages = services.history(session, conversation, data.get("after_seq", 0), for_agent=True)
+        return {"messages": [message_dict(m, for_agent=True) for m in messages]}
+
+
+@socketio.on("typing", namespace=CONSOLE)
+def console_typing(data: Any = None) -> None:
+    conn = _agents.get(request.sid)
+    if conn is None or not isinstance(data, dict) or not isinstance(data.get("conversation_id"), str):
+        return
+    conversation_id = data["conversation_id"]
+    typing = {"conversation_id": conversation_id, "typing": bool(data.get("typing")),
+              "author": {"type": "agent", "name": conn.name, "id": conn.public_id}}
+    socketio.emit("typing", typing, namespace=CONSOLE, to=conversation_room(conversation_id),
+                  skip_sid=request.sid)
+    if data.get("private"):
+        return  # writing a private note is nobody's business outside the team
+    with _db().unit_of_work() as session:
+        conversation = tickets.get_conversation(session, conversation_id)
+        emits = to_shopper(session, conversation, "typing",
+                           {**typing, "author": {"type": "agent", "name": conn.name}})
+    send(emits)
+
+
+@socketio.on("presence", namespace=CONSOLE)
+@acked
+def console_presence(data: Any = None) -> dict[str, Any]:
+    conn = _agent_conn()
+    status = (data or {}).get("status") if isinstance(data, dict) else None
+    if status not in STATUSES:
+        raise Invalid("status", "online or away")
+    presence.set_status(conn.agent_id, status)
+    _presence_changed(conn)
+    return {"status": status}
+
+
+@socketio.on("claim", namespace=CONSOLE)
+@acked
+def console_claim(data: Any = None) -> dict[str, Any]:
+    data = data if isinstance(data, dict) else {}
+    with _agent_work() as (session, agent):
+        actor = agent_actor(agent)
+        conversation = tickets.get_conversation(session, str(data.get("conversation_id") or ""), actor)
+        assignment.claim(session, actor, conversation)
+        return {"conversation": conversation_dict(conversation, for_agent=True)}
+

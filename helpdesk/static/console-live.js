@@ -1,0 +1,389 @@
+// The console's live behaviour over the /console socket: new conversations in the queue without a
+// reload, messages and typing in the open conversation, presence, who else is viewing, and status
+// or assignment changes made anywhere. Everything customer-written is set with textContent.
+(function () {
+  "use strict";
+  if (typeof io !== "function") return;
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const conv = $(".conv-layout[data-conversation]");
+  const queue = $("[data-live-queue]");
+  const params = new URLSearchParams(location.search);
+  let me = null;
+
+  const socket = io("/console", { transports: ["websocket", "polling"] });
+
+  const el = (tag, cls, text) => {
+    const n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text !== undefined && text !== null) n.textContent = text;
+    return n;
+  };
+  const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
+  const timeEl = (iso) => {
+    const t = el("time", null, "just now");
+    t.setAttribute("datetime", iso);
+    t.title = new Date(iso).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    t.dataset.relative = "";
+    return t;
+  };
+
+  function toast(text) {
+    let box = $("#live-toasts");
+    if (!box) { box = el("div", "live-toasts"); box.id = "live-toasts"; box.setAttribute("role", "status"); document.body.appendChild(box); }
+    const item = el("div", "live-toast", text);
+    box.appendChild(item);
+    setTimeout(() => item.remove(), 6000);
+  }
+
+  // -- presence -----------------------------------------------------------------------------------
+  const meBox = $(".me");
+  let presenceButton = null;
+  if (meBox) {
+    presenceButton = el("button", "presence-toggle");
+    presenceButton.type = "button";
+    presenceButton.dataset.status = "offline";
+    presenceButton.title = "Connecting…";
+    presenceButton.appendChild(el("span", "presence-dot"));
+    presenceButton.appendChild(el("span", "presence-label", "…"));
+    meBox.insertBefore(presenceButton, meBox.firstChild);
+    presenceButton.addEventListener("click", () => {
+      const next = presenceButton.dataset.status === "online" ? "away" : "online";
+      socket.emit("presence", { status: next }, (ack) => { if (ack && ack.ok) showPresence(next); });
+    });
+  }
+  function showPresence(status) {
+    if (!presenceButton) return;
+    presenceButton.dataset.status = status;
+    presenceButton.querySelector(".presence-label").textContent = status === "online" ? "Online" : status === "away" ? "Away" : "Offline";
+    presenceButton.title = status === "online" ? "You are online: new chats can reach you. Click to go away."
+      : status === "away" ? "You are away. Click to go online." : "Not connected";
+  }
+
+  // Who else is here: a roster under the queue's views.
+  const roster = new Map();
+  function renderRoster() {
+    const aside = $(".queue-layout .views");
+    if (!aside) return;
+    let box = $("#live-roster");
+    if (!box) {
+      aside.appendChild(el("h3", "views-sub", "Team"));
+      box = el("ul", "roster");
+      box.id = "live-roster";
+      aside.appendChild(box);
+    }
+    box.textContent = "";
+    Array.from(roster.values()).sort((a, b) => a.name.localeCompare(b.name)).forEach((a) => {
+      const li = el("li", "roster-item");
+      li.dataset.status = a.status;
+      li.appendChild(el("span", "presence-dot"));
+      li.appendChild(el("span", null, a.name + (me && a.id === me.id ? " (you)" : "")));
+      li.appendChild(el("span", "muted small", a.status));
+      box.appendChild(li);
+    });
+  }
+
+  socket.on("session", (s) => {
+    me = s.agent;
+    showPresence(s.agent.status);
+    roster.clear();
+    (s.agents || []).forEach((a) => roster.set(a.id, a));
+    renderRoster();
+  });
+  socket.on("disconnect", () => { showPresence("offline"); setLiveState(false); });
+  socket.on("connect", () => { setLiveState(true); if (conv) subscribe(); });
+  socket.on("connect_error", (err) => {
+    setLiveState(false);
+    const code = err && err.data && err.data.error && err.data.error.code;
+    if (code === "not_logged_in") location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+  });
+  socket.on("presence", (p) => {
+    if (me && p.agent.id === me.id) showPresence(p.status);
+    if (p.status === "offline") roster.delete(p.agent.id);
+    else roster.set(p.agent.id, { id: p.agent.id, name: p.agent.name, status: p.status });
+    renderRoster();
+  });
+
+  function setLiveState(live) { document.body.classList.toggle("live-off", !live); }
+
+  // -- the queue ----------------------------------------------------------------------------------
+  function matchesQueue(c) {
+    if (params.get("q") || params.get("cursor")) return false;  // a search or older page stays as it is
+    const status = params.get("status") || "open";
+    const view = params.get("view") || (document.querySelector(".view-link.active[href*='view=mine']") ? "mine" : "all");
+    if (c.status !== status) return false;
+    if (params.get("inbox") && c.inbox && c.inbox.id !== params.get("inbox")) return false;
+    if (view === "mine") return !!(me && c.assignee && c.assignee.id === me.id);
+    if (view === "unassigned") return !c.assignee;
+    return true;
+  }
+
+  function rowsList() {
+    let rows = $("#rows");
+    if (!rows) {
+      const empty = $(".queue .empty");
+      rows = el("ul", "rows");
+      rows.id = "rows";
+      rows.setAttribute("data-live-queue", "");
+      if (empty) empty.replaceWith(rows); else $(".queue").appendChild(rows);
+    }
+    return rows;
+  }
+
+  function buildRow(c) {
+    const href = "/console/c/" + encodeURIComponent(c.id);
+    const row = el("li", "row" + (c.assignee ? "" : " unassigned"));
+    row.dataset.href = href;
+    row.dataset.conversation = c.id;
+    const name = (c.customer && c.customer.name) || "Visitor";
+    row.appendChild(el("span", "avatar sm", name.slice(0, 1).toUpperCase()));
+    const main = el("div", "row-main");
+    const top = el("div", "row-top");
+    const title = el("a", "row-title", name);
+    title.href = href;
+    top.appendChild(title);
+    top.appendChild(el("span", "muted small", "#" + (c.ref || "")));
+    if (c.priority && c.priority !== "normal") top.appendChild(el("span", "pill pr-" + c.priority, c.priority));
+    const time = el("span", "row-time muted small");
+    time.appendChild(timeEl(c.last_activity_at || c.created_at));
+    top.appendChild(time);
+    const sub = el("div", "row-sub");
+    sub.appendChild(channelIcon(c.channel));
+    sub.appendChild(document.createTextNode(" "));
+    sub.appendChild(el("span", "subject", c.subject || "(no subject)"));
+    main.appendChild(top);
+    main.appendChild(sub);
+    row.appendChild(main);
+    const side = el("div", "row-side");
+    side.appendChild(el("span", "pill st-" + c.status, c.status));
+    side.appendChild(el("span", "small muted assignee", c.assignee ? c.assignee.name : "Unassigned"));
+    if (!c.assignee) {
+      const claim = el("button", "btn small claim", "Claim");
+      claim.type = "button";
+      claim.addEventListener("click", (e) => {
+        e.stopPropagation();
+        socket.emit("claim", { conversation_id: c.id }, (ack) => {
+          if (!ack || !ack.ok) toast((ack && ack.error && ack.error.message) || "Could not claim it");
+        });
+      });
+      side.appendChild(claim);
+    }
+    row.appendChild(side);
+    return row;
+  }
+
+  // The same icons as the server-rendered rows (console/_macros.html), built without innerHTML.
+  const ICONS = {
+    email: "M3 5h18v14H3zm2 2v.5l7 4.5 7-4.5V7zm0 2.9V17h14V9.9l-7 4.5z",
+    chat: "M4 4h16v12H8l-4 4z",
+  };
+  function channelIcon(channel) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("class", "ch");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "14");
+    svg.setAttribute("height", "14");
+    svg.setAttribute("aria-label", channel === "email" ? "email" : "chat");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", ICONS[channel === "email" ? "email" : "chat"]);
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function bumpCount(view, delta) {
+    const n = $(`[data-view-count="${view}"]`);
+    if (n) n.textContent = String(Math.max(0, (parseInt(n.textContent, 10) || 0) + delta));
+  }
+
+  function placeRow(c, isNew) {
+    if (!queue && !$(".queue")) return;
+    const existing = document.querySelector(`#rows .row[data-conversation="${CSS.escape(c.id)}"]`);
+    if (!matchesQueue(c)) { if (existing) existing.remove(); return; }
+    const row = buildRow(c);
+    if (existing && existing.classList.contains("live-new")) row.classList.add("fresh", "live-new");
+    if (existing) {
+      const moved = existing.querySelector("time") && existing.querySelector("time").getAttribute("datetime") !== (c.last_activity_at || "");
+      existing.replaceWith(row);
+      if (moved) rowsList().prepend(row);
+    } else {
+      rowsList().prepend(row);
+    }
+    if (isNew || !existing) {
+      row.classList.add("fresh", "live-new");
+      setTimeout(() => row.classList.remove("live-new"), 4000);
+    }
+  }
+
+  socket.on("conversation:new", (c) => {
+    bumpCount("all", 1);
+    if (!c.assignee) bumpCount("unassigned", 1);
+    if (me && c.assignee && c.assignee.id === me.id) bumpCount("mine", 1);
+    if ($(".queue") && matchesQueue(c)) {
+      const tabCount = $(".tabs .tab.active .count");
+      if (tabCount) tabCount.textContent = String((parseInt(tabCount.textContent, 10) || 0) + 1);
+    }
+    if ($(".queue")) placeRow(c, true);
+    else if (!conv) return;
+    else toast("New conversation from " + ((c.customer && c.customer.name) || "a visitor"));
+  });
+
+  socket.on("conversation:updated", (c) => {
+    const changes = c.changes || {};
+    if ("assignee" in changes) {
+      const [from, to] = changes.assignee;
+      if (!from && to) bumpCount("unassigned", -1);
+      if (from && !to) bumpCount("unassigned", 1);
+    }
+    if ($(".queue")) placeRow(c, false);
+    if (conv && c.id === conv.dataset.conversation) applyConversation(c);
+  });
+
+  // -- the open conversation ----------------------------------------------------------------------
+  const thread = $("#thread");
+  const composer = $("#composer");
+  const typingBox = $("#typing");
+  const viewersBox = $("#viewers");
+  let typingTimer = null;
+  let typingSent = 0;
+  let typingHide = null;
+
+  function lastSeq() {
+    let max = parseInt(conv.dataset.lastSeq, 10) || 0;
+    thread.querySelectorAll("[data-seq]").forEach((li) => { max = Math.max(max, parseInt(li.dataset.seq, 10) || 0); });
+    return max;
+  }
+
+  function subscribe() {
+    socket.emit("subscribe", { conversation_id: conv.dataset.conversation, after_seq: lastSeq() }, (ack) => {
+      if (!ack || !ack.ok) { toast((ack && ack.error && ack.error.message) || "Live updates are off"); return; }
+      ack.messages.forEach(addMessage);
+      applyConversation(ack.conversation);
+    });
+  }
+
+  function addMessage(m) {
+    if (!thread || document.getElementById("m" + m.seq)) return;
+    const empty = thread.querySelector(".empty");
+    if (empty) empty.remove();
+    const li = el("li", `msg msg-${m.author.type}${m.private ? " msg-private" : ""}`);
+    li.dataset.seq = String(m.seq);
+    li.id = "m" + m.seq;
+    const meta = el("div", "msg-meta");
+    meta.appendChild(el("strong", null, m.author.name));
+    if (m.private) { meta.appendChild(document.createTextNode(" ")); meta.appendChild(el("span", "pill note", "private note")); }
+    meta.appendChild(document.createTextNode(" "));
+    const when = el("span", "muted small");
+    when.appendChild(timeEl(m.created_at));
+    meta.appendChild(when);
+    li.appendChild(meta);
+    li.appendChild(el("div", "msg-body", m.body));
+    if (m.attachments && m.attachments.length) {
+      const list = el("ul", "atts");
+      m.attachments.forEach((a) => {
+        const item = el("li");
+        const link = el("a", null, a.filename);
+        link.href = a.url;
+        link.setAttribute("download", "");
+        item.appendChild(link);
+        list.appendChild(item);
+      });
+      li.appendChild(list);
+    }
+    // Keep seq order even if a late message arrives after a later one.
+    const after = Array.from(thread.querySelectorAll("[data-seq]")).find((n) => parseInt(n.dataset.seq, 10) > m.seq);
+    const nearBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 120;
+    thread.insertBefore(li, after || null);
+    if (nearBottom || (me && m.author.name === me.name)) thread.scrollTop = thread.scrollHeight;
+    if (m.author.type === "customer") hideTyping();
+  }
+
+  function applyConversation(c) {
+    const pill = $(".conv-actions .pill[class*='st-']");
+    if (pill) { pill.className = "pill st-" + c.status; pill.textContent = c.status; }
+    const statusSelect = $("form select[name=status]");
+    if (statusSelect && statusSelect.value !== c.status) statusSelect.value = c.status;
+    const assignee = $("#assignee");
+    if (assignee) {
+      const id = c.assignee && c.assignee.id ? c.assignee.id : "";
+      if (assignee.value !== id) assignee.value = id;
+    }
+    const changes = c.changes || {};
+    const bits = [];
+    if (changes.assignee) bits.push(changes.assignee[1] ? "assigned to " + changes.assignee[1] : "unassigned");
+    if (changes.status) bits.push("now " + changes.status[1]);
+    if (changes.priority) bits.push("priority " + changes.priority[1]);
+    if (bits.length) toast("This conversation was " + bits.join(", "));
+  }
+
+  function showTyping(author) {
+    if (!typingBox) return;
+    typingBox.textContent = (author.name || "Someone") + " is typing…";
+    typingBox.hidden = false;
+    clearTimeout(typingHide);
+    typingHide = setTimeout(hideTyping, 8000);
+  }
+  function hideTyping() { if (typingBox) typingBox.hidden = true; }
+
+  if (conv) {
+    socket.on("message:new", (m) => { if (m.conversation_id === conv.dataset.conversation) addMessage(m); });
+    socket.on("typing", (t) => {
+      if (t.conversation_id !== conv.dataset.conversation) return;
+      if (t.typing) showTyping(t.author); else hideTyping();
+    });
+    socket.on("viewers", (v) => {
+      if (!viewersBox || v.conversation_id !== conv.dataset.conversation) return;
+      const others = v.agents.filter((a) => !me || a.id !== me.id);
+      viewersBox.hidden = others.length === 0;
+      viewersBox.textContent = others.length
+        ? "⚠ " + others.map((a) => a.name).join(", ") + (others.length === 1 ? " is" : " are") + " also viewing this conversation — check before you reply."
+        : "";
+    });
+    window.addEventListener("pagehide", () => socket.emit("unsubscribe", { conversation_id: conv.dataset.conversation }));
+  }
+
+  if (composer && conv) {
+    const body = composer.elements.body;
+    const isPrivate = () => (composer.querySelector("input[name=private]:checked") || {}).value === "1";
+    const error = el("p", "live-error small", "");
+    error.hidden = true;
+    composer.insertBefore(error, composer.querySelector(".composer-foot"));
+
+    // The socket path: no reload, the ack carries the stored message. Without a socket the form
+    // posts as before, so a reply is never stuck.
+    composer.addEventListener("submit", (e) => {
+      if (!socket.connected) return;
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      const text = body.value;
+      if (!text.trim()) return;
+      const button = composer.querySelector("button[type=submit]");
+      button.disabled = true;
+      const payload = { conversation_id: conv.dataset.conversation, client_msg_id: newId(), body: text, private: isPrivate() };
+      socket.timeout(15000).emit("message:send", payload, (err, ack) => {
+        button.disabled = false;
+        if (err) { error.textContent = "No answer from the server: your reply was kept, send it again."; error.hidden = false; return; }
+        if (!ack.ok) { error.textContent = ack.error.message; error.hidden = false; return; }
+        error.hidden = true;
+        if (body.value === text) body.value = "";  // not what the agent has typed since
+        addMessage(ack.message);
+        stopTyping();
+      });
+    }, true);
+
+    body.addEventListener("input", () => {
+      const now = Date.now();
+      if (now - typingSent > 2500) {
+        typingSent = now;
+        socket.emit("typing", { conversation_id: conv.dataset.conversation, typing: true, private: isPrivate() });
+      }
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(stopTyping, 4000);
+    });
+    function stopTyping() {
+      clearTimeout(typingTimer);
+      if (typingSent) socket.emit("typing", { conversation_id: conv.dataset.conversation, typing: false, private: isPrivate() });
+      typingSent = 0;
+    }
+  }
+})();
