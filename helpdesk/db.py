@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -72,12 +73,46 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        _serialise_writers(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+SQLITE_WRITE_WAIT_SECONDS = 30.0
+
+
+class DatabaseBusy(Exception):
+    """Another transaction of this process held the SQLite write lock for too long."""
+
+
+def _serialise_writers(engine: Engine) -> None:
+    """Queue this process's SQLite transactions on a Python lock before BEGIN IMMEDIATE.
+
+    SQLite's own wait (busy_timeout) blocks in C: under gevent that freezes every greenlet,
+    including the one holding the lock, which then cannot finish (a whole-process stall until the
+    timeout). The Python lock is patched by gevent, so a waiting greenlet yields instead. Other
+    processes (a separate `helpdesk worker`) still meet each other in SQLite's busy_timeout.
+    """
+    lock = threading.RLock()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        if not lock.acquire(timeout=SQLITE_WRITE_WAIT_SECONDS):
+            raise DatabaseBusy(f"the database stayed busy for {SQLITE_WRITE_WAIT_SECONDS:.0f} s")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            lock.release()
+            raise
+        conn.info["helpdesk.write_lock"] = True
+
+    def _end(conn: Any) -> None:
+        # Fired just before COMMIT/ROLLBACK runs; nothing can yield in between.
+        if conn.info.pop("helpdesk.write_lock", False):
+            lock.release()
+
+    event.listen(engine, "commit", _end)
+    event.listen(engine, "rollback", _end)
 
 
 class Database:
