@@ -61,8 +61,11 @@ def _init_extensions(app: Flask) -> None:
 def _register_rooms(app: Flask) -> None:
     from helpdesk import admin
     from helpdesk.accounts import views as accounts_views
+    from helpdesk.api import reports as api_reports  # noqa: F401 - adds /reports routes to the API blueprint
     from helpdesk.api import views as api_views
+    from helpdesk.reports import views as reports_views
     from helpdesk.tickets import admin as tickets_admin
+    from helpdesk.tickets import csat, csat_views
     from helpdesk.tickets import views as tickets_views
 
     app.register_blueprint(accounts_views.bp)
@@ -70,6 +73,9 @@ def _register_rooms(app: Flask) -> None:
     app.register_blueprint(tickets_admin.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api_views.bp)
+    app.register_blueprint(csat_views.bp)
+    app.register_blueprint(reports_views.bp)
+    csat.register(app)
     csrf.exempt(api_views.bp)  # token-authenticated, no cookies
     if app.config["DEMO"]:
         from helpdesk import demo

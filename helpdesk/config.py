@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the login session
     "DEMO": False,
+    "REPORTS_TIMEZONE": "UTC",  # days of the reports start at local midnight here
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.

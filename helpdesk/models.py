@@ -4,9 +4,10 @@ from helpdesk.accounts.models import Agent, ApiToken, AuditEntry
 from helpdesk.crm.models import Customer, Identity
 from helpdesk.db import Base
 from helpdesk.jobs import Job
+from helpdesk.tickets.csat_models import CsatSurvey
 from helpdesk.tickets.models import Attachment, Conversation, Inbox, InboxAddress, Message, Tag, Team
 
 metadata = Base.metadata
 
-__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "Conversation", "Customer", "Identity", "Inbox",
-           "InboxAddress", "Job", "Message", "Tag", "Team", "metadata"]
+__all__ = ["Agent", "ApiToken", "Attachment", "AuditEntry", "Conversation", "CsatSurvey", "Customer",
+           "Identity", "Inbox", "InboxAddress", "Job", "Message", "Tag", "Team", "metadata"]

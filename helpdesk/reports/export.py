@@ -1,0 +1,119 @@
+"""The CSV export: one row per conversation created in the period, streamed in batches."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from helpdesk.accounts.models import Agent
+from helpdesk.crm.models import Customer
+from helpdesk.reports.figures import _conversation_filters
+from helpdesk.reports.orders_schema import OrdersSchema, detect
+from helpdesk.reports.ranges import Filters, Period
+from helpdesk.reports.sql import epoch
+from helpdesk.tickets.csat_models import CsatSurvey
+from helpdesk.tickets.models import AuthorType, Conversation, Inbox, Message, Team
+
+HEADER = ["conversation_id", "ref", "subject", "channel", "inbox", "team", "agent", "customer_email",
+          "status", "created_at", "first_response_at", "resolved_at", "first_response_seconds",
+          "resolution_seconds", "agent_replies", "csat_score", "csat_comment", "csat_agent", "linked_orders"]
+BATCH = 5_000
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escape_cell(value: Any) -> Any:
+    """Text that a spreadsheet would evaluate gets a leading apostrophe; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _iso(epoch_seconds: float | None) -> str:
+    if epoch_seconds is None:
+        return ""
+    return datetime.fromtimestamp(round(epoch_seconds), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _seconds(later: float | None, earlier: float | None) -> Any:
+    return "" if later is None or earlier is None else max(0, round(later - earlier))
+
+
+def rows(session: Session, period: Period, filters: Filters = Filters()) -> Iterator[list[Any]]:
+    """Data rows (already escaped), conversation by conversation in creation order."""
+    orders = detect(session)
+    assignee, survey_agent = aliased(Agent), aliased(Agent)
+    replies = (select(func.count(Message.id))
+               .where(Message.conversation_id == Conversation.id, Message.author_type == AuthorType.agent,
+                      Message.private.is_(False))
+               .correlate(Conversation).scalar_subquery())
+    query = (
+        select(Conversation.id, Conversation.public_id, Conversation.ref, Conversation.subject,
+               Conversation.channel, Inbox.name, Team.name, assignee.name, Customer.email,
+               Conversation.status, epoch(Conversation.created_at), epoch(Conversation.first_response_at),
+               epoch(Conversation.resolved_at), replies, CsatSurvey.score, CsatSurvey.comment,
+               survey_agent.name)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .outerjoin(Team, Team.id == Conversation.team_id)
+        .outerjoin(assignee, assignee.id == Conversation.assignee_id)
+        .outerjoin(CsatSurvey, CsatSurvey.conversation_id == Conversation.id)
+        .outerjoin(survey_agent, survey_agent.id == CsatSurvey.agent_id)
+        .where(Conversation.created_at >= period.start, Conversation.created_at < period.end,
+               *_conversation_filters(filters))
+        .order_by(Conversation.created_at, Conversation.id)
+        .execution_options(yield_per=BATCH)
+    )
+    batch: list[Any] = []
+    for row in session.execute(query):
+        batch.append(row)
+        if len(batch) >= BATCH:
+            yield from _emit(session, batch, orders)
+            batch = []
+    if batch:
+        yield from _emit(session, batch, orders)
+
+
+def _emit(session: Session, batch: list[Any], orders: OrdersSchema | None) -> Iterator[list[Any]]:
+    linked = _linked_orders(session, [r[0] for r in batch], orders)
+    for r in batch:
+        yield [escape_cell(v) for v in (
+            r[1], r[2], r[3], r[4].value, r[5], r[6] or "", r[7] or "", r[8] or "", r[9].value,
+            _iso(r[10]), _iso(r[11]), _iso(r[12]), _seconds(r[11], r[10]), _seconds(r[12], r[10]),
+            r[13] or 0, "" if r[14] is None else r[14], r[15] or "", r[16] or "",
+            " ".join(linked.get(r[0], [])),
+        )]
+
+
+def _linked_orders(session: Session, ids: list[int], orders: OrdersSchema | None) -> dict[int, list[str]]:
+    """Order numbers linked to each conversation; empty while the orders room is not installed."""
+    if orders is None or orders.links is None or not ids:
+        return {}
+    links, table = orders.links, orders.orders
+    label = orders.number if orders.number is not None else table.c.id
+    out: dict[int, list[str]] = {}
+    query = (select(links.c.conversation_id, label).join(table, table.c.id == links.c.order_id)
+             .where(links.c.conversation_id.in_(ids)).order_by(links.c.conversation_id, label))
+    for conversation_id, number in session.execute(query):
+        out.setdefault(conversation_id, []).append(str(number))
+    return out
+
+
+def csv_chunks(session: Session, period: Period, filters: Filters = Filters()) -> Iterator[str]:
+    """The CSV text in chunks of about a batch, for a streamed HTTP response."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    for i, row in enumerate(rows(session, period, filters), 1):
+        writer.writerow(row)
+        if i % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
