@@ -2,15 +2,15 @@
 
 Period: 1 to 3 March 2026 (UTC). Times are written as (day of March, "HH:MM").
 
-| conv | channel | assignee | team | created      | first reply | resolved     | agent replies | survey (agent, sent, score) |
-| c1   | chat    | Alice    | T1   | 1st 09:00    | +60 s       | 1st 10:00    | 2 (+1 note)   | Alice, 1st 10:00, 5         |
-| c2   | chat    | Alice    | T1   | 1st 12:00    | +120 s      | 2nd 12:00    | 1             | Alice, 2nd 12:00, 2 "Too slow" |
-| c3   | email   | Bob      | -    | 2nd 08:00    | +600 s      | 2nd 09:00    | 3             | Bob, 2nd 09:00, 4           |
-| c4   | email   | Bob      | -    | 2nd 10:00    | +1800 s     | open         | 1             | -                           |
-| c5   | chat    | -        | -    | 3rd 15:00    | -           | open         | 0             | -                           |
-| c6   | email   | Alice    | -    | Feb 28 10:00 | +300 s      | 1st 08:00    | 1             | Bob (before reassignment), 1st 08:00, unanswered |
-| c7   | chat    | Bob      | -    | Feb 27 10:00 | -           | open         | 0             | -                           |
-| c8   | email   | Bob      | -    | 4th 10:00    | -           | open         | 0             | -                           |
+conv  channel  assignee  team  created       1st reply  resolved   replies      survey (agent, sent, score)
+c1    chat     Alice     T1    1st 09:00     +60 s      1st 10:00  2 (+1 note)  Alice, 1st 10:00, 5
+c2    chat     Alice     T1    1st 12:00     +120 s     2nd 12:00  1            Alice, 2nd 12:00, 2 "=..."
+c3    email    Bob       -     2nd 08:00     +600 s     2nd 09:00  3            Bob, 2nd 09:00, 4
+c4    email    Bob       -     2nd 10:00     +1800 s    open       1            -
+c5    chat     -         -     3rd 15:00     -          open       0            -
+c6    email    Alice     -     Feb 28 10:00  +300 s     1st 08:00  1            Bob (then), 1st 08:00, none
+c7    chat     Bob       -     Feb 27 10:00  -          open       0            -
+c8    email    Bob       -     4th 10:00     -          open       0            -
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def build(session: Session) -> Dataset:
         return c
 
     c1 = conv("c1", chat, alice, team, at(1, "09:00"), 60, at(1, "10:00"), 2)
-    session.add(Message(conversation=c1, seq=9, author_type=AuthorType.agent, author_id=alice.id, private=True,
-                        body_text="internal note: not a reply", created_at=at(1, "09:30")))
+    session.add(Message(conversation=c1, seq=9, author_type=AuthorType.agent, author_id=alice.id,
+                        private=True, body_text="internal note: not a reply", created_at=at(1, "09:30")))
     c2 = conv("c2", chat, alice, team, at(1, "12:00"), 120, at(2, "12:00"), 1)
     c3 = conv("c3", mail, bob, None, at(2, "08:00"), 600, at(2, "09:00"), 3)
     conv("c4", mail, bob, None, at(2, "10:00"), 1800, None, 1)

@@ -36,7 +36,7 @@ def test_totals_of_the_period_match_the_hand_computed_figures(session: Session, 
     assert t["first_response_p90_seconds"] == 1440.0     # 600 + 0.7 * 1200
     assert t["resolution_median_seconds"] == 41400.0     # 3600, 3600, 79200, 86400
     assert t["resolution_p90_seconds"] == 84240.0        # 79200 + 0.7 * 7200
-    assert t["replies_per_conversation"] == 1.75         # (2 + 1 + 3 + 1) / 4; the private note is not a reply
+    assert t["replies_per_conversation"] == 1.75         # (2 + 1 + 3 + 1) / 4; a private note is no reply
     assert t["surveys_sent"] == 4
     assert t["survey_responses"] == 3
     assert t["response_rate"] == 0.75
@@ -45,7 +45,8 @@ def test_totals_of_the_period_match_the_hand_computed_figures(session: Session, 
     assert t["score_distribution"] == {"1": 0, "2": 1, "3": 0, "4": 1, "5": 1}
 
 
-def test_grouped_by_agent_scores_stay_with_the_agent_who_was_asked_about(session: Session, data: Dataset) -> None:
+def test_grouped_by_agent_scores_stay_with_the_agent_who_was_asked_about(session: Session,
+                                                                         data: Dataset) -> None:
     groups = {g["label"]: g for g in summary(session, period(), group_by="agent")["groups"]}
     assert set(groups) == {"Alice", "Bob", "Unassigned"}
     alice, bob, nobody = groups["Alice"], groups["Bob"], groups["Unassigned"]
@@ -54,12 +55,14 @@ def test_grouped_by_agent_scores_stay_with_the_agent_who_was_asked_about(session
     assert alice["first_response_median_seconds"] == 90.0
     assert alice["resolution_median_seconds"] == 79200.0      # 3600, 79200, 86400
     assert alice["replies_per_conversation"] == 1.33
-    assert (alice["surveys_sent"], alice["survey_responses"], alice["csat"], alice["average_score"]) == (2, 2, 0.5, 3.5)
+    assert (alice["surveys_sent"], alice["survey_responses"]) == (2, 2)
+    assert (alice["csat"], alice["average_score"]) == (0.5, 3.5)
     # c6 is Alice's now but its survey was sent while it was Bob's: it counts for Bob.
     assert (bob["conversations_created"], bob["conversations_resolved"], bob["backlog"]) == (2, 1, 2)
     assert bob["first_response_median_seconds"] == 1200.0
     assert bob["replies_per_conversation"] == 3.0
-    assert (bob["surveys_sent"], bob["survey_responses"], bob["response_rate"], bob["csat"]) == (2, 1, 0.5, 1.0)
+    assert (bob["surveys_sent"], bob["survey_responses"]) == (2, 1)
+    assert (bob["response_rate"], bob["csat"]) == (0.5, 1.0)
     assert (nobody["conversations_created"], nobody["backlog"], nobody["surveys_sent"]) == (1, 1, 0)
 
 
@@ -75,8 +78,9 @@ def test_grouped_by_day_every_day_is_listed_with_its_running_backlog(session: Se
 
 def test_grouped_by_channel_inbox_and_team(session: Session, data: Dataset) -> None:
     by_channel = {g["key"]: g for g in summary(session, period(), group_by="channel")["groups"]}
-    assert by_channel["chat"]["conversations_created"] == 3 and by_channel["email"]["conversations_created"] == 2
-    assert by_channel["chat"]["conversations_resolved"] == 2 and by_channel["email"]["conversations_resolved"] == 2
+    chat, email = by_channel["chat"], by_channel["email"]
+    assert (chat["conversations_created"], email["conversations_created"]) == (3, 2)
+    assert (chat["conversations_resolved"], email["conversations_resolved"]) == (2, 2)
     assert by_channel["chat"]["backlog"] == 2 and by_channel["email"]["backlog"] == 1
     assert by_channel["chat"]["csat"] == 0.5 and by_channel["email"]["csat"] == 1.0
     by_inbox = {g["label"]: g for g in summary(session, period(), group_by="inbox")["groups"]}
