@@ -22,7 +22,7 @@
       labels: dayLabels,
       datasets: [
         { type: "line", label: "CSAT %", data: data.csat, yAxisID: "pct", borderColor: "#0f9d58",
-          backgroundColor: "#0f9d58", tension: 0.3, spanGaps: true, pointRadius: 2, order: 0 },
+          backgroundColor: "#0f9d58", cubicInterpolationMode: "monotone", spanGaps: true, pointRadius: 2, order: 0 },
         { type: "bar", label: "Created", data: data.created, yAxisID: "count", backgroundColor: accent, borderRadius: 3, order: 1 },
         { type: "bar", label: "Resolved", data: data.resolved, yAxisID: "count", backgroundColor: "#b8c4ff", borderRadius: 3, order: 2 }
       ]

@@ -307,7 +307,8 @@ def can_change(survey: CsatSurvey, now: datetime | None = None) -> bool:
 # -- the email ------------------------------------------------------------------------------------
 
 SCORE_LABELS = {1: "Very poor", 2: "Poor", 3: "Okay", 4: "Good", 5: "Excellent"}
-SCORE_FACES = {1: "\U0001F61E", 2: "\U0001F641", 3: "\U0001F610", 4: "\U0001F642", 5: "\U0001F60D"}
+# Plain coloured numbers in the mail: mail clients drop SVG, and emoji fonts are not everywhere.
+SCORE_COLORS = {1: "#d93f3f", 2: "#ef7b5a", 3: "#e8a317", 4: "#5fb97a", 5: "#0f9d58"}
 
 
 def score_url(survey: CsatSurvey, score: int, *, secret_key: str | None = None,
@@ -336,8 +337,9 @@ def survey_email(survey: CsatSurvey, *, secret_key: str | None = None,
     buttons = "".join(
         f'<td style="padding:4px"><a href="{e(url)}" style="display:block;width:84px;padding:10px 0;'
         f'border:1px solid #e4e7ef;border-radius:10px;text-decoration:none;color:#1d2433;text-align:center;'
-        f'font:13px system-ui,sans-serif"><span style="font-size:26px;line-height:34px">{SCORE_FACES[s]}'
-        f'</span><br>{s} &middot; {e(SCORE_LABELS[s])}</a></td>'
+        f'font:12px system-ui,sans-serif"><span style="display:inline-block;width:34px;height:34px;'
+        f'line-height:34px;border-radius:17px;background:{SCORE_COLORS[s]};color:#fff;font-size:17px;'
+        f'font-weight:700">{s}</span><br>{e(SCORE_LABELS[s])}</a></td>'
         for s, url in sorted(links.items()))
     body = (
         '<!doctype html><html><body style="margin:0;background:#f6f7fb;padding:24px 0">'

@@ -22,7 +22,7 @@ def _signed_in() -> Any:
 def _page(survey: CsatSurvey | None = None, *, status: int = 200, error: DomainError | None = None,
           saved: bool = False, token: str | None = None) -> Any:
     context: dict[str, Any] = {"survey": survey, "error": error, "saved": saved, "token": token,
-                               "labels": csat.SCORE_LABELS, "faces": csat.SCORE_FACES}
+                               "labels": csat.SCORE_LABELS}
     if survey is not None and error is None:
         context["form_token"] = csat.form_token(survey)
         context["can_change"] = csat.can_change(survey)
