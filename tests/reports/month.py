@@ -24,8 +24,8 @@ COMMENTS = {
 def build_month(session: Session, seed: int = 7) -> None:
     rnd = random.Random(seed)
     names = ["Jess Park", "Omar Haddad", "Lena Vogel", "Tom Becker", "Priya Nair"]
-    agents = [Agent(email=f"{n.split()[0].lower()}@shop.example", name=n, password_hash="x", role=Role.agent)
-              for n in names]
+    agents = [Agent(email=f"{n.split()[0].lower()}@shop.example", name=n, password_hash="x",
+                    role=Role.agent) for n in names]
     teams = [Team(name="Orders", members=agents[:3]), Team(name="Returns", members=agents[3:])]
     chat = Inbox(name="Shop chat", channel=Channel.chat, settings={})
     mail = Inbox(name="support@shop.example", channel=Channel.email, settings={})
@@ -54,8 +54,8 @@ def build_month(session: Session, seed: int = 7) -> None:
                 first_response_at=created + timedelta(seconds=first),
                 resolved_at=resolved if is_resolved else None, last_seq=1)
             session.add(conv)
-            session.add(Message(conversation=conv, seq=1, author_type=AuthorType.agent, author_id=agents[i].id,
-                                body_text="Hi!", created_at=created + timedelta(seconds=first)))
+            session.add(Message(conversation=conv, seq=1, author_type=AuthorType.agent,
+                                author_id=agents[i].id, body_text="Hi!", created_at=created + timedelta(seconds=first)))
             if is_resolved and rnd.random() < 0.8:
                 good = rnd.random() < skill[i]
                 score = rnd.choice([4, 5, 5]) if good else rnd.choice([1, 2, 3])

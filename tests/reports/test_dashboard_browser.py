@@ -18,6 +18,7 @@ from tests.reports.month import build_month
 pytestmark = pytest.mark.browser
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CSAT_CELLS = "#agent-table tbody tr td:nth-child(2)"
 SCREENS = os.environ.get("HELPDESK_SCREENS")  # e.g. /work/screens/reports: keep the screenshots
 
 
@@ -67,10 +68,10 @@ def test_the_dashboard_draws_its_charts_and_sorts_agents(app: Flask, session: Se
     # Sort the agent table by CSAT, best first, then reversed.
     csat_head = page.locator("#agent-table th", has_text="CSAT")
     csat_head.click()
-    values = page.eval_on_selector_all("#agent-table tbody tr td:nth-child(2)", "tds => tds.map(t => +t.dataset.v)")
+    values = page.eval_on_selector_all(CSAT_CELLS, "tds => tds.map(t => +t.dataset.v)")
     assert values == sorted(values, reverse=True) and len(values) == 5
     csat_head.click()
-    values = page.eval_on_selector_all("#agent-table tbody tr td:nth-child(2)", "tds => tds.map(t => +t.dataset.v)")
+    values = page.eval_on_selector_all(CSAT_CELLS, "tds => tds.map(t => +t.dataset.v)")
     assert values == sorted(values)
 
     # The low-score feed links to the conversation in the console.
