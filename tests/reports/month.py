@@ -17,7 +17,8 @@ DAYS = 31
 COMMENTS = {
     1: ["Nobody answered for two days.", "My parcel is still lost and nobody cares.", "Refund took forever."],
     2: ["Slow answers, had to ask twice.", "The agent did not read my message.", ""],
-    3: ["", "Okay in the end."], 4: ["", "Quick and kind."], 5: ["", "Perfect, thank you Jess!", "Super fast!"],
+    3: ["", "Okay in the end."], 4: ["", "Quick and kind."],
+    5: ["", "Perfect, thank you Jess!", "Super fast!"],
 }
 
 
@@ -55,7 +56,8 @@ def build_month(session: Session, seed: int = 7) -> None:
                 resolved_at=resolved if is_resolved else None, last_seq=1)
             session.add(conv)
             session.add(Message(conversation=conv, seq=1, author_type=AuthorType.agent,
-                                author_id=agents[i].id, body_text="Hi!", created_at=created + timedelta(seconds=first)))
+                                author_id=agents[i].id, body_text="Hi!",
+                                created_at=created + timedelta(seconds=first)))
             if is_resolved and rnd.random() < 0.8:
                 good = rnd.random() < skill[i]
                 score = rnd.choice([4, 5, 5]) if good else rnd.choice([1, 2, 3])
