@@ -279,6 +279,16 @@ def answer_by_link(session: Session, token: str, score: Any, *, signed_in: Actor
     return submit_score(session, customer_actor(survey.conversation.customer), survey, value, None)
 
 
+def survey_for_link(session: Session, token: str, secret_key: str | None = None) -> CsatSurvey:
+    """The survey of an unspent, unexpired email link, without spending it (the score picker)."""
+    survey = _load(session, LINK_SALT, token, LINK_MAX_AGE, secret_key)
+    if survey.link_used_at is not None:
+        raise LinkGone("this survey link was already used", code="token_used")
+    if utcnow() > survey.expires_at:
+        raise LinkGone("this survey link has expired", code="token_expired")
+    return survey
+
+
 def answer_by_form(session: Session, token: str, score: Any, comment: str | None, *,
                    signed_in: Actor | None = None, secret_key: str | None = None) -> CsatSurvey:
     """The comment page: add a comment, or change the score while the window is open."""

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, render_template, request
 from flask_login import current_user
 
-from helpdesk.errors import DomainError, Invalid
+from helpdesk.errors import DomainError
 from helpdesk.tickets import csat
 from helpdesk.tickets.csat_models import CsatSurvey
 from helpdesk.web import commit, current_actor, db_session
@@ -31,6 +31,12 @@ def _page(survey: CsatSurvey | None = None, *, status: int = 200, error: DomainE
                                  "X-Robots-Tag": "noindex"}
 
 
+def _picker(survey: CsatSurvey, token: str) -> Any:
+    return render_template("csat/page.html", survey=survey, picker=True, token=token, error=None,
+                           labels=csat.SCORE_LABELS), 200, {"Cache-Control": "no-store",
+                                                            "Referrer-Policy": "no-referrer"}
+
+
 @bp.get("/<token>")
 def answer(token: str) -> Any:
     """GET records the score: the email's links are one click, as PROTOCOL.md promises."""
@@ -38,7 +44,9 @@ def answer(token: str) -> Any:
     score = request.args.get("score")
     try:
         if score is None:
-            raise Invalid("score", "pick a score from 1 to 5")
+            # A link whose score was lost (some mail clients cut query strings): offer the choice.
+            survey = csat.survey_for_link(session, token)
+            return _picker(survey, token)
         survey = csat.answer_by_link(session, token, score, signed_in=_signed_in())
         commit()
     except DomainError as exc:

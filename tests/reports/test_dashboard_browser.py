@@ -110,6 +110,9 @@ def test_a_customer_scores_from_the_email_link_and_adds_a_comment(app: Flask, se
     page = browser.new_page(viewport={"width": 900, "height": 820})
     page.set_content(html)
     page.screenshot(path=str(screens / "survey-email.png"))
+    page.goto(link.split("?")[0])  # without a score: a picker, and the link is not spent
+    assert page.locator("[data-pick]").count() == 5
+    page.screenshot(path=str(screens / "survey-picker.png"))
     page.goto(link)
     assert page.locator("[data-score='4']").is_visible()
     page.screenshot(path=str(screens / "survey-page.png"))
