@@ -30,6 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the login session
     "DEMO": False,
     "REPORTS_TIMEZONE": "UTC",  # days of the reports start at local midnight here
+    "REPORTS_BUSINESS_HOURS": "Mon-Fri 09:00-17:00",  # for ?hours=business, in REPORTS_TIMEZONE
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.

@@ -18,13 +18,15 @@ from helpdesk.web import db_session
 def _manager_query() -> ReportQuery:
     if not g.api_agent.has_role(Role.manager):
         raise Forbidden("reports need the manager role", code="forbidden")
-    return read_query(db_session(), request.args, current_app.config["REPORTS_TIMEZONE"])
+    config = current_app.config
+    return read_query(db_session(), request.args, config["REPORTS_TIMEZONE"],
+                      config["REPORTS_BUSINESS_HOURS"])
 
 
 @bp.get("/reports/summary")
 def reports_summary() -> Any:
     query = _manager_query()
-    return jsonify(summary(db_session(), query.period, query.filters, query.group_by))
+    return jsonify(summary(db_session(), query.period, query.filters, query.group_by, query.clock))
 
 
 @bp.get("/reports/conversations.csv")

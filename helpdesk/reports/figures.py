@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, func, null, select
 from sqlalchemy.orm import Session
 
 from helpdesk.accounts.models import Agent
+from helpdesk.reports.hours import BusinessClock
 from helpdesk.reports.ranges import Filters, Period
 from helpdesk.reports.sql import epoch
 from helpdesk.tickets.csat_models import CsatSurvey
@@ -129,8 +130,13 @@ def _keyer(group_by: str | None, period: Period) -> Callable[[Any, float | None]
 # -- the queries ----------------------------------------------------------------------------------
 
 def summary(session: Session, period: Period, filters: Filters = Filters(),
-            group_by: str | None = None) -> dict[str, Any]:
-    """Every figure for the period, in total and per group."""
+            group_by: str | None = None, clock: BusinessClock | None = None) -> dict[str, Any]:
+    """Every figure for the period, in total and per group; with a clock, the first response and
+    resolution times count business hours only."""
+
+    def duration(start: float, end: float) -> float:
+        return clock.between(start, end) if clock is not None else max(0.0, round(end - start, 3))
+
     totals = Figures()
     groups: dict[Any, Figures] = defaultdict(Figures)
     key_of = _keyer(group_by, period)
@@ -156,7 +162,7 @@ def summary(session: Session, period: Period, filters: Filters = Filters(),
     def on_created(fig: Figures, row: Any) -> None:
         fig.created += 1
         if row[2] is not None:
-            fig.first_response.append(max(0.0, round(row[2] - row[1], 3)))
+            fig.first_response.append(duration(row[1], row[2]))
     add(created_rows, on_created, 1)
 
     # Resolved in the period: resolution time and the agents' public replies.
@@ -172,7 +178,7 @@ def summary(session: Session, period: Period, filters: Filters = Filters(),
 
     def on_resolved(fig: Figures, row: Any) -> None:
         fig.resolved += 1
-        fig.resolution.append(max(0.0, round(row[1] - row[2], 3)))
+        fig.resolution.append(duration(row[2], row[1]))
         fig.replies += row[3] or 0
     add(resolved_rows, on_resolved, 1)
 
@@ -193,7 +199,8 @@ def summary(session: Session, period: Period, filters: Filters = Filters(),
     add(survey_rows, on_survey, 1)
 
     result: dict[str, Any] = {"from": start.isoformat(), "to": end.isoformat(), "timezone": str(period.tz),
-                              "group_by": group_by, "totals": totals.as_dict()}
+                              "group_by": group_by, "hours": "business" if clock else "calendar",
+                              "totals": totals.as_dict()}
     if group_by is not None:
         if group_by == "day":
             for day in period.days:  # every day of the period, even a quiet one

@@ -60,7 +60,7 @@ def _query() -> tuple[ReportQuery, DomainError | None]:
     session = db_session()
     tz_name = current_app.config["REPORTS_TIMEZONE"]
     try:
-        return read_query(session, request.args, tz_name), None
+        return read_query(session, request.args, tz_name, current_app.config["REPORTS_BUSINESS_HOURS"]), None
     except DomainError as exc:
         # Show the page for the default period with the reason, rather than a bare error.
         period = parse_period({}, timezone(tz_name))
@@ -73,8 +73,8 @@ def _query() -> tuple[ReportQuery, DomainError | None]:
 def dashboard() -> Any:
     session = db_session()
     query, error = _query()
-    daily = summary(session, query.period, query.filters, "day")
-    agents = summary(session, query.period, query.filters, "agent")
+    daily = summary(session, query.period, query.filters, "day", query.clock)
+    agents = summary(session, query.period, query.filters, "agent", query.clock)
     data = {
         "days": [g["key"] for g in daily["groups"]],
         "created": [g["conversations_created"] for g in daily["groups"]],
@@ -86,7 +86,8 @@ def dashboard() -> Any:
     form = {"from": request.args.get("from") or query.period.days[0].isoformat(),
             "to": request.args.get("to") or last_day.isoformat(),
             "agent": request.args.get("agent", ""), "team": request.args.get("team", ""),
-            "inbox": request.args.get("inbox", ""), "channel": request.args.get("channel", "")}
+            "inbox": request.args.get("inbox", ""), "channel": request.args.get("channel", ""),
+            "hours": "business" if query.clock else ""}
     if error is not None:
         form = {**form, "from": query.period.days[0].isoformat(), "to": last_day.isoformat()}
     html = render_template(

@@ -162,3 +162,12 @@ def test_the_dashboard_with_from_after_to_explains_and_shows_the_default_period(
 def test_openapi_describes_the_report_endpoints(client: FlaskClient) -> None:
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     assert "/reports/summary" in paths and "/reports/conversations.csv" in paths
+
+
+def test_api_summary_in_business_hours(app: Flask, client: FlaskClient, manager: Agent,
+                                       data: Dataset) -> None:
+    response = client.get(f"/api/v1/reports/summary?{RANGE}&hours=business", headers=token_for(app, manager))
+    body = response.get_json()
+    assert body["hours"] == "business" and body["totals"]["first_response_p90_seconds"] == 1260.0
+    bad = client.get(f"/api/v1/reports/summary?{RANGE}&hours=lunar", headers=token_for(app, manager))
+    assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid_hours"

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from helpdesk.errors import Invalid
 from helpdesk.reports.figures import percentile, summary
+from helpdesk.reports.hours import parse_hours
 from helpdesk.reports.ranges import Filters, parse_period, timezone
 from tests.reports.dataset import Dataset, build
 
@@ -130,3 +131,30 @@ def test_percentile_interpolates_between_ranks() -> None:
     assert percentile([7.0], 0.9) == 7.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
     assert percentile([float(x) for x in range(1, 11)], 0.9) == pytest.approx(9.1)
+
+
+def test_business_hours_count_only_the_opening_times_even_across_a_clock_change() -> None:
+    utc = parse_hours("Mon-Fri 09:00-17:00", timezone("UTC")).clock()
+    friday_16h, monday_10h = datetime(2026, 3, 6, 16, tzinfo=UTC), datetime(2026, 3, 9, 10, tzinfo=UTC)
+    assert utc.between(friday_16h.timestamp(), monday_10h.timestamp()) == 7200
+    assert utc.between(datetime(2026, 3, 7, 9, tzinfo=UTC).timestamp(),
+                       datetime(2026, 3, 8, 20, tzinfo=UTC).timestamp()) == 0  # a weekend
+    berlin = timezone("Europe/Berlin")
+    local = parse_hours("Mon-Fri 09:00-17:00, Sat 10:00-12:00", berlin).clock()
+    # Summer time starts on Sunday 29 March 2026: Friday 16:00 to Monday 10:00 local is 1 + 2 + 1 hours.
+    start = datetime(2026, 3, 27, 16, tzinfo=berlin).timestamp()
+    end = datetime(2026, 3, 30, 10, tzinfo=berlin).timestamp()
+    assert local.between(start, end) == 4 * 3600
+    for bad in ("weekdays", "Fri-Mon 09:00-17:00", "Mon 17:00-09:00", "Mon 09:00-25:00"):
+        with pytest.raises(Invalid):
+            parse_hours(bad, berlin)
+
+
+def test_in_business_hours_the_weekend_does_not_count(session: Session, data: Dataset) -> None:
+    # 1 March 2026 is a Sunday: c1, c2 and c6 waited over the weekend; c3 was answered before 09:00.
+    clock = parse_hours("Mon-Fri 09:00-17:00", timezone("UTC")).clock()
+    t = summary(session, period(), clock=clock)["totals"]
+    # First responses 0, 0, 0, 1800; resolutions 0, 0, 0, 10800 (Monday 09:00-12:00 for c2).
+    assert (t["first_response_median_seconds"], t["first_response_p90_seconds"]) == (0.0, 1260.0)
+    assert (t["resolution_median_seconds"], t["resolution_p90_seconds"]) == (0.0, 7560.0)
+    assert t["conversations_created"] == 5  # counts do not change
