@@ -1,7 +1,8 @@
 """Benchmark: the reports on one million conversations.
 
     python bench/reports.py                          # SQLite file in a temporary folder
-    python bench/reports.py --url postgresql://...   # an empty PostgreSQL database you created
+    python bench/reports.py --postgres               # a throwaway PostgreSQL cluster (as the tests do)
+    python bench/reports.py --url postgresql+psycopg://...   # an empty database of yours
     python bench/reports.py --conversations 100000   # a smaller run
 
 Generates a year of conversations (plus one agent reply each and a survey for a third of them)
@@ -115,14 +116,30 @@ def main() -> None:
     parser.add_argument("--url", help="database URL (default: a SQLite file in a temporary folder)")
     parser.add_argument("--conversations", type=int, default=1_000_000)
     parser.add_argument("--reuse", action="store_true", help="keep the data already in --url")
+    parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL cluster")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="helpdesk-bench-")
     url = args.url or f"sqlite:///{Path(tmp.name) / 'bench.sqlite'}"
+    server = None
+    if args.postgres:
+        from tests.servers import start_postgres
+
+        server = start_postgres()
+        url = server.url("postgres")
+    try:
+        run(url, args.conversations, reuse=args.reuse)
+    finally:
+        if server is not None:
+            server.stop()
+        tmp.cleanup()
+
+
+def run(url: str, count: int, *, reuse: bool) -> None:
     engine = make_engine(url)
-    print(f"database: {engine.dialect.name}; conversations: {args.conversations:,}")
+    print(f"database: {engine.dialect.name}; conversations: {count:,}")
     timed("migrate", lambda: upgrade(engine))
-    if not args.reuse:
-        timed(f"generate {args.conversations:,} conversations", lambda: generate(engine, args.conversations))
+    if not reuse:
+        timed(f"generate {count:,} conversations", lambda: generate(engine, count))
 
     period = make_period(YEAR, YEAR + timedelta(days=365), timezone("UTC"))
     month = make_period(YEAR + timedelta(days=150), YEAR + timedelta(days=180), timezone("UTC"))
@@ -144,7 +161,6 @@ def main() -> None:
           f"resolved {totals['conversations_resolved']:,}, CSAT {totals['csat']}, "
           f"first response median {totals['first_response_median_seconds']} s")
     engine.dispose()
-    tmp.cleanup()
 
 
 if __name__ == "__main__":

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, null, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 
 from helpdesk.accounts.models import Agent
@@ -118,13 +118,18 @@ def _channel_value(value: Any) -> Any:
     return value.value if isinstance(value, Channel) else value
 
 
-def _keyer(group_by: str | None, period: Period) -> Callable[[Any, float | None], Any]:
-    """Turns (key column value, epoch of the row's event) into the group key."""
+# Every row read starts with the four keys, then the epoch of the event that dates it.
+KEY_INDEX = {"agent": 0, "team": 1, "inbox": 2, "channel": 3}
+WHEN = 4
+
+
+def _keyer(group_by: str, period: Period) -> Callable[[Any], Any]:
     if group_by == "day":
-        return lambda _key, when: period.day_of(when) if when is not None else None
+        return lambda row: period.day_of(row[WHEN]) if row[WHEN] is not None else None
     if group_by == "channel":
-        return lambda key, _when: _channel_value(key)
-    return lambda key, _when: key
+        return lambda row: _channel_value(row[3])
+    index = KEY_INDEX[group_by]
+    return lambda row: row[index]
 
 
 # -- the queries ----------------------------------------------------------------------------------
@@ -133,37 +138,42 @@ def summary(session: Session, period: Period, filters: Filters = Filters(),
             group_by: str | None = None, clock: BusinessClock | None = None) -> dict[str, Any]:
     """Every figure for the period, in total and per group; with a clock, the first response and
     resolution times count business hours only."""
+    return summaries(session, period, filters, (group_by,), clock)[group_by]
+
+
+def summaries(session: Session, period: Period, filters: Filters = Filters(),
+              group_bys: Sequence[str | None] = (None,),
+              clock: BusinessClock | None = None) -> dict[str | None, dict[str, Any]]:
+    """The figures under several groupings at once, from one read of the rows (the dashboard
+    shows days and agents side by side)."""
 
     def duration(start: float, end: float) -> float:
         return clock.between(start, end) if clock is not None else max(0.0, round(end - start, 3))
 
     totals = Figures()
-    groups: dict[Any, Figures] = defaultdict(Figures)
-    key_of = _keyer(group_by, period)
+    groupings = [(g, _keyer(g, period), defaultdict(Figures)) for g in dict.fromkeys(group_bys) if g]
     start, end = period.start, period.end
 
-    def add(rows: Iterable[Any], apply: Callable[[Figures, Any], None], when_index: int) -> None:
+    def add(rows: Iterable[Any], apply: Callable[[Figures, Any], None]) -> None:
         for row in rows:
             apply(totals, row)
-            if group_by is not None:
-                key = key_of(row[0], row[when_index])
-                apply(groups[key], row)
+            for _name, key_of, groups in groupings:
+                apply(groups[key_of(row)], row)
 
-    conv_key = _key_column(Conversation, group_by)
-    key_sel = conv_key if conv_key is not None else null()  # a placeholder keeps the row shape
+    keys = (Conversation.assignee_id, Conversation.team_id, Conversation.inbox_id, Conversation.channel)
     cwhere = _conversation_filters(filters)
 
     # Created in the period, and their first response time.
     created_rows = session.execute(
-        select(key_sel, epoch(Conversation.created_at), epoch(Conversation.first_response_at))
+        select(*keys, epoch(Conversation.created_at), epoch(Conversation.first_response_at))
         .where(Conversation.created_at >= start, Conversation.created_at < end, *cwhere)
         .execution_options(yield_per=20_000))
 
     def on_created(fig: Figures, row: Any) -> None:
         fig.created += 1
-        if row[2] is not None:
-            fig.first_response.append(duration(row[1], row[2]))
-    add(created_rows, on_created, 1)
+        if row[5] is not None:
+            fig.first_response.append(duration(row[4], row[5]))
+    add(created_rows, on_created)
 
     # Resolved in the period: resolution time and the agents' public replies.
     replies = (select(func.count(Message.id))
@@ -171,52 +181,62 @@ def summary(session: Session, period: Period, filters: Filters = Filters(),
                       Message.private.is_(False))
                .correlate(Conversation).scalar_subquery())
     resolved_rows = session.execute(
-        select(key_sel, epoch(Conversation.resolved_at), epoch(Conversation.created_at), replies)
+        select(*keys, epoch(Conversation.resolved_at), epoch(Conversation.created_at), replies)
         .where(Conversation.status == Status.resolved, Conversation.resolved_at >= start,
                Conversation.resolved_at < end, *cwhere)
         .execution_options(yield_per=20_000))
 
     def on_resolved(fig: Figures, row: Any) -> None:
         fig.resolved += 1
-        fig.resolution.append(duration(row[2], row[1]))
-        fig.replies += row[3] or 0
-    add(resolved_rows, on_resolved, 1)
-
-    _backlog(session, period, cwhere, conv_key, group_by, totals, groups)
+        fig.resolution.append(duration(row[5], row[4]))
+        fig.replies += row[6] or 0
+    add(resolved_rows, on_resolved)
 
     # Surveys sent in the period, judged by the agent, team and inbox they were sent for.
-    survey_key = _key_column(CsatSurvey, group_by)
     survey_rows = session.execute(
-        select(survey_key if survey_key is not None else null(), epoch(CsatSurvey.sent_at),
-               CsatSurvey.score)
+        select(CsatSurvey.agent_id, CsatSurvey.team_id, CsatSurvey.inbox_id, CsatSurvey.channel,
+               epoch(CsatSurvey.sent_at), CsatSurvey.score)
         .where(CsatSurvey.sent_at >= start, CsatSurvey.sent_at < end, *_survey_filters(filters))
         .execution_options(yield_per=20_000))
 
     def on_survey(fig: Figures, row: Any) -> None:
         fig.surveys_sent += 1
-        if row[2] is not None:
-            fig.scores[row[2]] += 1
-    add(survey_rows, on_survey, 1)
+        if row[5] is not None:
+            fig.scores[row[5]] += 1
+    add(survey_rows, on_survey)
 
-    result: dict[str, Any] = {"from": start.isoformat(), "to": end.isoformat(), "timezone": str(period.tz),
-                              "group_by": group_by, "hours": "business" if clock else "calendar",
-                              "totals": totals.as_dict()}
-    if group_by is not None:
-        if group_by == "day":
-            for day in period.days:  # every day of the period, even a quiet one
-                groups.setdefault(day, Figures())
-        labels = _labels(session, group_by, [k for k in groups if k is not None])
-        if group_by == "day":
-            ordered = sorted((kv for kv in groups.items() if kv[0] is not None), key=lambda kv: kv[0])
-        else:
-            ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, _label(group_by, kv[0], labels)))
-        result["groups"] = [{"key": _public_key(group_by, key, labels),
-                             "label": _label(group_by, key, labels), **fig.as_dict()} for key, fig in ordered]
-    return result
+    backlog_total = _backlog(session, period, cwhere, None, None, Figures(), {})
+    totals.backlog = backlog_total
+    results: dict[str | None, dict[str, Any]] = {}
+    for group_by in dict.fromkeys(group_bys):
+        result: dict[str, Any] = {"from": start.isoformat(), "to": end.isoformat(),
+                                  "timezone": str(period.tz), "group_by": group_by,
+                                  "hours": "business" if clock else "calendar", "totals": totals.as_dict()}
+        if group_by is not None:
+            groups = next(g for name, _k, g in groupings if name == group_by)
+            key_column = _key_column(Conversation, group_by)
+            _backlog(session, period, cwhere, key_column, group_by, Figures(), groups)
+            result["groups"] = _grouped(session, period, group_by, groups)
+        results[group_by] = result
+    return results
+
+
+def _grouped(session: Session, period: Period, group_by: str,
+             groups: dict[Any, Figures]) -> list[dict[str, Any]]:
+    if group_by == "day":
+        for day in period.days:  # every day of the period, even a quiet one
+            groups.setdefault(day, Figures())
+    labels = _labels(session, group_by, [k for k in groups if k is not None])
+    if group_by == "day":
+        ordered = sorted((kv for kv in groups.items() if kv[0] is not None), key=lambda kv: kv[0])
+    else:
+        ordered = sorted(groups.items(), key=lambda kv: (kv[0] is None, _label(group_by, kv[0], labels)))
+    return [{"key": _public_key(group_by, key, labels), "label": _label(group_by, key, labels),
+             **fig.as_dict()} for key, fig in ordered]
 
 
 def _backlog(session: Session, period: Period, cwhere: list[ColumnElement[bool]], conv_key: Any,
-             group_by: str | None, totals: Figures, groups: dict[Any, Figures]) -> None:
+             group_by: str | None, totals: Figures, groups: dict[Any, Figures]) -> int:
     """Conversations open at the end of the period (or of each day): created before that moment and
     not resolved before it. A reopened conversation counts as open until it is resolved again."""
     def counts(column: Any, moment: Any, extra: list[ColumnElement[bool]]) -> dict[Any, int]:
@@ -236,7 +256,7 @@ def _backlog(session: Session, period: Period, cwhere: list[ColumnElement[bool]]
             open_now += fig.created - fig.resolved
             fig.backlog = open_now
         totals.backlog = open_now
-        return
+        return open_now
     created = counts(Conversation.created_at, period.end, [])
     resolved = counts(Conversation.resolved_at, period.end, resolved_before)
     for key in set(created) | set(resolved):
@@ -244,6 +264,7 @@ def _backlog(session: Session, period: Period, cwhere: list[ColumnElement[bool]]
         totals.backlog += n
         if group_by is not None and n:
             groups[_channel_value(key)].backlog += n
+    return totals.backlog
 
 
 # -- labels ---------------------------------------------------------------------------------------

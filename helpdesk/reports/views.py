@@ -23,7 +23,7 @@ from helpdesk.accounts.models import Agent, Role
 from helpdesk.errors import DomainError, Invalid
 from helpdesk.reports import export
 from helpdesk.reports.commerce import commerce
-from helpdesk.reports.figures import low_scores, summary
+from helpdesk.reports.figures import low_scores, summaries
 from helpdesk.reports.params import ReportQuery, read_query
 from helpdesk.reports.ranges import Filters, parse_period, timezone
 from helpdesk.tickets import csat
@@ -73,8 +73,8 @@ def _query() -> tuple[ReportQuery, DomainError | None]:
 def dashboard() -> Any:
     session = db_session()
     query, error = _query()
-    daily = summary(session, query.period, query.filters, "day", query.clock)
-    agents = summary(session, query.period, query.filters, "agent", query.clock)
+    both = summaries(session, query.period, query.filters, ("day", "agent"), query.clock)
+    daily, agents = both["day"], both["agent"]
     data = {
         "days": [g["key"] for g in daily["groups"]],
         "created": [g["conversations_created"] for g in daily["groups"]],

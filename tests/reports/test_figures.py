@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from helpdesk.errors import Invalid
-from helpdesk.reports.figures import percentile, summary
+from helpdesk.reports.figures import percentile, summaries, summary
 from helpdesk.reports.hours import parse_hours
 from helpdesk.reports.ranges import Filters, parse_period, timezone
 from tests.reports.dataset import Dataset, build
@@ -158,3 +158,10 @@ def test_in_business_hours_the_weekend_does_not_count(session: Session, data: Da
     assert (t["first_response_median_seconds"], t["first_response_p90_seconds"]) == (0.0, 1260.0)
     assert (t["resolution_median_seconds"], t["resolution_p90_seconds"]) == (0.0, 7560.0)
     assert t["conversations_created"] == 5  # counts do not change
+
+
+def test_several_groupings_at_once_equal_each_grouping_alone(session: Session, data: Dataset) -> None:
+    both = summaries(session, period(), group_bys=("day", "agent", None))
+    assert both["day"] == summary(session, period(), group_by="day")
+    assert both["agent"] == summary(session, period(), group_by="agent")
+    assert both[None] == summary(session, period())
