@@ -22,15 +22,17 @@
       labels: dayLabels,
       datasets: [
         { type: "line", label: "CSAT %", data: data.csat, yAxisID: "pct", borderColor: "#0f9d58",
-          backgroundColor: "#0f9d58", cubicInterpolationMode: "monotone", spanGaps: true, pointRadius: 2, order: 0 },
+          backgroundColor: "#0f9d58", cubicInterpolationMode: "monotone", spanGaps: true, pointRadius: 2,
+          clip: 8, order: 0 },
         { type: "bar", label: "Created", data: data.created, yAxisID: "count", backgroundColor: accent, borderRadius: 3, order: 1 },
         { type: "bar", label: "Resolved", data: data.resolved, yAxisID: "count", backgroundColor: "#b8c4ff", borderRadius: 3, order: 2 }
       ]
     },
     options: {
       maintainAspectRatio: false, animation: { duration: 300 }, interaction: { mode: "index", intersect: false },
+      layout: { padding: { top: 8 } },
       scales: {
-        count: { position: "left", beginAtZero: true, grid: grid, ticks: { precision: 0 } },
+        count: { position: "left", beginAtZero: true, grace: "10%", grid: grid, ticks: { precision: 0 } },
         pct: { position: "right", min: 0, max: 100, grid: { display: false }, ticks: { callback: function (v) { return v + "%"; } } },
         x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } }
       },
