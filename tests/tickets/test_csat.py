@@ -241,9 +241,9 @@ def test_one_click_records_the_score_and_opens_the_comment_page(app: Flask, clie
     assert response.headers["Cache-Control"] == "no-store"
     assert fresh(app, survey.id).score == 4
     form_token = re.search(r'name="form_token" value="([^"]+)"', page).group(1)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    posted = client.post("/csat/answer", data={"csrf_token": csrf, "form_token": form_token, "score": "3",
-                                               "comment": "Took a while"})
+    # No cookie needed (mail apps open links in bare browsers): the signed form token is the key.
+    posted = app.test_client().post("/csat/answer", data={"form_token": form_token, "score": "3",
+                                                          "comment": "Took a while"})
     assert posted.status_code == 200 and "Thanks, we got it" in posted.get_data(as_text=True)
     stored = fresh(app, survey.id)
     assert (stored.score, stored.comment) == (3, "Took a while")
@@ -311,3 +311,16 @@ def test_an_agent_signed_in_cannot_answer_for_the_customer(app: Flask, client: F
     assert 'data-error="agent_cannot_answer"' in response.get_data(as_text=True)
     stored = fresh(app, survey.id)
     assert (stored.score, stored.link_used_at) == (None, None)  # the customer's own click still works
+
+
+def test_a_forged_form_token_cannot_comment(app: Flask, client: FlaskClient, agent: Agent) -> None:
+    survey = email_survey(app, agent)
+    client.get(f"/csat/{csat.link_token(survey)}?score=4")
+    forged = URLSafeTimedSerializer("guess", salt=csat.FORM_SALT).dumps([survey.public_id, survey.nonce])
+    response = client.post("/csat/answer", data={"form_token": forged, "score": "1", "comment": "spam"})
+    assert response.status_code == 404
+    stored = fresh(app, survey.id)
+    assert (stored.score, stored.comment) == (4, "")
+    # A link token is not a form token either (the salts differ).
+    response = client.post("/csat/answer", data={"form_token": csat.link_token(survey), "score": "1"})
+    assert response.status_code == 404
