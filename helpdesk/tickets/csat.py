@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +56,12 @@ class SurveyRequested(events.Event):
     survey_id: int
     conversation_id: int
     channel: str
+
+
+# Called inside the transaction that creates a survey, for channel code whose delivery must be a
+# job written in that same transaction (the email sender: `lambda session, survey: jobs.enqueue(...)`).
+# Listeners of SurveyRequested run after the commit instead (the widget's `csat:request` emit).
+SURVEY_CREATED_HOOKS: list[Callable[[Session, CsatSurvey], None]] = []
 
 
 class LinkGone(DomainError):
@@ -145,6 +152,8 @@ def create_survey(session: Session, conversation: Conversation) -> CsatSurvey | 
     )
     session.add(survey)
     session.flush()
+    for hook in SURVEY_CREATED_HOOKS:
+        hook(session, survey)
     events.record(session, SurveyRequested(survey.id, conversation.id, conversation.channel.value))
     return survey
 

@@ -324,3 +324,19 @@ def test_a_forged_form_token_cannot_comment(app: Flask, client: FlaskClient, age
     # A link token is not a form token either (the salts differ).
     response = client.post("/csat/answer", data={"form_token": csat.link_token(survey), "score": "1"})
     assert response.status_code == 404
+
+
+def test_a_channel_hook_writes_its_delivery_job_in_the_surveys_transaction(app: Flask, session: Session,
+                                                                          agent: Agent) -> None:
+    def mail_job(s: Session, survey: CsatSurvey) -> None:
+        from helpdesk import jobs
+
+        jobs.enqueue(s, "test.csat_mail", {"survey_id": survey.id})
+
+    csat.SURVEY_CREATED_HOOKS.append(mail_job)
+    try:
+        survey = email_survey(app, agent)
+    finally:
+        csat.SURVEY_CREATED_HOOKS.remove(mail_job)
+    job = session.scalar(select(Job).filter_by(kind="test.csat_mail"))
+    assert job is not None and job.payload == {"survey_id": survey.id}
