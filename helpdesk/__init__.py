@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
-from helpdesk import config as settings
-from helpdesk.db import Database
-from helpdesk.events import Dispatcher
-from helpdesk.extensions import csrf, limiter, login_manager, socketio
+    from helpdesk.db import Database
 
 __version__ = "0.1.0"
 
+# Nothing heavy is imported at module level: `python -m helpdesk` imports this package before
+# __main__ runs, and gevent must patch the standard library before ssl and sockets are imported.
+
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
+    import logging
+
+    from flask import Flask
+
+    from helpdesk import config as settings
+    from helpdesk.db import Database
+    from helpdesk.events import Dispatcher
+
     overrides = dict(config or {})
     instance = Path(overrides.pop("INSTANCE_PATH", None) or settings.instance_path())
     values = settings.load(instance, overrides)
@@ -41,6 +49,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from helpdesk import web
+    from helpdesk.extensions import csrf, limiter, login_manager, socketio
 
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -63,9 +72,14 @@ def _register_rooms(app: Flask) -> None:
     from helpdesk.accounts import views as accounts_views
     from helpdesk.api import reports as api_reports  # noqa: F401 - adds /reports routes to the API blueprint
     from helpdesk.api import views as api_views
+    from helpdesk.extensions import csrf
     from helpdesk.reports import views as reports_views
     from helpdesk.tickets import admin as tickets_admin
-    from helpdesk.tickets import csat, csat_views
+    from helpdesk.tickets import (
+        csat,
+        csat_views,
+        snooze,  # noqa: F401 - registers its periodic job
+    )
     from helpdesk.tickets import views as tickets_views
 
     app.register_blueprint(accounts_views.bp)

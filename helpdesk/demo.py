@@ -14,6 +14,7 @@ from helpdesk.accounts.models import Agent
 from helpdesk.actors import SYSTEM, agent_actor, customer_actor
 from helpdesk.crm import services as crm
 from helpdesk.db import utcnow
+from helpdesk.tickets import canned
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Channel
 
@@ -59,6 +60,15 @@ CONVERSATIONS: list[tuple[int, str, str, str, list[tuple[str, str]]]] = [
 ]
 
 
+CANNED = [
+    ("hello", "Greeting", "Hi {{ customer.first_name }}, thanks for reaching out! Let me look into this for you."),
+    ("shipping", "Shipping times", "Hi {{ customer.first_name }}, orders ship within 2 working days and arrive "
+                                   "in 3-5 days. You get a tracking link by email as soon as it leaves us."),
+    ("returns", "Returns", "You can return anything within 30 days for free: start at shop.example/returns "
+                           "and print the label. Refunds arrive 3-5 days after we receive the parcel."),
+]
+
+
 def seed(app: Flask) -> None:
     with db_of(app).unit_of_work() as session:
         if session.scalar(select(Agent).limit(1)):
@@ -85,13 +95,23 @@ def seed(app: Flask) -> None:
             customer = customers[who]
             conv = tickets.create_conversation(session, customer_actor(customer), inbox=inboxes[channel],
                                                customer=customer, subject=subject)
-            conv.created_at = now - timedelta(hours=6 * (len(CONVERSATIONS) - n))
-            for kind, text in lines:
+            started = now - timedelta(hours=5 * (len(CONVERSATIONS) - n), minutes=7 * n)
+            conv.created_at = started
+            responded = False
+            for step, (kind, text) in enumerate(lines):
                 author = customer_actor(customer) if kind == "c" else agent_actor(agent)
-                tickets.post_message(session, author, conv, body=text, private=kind == "n")
+                message = tickets.post_message(session, author, conv, body=text, private=kind == "n")
+                # Spread the demo history over time, as a real day in the inbox looks.
+                message.created_at = started + timedelta(minutes=4 * step)
+                if not message.private:
+                    conv.last_activity_at = message.created_at
+                if kind == "a" and not responded:
+                    conv.first_response_at, responded = message.created_at, True
             if any(kind == "a" for kind, _ in lines):
                 tickets.assign(session, SYSTEM, conv, agent)
             tickets.set_status(session, SYSTEM, conv, status)
+        for shortcut, title, body in CANNED:
+            canned.save_canned_reply(session, agent_actor(manager), shortcut=shortcut, title=title, body=body)
         _ = admin
 
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Enum, Index, Integer, String, Text, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from helpdesk.db import Base, Database, UTCDateTime, utcnow
@@ -55,7 +56,7 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class RetryLater(Exception):  # noqa: N818 - it is an instruction, not an error
+class RetryLater(Exception):
     """Raised by a handler to be run again after `seconds` (e.g. a 429's Retry-After)."""
 
     def __init__(self, seconds: float, reason: str = "retry requested") -> None:
@@ -64,12 +65,14 @@ class RetryLater(Exception):  # noqa: N818 - it is an instruction, not an error
         self.reason = reason
 
 
-class Permanent(Exception):  # noqa: N818
+class Permanent(Exception):
     """Raised by a handler when retrying cannot help: the job is parked as dead at once."""
 
 
 Handler = Callable[[Session, dict[str, Any]], None]
 HANDLERS: dict[str, Handler] = {}
+# Recurring work (IMAP polls, snooze wake-ups, CRM pulls): kind -> seconds between runs.
+PERIODIC: dict[str, float] = {}
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -94,6 +97,37 @@ def enqueue(session: Session, kind: str, payload: dict[str, Any] | None = None, 
     return job
 
 
+def periodic(kind: str, every_seconds: float) -> Callable[[Handler], Handler]:
+    """Register a handler that the worker runs every `every_seconds` (at most one pending at a time)."""
+    def register(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        PERIODIC[kind] = every_seconds
+        return fn
+    return register
+
+
+def schedule_periodic(session: Session, kinds: dict[str, float] | None = None) -> int:
+    """Queue each periodic kind that has no pending run, due `interval` after its last finish.
+    Safe to call from every worker: the dedupe key keeps one pending run per kind."""
+    count = 0
+    now = utcnow()
+    for kind, interval in (PERIODIC if kinds is None else kinds).items():
+        key = f"periodic:{kind}"
+        last = session.scalar(select(Job).filter_by(dedupe_key=key))
+        if last is not None and last.state in (JobState.queued, JobState.running):
+            continue
+        delay = 0.0
+        if last is not None and last.finished_at is not None:
+            delay = max(0.0, interval - (now - last.finished_at).total_seconds())
+        try:
+            with session.begin_nested():  # another worker may schedule the same kind at once
+                enqueue(session, kind, {}, delay=delay, dedupe_key=key, max_attempts=1)
+            count += 1
+        except IntegrityError:
+            continue
+    return count
+
+
 def backoff(attempts: int, base: float = 2.0, cap: float = 3600.0) -> float:
     """Exponential backoff with jitter: 2 s, 4 s, 8 s, ... capped at an hour."""
     delay = min(cap, base ** attempts)
@@ -114,6 +148,9 @@ def retry_dead(session: Session, job_id: int) -> Job:
     return job
 
 
+SCHEDULE_EVERY_SECONDS = 5.0
+
+
 @dataclass
 class Worker:
     db: Database
@@ -126,6 +163,13 @@ class Worker:
 
     def claim(self) -> Job | None:
         """Take the lease of one due job: queued and due, or running with an expired lease."""
+        for _ in range(5):  # another worker may win the row we picked: try the next one
+            job, raced = self._try_claim()
+            if not raced:
+                return job
+        return None
+
+    def _try_claim(self) -> tuple[Job | None, bool]:
         now = utcnow()
         with self.db.unit_of_work() as session:
             due = or_(
@@ -137,7 +181,7 @@ class Worker:
                 query = query.with_for_update(skip_locked=True)
             job_id = session.scalar(query)
             if job_id is None:
-                return None
+                return None, False
             # Compare-and-set: only one claimer can move the row out of the state it read.
             claimed = session.execute(
                 update(Job).where(Job.id == job_id, due).values(
@@ -145,11 +189,11 @@ class Worker:
                     locked_until=now + timedelta(seconds=self.lease_seconds))
             ).rowcount
             if claimed != 1:
-                return None
+                return None, True
             job = session.get(Job, job_id)
             session.refresh(job)
             session.expunge(job)
-            return job
+            return job, False
 
     def run_one(self) -> bool:
         job = self.claim()
@@ -197,8 +241,13 @@ class Worker:
 
     def run_forever(self, poll_seconds: float = 1.0, sleep: Callable[[float], Any] = time.sleep) -> None:
         log.info("job worker %s started", self.name)
+        next_schedule = 0.0
         while not self._stop.is_set():
             try:
+                if PERIODIC and time.monotonic() >= next_schedule:
+                    with self.db.unit_of_work() as session:
+                        schedule_periodic(session)
+                    next_schedule = time.monotonic() + SCHEDULE_EVERY_SECONDS
                 busy = self.run_one()
             except Exception:
                 log.exception("job worker loop error")

@@ -215,5 +215,13 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
     stop_live_server(server)
 
 
-__all__ = ["PASSWORD", "csrf_token", "login", "make_agent", "start_live_server", "stop_live_server", "wait_until",
-           "start_redis"]
+__all__ = [
+    "PASSWORD",
+    "csrf_token",
+    "login",
+    "make_agent",
+    "start_live_server",
+    "start_redis",
+    "stop_live_server",
+    "wait_until",
+]

@@ -13,7 +13,8 @@ from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Conversation, Inbox
 
 
-def make_inbox(app: Flask, name: str = "Web chat", channel: str = "chat", address: str | None = None) -> tuple[Inbox, str]:
+def make_inbox(app: Flask, name: str = "Web chat", channel: str = "chat",
+               address: str | None = None) -> tuple[Inbox, str]:
     with db_of(app).unit_of_work() as s:
         return tickets.create_inbox(s, SYSTEM, name=name, channel=channel, address=address)
 

@@ -92,6 +92,22 @@ def update_agent(session: Session, actor: Actor, agent: Agent, *, name: str | No
     return agent
 
 
+def update_own_profile(session: Session, agent: Agent, *, name: str, password: str | None = None) -> Agent:
+    """An agent changes their own name or password (the caller checked the current password)."""
+    name = (name or "").strip()
+    if not name or len(name) > 120:
+        raise Invalid("name", "1 to 120 characters")
+    agent.name = name
+    if password:
+        if len(password) < MIN_PASSWORD:
+            raise Invalid("password", f"at least {MIN_PASSWORD} characters")
+        agent.password_hash = generate_password_hash(password)
+        agent.session_version += 1  # other devices are logged out
+        audit(session, Actor("agent", agent.id, agent.name, agent.role), "agent.password", "agent", agent.public_id)
+    session.flush()
+    return agent
+
+
 def authenticate(session: Session, email: str, password: str) -> Agent | None:
     """The agent for these credentials, or None: the caller must not say which part was wrong."""
     agent = session.scalar(select(Agent).filter_by(email=(email or "").strip().lower()))

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from helpdesk.accounts import services
 from helpdesk.accounts.models import Agent, AuditEntry, Role
-from helpdesk.errors import DomainError
+from helpdesk.errors import DomainError, Invalid
 from helpdesk.extensions import limiter, login_manager
 from helpdesk.web import commit, current_actor, db_session, require_role
 
@@ -98,6 +98,36 @@ def agents_update(public_id: str) -> Any:
     except DomainError as exc:
         flash(exc.message, "error")
     return redirect(url_for("accounts.agents")), 303
+
+
+@bp.get("/settings/profile")
+@login_required
+def profile() -> Any:
+    return render_template("profile.html")
+
+
+@bp.post("/settings/profile")
+@login_required
+def profile_save() -> Any:
+    session = db_session()
+    agent = current_user._get_current_object()
+    form = request.form
+    new_password = form.get("new_password", "")
+    try:
+        if new_password:
+            if services.authenticate(session, agent.email, form.get("current_password", "")) is None:
+                raise Invalid("current_password", "that is not your current password")
+            if new_password != form.get("confirm_password", ""):
+                raise Invalid("confirm_password", "the two new passwords differ")
+        services.update_own_profile(session, agent, name=form.get("name", ""), password=new_password or None)
+        commit()
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("accounts.profile")), 303
+    if new_password:
+        login_user(agent)  # the password change ended every session; keep this one
+    flash("Profile saved.", "success")
+    return redirect(url_for("accounts.profile")), 303
 
 
 @bp.get("/settings/tokens")

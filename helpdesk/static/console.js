@@ -22,7 +22,8 @@
   setInterval(relative, 60000);
 
   // Selects in .autosubmit forms save on change.
-  $$("form.autosubmit select").forEach((s) => s.addEventListener("change", () => s.form.requestSubmit()));
+  $$("form.autosubmit select, select.autosubmit-select").forEach((s) =>
+    s.addEventListener("change", () => { if (s.value) s.form.requestSubmit(); }));
 
   // Rows are links; j/k move the selection.
   const rows = () => $$("#rows .row");
@@ -36,8 +37,24 @@
   }
   document.addEventListener("click", (e) => {
     const row = e.target.closest && e.target.closest("#rows .row");
-    if (row && !e.target.closest("a,button,form")) location.href = row.dataset.href;
+    if (row && !e.target.closest("a,button,input,label")) location.href = row.dataset.href;
   });
+
+  // Bulk selection: the bar shows how many are ticked; x ticks the selected row.
+  const bulk = $("#bulk");
+  function updateBulk() {
+    if (!bulk) return;
+    const n = $$("input.pick:checked", bulk).length;
+    bulk.classList.toggle("has-picks", n > 0);
+    $("#bulk-count").textContent = n ? `${n} selected` : "Select";
+  }
+  if (bulk) {
+    bulk.addEventListener("change", (e) => {
+      if (e.target.id === "select-all") $$("input.pick", bulk).forEach((c) => { c.checked = e.target.checked; });
+      updateBulk();
+    });
+    updateBulk();
+  }
 
   // Composer: a client_msg_id per send so a double submit stores one message.
   const composer = $("#composer");
@@ -49,6 +66,22 @@
     composer.elements.body.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); composer.requestSubmit(); }
     });
+    // Canned replies: pick from the list, or type /shortcut and Tab in the reply box.
+    const canned = $("#canned");
+    const insert = (text) => {
+      const box = composer.elements.body;
+      box.value = box.value.replace(/(^|\s)\/[\w-]*$/, "$1") + text;
+      box.focus();
+    };
+    if (canned) {
+      canned.addEventListener("change", () => { if (canned.value) insert(canned.value); canned.value = ""; });
+      composer.elements.body.addEventListener("keydown", (e) => {
+        if (e.key !== "Tab") return;
+        const m = composer.elements.body.value.match(/(?:^|\s)\/([\w-]+)$/);
+        const opt = m && $(`option[data-shortcut="${m[1]}"]`, canned);
+        if (opt) { e.preventDefault(); insert(opt.value); }
+      });
+    }
     const thread = $("#thread");
     if (thread) thread.scrollTop = thread.scrollHeight;
   }
@@ -77,6 +110,8 @@
       case "n": { const r = $("#reply"); if (r) { e.preventDefault(); $("input[name=private][value='1']").checked = true; r.focus(); } break; }
       case "e": click("[data-shortcut=e]"); break;
       case "a": click("[data-shortcut=a]"); break;
+      case "x": { const r = rows()[selected]; if (r) { const c = $("input.pick", r); c.checked = !c.checked; updateBulk(); } break; }
+      case "s": { const el = $("[data-shortcut-focus=s]"); if (el) { e.preventDefault(); el.focus(); } break; }
       case "g": pendingG = true; break;
       default: break;
     }

@@ -210,7 +210,7 @@ def add_note(session: Session, actor: Actor, conversation: Conversation, *, body
 
 
 def assign(session: Session, actor: Actor, conversation: Conversation, agent: Agent | None,
-           team: Team | None | type[Ellipsis] = ...) -> Conversation:
+           team: Team | type[Ellipsis] | None = ...) -> Conversation:
     """Give the conversation to an agent (None: back to the queue); optionally to a team."""
     if not actor.is_agent and actor.type != "system":
         raise Forbidden("only agents assign conversations")

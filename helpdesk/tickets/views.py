@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from helpdesk.accounts.models import Agent
+from helpdesk.accounts.models import Agent, Role
+from helpdesk.db import utcnow
 from helpdesk.errors import DomainError
-from helpdesk.tickets import queries, services
-from helpdesk.tickets.models import Conversation, Inbox, Priority, Status, Team
-from helpdesk.web import commit, current_actor, db_session
+from helpdesk.tickets import canned, queries, services
+from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Priority, Status, Team
+from helpdesk.web import commit, current_actor, db_session, require_role
 
 bp = Blueprint("console", __name__)
 
@@ -76,8 +77,10 @@ def conversation(public_id: str) -> Any:
     agents = session.scalars(select(Agent).filter_by(active=True).order_by(Agent.name)).all()
     teams = session.scalars(select(Team).order_by(Team.name)).all()
     history = queries.list_conversations(session, customer=conv.customer, limit=10).items
+    replies = [(r, canned.render(r.body, conv, current_user.name)) for r in canned.all_replies(session)]
     return render_template("console/conversation.html", conv=conv, agents=agents, teams=teams,
                            statuses=[s.value for s in Status], priorities=[p.value for p in Priority],
+                           snooze_choices=SNOOZE_CHOICES, canned_replies=replies,
                            history=[c for c in history if c.id != conv.id])
 
 
@@ -104,16 +107,19 @@ def reply(public_id: str) -> Any:
         client_msg_id=form.get("client_msg_id") or None))
 
 
+SNOOZE_CHOICES = {"1h": ("1 hour", timedelta(hours=1)), "4h": ("4 hours", timedelta(hours=4)),
+                  "1d": ("1 day", timedelta(days=1)), "3d": ("3 days", timedelta(days=3)),
+                  "1w": ("1 week", timedelta(weeks=1))}
+
+
 @bp.post("/console/c/<public_id>/status")
 @login_required
 def status(public_id: str) -> Any:
-    until = request.form.get("snoozed_until")
     snooze = None
-    if until:
-        try:
-            snooze = datetime.fromisoformat(until).astimezone()
-        except ValueError:
-            abort(400, "snoozed_until is not a date and time")
+    if choice := request.form.get("snooze_for"):
+        if choice not in SNOOZE_CHOICES:
+            abort(400, "snooze_for is not one of the offered choices")
+        snooze = utcnow() + SNOOZE_CHOICES[choice][1]
     return _act(public_id, lambda s, c: services.set_status(s, current_actor(), c,
                                                             request.form.get("status", ""), snooze))
 
@@ -150,3 +156,103 @@ def priority(public_id: str) -> Any:
 def tags(public_id: str) -> Any:
     names = [t for t in request.form.get("tags", "").split(",")]
     return _act(public_id, lambda s, c: services.set_tags(s, current_actor(), c, names))
+
+
+BULK_ACTIONS = {"assign_me", "unassign", "open", "pending", "resolved"}
+MAX_BULK = 100
+
+
+@bp.post("/console/bulk")
+@login_required
+def bulk() -> Any:
+    """Apply one action to the conversations ticked in the queue, all or nothing."""
+    session = db_session()
+    action = request.form.get("action", "")
+    ids = request.form.getlist("ids")[:MAX_BULK]
+    if action not in BULK_ACTIONS:
+        abort(400, "unknown bulk action")
+    if not ids:
+        flash("Tick at least one conversation first.", "error")
+        return redirect(request.referrer or url_for("console.queue"), code=303)
+    actor = current_actor()
+    me: Agent = current_user._get_current_object()
+    try:
+        for public_id in ids:
+            conv = services.get_conversation(session, public_id, actor)
+            if action == "assign_me":
+                services.assign(session, actor, conv, me)
+            elif action == "unassign":
+                services.assign(session, actor, conv, None)
+            else:
+                services.set_status(session, actor, conv, action)
+        commit()
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Updated {len(ids)} conversation{'s' if len(ids) != 1 else ''}.", "success")
+    return redirect(_same_site(request.referrer), code=303)
+
+
+def _same_site(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url or "")
+    if parts.path.startswith("/console") and parts.netloc in ("", request.host):
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return url_for("console.queue")
+
+
+@bp.get("/console/team")
+@login_required
+@require_role(Role.manager)
+def team() -> Any:
+    """Who holds how much work right now: the manager's view of the floor."""
+    session = db_session()
+    load = dict(session.execute(
+        select(Conversation.assignee_id, func.count()).where(Conversation.status == Status.open)
+        .group_by(Conversation.assignee_id)).all())
+    pending = dict(session.execute(
+        select(Conversation.assignee_id, func.count()).where(Conversation.status == Status.pending)
+        .group_by(Conversation.assignee_id)).all())
+    agents = session.scalars(select(Agent).filter_by(active=True).order_by(Agent.name)).all()
+    return render_template("console/team.html", agents=agents, load=load, pending=pending,
+                           unassigned=load.get(None, 0))
+
+
+@bp.get("/console/canned")
+@login_required
+def canned_list() -> Any:
+    replies = canned.all_replies(db_session())
+    return render_template("console/canned.html", replies=replies, placeholders=canned.PLACEHOLDERS,
+                           can_edit=current_user.has_role(Role.manager))
+
+
+@bp.post("/console/canned")
+@login_required
+@require_role(Role.manager)
+def canned_save() -> Any:
+    session = db_session()
+    form = request.form
+    reply = None
+    if form.get("id"):
+        reply = session.scalar(select(CannedReply).filter_by(public_id=form["id"]))
+        if reply is None:
+            abort(404, "no such canned reply")
+    try:
+        saved = canned.save_canned_reply(session, current_actor(), shortcut=form.get("shortcut", ""),
+                                         title=form.get("title", ""), body=form.get("body", ""), reply=reply)
+        commit()
+        flash(f"Saved /{saved.shortcut}.", "success")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    return redirect(url_for("console.canned_list"), code=303)
+
+
+@bp.post("/console/canned/<public_id>/delete")
+@login_required
+@require_role(Role.manager)
+def canned_delete(public_id: str) -> Any:
+    canned.delete_canned_reply(db_session(), current_actor(), public_id)
+    commit()
+    flash("Canned reply deleted.", "success")
+    return redirect(url_for("console.canned_list"), code=303)
