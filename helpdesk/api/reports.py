@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request, stream_with_context
+from flask import Response, current_app, g, jsonify, request
 
 from helpdesk.accounts.models import Role
 from helpdesk.api.views import bp
@@ -12,7 +12,7 @@ from helpdesk.errors import Forbidden
 from helpdesk.reports import export
 from helpdesk.reports.figures import summary
 from helpdesk.reports.params import ReportQuery, read_query
-from helpdesk.web import db_session
+from helpdesk.web import database, db_session
 
 
 def _manager_query() -> ReportQuery:
@@ -33,5 +33,5 @@ def reports_summary() -> Any:
 def reports_conversations_csv() -> Any:
     query = _manager_query()
     name = f"conversations-{query.period.days[0]}-{query.period.days[-1]}.csv"
-    return Response(stream_with_context(export.csv_chunks(db_session(), query.period, query.filters)),
+    return Response(export.stream_csv(database(), query.period, query.filters),
                     mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})

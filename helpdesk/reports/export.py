@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, aliased
 
 from helpdesk.accounts.models import Agent
 from helpdesk.crm.models import Customer
+from helpdesk.db import Database
 from helpdesk.reports.figures import _conversation_filters
 from helpdesk.reports.orders_schema import OrdersSchema, detect
 from helpdesk.reports.ranges import Filters, Period
@@ -118,3 +119,14 @@ def csv_chunks(session: Session, period: Period, filters: Filters = Filters()) -
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def stream_csv(database: Database, period: Period, filters: Filters = Filters()) -> Iterator[str]:
+    """csv_chunks in a session of its own, closed when the body ends or the client goes away: a
+    streamed body outlives the request, and with it the request's session."""
+    session = database.sessions()
+    try:
+        yield from csv_chunks(session, period, filters)
+    finally:
+        session.rollback()
+        session.close()

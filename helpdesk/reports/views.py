@@ -13,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import login_required
@@ -28,7 +27,7 @@ from helpdesk.reports.params import ReportQuery, read_query
 from helpdesk.reports.ranges import Filters, parse_period, timezone
 from helpdesk.tickets import csat
 from helpdesk.tickets.models import Inbox, Team
-from helpdesk.web import commit, current_actor, db_session, require_role
+from helpdesk.web import commit, current_actor, database, db_session, require_role
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -112,9 +111,8 @@ def conversations_csv() -> Any:
 
 
 def csv_response(query: ReportQuery) -> Response:
-    session = db_session()
     name = f"conversations-{query.period.days[0]}-{query.period.days[-1]}.csv"
-    return Response(stream_with_context(export.csv_chunks(session, query.period, query.filters)),
+    return Response(export.stream_csv(database(), query.period, query.filters),
                     mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"',
                                                   "X-Content-Type-Options": "nosniff"})
 

@@ -104,6 +104,8 @@ def test_api_csv_export_streams_the_same_rows(app: Flask, client: FlaskClient, m
                           headers=token_for(app, manager))
     assert response.status_code == 200
     assert [r["ref"] for r in read_csv(response.get_data(as_text=True))] == ["C3XXXX", "C4XXXX"]
+    # The body streams after the request ended: its own session is closed when it is done.
+    assert db_of(app).engine.pool.checkedout() == 0
 
 
 @pytest.mark.parametrize("query, code", [
