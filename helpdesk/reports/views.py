@@ -30,6 +30,8 @@ from helpdesk.tickets.models import Inbox, Team
 from helpdesk.web import commit, current_actor, database, db_session, require_role
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
+# What the dashboard's table can list, one row each.
+TABLES = {"agent": "Agents", "team": "Teams", "inbox": "Inboxes", "channel": "Channels"}
 
 
 @bp.app_template_filter("duration")
@@ -72,8 +74,11 @@ def _query() -> tuple[ReportQuery, DomainError | None]:
 def dashboard() -> Any:
     session = db_session()
     query, error = _query()
-    both = summaries(session, query.period, query.filters, ("day", "agent"), query.clock)
-    daily, agents = both["day"], both["agent"]
+    table = request.args.get("table", "agent")
+    if table not in TABLES:
+        table = "agent"
+    both = summaries(session, query.period, query.filters, ("day", table), query.clock)
+    daily, rows = both["day"], both[table]
     data = {
         "days": [g["key"] for g in daily["groups"]],
         "created": [g["conversations_created"] for g in daily["groups"]],
@@ -90,7 +95,8 @@ def dashboard() -> Any:
     if error is not None:
         form = {**form, "from": query.period.days[0].isoformat(), "to": last_day.isoformat()}
     html = render_template(
-        "reports/dashboard.html", totals=daily["totals"], agents=agents["groups"], data=data, form=form,
+        "reports/dashboard.html", totals=daily["totals"], rows=rows["groups"], data=data, form=form,
+        table=table, tables=TABLES,
         error=error, low=low_scores(session, query.period, query.filters),
         commerce=commerce(session, query.period),
         agent_list=session.scalars(select(Agent).order_by(Agent.name)).all(),

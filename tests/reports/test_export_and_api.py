@@ -173,3 +173,14 @@ def test_api_summary_in_business_hours(app: Flask, client: FlaskClient, manager:
     assert body["hours"] == "business" and body["totals"]["first_response_p90_seconds"] == 1260.0
     bad = client.get(f"/api/v1/reports/summary?{RANGE}&hours=lunar", headers=token_for(app, manager))
     assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "invalid_hours"
+
+
+def test_the_dashboard_table_lists_teams_inboxes_or_channels(client: FlaskClient, manager: Agent,
+                                                             data: Dataset) -> None:
+    login(client, manager.email)
+    teams = client.get(f"/reports?{RANGE}&table=team").get_data(as_text=True)
+    assert f'data-key="{data.team.public_id}"' in teams and "No team" in teams
+    channels = client.get(f"/reports?{RANGE}&table=channel").get_data(as_text=True)
+    assert 'data-key="chat"' in channels and 'data-key="email"' in channels
+    fallback = client.get(f"/reports?{RANGE}&table=planets").get_data(as_text=True)
+    assert f'data-key="{data.alice.public_id}"' in fallback
