@@ -75,6 +75,7 @@ def _register_rooms(app: Flask) -> None:
     from helpdesk.accounts import views as accounts_views
     from helpdesk.api import customers as _api_customers  # noqa: F401  (its routes join the API blueprint)
     from helpdesk.api import orders as _api_orders  # noqa: F401 - adds its routes to the API blueprint
+    from helpdesk.api import reports as api_reports  # noqa: F401 - adds /reports routes to the API blueprint
     from helpdesk.api import views as api_views
     from helpdesk.crm import admin as crm_admin
     from helpdesk.crm import sync as crm_sync
@@ -83,8 +84,13 @@ def _register_rooms(app: Flask) -> None:
     from helpdesk.customers360 import views as customers_views
     from helpdesk.extensions import csrf
     from helpdesk.orders import views as orders_views
+    from helpdesk.reports import views as reports_views
     from helpdesk.tickets import admin as tickets_admin
-    from helpdesk.tickets import snooze  # noqa: F401 - registers its periodic job
+    from helpdesk.tickets import (
+        csat,
+        csat_views,
+        snooze,  # noqa: F401 - registers its periodic job
+    )
     from helpdesk.tickets import views as tickets_views
 
     app.register_blueprint(accounts_views.bp)
@@ -92,6 +98,9 @@ def _register_rooms(app: Flask) -> None:
     app.register_blueprint(tickets_admin.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api_views.bp)
+    app.register_blueprint(csat_views.bp)
+    app.register_blueprint(reports_views.bp)
+    csat.register(app)
     csrf.exempt(api_views.bp)  # token-authenticated, no cookies
     from helpdesk.tickets import email as email_channel
 

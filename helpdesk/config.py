@@ -70,6 +70,8 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_MAX_ATTACHMENT_BYTES": 5 * 1024 * 1024,  # a widget upload
     "CHAT_FLOOD_BURST": 8,  # messages one visitor may send ...
     "CHAT_FLOOD_WINDOW_SECONDS": 10.0,  # ... within this many seconds
+    "REPORTS_TIMEZONE": "UTC",  # days of the reports start at local midnight here
+    "REPORTS_BUSINESS_HOURS": "Mon-Fri 09:00-17:00",  # for ?hours=business, in REPORTS_TIMEZONE
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.

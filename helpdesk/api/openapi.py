@@ -66,6 +66,26 @@ SCHEMAS: dict[str, Any] = {
                     "body": {"type": "string"}, "private": {"type": "boolean"},
                     "attachments": {"type": "array", "items": {"type": "object"}},
                     "created_at": {"type": "string", "format": "date-time"}}},
+    "ReportFigures": {"type": "object", "description": "Figures of a period or of one group", "properties": {
+        "conversations_created": {"type": "integer"}, "conversations_resolved": {"type": "integer"},
+        "backlog": {"type": "integer", "description": "open at the end of the period (or day)"},
+        "first_response_median_seconds": {"type": ["number", "null"]},
+        "first_response_p90_seconds": {"type": ["number", "null"]}, "first_responses": {"type": "integer"},
+        "resolution_median_seconds": {"type": ["number", "null"]},
+        "resolution_p90_seconds": {"type": ["number", "null"]},
+        "replies_per_conversation": {"type": ["number", "null"]}, "surveys_sent": {"type": "integer"},
+        "survey_responses": {"type": "integer"}, "response_rate": {"type": ["number", "null"]},
+        "csat": {"type": ["number", "null"], "description": "share of 4-5 among answers, 0 to 1"},
+        "average_score": {"type": ["number", "null"]},
+        "score_distribution": {"type": "object", "additionalProperties": {"type": "integer"}}}},
+    "ReportSummary": {"type": "object", "required": ["from", "to", "totals"], "properties": {
+        "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"},
+        "timezone": {"type": "string"},
+        "group_by": {"enum": ["agent", "team", "inbox", "channel", "day", None]},
+        "totals": {"$ref": "#/components/schemas/ReportFigures"},
+        "groups": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/ReportFigures"}, {
+            "type": "object", "properties": {"key": {"type": ["string", "null"]},
+                                             "label": {"type": "string"}}}]}}}},
     "MessageCreate": {"type": "object", "required": ["body"], "properties": {
         "body": {"type": "string"}, "private": {"type": "boolean"}, "client_msg_id": {"type": "string"}}},
 }
@@ -247,6 +267,31 @@ PATHS["/conversations/{id}/orders"] = {"parameters": [ID], "post": {
     "responses": {"201": _json({"type": "object", "properties": {
         "conversation_id": {"type": "string"}, "state": {"const": "linked"}, "order": _ref("Order")}},
         "Linked"), **ERRORS}}}
+
+REPORT_PARAMS = [
+    {"name": "from", "in": "query", "schema": {"type": "string"},
+     "description": "YYYY-MM-DD (from the start of that day in the report time zone) or an ISO 8601 time;"
+                    " default 30 days before to"},
+    {"name": "to", "in": "query", "schema": {"type": "string"},
+     "description": "YYYY-MM-DD (that day included) or an ISO 8601 time; default today; must be after from"},
+    {"name": "agent", "in": "query", "schema": {"type": "string"}},
+    {"name": "team", "in": "query", "schema": {"type": "string"}},
+    {"name": "inbox", "in": "query", "schema": {"type": "string"}},
+    {"name": "channel", "in": "query", "schema": {"enum": ["chat", "email"]}},
+    {"name": "tz", "in": "query", "schema": {"type": "string"}, "description": "IANA zone; default setting"},
+]
+FORBIDDEN = {"403": _json(_ref("Error"), "The token's agent is not a manager")}
+PATHS["/reports/summary"] = {"get": {
+    "summary": "CSAT, volumes, backlog, response and resolution times of a period (managers)",
+    "parameters": [*REPORT_PARAMS, {"name": "group_by", "in": "query",
+                                    "schema": {"enum": ["agent", "team", "inbox", "channel", "day"]}}],
+    "responses": {"200": _json(_ref("ReportSummary")), **ERRORS, **FORBIDDEN}}}
+PATHS["/reports/conversations.csv"] = {"get": {
+    "summary": "One CSV row per conversation created in the period (managers); formula-like cells escaped",
+    "parameters": REPORT_PARAMS,
+    "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                  **ERRORS, **FORBIDDEN}}}
+
 
 def spec() -> dict[str, Any]:
     responses = {name: _json(_ref("Error"), text) for name, text in [

@@ -1,0 +1,91 @@
+/* Managers' dashboard: draws the charts from the page's JSON and sorts the agent table. */
+(function () {
+  "use strict";
+  var el = document.getElementById("report-data");
+  if (!el || !window.Chart) return;
+  var data = JSON.parse(el.textContent);
+  var css = getComputedStyle(document.documentElement);
+  var accent = css.getPropertyValue("--accent").trim() || "#3b5bfd";
+  var ink = css.getPropertyValue("--muted").trim() || "#6b7489";
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+  Chart.defaults.color = ink;
+  Chart.defaults.plugins.legend.labels.usePointStyle = true;
+  var grid = { color: "rgba(16,24,40,.06)" };
+  window.helpdeskCharts = [];
+
+  var dayLabels = data.days.map(function (d) {
+    var p = d.split("-");
+    return new Date(Date.UTC(+p[0], +p[1] - 1, +p[2])).toLocaleDateString(undefined, { day: "numeric", month: "short", timeZone: "UTC" });
+  });
+  var trend = new Chart(document.getElementById("trend-chart"), {
+    data: {
+      labels: dayLabels,
+      datasets: [
+        { type: "line", label: "CSAT %", data: data.csat, yAxisID: "pct", borderColor: "#0f9d58",
+          backgroundColor: "#0f9d58", cubicInterpolationMode: "monotone", spanGaps: true, pointRadius: 2,
+          clip: 8, order: 0 },
+        { type: "bar", label: "Created", data: data.created, yAxisID: "count", backgroundColor: accent, borderRadius: 3, order: 1 },
+        { type: "bar", label: "Resolved", data: data.resolved, yAxisID: "count", backgroundColor: "#b8c4ff", borderRadius: 3, order: 2 }
+      ]
+    },
+    options: {
+      maintainAspectRatio: false, animation: { duration: 300 }, interaction: { mode: "index", intersect: false },
+      layout: { padding: { top: 8 } },
+      scales: {
+        count: { position: "left", beginAtZero: true, grace: "10%", grid: grid, ticks: { precision: 0 } },
+        pct: { position: "right", min: 0, max: 100, grid: { display: false }, ticks: { callback: function (v) { return v + "%"; } } },
+        x: { grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 12 } }
+      },
+      plugins: { legend: { position: "bottom" } }
+    }
+  });
+  var scores = new Chart(document.getElementById("scores-chart"), {
+    type: "bar",
+    data: {
+      labels: ["1", "2", "3", "4", "5"],
+      datasets: [{ label: "Answers", data: data.scores, borderRadius: 6,
+        backgroundColor: ["#d93f3f", "#ef7b5a", "#e8a317", "#7cc48f", "#0f9d58"] }]
+    },
+    options: {
+      maintainAspectRatio: false, animation: { duration: 300 },
+      scales: { y: { beginAtZero: true, grid: grid, ticks: { precision: 0 } }, x: { grid: { display: false } } },
+      plugins: { legend: { display: false } }
+    }
+  });
+  window.helpdeskCharts.push(trend, scores);
+
+  // Quick ranges: the last N days up to today.
+  document.querySelectorAll("[data-preset]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var form = btn.closest("form"), to = new Date(), from = new Date();
+      from.setDate(to.getDate() - (+btn.dataset.preset - 1));
+      var iso = function (d) { return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10); };
+      form.elements.from.value = iso(from);
+      form.elements.to.value = iso(to);
+      form.submit();
+    });
+  });
+
+  // Sortable agent table: click a heading; click again to reverse.
+  document.querySelectorAll("table.sortable").forEach(function (table) {
+    var heads = table.querySelectorAll("th[data-sort]");
+    heads.forEach(function (th, col) {
+      th.tabIndex = 0;
+      var sort = function () {
+        var desc = th.getAttribute("aria-sort") !== "descending";
+        heads.forEach(function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", desc ? "descending" : "ascending");
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = a.cells[col].dataset.v, y = b.cells[col].dataset.v;
+          var r = th.dataset.sort === "num" ? (parseFloat(x) - parseFloat(y)) : x.localeCompare(y);
+          return desc ? -r : r;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      };
+      th.addEventListener("click", sort);
+      th.addEventListener("keydown", function (e) { if (e.key === "Enter") sort(); });
+    });
+  });
+})();
