@@ -71,12 +71,14 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_rooms(app: Flask) -> None:
-    from helpdesk import admin
+    """Each room's blueprints, listeners and settings, from the bottom room up."""
+    from helpdesk import admin, chat
     from helpdesk.accounts import views as accounts_views
-    from helpdesk.api import customers as _api_customers  # noqa: F401  (its routes join the API blueprint)
-    from helpdesk.api import orders as _api_orders  # noqa: F401 - adds its routes to the API blueprint
-    from helpdesk.api import reports as api_reports  # noqa: F401 - adds /reports routes to the API blueprint
+    from helpdesk.api import customers as _api_customers  # noqa: F401 - routes join the API blueprint
+    from helpdesk.api import orders as _api_orders  # noqa: F401
+    from helpdesk.api import reports as _api_reports  # noqa: F401
     from helpdesk.api import views as api_views
+    from helpdesk.chat import csat_relay
     from helpdesk.crm import admin as crm_admin
     from helpdesk.crm import sync as crm_sync
     from helpdesk.crm import webhooks as crm_webhooks
@@ -91,31 +93,34 @@ def _register_rooms(app: Flask) -> None:
         csat_views,
         snooze,  # noqa: F401 - registers its periodic job
     )
+    from helpdesk.tickets import email as email_channel
     from helpdesk.tickets import views as tickets_views
 
+    dispatcher = app.extensions["helpdesk.dispatcher"]
+    # accounts and the console
     app.register_blueprint(accounts_views.bp)
     app.register_blueprint(tickets_views.bp)
     app.register_blueprint(tickets_admin.bp)
     app.register_blueprint(admin.bp)
-    app.register_blueprint(api_views.bp)
-    app.register_blueprint(csat_views.bp)
-    app.register_blueprint(reports_views.bp)
-    csat.register(app)
-    csrf.exempt(api_views.bp)  # token-authenticated, no cookies
-    from helpdesk.tickets import email as email_channel
-
-    email_channel.init_app(app)
-    app.register_blueprint(customers_views.bp)
+    # crm and the customer 360
+    crm_sync.configure(app.config)
     app.register_blueprint(crm_admin.bp)
     app.register_blueprint(crm_webhooks.bp)
     csrf.exempt(crm_webhooks.bp)  # signed by HubSpot, no cookies
-    crm_sync.configure(app.config)
-    customer_listeners.register(app.extensions["helpdesk.dispatcher"], db_of(app), app.config["BASE_URL"])
+    app.register_blueprint(customers_views.bp)
+    customer_listeners.register(dispatcher, db_of(app), app.config["BASE_URL"])
     app.jinja_env.globals["customer_sidebar"] = customers_views.sidebar_data
+    # orders, email, CSAT, chat
     orders_views.init_app(app)
-    from helpdesk import chat
-
+    email_channel.init_app(app)
+    app.register_blueprint(csat_views.bp)
+    csat.register(app)
     chat.init_app(app)
+    csat_relay.wire(app)  # the widget asks for and records chat CSAT
+    # reports and the REST API on top
+    app.register_blueprint(reports_views.bp)
+    app.register_blueprint(api_views.bp)
+    csrf.exempt(api_views.bp)  # token-authenticated, no cookies
     if app.config["DEMO"]:
         from helpdesk import demo
 

@@ -14,14 +14,11 @@ from sqlalchemy.orm import Session
 from helpdesk.crm import sync
 from helpdesk.crm.provider import ConversationPush
 from helpdesk.db import Database
-from helpdesk.tickets import events as ticket_events
-from helpdesk.tickets.events import ConversationCreated, ConversationUpdated
+from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, CsatAnswered
 from helpdesk.tickets.models import Conversation
 
 log = logging.getLogger(__name__)
 MAX_TRANSCRIPT = 60_000
-# The CSAT survey work names its event; whichever of these exists is listened to.
-CSAT_EVENT_NAMES = ("CsatSubmitted", "CsatRecorded", "CSATSubmitted", "CsatAnswered")
 
 
 def snapshot(conversation: Conversation, base_url: str = "") -> ConversationPush:
@@ -84,15 +81,4 @@ def register(dispatcher: Any, db: Database, base_url: str) -> None:
         return "resolve" if ev.changes["status"][1] == "resolved" else "update"
 
     dispatcher.subscribe(ConversationUpdated, run(on_update))
-    for name in CSAT_EVENT_NAMES:
-        if (event_type := getattr(ticket_events, name, None)) is not None:
-            dispatcher.subscribe(
-                event_type,
-                run(
-                    lambda ev: "csat",
-                    lambda ev: {
-                        "score": getattr(ev, "score", None),
-                        "comment": getattr(ev, "comment", "") or "",
-                    },
-                ),
-            )
+    dispatcher.subscribe(CsatAnswered, run(lambda ev: "csat", lambda ev: {"score": ev.score, "comment": ev.comment}))

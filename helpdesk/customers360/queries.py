@@ -12,6 +12,7 @@ from helpdesk.crm import sync
 from helpdesk.crm.models import CrmContact, Customer, Identity
 from helpdesk.orders import services as orders
 from helpdesk.orders.serialize import order_dict
+from helpdesk.tickets.csat_models import CsatSurvey
 from helpdesk.tickets.models import Conversation
 from helpdesk.tickets.serialize import iso
 
@@ -63,8 +64,14 @@ def orders_summary(session: Session, customer: Customer, limit: int = 10) -> dic
 
 
 def csat_of(session: Session, conversation_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """CSAT answers per conversation ({id: {"score", "comment"}}); filled in with the CSAT survey work."""
-    return {}
+    """The answered CSAT survey of each conversation: {id: {"score", "comment", "answered_at"}}."""
+    if not conversation_ids:
+        return {}
+    rows = session.execute(select(CsatSurvey.conversation_id, CsatSurvey.score, CsatSurvey.comment,
+                                  CsatSurvey.answered_at)
+                           .where(CsatSurvey.conversation_id.in_(conversation_ids), CsatSurvey.score.is_not(None)))
+    return {cid: {"score": score, "comment": comment or "", "answered_at": iso(answered)}
+            for cid, score, comment, answered in rows}
 
 
 def conversations_of(

@@ -34,7 +34,7 @@ from helpdesk.actors import Actor, customer_actor
 from helpdesk.db import utcnow
 from helpdesk.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from helpdesk.tickets.csat_models import CsatSurvey
-from helpdesk.tickets.events import ConversationUpdated
+from helpdesk.tickets.events import ConversationUpdated, CsatAnswered
 from helpdesk.tickets.models import Conversation, Inbox, Status
 
 log = logging.getLogger(__name__)
@@ -208,6 +208,7 @@ def submit_score(session: Session, actor: Actor, survey: CsatSurvey, score: Any,
         survey.comment = comment
     survey.answered_at = now
     session.flush()
+    events.record(session, CsatAnswered(survey.conversation_id, survey.id, value, survey.comment or ""))
     return survey
 
 

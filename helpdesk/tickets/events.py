@@ -28,3 +28,13 @@ class MessagePosted(Event):
     author_type: str
     private: bool
     channel: str
+
+
+@dataclass(frozen=True)
+class CsatAnswered(Event):
+    """A customer scored a conversation (first answer or a change within the window)."""
+
+    conversation_id: int
+    survey_id: int
+    score: int
+    comment: str

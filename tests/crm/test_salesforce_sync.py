@@ -183,3 +183,30 @@ def test_an_expired_query_locator_restarts_the_pass_instead_of_ending_it(
     assert links(salesforce_app) == 4
     with db_of(salesforce_app).unit_of_work() as s:
         assert s.scalar(select(CrmSyncState)).cursor is None
+
+
+def test_a_customers_csat_answer_reaches_the_case_and_the_360_view(
+    salesforce_app: Flask, salesforce: FakeSalesforce, agent: Any
+) -> None:
+    from helpdesk.actors import customer_actor
+    from helpdesk.customers360.queries import customer_360
+    from helpdesk.tickets import csat
+    from helpdesk.tickets.models import Conversation
+
+    seed(salesforce)
+    pull(salesforce_app)
+    inbox, _ = make_inbox(salesforce_app, "Support", "email", "support@shop.example")
+    conv = make_conversation(salesforce_app, inbox, email="ann@example.com", body="Where is it?")
+    with db_of(salesforce_app).unit_of_work() as s:
+        tickets.set_status(s, agent_actor(agent), s.get(Conversation, conv.id), "resolved")
+    drain(salesforce_app)  # the Case, the transcript and the survey
+    with db_of(salesforce_app).unit_of_work() as s:
+        c = s.get(Conversation, conv.id)
+        csat.submit_for_conversation(s, customer_actor(c.customer), c, 2, "Took too long")
+    drain(salesforce_app)
+    comments = [c["CommentBody"] for c in salesforce.objects["CaseComment"].values()]
+    assert comments == ["CSAT 2/5: Took too long"]
+    with db_of(salesforce_app).unit_of_work() as s:
+        view = customer_360(s, s.get(Conversation, conv.id).customer)
+        assert view["conversations"][0]["csat"]["score"] == 2
+        assert view["csat"]["average"] == 2

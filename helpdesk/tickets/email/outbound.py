@@ -173,7 +173,8 @@ def sender_address(conversation: Conversation, settings: OutboundSettings) -> st
 
 def build_mail(conversation: Conversation, *, body_text: str, author: str, message_id: str,
                settings: OutboundSettings, before_seq: int | None, automatic: bool = False,
-               attachments: list[Any] = ()) -> EmailMessage:  # type: ignore[assignment]
+               attachments: list[Any] = (), subject: str | None = None,  # type: ignore[assignment]
+               body_html: str | None = None) -> EmailMessage:
     customer = conversation.customer
     if not customer.email:
         raise jobs.Permanent("the customer has no email address")
@@ -184,7 +185,7 @@ def build_mail(conversation: Conversation, *, body_text: str, author: str, messa
                            username=local, domain=domain)
     to_local, _, to_domain = customer.email.partition("@")
     mail["To"] = Address(display_name=one_line(customer.name or "", 120), username=to_local, domain=to_domain)
-    mail["Subject"] = subject_for(conversation)
+    mail["Subject"] = one_line(subject, 250) if subject else subject_for(conversation)
     mail["Date"] = format_datetime(utcnow())
     mail["Message-ID"] = f"<{message_id}>"
     if before_seq is not None:
@@ -203,7 +204,7 @@ def build_mail(conversation: Conversation, *, body_text: str, author: str, messa
         mail["X-Auto-Response-Suppress"] = "All"
     mail["X-Helpdesk-Loop"] = settings.domain
     mail.set_content(body_text)
-    mail.add_alternative(_html_body(body_text), subtype="html")
+    mail.add_alternative(body_html or _html_body(body_text), subtype="html")
     for attachment in attachments:
         maintype, _, subtype = (attachment.content_type or "application/octet-stream").partition("/")
         mail.add_attachment(attachment.data, maintype=maintype or "application",

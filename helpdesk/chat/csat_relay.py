@@ -1,0 +1,30 @@
+"""CSAT in the widget: ask the shopper when a chat's survey is created; record their answer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from helpdesk import chat
+from helpdesk.chat import relay
+from helpdesk.tickets.csat import SurveyRequested, submit_for_conversation
+from helpdesk.tickets.models import Channel, Conversation
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+
+def wire(app: Flask) -> None:
+    """Called by create_app after chat.init_app."""
+    chat.csat_hook = submit_for_conversation
+    database = app.extensions["helpdesk.db"]
+
+    def survey_requested(ev: SurveyRequested) -> None:
+        if ev.channel != Channel.chat.value:
+            return
+        with database.unit_of_work() as session:
+            conversation = session.get(Conversation, ev.conversation_id)
+            emits = relay.to_shopper(session, conversation, "csat:request",
+                                     {"conversation_id": conversation.public_id}) if conversation else []
+        relay.send(emits)  # after the session closed: an emit may be network I/O (Redis)
+
+    app.extensions["helpdesk.dispatcher"].subscribe(SurveyRequested, survey_requested)

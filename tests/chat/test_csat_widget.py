@@ -1,0 +1,55 @@
+"""A chat shopper is asked for CSAT in the widget when the conversation is resolved, and answers there."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import select
+
+from helpdesk import db_of
+from helpdesk.actors import SYSTEM
+from helpdesk.jobs import Worker
+from helpdesk.tickets import services as tickets
+from helpdesk.tickets.csat_models import CsatSurvey
+from helpdesk.tickets.models import Conversation
+from tests.chat.conftest import Clients, received
+
+W = "/widget"
+
+
+def open_chat(clients: Clients, site: str) -> tuple[object, str]:
+    widget = clients.widget({"site": site})
+    ack = widget.emit("message:send", {"client_msg_id": "c1", "body": "hi"}, namespace=W, callback=True)
+    return widget, ack["message"]["conversation_id"]
+
+
+def resolve(app: Flask, public_id: str) -> None:
+    with db_of(app).unit_of_work() as s:
+        tickets.set_status(s, SYSTEM, s.scalar(select(Conversation).filter_by(public_id=public_id)), "resolved")
+    Worker(db_of(app)).run_until_idle()  # the survey job (delay 0 by default)
+
+
+def test_resolve_asks_the_shopper_and_their_score_is_recorded(app: Flask, clients: Clients, site: str) -> None:
+    widget, conversation_id = open_chat(clients, site)
+    widget.get_received(W)
+    resolve(app, conversation_id)
+    assert received(widget, "csat:request", W) == [{"conversation_id": conversation_id}]
+    ack = widget.emit("csat:submit", {"conversation_id": conversation_id, "score": 4, "comment": "quick"},
+                      namespace=W, callback=True)
+    assert ack == {"ok": True}
+    with db_of(app).unit_of_work() as s:
+        survey = s.scalar(select(CsatSurvey))
+        assert (survey.score, survey.comment, survey.channel.value) == (4, "quick", "chat")
+
+
+def test_bad_scores_and_foreign_conversations_are_refused(app: Flask, clients: Clients, site: str) -> None:
+    widget, conversation_id = open_chat(clients, site)
+    resolve(app, conversation_id)
+    for score in (0, 6, "five"):
+        ack = widget.emit("csat:submit", {"conversation_id": conversation_id, "score": score}, namespace=W,
+                          callback=True)
+        assert ack["ok"] is False and ack["error"]["code"] == "invalid_score"
+    other, _ = open_chat(clients, site)
+    ack = other.emit("csat:submit", {"conversation_id": conversation_id, "score": 5}, namespace=W, callback=True)
+    assert ack["ok"] is False and ack["error"]["code"] == "not_found"
+    with db_of(app).unit_of_work() as s:
+        assert s.scalar(select(CsatSurvey)).score is None
