@@ -14,7 +14,7 @@ from helpdesk.chat import visitors
 from helpdesk.chat.attachments import widget_message
 from helpdesk.db import Database
 from helpdesk.extensions import socketio
-from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, MessagePosted
+from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, DeliveryChanged, MessagePosted
 from helpdesk.tickets.models import Channel, Conversation, Inbox, Message
 from helpdesk.tickets.serialize import conversation_dict, message_dict
 
@@ -94,6 +94,16 @@ def wire(app: Flask) -> None:
                                     widget_message(message, app.secret_key))
         send(emits)
 
+    def delivery_changed(ev: DeliveryChanged) -> None:
+        with database.sessions() as session:
+            message = session.get(Message, ev.message_id)
+            if message is None:
+                return
+            data = {"conversation_id": message.conversation.public_id, "seq": message.seq,
+                    "delivery": ev.delivery, "delivery_error": message.delivery_error}
+            emits = [Emit("message:updated", data, CONSOLE, conversation_room(message.conversation.public_id))]
+        send(emits)
+
     def conversation_created(ev: ConversationCreated) -> None:
         with database.sessions() as session:
             conversation = session.get(Conversation, ev.conversation_id)
@@ -119,3 +129,4 @@ def wire(app: Flask) -> None:
     dispatcher.subscribe(MessagePosted, message_posted)
     dispatcher.subscribe(ConversationCreated, conversation_created)
     dispatcher.subscribe(ConversationUpdated, conversation_updated)
+    dispatcher.subscribe(DeliveryChanged, delivery_changed)

@@ -262,6 +262,22 @@
     });
   }
 
+  // Email delivery of a reply: sending, then sent or failed (with the reason on hover).
+  function deliveryEl(state, error) {
+    const span = el("span", "delivery d-" + state, state);
+    if (error) span.title = error;
+    return span;
+  }
+
+  function updateDelivery(u) {
+    const li = document.getElementById("m" + u.seq);
+    if (!li) return;
+    const meta = li.querySelector(".msg-meta");
+    const old = meta.querySelector(".delivery");
+    const fresh = deliveryEl(u.delivery, u.delivery_error);
+    if (old) old.replaceWith(fresh); else meta.appendChild(fresh);
+  }
+
   function addMessage(m) {
     if (!thread || document.getElementById("m" + m.seq)) return;
     const empty = thread.querySelector(".empty");
@@ -276,6 +292,7 @@
     const when = el("span", "muted small");
     when.appendChild(timeEl(m.created_at));
     meta.appendChild(when);
+    if (m.delivery) meta.appendChild(deliveryEl(m.delivery, m.delivery_error));
     li.appendChild(meta);
     li.appendChild(el("div", "msg-body", m.body));
     if (m.attachments && m.attachments.length) {
@@ -327,6 +344,7 @@
 
   if (conv) {
     socket.on("message:new", (m) => { if (m.conversation_id === conv.dataset.conversation) addMessage(m); });
+    socket.on("message:updated", (u) => { if (u.conversation_id === conv.dataset.conversation) updateDelivery(u); });
     socket.on("typing", (t) => {
       if (t.conversation_id !== conv.dataset.conversation) return;
       if (t.typing) showTyping(t.author); else hideTyping();

@@ -38,3 +38,12 @@ class CsatAnswered(Event):
     survey_id: int
     score: int
     comment: str
+
+
+@dataclass(frozen=True)
+class DeliveryChanged(Event):
+    """An outbound message was sent or failed (the console's ticks follow it)."""
+
+    message_id: int
+    conversation_id: int
+    delivery: str

@@ -32,6 +32,7 @@ def message_dict(message: Message, *, for_agent: bool = False) -> dict[str, Any]
     if for_agent:
         data["private"] = message.private
         data["delivery"] = message.delivery.value if message.delivery else None
+        data["delivery_error"] = message.delivery_error
     return data
 
 

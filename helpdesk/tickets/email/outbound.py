@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, object_session, sessionmaker
 from helpdesk import events, jobs
 from helpdesk.db import utcnow
 from helpdesk.tickets.email.threading import make_message_id, reply_address
-from helpdesk.tickets.events import MessagePosted
+from helpdesk.tickets.events import DeliveryChanged, MessagePosted
 from helpdesk.tickets.models import AuthorType, Channel, Conversation, Delivery, InboxAddress, Message
 
 log = logging.getLogger(__name__)
@@ -261,6 +261,10 @@ def send(mail: EmailMessage, smtp_url: str | None, *, timeout: float = 30) -> No
 
 # -- jobs ---------------------------------------------------------------------------------------
 
+def _delivery_changed(session: Session, message: Message) -> None:
+    events.record(session, DeliveryChanged(message.id, message.conversation_id, message.delivery.value))
+
+
 @jobs.handler(SEND_JOB)
 def send_message_job(session: Session, payload: dict[str, Any]) -> None:
     settings = settings_of(session)
@@ -289,6 +293,7 @@ def send_message_job(session: Session, payload: dict[str, Any]) -> None:
             return
         message.delivery = Delivery.failed
         message.delivery_error = str(exc)[:500]
+        _delivery_changed(session, message)
         return
     except TransientSMTP as exc:
         # The retry is a new job written with the note of this attempt, in one transaction.
@@ -299,6 +304,7 @@ def send_message_job(session: Session, payload: dict[str, Any]) -> None:
         if attempts >= SEND_ATTEMPTS:
             if channel is Channel.email:
                 message.delivery = Delivery.failed
+                _delivery_changed(session, message)
             return
         jobs.enqueue(session, SEND_JOB, {"message_id": message.id}, delay=jobs.backoff(attempts),
                      dedupe_key=f"email-send:{message.id}:{attempts}")
@@ -306,6 +312,7 @@ def send_message_job(session: Session, payload: dict[str, Any]) -> None:
     message = session.get(Message, int(payload["message_id"]))
     if channel is Channel.email:
         message.delivery = Delivery.sent  # a chat message's delivery belongs to the chat room
+        _delivery_changed(session, message)
     message.delivery_error = None
     message.meta = {**message.meta, "emailed_at": utcnow().isoformat()}
     log.info("sent message %s by email", message.public_id)
