@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from helpdesk import db_of
-from helpdesk.orders.models import ConversationOrder, LinkState, Order
+from helpdesk.orders.models import ConversationOrder, LinkState
 from helpdesk.tickets.models import Conversation, Inbox
 from tests.chat.conftest import Clients, session_of
 from tests.factories import make_conversation
