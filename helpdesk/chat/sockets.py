@@ -34,9 +34,7 @@ from helpdesk.chat.relay import (
 from helpdesk.db import Database
 from helpdesk.errors import DomainError, Forbidden, Invalid, RateLimited, Unauthorized, to_ack
 from helpdesk.extensions import socketio
-from helpdesk.orders import widget as orders_widget
 from helpdesk.tickets import services as tickets
-from helpdesk.tickets.models import Conversation
 from helpdesk.tickets.serialize import conversation_dict, message_dict
 from helpdesk.web import close_session
 
@@ -214,47 +212,6 @@ def widget_csat(data: Any = None) -> dict[str, Any]:
     return {}
 
 
-@socketio.on("orders:list", namespace=WIDGET)
-@acked
-def widget_orders_list(_data: Any = None) -> dict[str, Any]:
-    with _visitor_work() as (session, visitor):
-        return orders_widget.list_event(session, visitor.customer, verified=_verified(session, visitor))
-
-
-@socketio.on("orders:lookup", namespace=WIDGET)
-@acked
-def widget_orders_lookup(data: Any = None) -> dict[str, Any]:
-    # The same limit as HTTP `POST /widget/orders/lookup`, counted per visitor and per address:
-    # a fresh visitor token per guess must not reset it.
-    conn = _visitor_conn()
-    orders_widget.check_lookup_rate(request.remote_addr or "unknown")  # the HTTP lookup's key
-    with _db().unit_of_work() as session:
-        return orders_widget.lookup_event(session, data, rate_key=f"visitor:{conn.visitor_id}")
-
-
-@socketio.on("orders:pick", namespace=WIDGET)
-@acked
-def widget_orders_pick(data: Any = None) -> dict[str, Any]:
-    data = data if isinstance(data, dict) else {}
-    with _visitor_work() as (session, visitor):
-        verified = _verified(session, visitor)
-        if verified:  # only this site's conversations of this shopper; anyone else's is "not found"
-            visitors.conversation_of(session, visitor, data.get("conversation_id"))
-        return orders_widget.pick_event(session, visitor.customer, data, verified=verified)
-
-
-def _verified(session: Session, visitor: Any) -> bool:
-    return visitors.is_verified(session, visitor.customer)
-
-
-def visitor_connected(_session: Session, conversation: Conversation) -> bool:
-    """Is a browser of this conversation's shopper on /widget of its site right now (this process)?"""
-    return any(conn.inbox_id == conversation.inbox_id
-               and (conversation.public_id in conn.conversations
-                    or (conn.customer_id is not None and conn.customer_id == conversation.customer_id))
-               for conn in list(_visitors.values()))
-
-
 # -- /console -----------------------------------------------------------------------------------
 
 def _origin_allowed(origin: str | None) -> bool:
@@ -421,3 +378,7 @@ def console_claim(data: Any = None) -> dict[str, Any]:
         assignment.claim(session, actor, conversation)
         return {"conversation": conversation_dict(conversation, for_agent=True)}
 
+
+# The widget's orders:* events live in their own module and must be registered whenever these are:
+# a handler added to socketio after its first init_app reaches only that app's server.
+from helpdesk.chat import orders as _orders  # noqa: E402, F401

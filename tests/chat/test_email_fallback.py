@@ -10,7 +10,7 @@ from flask import Flask
 
 from helpdesk import db_of
 from helpdesk.actors import agent_actor
-from helpdesk.chat import sockets
+from helpdesk.chat import online
 from helpdesk.jobs import Worker
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.email import outbound
@@ -46,7 +46,7 @@ def agent_answers(app: Flask, conversation_id: str, body: str) -> int:
 
 
 def test_the_chat_room_registers_its_presence_check_once(app: Flask) -> None:
-    assert outbound.SHOPPER_ONLINE.count(sockets.visitor_connected) == 1
+    assert outbound.SHOPPER_ONLINE.count(online.visitor_connected) == 1
 
 
 def test_a_shopper_on_the_widget_is_not_emailed(app: Flask, clients: Clients, site: str,
