@@ -27,13 +27,17 @@ csat_hook = _no_csat
 
 
 def init_app(app: Flask) -> None:
-    from helpdesk.chat import relay, sockets, transport, views
+    from helpdesk.chat import online, relay, sockets, transport, views
     from helpdesk.extensions import csrf
+    from helpdesk.tickets.email import outbound
 
-    # Importing `sockets` registered the /widget and /console handlers on the shared socketio.
+    # Importing `sockets` and `orders` registered the /widget and /console handlers on the shared socketio.
     sockets.flood.burst = int(app.config["CHAT_FLOOD_BURST"])
     sockets.flood.window = float(app.config["CHAT_FLOOD_WINDOW_SECONDS"])
     app.register_blueprint(views.bp)
     csrf.exempt(views.upload)  # visitor-token authenticated, no cookies
     relay.wire(app)
+    # An agent's chat answer is mailed only to a shopper who is not on the widget right now.
+    if online.visitor_connected not in outbound.SHOPPER_ONLINE:
+        outbound.SHOPPER_ONLINE.append(online.visitor_connected)
     app.wsgi_app = transport.NoDelay(app.wsgi_app)  # type: ignore[method-assign]

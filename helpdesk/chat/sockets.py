@@ -48,6 +48,7 @@ class VisitorConn:
     inbox_id: int
     name: str
     conversations: set[str] = field(default_factory=set)  # public ids it may type into
+    customer_id: int | None = None
 
 
 @dataclass
@@ -127,7 +128,7 @@ def widget_connect(auth: Any = None) -> None:
                 "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat"))},
             }
             conn = VisitorConn(visitor.id, inbox.id, customer.display_name if customer else "Visitor",
-                               {c.public_id for c in mine})
+                               {c.public_id for c in mine}, visitor.customer_id)
     except DomainError as exc:
         raise _refuse(exc) from None
     _visitors[request.sid] = conn
@@ -188,6 +189,7 @@ def widget_contact(data: Any = None) -> dict[str, Any]:
     with _visitor_work() as (session, visitor):
         customer = visitors.update_contact(session, visitor, email=data.get("email"), name=data.get("name"))
         conn.name = customer.display_name
+        conn.customer_id = customer.id
         return {"visitor": {"id": visitor.public_id, "name": customer.name, "email": customer.email}}
 
 
@@ -376,3 +378,7 @@ def console_claim(data: Any = None) -> dict[str, Any]:
         assignment.claim(session, actor, conversation)
         return {"conversation": conversation_dict(conversation, for_agent=True)}
 
+
+# The widget's orders:* events live in their own module and must be registered whenever these are:
+# a handler added to socketio after its first init_app reaches only that app's server.
+from helpdesk.chat import orders as _orders  # noqa: E402, F401

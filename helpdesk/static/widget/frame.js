@@ -215,10 +215,11 @@
   // A resolved chat stays closed: the next message starts a new conversation.
   function going() { return !!(state.conversation && state.conversation.status !== "resolved"); }
 
-  function queueMessage(body, files) {
+  // `pick`: an order id the shopper asks about, linked to the conversation once the message is in.
+  function queueMessage(body, files, pick) {
     state.outbox.push({ client_msg_id: newId(), body: body, created_at: new Date().toISOString(),
                         conversation_id: going() ? state.conversation.id : null, error: null,
-                        files: files || [] });
+                        files: files || [], pick: pick || null });
     saveOutbox();
     renderMessages();
     flushOutbox();
@@ -246,6 +247,7 @@
         }
         addMessage(m);
         dropFromOutbox(next.client_msg_id);
+        if (next.pick) socket.emit("orders:pick", { conversation_id: m.conversation_id, order_id: next.pick });
         renderMessages();
         flushOutbox();
         return;
@@ -278,6 +280,10 @@
   var nearBottom = view.nearBottom;
   var scrollDown = view.scrollDown;
   var showComposerError = view.showComposerError;
+  var orders = window.HelpdeskFrameOrders(cfg, state, {
+    socket: socket, el: el, format: format, scrollDown: scrollDown,
+    queueMessage: function (body, files, pick) { queueMessage(body, files, pick); }
+  });
 
   // -- the shopper's input ---------------------------------------------------------------------
   var input = $("input");
@@ -395,7 +401,10 @@
 
   $("launcher").addEventListener("click", function () { setOpen(!state.open); });
   $("close").addEventListener("click", function () { setOpen(false); });
-  document.addEventListener("keydown", function (e) { if (e.key === "Escape" && state.open) setOpen(false); });
+  document.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape" || !state.open) return;
+    if (!$("orders").hidden) orders.close(); else setOpen(false);
+  });
 
   // A dropped network: stop pretending to be connected, keep typing into the outbox, and resume
   // from the last seq held when the network returns.
