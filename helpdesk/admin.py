@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import func, select
 
 from helpdesk import jobs
 from helpdesk.accounts.models import Role
 from helpdesk.accounts.services import audit
-from helpdesk.web import commit, current_actor, db_session, require_role
+from helpdesk.web import commit, current_actor, db_session, local_url, require_role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -40,4 +40,4 @@ def job_retry(job_id: int) -> Any:
     audit(session, current_actor(), "job.retry", "job", str(job.id), kind=job.kind)
     commit()
     flash(f"Job {job.id} ({job.kind}) queued again.", "success")
-    return redirect(url_for("admin.job_list")), 303
+    return redirect(local_url(request.form.get("next"), url_for("admin.job_list"))), 303

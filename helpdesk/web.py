@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_login import current_user
@@ -59,6 +60,16 @@ def require_role(role: Role) -> Callable[[F], F]:
             return view(*args, **kwargs)
         return wrapper  # type: ignore[return-value]
     return decorate
+
+
+def local_url(target: str | None, default: str) -> str:
+    """`target` if it is a page of this site (a path, or a full URL of this host), else `default`:
+    an open redirect would turn our pages into a phishing aid."""
+    parts = urlsplit(target or "")
+    if parts.scheme in ("", "http", "https") and parts.netloc in ("", request.host) \
+            and parts.path.startswith("/") and not parts.path.startswith("//") and "\\" not in parts.path:
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return default
 
 
 def wants_json() -> bool:

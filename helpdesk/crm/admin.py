@@ -94,15 +94,3 @@ def pull() -> Any:
     commit()
     flash("A full resync was queued." if full else "A pull was queued.", "success")
     return redirect(url_for("crm_admin.state")), 303
-
-
-@bp.post("/crm/jobs/<int:job_id>/retry")
-@login_required
-@require_role(Role.admin)
-def retry(job_id: int) -> Any:
-    session = db_session()
-    job = jobs.retry_dead(session, job_id)
-    audit(session, current_actor(), "job.retry", "job", str(job.id), kind=job.kind)
-    commit()
-    flash(f"Job {job.id} queued again.", "success")
-    return redirect(url_for("crm_admin.state")), 303

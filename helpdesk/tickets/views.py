@@ -14,7 +14,7 @@ from helpdesk.db import utcnow
 from helpdesk.errors import DomainError
 from helpdesk.tickets import canned, queries, services
 from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Priority, Status, Team
-from helpdesk.web import commit, current_actor, db_session, require_role
+from helpdesk.web import commit, current_actor, db_session, local_url, require_role
 
 bp = Blueprint("console", __name__)
 
@@ -173,7 +173,7 @@ def bulk() -> Any:
         abort(400, "unknown bulk action")
     if not ids:
         flash("Tick at least one conversation first.", "error")
-        return redirect(request.referrer or url_for("console.queue"), code=303)
+        return redirect(local_url(request.referrer, url_for("console.queue")), code=303)
     actor = current_actor()
     me: Agent = current_user._get_current_object()
     try:
@@ -190,16 +190,7 @@ def bulk() -> Any:
         flash(exc.message, "error")
     else:
         flash(f"Updated {len(ids)} conversation{'s' if len(ids) != 1 else ''}.", "success")
-    return redirect(_same_site(request.referrer), code=303)
-
-
-def _same_site(url: str | None) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url or "")
-    if parts.path.startswith("/console") and parts.netloc in ("", request.host):
-        return parts.path + (f"?{parts.query}" if parts.query else "")
-    return url_for("console.queue")
+    return redirect(local_url(request.referrer, url_for("console.queue")), code=303)
 
 
 @bp.get("/console/team")

@@ -85,7 +85,8 @@ def test_admin_crm_page_shows_state_and_failures_and_retries_them(
     with db_of(hubspot_app).unit_of_work() as s:
         dead = s.scalar(select(jobs.Job).where(jobs.Job.state == jobs.JobState.dead))
     token = csrf_token(client, "/admin/crm")
-    assert client.post(f"/admin/crm/jobs/{dead.id}/retry", data={"csrf_token": token}).status_code == 303
+    retried = client.post(f"/admin/jobs/{dead.id}/retry", data={"csrf_token": token, "next": "/admin/crm"})
+    assert retried.status_code == 303 and retried.headers["Location"].endswith("/admin/crm")
     hubspot.expired = False
     drain(hubspot_app)
     assert client.post("/admin/crm/pull", data={"csrf_token": token}).status_code == 303
