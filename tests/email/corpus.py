@@ -85,7 +85,6 @@ ZAMMAD_ERRATA: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
-
 def _as_latin2(text: str) -> str:
     """How Zammad shows UTF-8 text it read as ISO-8859-2 (its fallback for a part it cannot decode)."""
     return text.encode("utf-8").decode("iso-8859-2")
@@ -108,13 +107,14 @@ ZAMMAD_BODY_ERRATA: dict[str, tuple[Callable[[str], str], str]] = {
                 "the 'begin 644 rulesets-report.csv … end' block is an inline uuencoded file, shown "
                 "as an attachment by mail readers; Zammad left the encoded lines in the body"),
     "mail054": (lambda body: "some text",
-                "header lines continued without indentation hide the boundary from Zammad, which found "
-                "no body ('no visible content'); the text part says 'some text'"),
+                "headers continued without indentation (References, the boundary of Content-Type): "
+                "Zammad found no body ('no visible content'); the alternatives are 'some text' and "
+                "'<b>some text</b>'"),
     "mail060": (lambda body: body.replace(_as_latin2("äöü - 差出人"), "äöü - 差出人"),
                 "charset=iso-gb2312 (no such charset) on text that is UTF-8 with Latin-1 bytes after "
                 "it: Zammad read all of it as ISO-8859-2"),
     "mail072": (lambda body: body.encode("iso-8859-2").decode("cp1258"),
-                "charset=windows-1258, which Zammad lacks: it read the French text as ISO-8859-2 "
+                "charset=windows-1258: Zammad read the French text as ISO-8859-2 "
                 "('suite ŕ ma commande', 'aoűt') where windows-1258 says 'à', 'août'"),
 }
 
