@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from helpdesk.tickets.email.display import render_html, split_html_quote, split_text_quote
+from helpdesk.tickets.email.display import render_html, sanitize_html, split_html_quote, split_text_quote
 from helpdesk.tickets.email.text import html_to_text
 from tests.conftest import login, make_agent
 from tests.email.conftest import SUPPORT, EmailInbox, post_raw
@@ -62,6 +62,13 @@ def test_scripts_handlers_and_javascript_urls_are_removed() -> None:
     assert "script" not in rendered.html and "onclick" not in rendered.html
     assert "javascript" not in rendered.html
     assert "iframe" not in rendered.html and "Hi" in rendered.html
+
+
+def test_the_html_title_is_not_shown_as_the_first_line_of_the_body() -> None:
+    markup = "<html><head><title>Newsletter 3</title></head><body><p>Hello Ann</p></body></html>"
+    assert "Newsletter" not in sanitize_html(markup) and "Hello Ann" in sanitize_html(markup)
+    rendered = render_html(markup, {}, load_remote=False)
+    assert "Newsletter" not in rendered.html and "Hello Ann" in rendered.html
 
 
 def test_remote_images_are_blocked_until_the_agent_asks() -> None:

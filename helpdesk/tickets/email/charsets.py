@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 
 # Names mail programs use that Python's codecs do not know, or that lie about a superset.
 CHARSET_ALIASES = {
@@ -40,6 +41,34 @@ def decode_8bit(data: bytes, charset: str | None) -> str:
     return data.decode("latin-1")
 
 
+UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _utf8_with_stray_bytes(data: bytes) -> str | None:
+    """UTF-8 text with a few bytes that are not UTF-8 (a Latin-1 word pasted in, a mangled
+    byte): the valid sequences stay UTF-8 and only the stray bytes are read as Windows-1252.
+    A wholesale guess would turn every correct character into mojibake instead. Only when the
+    valid multi-byte sequences outnumber the stray bytes: otherwise it is not UTF-8 at all."""
+    valid = len(UTF8_SEQUENCE.findall(data))
+    if not valid:
+        return None
+    stray = sum(1 for b in UTF8_SEQUENCE.sub(b"", data) if b > 0x7F)
+    if stray > valid:
+        return None
+    return data.decode("utf-8", errors="stray_cp1252")
+
+
+def _stray_cp1252(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    stray = error.object[error.start:error.end]
+    # The five bytes Windows-1252 leaves undefined are C1 controls in Latin-1.
+    return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in stray), error.end
+
+
+codecs.register_error("stray_cp1252", _stray_cp1252)
+
+
 def decode_bytes(data: bytes, charset: str | None = None) -> str:
     """Bytes to text: the declared charset if it decodes cleanly, then UTF-8, then the best guess."""
     tried = []
@@ -64,6 +93,9 @@ def decode_bytes(data: bytes, charset: str | None = None) -> str:
                 return data.decode(name)
             except (UnicodeDecodeError, LookupError):
                 continue
+    mixed = _utf8_with_stray_bytes(data)
+    if mixed is not None:
+        return mixed
     if len(data) < 200:
         # Too little text for a statistical guess (it turns "café" into CJK): assume Western.
         return data.decode("cp1252", errors="replace")

@@ -37,6 +37,9 @@ ALLOWED_ATTRIBUTES = {
 # quote splitter can find gmail_quote, divRplyFwdMsg, ...).
 DISPLAY_ATTRIBUTES = {tag: set(names) - {"class", "id"} for tag, names in ALLOWED_ATTRIBUTES.items()}
 DISPLAY_ATTRIBUTES["img"] = {"src", "alt", "width", "height"}
+# Tags whose content goes with them: nh3 keeps the text of a tag it strips, which would put the
+# HTML <title> (the document's name, never shown by mail readers) at the top of the body.
+CONTENT_DROPPED = {"script", "style", "title"}
 BLOCKED_PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
 
 
@@ -44,7 +47,8 @@ def sanitize_html(markup: str) -> str:
     """The allow-list: no scripts, styles, forms, event handlers or javascript: URLs survive."""
     return nh3.clean(markup, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
                      url_schemes={"http", "https", "mailto", "cid", "data", "tel"},
-                     link_rel="noopener noreferrer nofollow", strip_comments=True)
+                     link_rel="noopener noreferrer nofollow", strip_comments=True,
+                     clean_content_tags=CONTENT_DROPPED)
 
 
 # -- quoted history -----------------------------------------------------------------------------
@@ -260,7 +264,7 @@ def render_html(markup: str, cid_urls: Mapping[str, str], *, load_remote: bool) 
         return nh3.clean(part, tags=ALLOWED_TAGS, attributes=DISPLAY_ATTRIBUTES,
                          url_schemes={"http", "https", "mailto", "cid", "data", "tel"},
                          link_rel="noopener noreferrer nofollow", strip_comments=True,
-                         attribute_filter=attribute)
+                         clean_content_tags=CONTENT_DROPPED, attribute_filter=attribute)
 
     shown = clean(reply)
     folded = clean(quoted) if quoted else ""
