@@ -55,8 +55,10 @@ def _init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATELIMIT_STORAGE_URI"])
     limiter.init_app(app)
+    # Flask-SocketIO copies the handlers it knows into each app's server when init_app makes it;
+    # a handler defined later reaches only the server of that moment. Define them all first.
+    import helpdesk.chat.sockets  # noqa: F401
     socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"],
                       message_queue=app.config.get("REDIS_URL"),
                       # Any origin may open /widget (shops embed it; custom front ends exist);
@@ -108,7 +110,7 @@ def _register_rooms(app: Flask) -> None:
     app.register_blueprint(crm_webhooks.bp)
     csrf.exempt(crm_webhooks.bp)  # signed by HubSpot, no cookies
     app.register_blueprint(customers_views.bp)
-    customer_listeners.register(dispatcher, db_of(app), app.config["BASE_URL"])
+    customer_listeners.register(dispatcher, app.config["BASE_URL"])
     app.jinja_env.globals["customer_sidebar"] = customers_views.sidebar_data
     # orders, email, CSAT, chat
     orders_views.init_app(app)

@@ -1,7 +1,7 @@
 """Ticket events -> CRM push jobs. Registered by create_app; crm/ itself never sees tickets/.
 
-Listeners run after the ticket change committed; each writes its job in a short transaction of
-its own and hands crm/ plain data (a ConversationPush), not ticket rows."""
+The listeners run inside the ticket change's transaction, write the push job there, and hand
+crm/ plain data (a ConversationPush), not ticket rows."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from helpdesk.crm import sync
 from helpdesk.crm.provider import ConversationPush
-from helpdesk.db import Database
 from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, CsatAnswered
 from helpdesk.tickets.models import Conversation
 
@@ -58,27 +57,28 @@ def push_conversation(
     sync.enqueue_push(session, snapshot(conversation, base_url), conversation.customer_id, action, csat)
 
 
-def register(dispatcher: Any, db: Database, base_url: str) -> None:
+def register(dispatcher: Any, base_url: str) -> None:
+    """Push jobs are written inside the ticket change's own transaction: they exist exactly when
+    the change does (a crash can neither lose a push nor push a change that rolled back)."""
+
     def run(
         action_of: Callable[[Any], str | None], csat_of: Callable[[Any], Any] = lambda ev: None
-    ) -> Callable:
-        def listener(ev: Any) -> None:
+    ) -> Callable[[Session, Any], None]:
+        def listener(session: Session, ev: Any) -> None:
             if sync.provider_name() is None:
                 return
             action = action_of(ev)
-            if action is None:
-                return
-            with db.unit_of_work() as session:
+            if action is not None:
                 push_conversation(session, ev.conversation_id, action, base_url, csat_of(ev))
 
         return listener
-
-    dispatcher.subscribe(ConversationCreated, run(lambda ev: "open"))
 
     def on_update(ev: ConversationUpdated) -> str | None:
         if "status" not in ev.changes:
             return None
         return "resolve" if ev.changes["status"][1] == "resolved" else "update"
 
-    dispatcher.subscribe(ConversationUpdated, run(on_update))
-    dispatcher.subscribe(CsatAnswered, run(lambda ev: "csat", lambda ev: {"score": ev.score, "comment": ev.comment}))
+    dispatcher.subscribe_in_transaction(ConversationCreated, run(lambda ev: "open"))
+    dispatcher.subscribe_in_transaction(ConversationUpdated, run(on_update))
+    dispatcher.subscribe_in_transaction(
+        CsatAnswered, run(lambda ev: "csat", lambda ev: {"score": ev.score, "comment": ev.comment}))

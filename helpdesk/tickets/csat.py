@@ -1,9 +1,9 @@
 """CSAT surveys: asked when a conversation is resolved, answered once by its customer.
 
-Flow. `set_status(..., resolved)` records ConversationUpdated. After that commit, the listener
-installed by `register` writes a `csat.send` job (delayed by the inbox's setting) in a unit of
-work of its own: the resolving transaction belongs to the ticket services, which know nothing of
-surveys. When the job runs, and the conversation is still resolved, it creates the survey row -
+Flow. `set_status(..., resolved)` records ConversationUpdated. A listener installed by `register`
+runs inside that same transaction, just before it commits, and writes a `csat.send` job (delayed
+by the inbox's setting): the ticket services know nothing of surveys, yet the job exists exactly
+when the resolve does. When the job runs, and the conversation is still resolved, it creates the survey row -
 freezing agent, team and inbox as they are at sending time - and records SurveyRequested. The
 channel adapters react to that event after commit: chat emits `csat:request` to the widget, the
 email code sends `survey_email(survey)`. Both feed answers back through `submit_score`.
@@ -379,16 +379,15 @@ def survey_email(survey: CsatSurvey, *, secret_key: str | None = None,
 def register(app: Any) -> None:
     """Called by create_app: sign links with the app's secret, ask after each resolve."""
     configure(app.config["SECRET_KEY"], app.config["BASE_URL"])
-    database = app.extensions["helpdesk.db"]
 
-    def on_updated(ev: ConversationUpdated) -> None:
+    def on_updated(session: Session, ev: ConversationUpdated) -> None:
+        # In the resolve's own transaction: the survey job exists exactly when the resolve does.
         status = (ev.changes or {}).get("status")
         if not status or status[1] != Status.resolved.value:
             return
-        with database.unit_of_work() as session:
-            conversation = session.get(Conversation, ev.conversation_id)
-            if conversation is not None and conversation.status is Status.resolved:
-                request_survey_later(session, conversation)
+        conversation = session.get(Conversation, ev.conversation_id)
+        if conversation is not None and conversation.status is Status.resolved:
+            request_survey_later(session, conversation)
 
-    app.extensions["helpdesk.dispatcher"].subscribe(ConversationUpdated, on_updated)
+    app.extensions["helpdesk.dispatcher"].subscribe_in_transaction(ConversationUpdated, on_updated)
 
