@@ -44,6 +44,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _init_extensions(app)
     _register_rooms(app)
+    if hops := int(app.config["PROXY_FIX_HOPS"]):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Outermost, so that pages, sockets and rate limits all see the shopper's own address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     return app
 
 
