@@ -27,7 +27,15 @@ def transport(name: str) -> Any:
 def init_app(app: Any) -> None:
     """Wire the email room into an app: webhooks, admin pages, console rendering, outbound hook."""
     from helpdesk.extensions import csrf
-    from helpdesk.tickets.email import imap, ingest, outbound, survey, views, webhooks  # noqa: F401 - survey: hook
+    from helpdesk.tickets.email import (  # noqa: F401 - survey and housekeeping register jobs
+        housekeeping,
+        imap,
+        ingest,
+        outbound,
+        survey,
+        views,
+        webhooks,
+    )
 
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)  # authenticated by token or signature, never by cookie
