@@ -14,6 +14,7 @@ from helpdesk.chat import visitors
 from helpdesk.chat.attachments import widget_message
 from helpdesk.db import Database
 from helpdesk.extensions import socketio
+from helpdesk.orders.events import OrderLinked
 from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, DeliveryChanged, MessagePosted
 from helpdesk.tickets.models import Channel, Conversation, Inbox, Message
 from helpdesk.tickets.serialize import conversation_dict, message_dict
@@ -104,6 +105,17 @@ def wire(app: Flask) -> None:
             emits = [Emit("message:updated", data, CONSOLE, conversation_room(message.conversation.public_id))]
         send(emits)
 
+    def order_linked(ev: OrderLinked) -> None:
+        # Agents watching the conversation reload its orders card (a shopper picked one, the
+        # recogniser offered one): the card is server-rendered, so only a nudge goes out.
+        with database.sessions() as session:
+            conversation = session.get(Conversation, ev.conversation_id)
+            if conversation is None:
+                return
+            emits = [Emit("orders:changed", {"conversation_id": conversation.public_id}, CONSOLE,
+                          conversation_room(conversation.public_id))]
+        send(emits)
+
     def conversation_created(ev: ConversationCreated) -> None:
         with database.sessions() as session:
             conversation = session.get(Conversation, ev.conversation_id)
@@ -130,3 +142,4 @@ def wire(app: Flask) -> None:
     dispatcher.subscribe(ConversationCreated, conversation_created)
     dispatcher.subscribe(ConversationUpdated, conversation_updated)
     dispatcher.subscribe(DeliveryChanged, delivery_changed)
+    dispatcher.subscribe(OrderLinked, order_linked)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, flash, redirect, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask import request as flask_request
 from flask_login import login_required
 
@@ -52,6 +52,14 @@ def unlink(public_id: str, order_id: str) -> Any:
     except DomainError as exc:
         flash(exc.message, "error")
     return _back(conv)
+
+
+@bp.get("/console/c/<public_id>/orders/panel")
+@login_required
+def panel(public_id: str) -> Any:
+    """The sidebar's orders card alone: the live console swaps it in when links change."""
+    conv = tickets.get_conversation(db_session(), public_id, current_actor())
+    return render_template("orders/_sidebar.html", conv=conv)
 
 
 def order_panel(conv: Conversation) -> dict[str, Any]:

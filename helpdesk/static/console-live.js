@@ -345,6 +345,19 @@
   if (conv) {
     socket.on("message:new", (m) => { if (m.conversation_id === conv.dataset.conversation) addMessage(m); });
     socket.on("message:updated", (u) => { if (u.conversation_id === conv.dataset.conversation) updateDelivery(u); });
+    socket.on("orders:changed", (o) => {
+      if (o.conversation_id !== conv.dataset.conversation) return;
+      const card = document.getElementById("orders");
+      if (!card) return;
+      fetch(`/console/c/${encodeURIComponent(o.conversation_id)}/orders/panel`, { credentials: "same-origin" })
+        .then((r) => (r.ok ? r.text() : null))
+        .then((html) => {
+          if (!html) return;
+          const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("orders");
+          if (fresh) { card.replaceWith(fresh); fresh.classList.add("fresh"); }
+        })
+        .catch(() => {});  // the next reload shows it anyway
+    });
     socket.on("typing", (t) => {
       if (t.conversation_id !== conv.dataset.conversation) return;
       if (t.typing) showTyping(t.author); else hideTyping();

@@ -164,3 +164,19 @@ def test_unverified_shopper_cannot_pick_an_order(app: Flask, clients: Clients, i
 def test_order_events_need_a_connected_visitor(app: Flask, clients: Clients) -> None:
     refused = clients.widget({"site": "no-such-site"})
     assert not refused.is_connected(W)
+
+
+def test_a_shoppers_pick_refreshes_the_watching_agents_orders_card(
+        app: Flask, clients: Clients, inbox: Inbox, site: str, agent: Any, logged_in: Any) -> None:
+    mine = make_order(app, 1001, "ann@example.com")
+    conv = make_conversation(app, inbox, email="ann@example.com", body="Hi")
+    http = logged_in(agent.email)
+    console = clients.console(http)
+    assert console.emit("subscribe", {"conversation_id": conv.public_id}, namespace="/console", callback=True)["ok"]
+    console.get_received("/console")
+    ask(verified(clients, inbox, site), "orders:pick", {"conversation_id": conv.public_id, "order_id": mine})
+    nudges = [p["args"][0] for p in console.get_received("/console") if p["name"] == "orders:changed"]
+    assert nudges == [{"conversation_id": conv.public_id}]
+    card = http.get(f"/console/c/{conv.public_id}/orders/panel").get_data(as_text=True)
+    assert 'id="orders"' in card and "#1001" in card
+    assert app.test_client().get(f"/console/c/{conv.public_id}/orders/panel").status_code == 302  # agents only

@@ -72,6 +72,11 @@ def test_verified_shopper_picks_an_order_and_the_agent_sees_it_linked(
         card = console.locator("#orders")
         expect(card).to_contain_text("#1001")
         expect(card).not_to_contain_text("#1003")
+        expect(console.locator("#orders article.order")).to_have_count(1)
+        # A second pick while the agent watches: the orders card refreshes without a reload.
+        widget.locator("#orders-toggle").click()
+        widget.locator("#orders .o-row").filter(has_text="#1002").click()
+        expect(console.locator("#orders article.order")).to_have_count(2)
     finally:
         next(shop_server, None)
 
