@@ -191,3 +191,14 @@ def magento_pull_job(session: Session, payload: dict[str, Any]) -> None:
     state.watermark = newest
     session.flush()
     ensure_magento_pull(session, delay=float(_settings.get("MAGENTO_PULL_SECONDS") or 300))
+
+
+@jobs.periodic("orders.start_pulls", 300)
+def start_pulls_job(session: Session, payload: dict[str, Any]) -> None:
+    """Start Magento's chain of pulls once it is configured, and again should the chain break."""
+    if configured("magento") is None:
+        return
+    pending = session.scalar(select(jobs.Job.id).where(
+        jobs.Job.kind == MAGENTO_PULL, jobs.Job.state.in_([jobs.JobState.queued, jobs.JobState.running])))
+    if pending is None:
+        ensure_magento_pull(session)

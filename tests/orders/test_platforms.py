@@ -183,3 +183,18 @@ def test_magento_pull_takes_orders_since_the_watermark_and_comes_again(app: Flas
     assert second["searchCriteria[filter_groups][0][filters][0][condition_type]"] == ["gteq"]
     cancelled = orders_of(session, "magento")[0]
     assert (cancelled.status, cancelled.cancelled) == ("cancelled", True)
+
+
+def test_the_worker_starts_magento_pulls_once_magento_is_configured(app: Flask, session: Session) -> None:
+    def pending_pulls() -> int:
+        with db_of(app).unit_of_work() as s:
+            return len(s.scalars(select(Job).filter_by(kind=sync.MAGENTO_PULL, state=JobState.queued)).all())
+
+    with db_of(app).unit_of_work() as s:
+        sync.start_pulls_job(s, {})
+    assert pending_pulls() == 0  # not configured: nothing to pull
+    app.config.update(MAGENTO_URL="http://127.0.0.1:9", MAGENTO_ACCESS_TOKEN="mg-token")
+    for _ in range(2):
+        with db_of(app).unit_of_work() as s:
+            sync.start_pulls_job(s, {})
+    assert pending_pulls() == 1  # started once, not twice
