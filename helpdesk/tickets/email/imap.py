@@ -95,16 +95,26 @@ def connect(config: ImapConfig, ca_file: str | None = None) -> imaplib.IMAP4:
                                                       ssl_context=context)
         else:
             client = imaplib.IMAP4(config.host, config.port, timeout=TIMEOUT)
-            if config.tls == "starttls":
-                # imaplib refuses when the server does not offer STARTTLS: never a silent fallback
-                # to plain text with the password.
-                client.starttls(context)
     except ssl.SSLCertVerificationError as exc:
-        hint = "; trust its CA with HELPDESK_IMAP_CA_FILE" if not ca_file else ""
-        raise TlsNotTrusted(f"TLS certificate of {config.host}:{config.port} not trusted "
-                            f"({exc.verify_message}){hint}") from exc
-    client.login(config.user, config.password)
+        raise _not_trusted(config, ca_file, exc) from exc
+    try:
+        if config.tls == "starttls":
+            # imaplib refuses when the server does not offer STARTTLS: never a silent fallback
+            # to plain text with the password.
+            client.starttls(context)
+        client.login(config.user, config.password)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            client.shutdown()  # a failed poll every minute must not leak a socket each time
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            raise _not_trusted(config, ca_file, exc) from exc
+        raise
     return client
+
+
+def _not_trusted(config: ImapConfig, ca_file: str | None, exc: ssl.SSLCertVerificationError) -> TlsNotTrusted:
+    hint = "; trust its CA with HELPDESK_IMAP_CA_FILE" if not ca_file else ""
+    return TlsNotTrusted(f"TLS certificate of {config.host}:{config.port} not trusted ({exc.verify_message}){hint}")
 
 
 @dataclass
