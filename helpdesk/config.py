@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_AUTO_REPLY_WINDOW_SECONDS": 3600,
     "MAILGUN_SIGNING_KEY": None,
     "IMAP_POLL_SECONDS": 60,
+    "IMAP_CA_FILE": None,  # PEM file of a private CA (or self-signed server certificate) IMAP servers use
     "CHAT_EMAIL_FALLBACK_SECONDS": 120,  # an offline shopper gets the agent's chat answer by email
     # Shops (orders/): a platform is on when its URL/shop and token are set.
     "SHOPIFY_SHOP": None,  # e.g. "shop-example.myshopify.com"

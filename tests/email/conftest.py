@@ -1,4 +1,5 @@
-"""Email fixtures: a real SMTP sink (aiosmtpd), a throwaway Dovecot IMAP server, an email inbox."""
+"""Email fixtures: a real SMTP sink (aiosmtpd), a throwaway Dovecot IMAP server (plain, STARTTLS and
+implicit TLS with a certificate made at test time), an email inbox."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from flask import Flask
 
 from helpdesk import db_of
 from helpdesk.jobs import Worker
+from tests.crm.fakeserver import self_signed_cert
 from tests.factories import make_inbox
 from tests.servers import free_port, port_open, wait_until
 
@@ -68,6 +70,8 @@ class Imap:
     port: int
     user: str
     password: str
+    imaps_port: int = 0
+    ca_file: str = ""  # the self-signed certificate Dovecot presents (its own CA)
 
     def append(self, raw: bytes, folder: str = "INBOX") -> None:
         client = imaplib.IMAP4(self.host, self.port, timeout=10)
@@ -78,14 +82,16 @@ class Imap:
         finally:
             client.logout()
 
-    def settings(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port, "tls": "none", "user": self.user,
-                "password": self.password, "folder": "INBOX"}
+    def settings(self, tls: str = "none") -> dict[str, Any]:
+        """Inbox IMAP settings: "none" (plain), "starttls" (same port) or "ssl" (the IMAPS port)."""
+        return {"host": self.host, "port": self.imaps_port if tls == "ssl" else self.port, "tls": tls,
+                "user": self.user, "password": self.password, "folder": "INBOX"}
 
 
 @pytest.fixture(scope="session")
 def imap_server() -> Iterator[Imap]:
-    """Dovecot with a passwd-file user and a Maildir in a temporary folder, on a free port."""
+    """Dovecot with a passwd-file user and a Maildir in a temporary folder, on two free ports: IMAP
+    (plain or STARTTLS) and IMAPS, with a self-signed certificate for 127.0.0.1 made here."""
     exe = shutil.which("dovecot") or "/usr/sbin/dovecot"
     if not os.path.exists(exe):
         pytest.skip("Dovecot is not installed: apt-get install dovecot-imapd (scripts/test does)")
@@ -97,7 +103,9 @@ def imap_server() -> Iterator[Imap]:
     for sub in ("run", "state", "home"):
         (root / sub).mkdir()
     os.chown(root / "home", mail_user.pw_uid, mail_user.pw_gid)
-    port = free_port()
+    port, imaps_port = free_port(), free_port()
+    cert, key = self_signed_cert(root)
+    os.chmod(key, 0o600)
     (root / "passwd").write_text(f"{SUPPORT}:{{PLAIN}}imap-secret\n")
     (root / "dovecot.conf").write_text(f"""
 protocols = imap
@@ -105,7 +113,9 @@ listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/home/%u/Maildir
@@ -126,18 +136,19 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
 }}
 """)
     proc = subprocess.Popen([exe, "-F", "-c", str(root / "dovecot.conf")], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: port_open(port) or proc.poll() is not None, timeout=15,
+        wait_until(lambda: (port_open(port) and port_open(imaps_port)) or proc.poll() is not None, timeout=15,
                    message="dovecot to listen")
         if proc.poll() is not None:
             raise RuntimeError(f"dovecot exited: {(root / 'dovecot.log').read_text(errors='replace')}")
-        yield Imap("127.0.0.1", port, SUPPORT, "imap-secret")
+        yield Imap("127.0.0.1", port, SUPPORT, "imap-secret", imaps_port, str(cert))
     finally:
         proc.terminate()
         try:

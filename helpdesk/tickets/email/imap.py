@@ -71,16 +71,50 @@ class ImapConfig:
         return asdict(self)
 
 
-def connect(config: ImapConfig) -> imaplib.IMAP4:
-    if config.tls == "ssl":
-        client: imaplib.IMAP4 = imaplib.IMAP4_SSL(config.host, config.port, timeout=TIMEOUT,
-                                                  ssl_context=ssl.create_default_context())
-    else:
-        client = imaplib.IMAP4(config.host, config.port, timeout=TIMEOUT)
+class TlsNotTrusted(OSError):
+    """The server's certificate did not verify: nothing was sent, not even the login."""
+
+
+def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """The system's trust store plus, when set, HELPDESK_IMAP_CA_FILE (a private CA or a self-signed
+    server certificate). Verification and host name checking always stay on."""
+    context = ssl.create_default_context()
+    if ca_file:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise TlsNotTrusted(f"HELPDESK_IMAP_CA_FILE {ca_file!r} cannot be loaded: {exc}") from exc
+    return context
+
+
+def connect(config: ImapConfig, ca_file: str | None = None) -> imaplib.IMAP4:
+    context = tls_context(ca_file) if config.tls in ("ssl", "starttls") else None
+    try:
+        if config.tls == "ssl":
+            client: imaplib.IMAP4 = imaplib.IMAP4_SSL(config.host, config.port, timeout=TIMEOUT,
+                                                      ssl_context=context)
+        else:
+            client = imaplib.IMAP4(config.host, config.port, timeout=TIMEOUT)
+    except ssl.SSLCertVerificationError as exc:
+        raise _not_trusted(config, ca_file, exc) from exc
+    try:
         if config.tls == "starttls":
-            client.starttls(ssl.create_default_context())
-    client.login(config.user, config.password)
+            # imaplib refuses when the server does not offer STARTTLS: never a silent fallback
+            # to plain text with the password.
+            client.starttls(context)
+        client.login(config.user, config.password)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            client.shutdown()  # a failed poll every minute must not leak a socket each time
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            raise _not_trusted(config, ca_file, exc) from exc
+        raise
     return client
+
+
+def _not_trusted(config: ImapConfig, ca_file: str | None, exc: ssl.SSLCertVerificationError) -> TlsNotTrusted:
+    hint = "; trust its CA with HELPDESK_IMAP_CA_FILE" if not ca_file else ""
+    return TlsNotTrusted(f"TLS certificate of {config.host}:{config.port} not trusted ({exc.verify_message}){hint}")
 
 
 @dataclass
@@ -103,7 +137,7 @@ class ImapFetcher:
                 return FetchResult()
             config = ImapConfig.from_settings(inbox.settings["imap"])
         result = FetchResult(outcomes={})
-        client = connect(config)
+        client = connect(config, self.settings.imap_ca_file)
         try:
             status, _ = client.select(_quote(config.folder), readonly=True)
             if status != "OK":
@@ -133,6 +167,8 @@ class ImapFetcher:
             if cursor is None:
                 cursor = ImapCursor(inbox_id=inbox_id, folder=folder, uidvalidity=uidvalidity, last_uid=0)
                 session.add(cursor)
+            elif cursor.uidvalidity == 0:  # a row made to record an error before the folder opened
+                cursor.uidvalidity = uidvalidity
             elif cursor.uidvalidity != uidvalidity:
                 # The server renumbered the folder: old UIDs mean nothing. Read it all again;
                 # Message-IDs keep what we already have from being stored twice.
@@ -200,7 +236,14 @@ def poll_job(session: Session, payload: dict[str, Any]) -> None:
     if inbox is None or not (inbox.settings or {}).get("imap"):
         return  # the account was removed: the chain of polls ends here
     if error:
-        cursor = session.scalar(select(ImapCursor).filter_by(inbox_id=inbox_id))
-        if cursor is not None:
-            cursor.last_error = error
+        # The admin page shows the error on the cursor row, which the first successful login makes:
+        # a first poll that fails (bad certificate, password) makes the row itself, UIDVALIDITY 0
+        # meaning "never opened" (servers send 1 or more).
+        folder = str(inbox.settings["imap"].get("folder") or "INBOX")
+        cursor = session.scalar(select(ImapCursor).filter_by(inbox_id=inbox_id, folder=folder))
+        if cursor is None:
+            cursor = ImapCursor(inbox_id=inbox_id, folder=folder, uidvalidity=0, last_uid=0)
+            session.add(cursor)
+        cursor.last_polled_at = utcnow()
+        cursor.last_error = error
     schedule_poll(session, inbox_id)

@@ -58,6 +58,7 @@ class MailSettings:
     max_bytes: int = 25 * 1024 * 1024
     auto_cap: int = 3
     auto_window: timedelta = timedelta(hours=1)
+    imap_ca_file: str | None = None  # extra CA for IMAP servers' certificates (HELPDESK_IMAP_CA_FILE)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
@@ -67,7 +68,8 @@ class MailSettings:
         return cls(secret=str(config["SECRET_KEY"]), domain=domain,
                    max_bytes=int(config.get("EMAIL_MAX_BYTES") or cls.max_bytes),
                    auto_cap=int(config.get("EMAIL_AUTO_REPLY_CAP", cls.auto_cap)),
-                   auto_window=timedelta(seconds=int(config.get("EMAIL_AUTO_REPLY_WINDOW_SECONDS", 3600))))
+                   auto_window=timedelta(seconds=int(config.get("EMAIL_AUTO_REPLY_WINDOW_SECONDS", 3600))),
+                   imap_ca_file=config.get("IMAP_CA_FILE") or None)
 
 
 @dataclass(frozen=True)
