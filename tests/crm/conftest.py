@@ -16,7 +16,7 @@ from helpdesk.crm import sync
 from helpdesk.db import utcnow
 from tests.crm.fake_hubspot import FakeHubSpot
 from tests.crm.fake_salesforce import FakeSalesforce
-from tests.crm.fakeserver import self_signed_cert
+from tests.servers import self_signed_cert
 
 
 @pytest.fixture

@@ -23,9 +23,8 @@ from flask import Flask
 
 from helpdesk import db_of
 from helpdesk.jobs import Worker
-from tests.crm.fakeserver import self_signed_cert
 from tests.factories import make_inbox
-from tests.servers import free_port, port_open, wait_until
+from tests.servers import free_port, port_open, self_signed_cert, wait_until
 
 SUPPORT = "support@shop.example"
 
