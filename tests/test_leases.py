@@ -145,3 +145,12 @@ def test_a_job_whose_workers_keep_dying_is_dead_after_its_attempts(app: Flask) -
     row = job_row(app, job_id)
     assert ran == [] and row.state is JobState.dead
     assert "stopped 2 times (crash or kill)" in (row.last_error or "")
+
+
+def test_admins_see_which_worker_holds_a_running_job_and_until_when(app: Flask, admin_client: Any) -> None:
+    with db_of(app).unit_of_work() as s:
+        job_id = jobs.enqueue(s, "test.shown").id
+        s.execute(update(Job).where(Job.id == job_id).values(
+            state=JobState.running, attempts=1, locked_by="host:4242:abc", locked_until=utcnow()))
+    page = admin_client.get("/admin/jobs").get_data(as_text=True)
+    assert "test.shown" in page and "host:4242:abc" in page
