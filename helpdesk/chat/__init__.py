@@ -37,6 +37,10 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     csrf.exempt(views.upload)  # visitor-token authenticated, no cookies
     relay.wire(app)
+    from helpdesk.accounts.events import AgentAccessChanged
+
+    # Logout, disable, password or role change: the agent's live sockets close (security).
+    app.extensions["helpdesk.dispatcher"].subscribe(AgentAccessChanged, sockets.end_agent_sockets)
     # An agent's chat answer is mailed only to a shopper who is not on the widget right now.
     if online.visitor_connected not in outbound.SHOPPER_ONLINE:
         outbound.SHOPPER_ONLINE.append(online.visitor_connected)
