@@ -295,7 +295,8 @@ def two_factor_disable() -> Any:
         flash("Your role requires two-factor login; it cannot be turned off.", "error")
         return redirect(url_for("accounts.two_factor_page")), 303
     # Either proves it is the agent and not someone at an unlocked screen.
-    if not (_password_ok(agent, form.get("password", "")) or two_factor.verify(db, agent, form.get("code", ""))):
+    password, code = form.get("password", ""), form.get("code", "")
+    if not ((password and _password_ok(agent, password)) or (code and two_factor.verify(db, agent, code))):
         commit()
         flash("Enter your password or a current code to turn two-factor login off.", "error")
         return redirect(url_for("accounts.two_factor_page")), 303

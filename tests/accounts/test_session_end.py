@@ -4,6 +4,7 @@ the server: saved cookies stop working and live /console sockets close (one proc
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -69,6 +70,9 @@ def test_a_socket_that_missed_the_disconnect_cannot_send_and_is_closed(
                        namespace="/console", callback=True)
     assert ack["ok"] is False and ack["error"]["code"] == "not_logged_in"
     wait_until(lambda: not console.is_connected("/console"), timeout=5, message="the socket to be closed")
+    # The closing runs after the ack, in a background task: let it finish before the database goes.
+    wait_until(lambda: not [t for t in threading.enumerate() if "_drop" in t.name], timeout=5,
+               message="the disconnect to finish")
 
 
 def test_a_role_change_closes_the_socket_but_keeps_the_login(
