@@ -35,6 +35,9 @@ PENDING_SECONDS = 300
 SETUP_ENDPOINTS = {"accounts.two_factor_page", "accounts.two_factor_start", "accounts.two_factor_confirm",
                    "accounts.logout", "accounts.login", "accounts.login_post", "accounts.login_code",
                    "accounts.login_code_post", "static"}
+# Pages and hooks for shoppers, shops and API clients: the agent's login cookie means nothing there.
+UNGATED = ("api.", "widget.loader", "widget.frame", "widget.upload", "widget.download", "orders_widget.",
+           "csat.", "email_inbound.", "orders_webhooks.", "crm_webhooks.", "demo.")
 
 
 @login_manager.user_loader
@@ -51,7 +54,7 @@ def _template_globals() -> dict[str, Any]:
 def _two_factor_setup_gate() -> Any:
     """Agents of a role that requires two-factor login set it up before anything else."""
     endpoint = request.endpoint or ""
-    if endpoint in SETUP_ENDPOINTS or endpoint.startswith("api.") or not current_user.is_authenticated:
+    if endpoint in SETUP_ENDPOINTS or endpoint.startswith(UNGATED) or not current_user.is_authenticated:
         return None
     if gate.needs_two_factor_setup(db_session(), current_user):
         flash("Your role requires two-factor login: set it up to go on.", "error")

@@ -161,6 +161,25 @@ def test_the_live_feed_ends_within_seconds(
                 rec.client.disconnect()
 
 
+def test_over_a_real_port_a_socket_that_missed_the_disconnect_is_refused_and_closed(
+    app: Flask, agent: Agent, inbox: Any, live_server: LiveServer
+) -> None:
+    from tests.factories import make_conversation
+
+    conv = make_conversation(app, inbox)
+    alice = _console(live_server, _http_login(live_server, agent.email))
+    try:
+        _end_session_silently(app, agent)  # straight in the shared database: no event, no disconnect
+        ack = alice.client.call("message:send", {"conversation_id": conv.public_id, "client_msg_id": "late",
+                                                 "body": "sent after the session ended"},
+                                namespace="/console", timeout=10)
+        assert ack["ok"] is False and ack["error"]["code"] == "not_logged_in"
+        wait_until(lambda: not alice.client.connected, timeout=5, message="the socket to be closed")
+    finally:
+        if alice.client.connected:
+            alice.client.disconnect()
+
+
 def test_logout_on_one_process_closes_the_socket_on_the_other(
     app: Flask, agent: Agent, database_url: str, tmp_path: Any, redis_server: Any
 ) -> None:

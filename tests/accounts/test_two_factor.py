@@ -136,11 +136,13 @@ def required_for_agents(app: Flask, admin: Agent) -> None:
 
 
 def test_a_role_that_requires_it_is_sent_to_set_up_first(app: Flask, client: FlaskClient, agent: Agent,
-                                                         required_for_agents: None, clients: Clients) -> None:
+                                                         required_for_agents: None, clients: Clients,
+                                                         site: str) -> None:
     login(client, agent.email)
     page = client.get("/console")
     assert page.status_code == 302 and page.headers["Location"].endswith("/settings/two-factor")
-    assert client.get("/customers").status_code == 302
+    assert client.get("/console/customers").headers["Location"].endswith("/settings/two-factor")
+    assert client.get(f"/widget/frame?site={site}").status_code == 200  # shoppers' pages are not gated
     socket = clients.console(client)
     assert not socket.is_connected("/console")  # no live feed before the set-up either
     secret, _ = _setup(client)
