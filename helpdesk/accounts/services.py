@@ -316,6 +316,9 @@ def set_two_factor_roles(session: Session, actor: Actor, roles: set[Role]) -> No
         policy.require_two_factor = role in roles
         session.add(policy)
     session.flush()
+    for agent in session.scalars(select(Agent).where(Agent.role.in_(roles - before), Agent.totp_enabled_at.is_(None))):
+        # Their open consoles close; the reconnect is refused until they have set it up.
+        record(session, AgentAccessChanged(agent.id, "two_factor_required"))
     if before != roles:
         audit(session, actor, "security.two_factor_roles", "roles", "two_factor",
               before=sorted(r.value for r in before), after=sorted(r.value for r in roles))

@@ -126,6 +126,19 @@ def test_turning_it_off_needs_the_password_or_a_code(app: Flask, agent_client: F
     assert login(app.test_client(), agent.email).headers["Location"].endswith("/console")
 
 
+def test_requiring_it_closes_the_open_consoles_of_that_role(app: Flask, client: FlaskClient, agent: Agent,
+                                                           admin: Agent, clients: Clients) -> None:
+    login(client, agent.email)
+    console = clients.console(client)
+    assert console.is_connected("/console")
+    admin_http = app.test_client()
+    login(admin_http, admin.email)
+    admin_http.post("/admin/security", data={"csrf_token": csrf_token(admin_http, "/admin/agents"),
+                                             "two_factor_roles": ["agent"]})
+    assert not console.is_connected("/console")
+    assert not clients.console(client).is_connected("/console")
+
+
 @pytest.fixture
 def required_for_agents(app: Flask, admin: Agent) -> None:
     admin_http = app.test_client()
