@@ -243,7 +243,8 @@ def two_factor_page() -> Any:
     agent = current_user._get_current_object()
     setup = None
     if not agent.two_factor and agent.totp_secret and request.args.get("setup"):
-        setup = {"secret": agent.totp_secret, "uri": two_factor.provisioning_uri(agent)}
+        uri = two_factor.provisioning_uri(agent)
+        setup = {"secret": agent.totp_secret, "uri": uri, "qr": two_factor.qr_svg(uri)}
     return render_template("two_factor.html", setup=setup,
                            required=services.two_factor_required(db_session(), agent))
 

@@ -24,7 +24,7 @@ def _setup(client: FlaskClient) -> tuple[str, list[str]]:
     started = client.post("/settings/two-factor/start", data={"csrf_token": token}, follow_redirects=True)
     page = started.get_data(as_text=True)
     secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', page).group(1)
-    assert "otpauth://totp/" in page
+    assert "otpauth://totp/" in page and '<div class="qr" id="totp-qr"><svg' in page
     wrong = client.post("/settings/two-factor/confirm", data={"csrf_token": token, "code": "000000"},
                         follow_redirects=True)
     assert "not right" in wrong.get_data(as_text=True)
