@@ -238,7 +238,8 @@ def agent_room(agent_id: int) -> str:
 
 
 def _session_ended(sid: str) -> Unauthorized:
-    """Refuse the event and close the socket (after the ack has gone out)."""
+    """Refuse the event and close the socket (after the ack has gone out: call it only where
+    nothing switches greenlets before the handler returns)."""
     socketio.start_background_task(_drop, sid)
     return Unauthorized("your login session has ended", code="not_logged_in")
 
@@ -272,9 +273,12 @@ def _agent_work() -> Iterator[tuple[Session, Agent]]:
         raise Unauthorized("log in first", code="not_logged_in")
     with _db().unit_of_work() as session:
         agent = session.get(Agent, conn.agent_id)
-        if not _still_valid(conn, agent):
-            raise _session_ended(request.sid)
-        yield session, agent  # type: ignore[misc]
+        if _still_valid(conn, agent):
+            yield session, agent  # type: ignore[misc]
+            return
+    # Refused outside the unit of work: closing it may switch greenlets (PostgreSQL under gevent),
+    # and the scheduled disconnect must not overtake the ack.
+    raise _session_ended(request.sid)
 
 
 def end_agent_sockets(ev: AgentAccessChanged) -> None:
