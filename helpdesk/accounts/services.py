@@ -200,6 +200,14 @@ def login_failed(agent: Agent, now: datetime | None = None) -> None:
         agent.locked_until = (now or utcnow()) + timedelta(seconds=wait)
 
 
+def unlock(session: Session, actor: Actor, agent: Agent) -> None:
+    """An admin lifts a lockout (the agent called: it was them, not an attacker)."""
+    require(actor, Role.admin)
+    agent.failed_logins, agent.locked_until = 0, None
+    session.flush()
+    audit(session, actor, "agent.unlock", "agent", agent.public_id)
+
+
 def is_locked(agent: Agent) -> bool:
     return agent.locked_until is not None and agent.locked_until > utcnow()
 

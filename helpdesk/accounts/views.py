@@ -148,7 +148,8 @@ def agents() -> Any:
     db = db_session()
     rows = db.scalars(select(Agent).order_by(Agent.active.desc(), Agent.name)).all()
     return render_template("admin/agents.html", agents=rows, all_roles=list(Role),
-                           two_factor_roles=services.roles_requiring_two_factor(db))
+                           two_factor_roles=services.roles_requiring_two_factor(db),
+                           locked={a.id for a in rows if services.is_locked(a)})
 
 
 @bp.post("/admin/agents")
@@ -180,6 +181,8 @@ def agents_update(public_id: str) -> Any:
         services.update_agent(db, current_actor(), agent, name=form.get("name"),
                               role=form.get("role") or None, active=active,
                               password=form.get("password") or None)
+        if form.get("unlock") == "1":
+            services.unlock(db, current_actor(), agent)
         if form.get("two_factor") == "off" and agent.two_factor:
             two_factor.disable(db, current_actor(), agent)  # a lost phone: the admin resets it
         commit()

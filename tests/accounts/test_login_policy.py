@@ -68,6 +68,17 @@ def test_an_account_locks_after_five_failures_with_a_growing_wait(app: Flask, cl
         assert s.get(Agent, agent.id).failed_logins == 0
 
 
+def test_an_admin_unlocks_a_locked_account(app: Flask, agent: Agent, admin_client: FlaskClient) -> None:
+    attacker = app.test_client()
+    for _ in range(5):
+        login(attacker, agent.email, "wrong password")
+    page = admin_client.get("/admin/agents").get_data(as_text=True)
+    assert "locked" in page and 'name="unlock"' in page
+    admin_client.post(f"/admin/agents/{agent.public_id}",
+                      data={"csrf_token": csrf_token(admin_client, "/admin/agents"), "unlock": "1"})
+    assert login(app.test_client(), agent.email).status_code == 302
+
+
 def _message(html: str) -> str:
     import re
 
