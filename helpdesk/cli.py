@@ -176,8 +176,10 @@ def api_token() -> None:
 @api_token.command("create")
 @click.argument("email")
 @click.option("--name", default="cli")
-def api_token_create(email: str, name: str) -> None:
-    """Print a new API token for that agent."""
+@click.option("--expires-days", type=int, default=None, help="The token stops working after N days.")
+@click.option("--read-only", is_flag=True, help="GET requests only; anything else gets 403.")
+def api_token_create(email: str, name: str, expires_days: int | None, read_only: bool) -> None:
+    """Print a new API token for that agent (and, on stderr, its id for `revoke`)."""
     from helpdesk.accounts import services
     from helpdesk.actors import SYSTEM
     from helpdesk.errors import DomainError
@@ -186,10 +188,50 @@ def api_token_create(email: str, name: str) -> None:
     try:
         with db_of(app).unit_of_work() as session:
             agent = services.agent_by_email(session, email)
-            token = services.create_api_token(session, SYSTEM, agent, name)
+            token, row = services.issue_api_token(session, SYSTEM, agent, name, expires_days=expires_days,
+                                                  scope="read" if read_only else "full")
+            token_id = row.id
     except DomainError as exc:
         _fail(exc.message)
     click.echo(token)
+    click.echo(f"token id {token_id}", err=True)
+
+
+@api_token.command("list")
+@click.argument("email")
+def api_token_list(email: str) -> None:
+    """The agent's working tokens: id, name, scope, created, last used, expires."""
+    from helpdesk.accounts import services
+    from helpdesk.errors import DomainError
+
+    app = _app()
+    try:
+        with db_of(app).unit_of_work() as session:
+            rows = [services.token_dict(t) for t in
+                    services.list_api_tokens(session, services.agent_by_email(session, email))]
+    except DomainError as exc:
+        _fail(exc.message)
+    for t in rows:
+        click.echo(f"{t['id']}\t{t['name']}\t{t['scope']}\t{t['created_at']}\t{t['last_used_at'] or '-'}"
+                   f"\t{t['expires_at'] or '-'}")
+
+
+@api_token.command("revoke")
+@click.argument("token_id")
+def api_token_revoke(token_id: str) -> None:
+    """Revoke a token by its id (from `list`, GET /api/v1/tokens or the console): at once."""
+    from helpdesk.accounts import services
+    from helpdesk.actors import SYSTEM
+    from helpdesk.errors import DomainError
+
+    app = _app()
+    try:
+        with db_of(app).unit_of_work() as session:
+            row = services.revoke_api_token(session, SYSTEM, token_id)
+            prefix = row.prefix
+    except DomainError as exc:
+        _fail(exc.message)
+    click.echo(f"revoked token {token_id} ({prefix}…)")
 
 
 @cli.group()

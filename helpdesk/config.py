@@ -78,7 +78,8 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.
-_BOOL = {"RUN_MIGRATIONS", "WORKER_IN_PROCESS", "DEMO", "SESSION_COOKIE_SECURE", "CRM_CREATE_CONTACTS"}
+_BOOL = {"RUN_MIGRATIONS", "WORKER_IN_PROCESS", "DEMO", "SESSION_COOKIE_SECURE", "CRM_CREATE_CONTACTS",
+         "REMEMBER_COOKIE_SECURE"}
 _INT = {"PROXY_FIX_HOPS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
         "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS",
         "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS", "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST"}
@@ -120,9 +121,20 @@ def load(instance: Path, overrides: dict[str, Any] | None = None,
         settings["DATABASE_URL"] = f"sqlite:///{instance / 'helpdesk.sqlite'}"
     if not settings.get("SECRET_KEY"):
         settings["SECRET_KEY"] = instance_secret(instance)
+    _cookie_flags(settings)
     if not settings.get("RATELIMIT_STORAGE_URI"):
         settings["RATELIMIT_STORAGE_URI"] = settings.get("REDIS_URL") or "memory://"
     return settings
+
+
+def _cookie_flags(settings: dict[str, Any]) -> None:
+    """Login cookies: `Secure` when the site is served over HTTPS (from BASE_URL unless set),
+    never readable by scripts, and not sent on cross-site sub-requests."""
+    https = str(settings.get("BASE_URL") or "").lower().startswith("https://")
+    settings.setdefault("SESSION_COOKIE_SECURE", https)
+    settings.setdefault("REMEMBER_COOKIE_SECURE", settings["SESSION_COOKIE_SECURE"])
+    settings.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    settings.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
 
 
 def instance_secret(instance: Path) -> str:

@@ -74,13 +74,14 @@ def seed(app: Flask) -> None:
         if session.scalar(select(Agent).limit(1)):
             return
         admin = accounts.create_agent(session, SYSTEM, email="admin@example.com", password=DEMO_PASSWORD,
-                                      name="Alex Admin", role="admin")
+                                      name="Alex Admin", role="admin", password_policy=False)
         manager = accounts.create_agent(session, SYSTEM, email="manager@example.com",
-                                        password=DEMO_PASSWORD, name="Maya Manager", role="manager")
+                                        password=DEMO_PASSWORD, name="Maya Manager", role="manager",
+                                        password_policy=False)
         agent = accounts.create_agent(session, SYSTEM, email="agent@example.com", password=DEMO_PASSWORD,
-                                      name="Sam Support", role="agent")
+                                      name="Sam Support", role="agent", password_policy=False)
         second = accounts.create_agent(session, SYSTEM, email="lena@example.com", password=DEMO_PASSWORD,
-                                       name="Lena Ortiz", role="agent")
+                                       name="Lena Ortiz", role="agent", password_policy=False)
         team = tickets.create_team(session, SYSTEM, name="Front line", members=[agent, second])
         chat, _ = tickets.create_inbox(session, SYSTEM, name="Web chat", channel="chat", team=team)
         chat.site_key = DEMO_SITE_KEY

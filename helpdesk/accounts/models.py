@@ -36,8 +36,21 @@ class Agent(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Login throttling per account (besides per address): failures in a row, and the wait.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Two-factor login: the TOTP secret (set while setting up, on once totp_enabled_at is set),
+    # the last time step used (a code works once), and the recovery codes' hashes.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
+    recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="agent", cascade="all, delete-orphan")
+
+    @property
+    def two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     def has_role(self, role: Role) -> bool:
         return self.role.rank >= role.rank
@@ -70,8 +83,19 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scope: Mapped[str] = mapped_column(String(16), default="full")  # "full" or "read"
 
     agent: Mapped[Agent] = relationship(back_populates="tokens")
+
+
+class RolePolicy(Base):
+    """Per-role security rules an admin sets (so far: two-factor login required)."""
+
+    __tablename__ = "role_policies"
+
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16), primary_key=True)
+    require_two_factor: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AuditEntry(Base):

@@ -292,6 +292,23 @@ PATHS["/reports/conversations.csv"] = {"get": {
     "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
                   **ERRORS, **FORBIDDEN}}}
 
+# -- API tokens (helpdesk/api/views.py) ------------------------------------------------------------
+SCHEMAS["ApiToken"] = {"type": "object", "required": ["id", "name", "created_at", "last_used_at", "expires_at"],
+                       "properties": {
+                           "id": {"type": "integer"}, "name": {"type": "string"},
+                           "prefix": {"type": "string", "description": "the token's first characters"},
+                           "scope": {"enum": ["full", "read"], "description": "read: GET only, else 403"},
+                           "created_at": {"type": "string", "format": "date-time"},
+                           "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+                           "expires_at": {"type": ["string", "null"], "format": "date-time"}}}
+PATHS["/tokens"] = {"get": {
+    "summary": "The caller's working tokens (revoked and expired ones are left out; secrets never shown)",
+    "responses": {"200": _json({"type": "object", "required": ["data"], "properties": {
+        "data": {"type": "array", "items": _ref("ApiToken")}}}), **ERRORS}}}
+PATHS["/tokens/{id}"] = {"parameters": [ID], "delete": {
+    "summary": "Revoke one of the caller's tokens at once: the next request with it gets 401",
+    "responses": {"204": {"description": "Revoked"}, **ERRORS}}}
+
 
 def spec() -> dict[str, Any]:
     responses = {name: _json(_ref("Error"), text) for name, text in [

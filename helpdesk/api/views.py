@@ -12,7 +12,7 @@ from helpdesk.accounts.models import Agent
 from helpdesk.actors import Actor, agent_actor
 from helpdesk.api.openapi import spec
 from helpdesk.crm import services as crm
-from helpdesk.errors import Invalid, NotFound, Unauthorized
+from helpdesk.errors import Forbidden, Invalid, NotFound, Unauthorized
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.models import Inbox, Message, Team
 from helpdesk.tickets.serialize import conversation_dict, message_dict
@@ -27,10 +27,13 @@ def _authenticate() -> None:
         return
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    agent = accounts.agent_for_api_token(db_session(), token.strip()) if scheme.lower() == "bearer" else None
-    if agent is None:
+    row = accounts.api_token_for(db_session(), token.strip()) if scheme.lower() == "bearer" else None
+    if row is None:
         raise Unauthorized("a valid API token is needed: Authorization: Bearer TOKEN", code="invalid_token")
-    g.api_agent = agent
+    if row.scope == "read" and request.method not in ("GET", "HEAD", "OPTIONS"):
+        raise Forbidden("this token is read-only", code="read_only_token")
+    g.api_agent = row.agent
+    g.api_token = row
     commit()  # records last_used_at
 
 
@@ -48,6 +51,19 @@ def _agent_ref(session: Any, ref: str) -> Agent:
 @bp.get("/openapi.json")
 def openapi() -> Any:
     return jsonify(spec())
+
+
+@bp.get("/tokens")
+def tokens_list() -> Any:
+    """The caller's own tokens that still work (never the secret: only its hash is stored)."""
+    return jsonify(data=[accounts.token_dict(t) for t in accounts.list_api_tokens(db_session(), g.api_agent)])
+
+
+@bp.delete("/tokens/<token_id>")
+def tokens_revoke(token_id: str) -> Any:
+    accounts.revoke_api_token(db_session(), actor(), token_id, owner=g.api_agent)
+    commit()
+    return "", 204
 
 
 @bp.get("/conversations")

@@ -43,4 +43,9 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     # An agent's chat answer is mailed only to a shopper who is not on the widget right now:
     # the email room asks through this capability.
     runtime.provide("chat.shopper_online", online.shopper_online(runtime))
+    from helpdesk.accounts.events import AgentAccessChanged
+    from helpdesk.chat import sockets
+
+    # Logout, disable, password or role change: the agent's live sockets close (security).
+    runtime.events.subscribe(AgentAccessChanged, sockets.end_agent_sockets)
     app.wsgi_app = transport.NoDelay(app.wsgi_app)  # type: ignore[method-assign]

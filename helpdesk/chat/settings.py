@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -16,10 +17,39 @@ from helpdesk.tickets.models import Channel, Inbox
 COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 MAX_GREETING = 300
 MAX_OPEN_LIMIT = 100
+MAX_ORIGINS = 20
+HOST = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?")
+
+
+def parse_origins(text: str) -> list[str]:
+    """The shop origins allowed to frame the widget, one a line or comma-separated, as
+    `https://shop.example` (a leading `*.` for subdomains); anything else is refused."""
+    origins: list[str] = []
+    for raw in re.split(r"[\s,]+", (text or "").strip()):
+        if not raw:
+            continue
+        parts = urlsplit(raw.lower().rstrip("/"))
+        if parts.scheme not in ("http", "https") or not HOST.fullmatch(parts.netloc or "") \
+                or parts.path or parts.query or parts.fragment:
+            raise Invalid("allowed_origins", f"{raw!r} is not an origin like https://shop.example")
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in origins:
+            origins.append(origin)
+    if len(origins) > MAX_ORIGINS:
+        raise Invalid("allowed_origins", f"at most {MAX_ORIGINS} origins")
+    return origins
+
+
+def frame_ancestors(inbox: Inbox) -> str:
+    """The CSP `frame-ancestors` of the widget frame: the inbox's shop origins, or any site when
+    none is set (the widget's job is to be framed by the shop)."""
+    origins = [o for o in (inbox.settings or {}).get("allowed_origins") or [] if isinstance(o, str)]
+    return " ".join(["'self'", *origins]) if origins else "*"
 
 
 def update(session: Session, actor: Actor, inbox: Inbox, *, greeting: str, color: str, prechat: bool,
-           auto_assign: bool, max_open_per_agent: object, members: Sequence[Agent]) -> Inbox:
+           auto_assign: bool, max_open_per_agent: object, members: Sequence[Agent],
+           allowed_origins: str | None = None) -> Inbox:
     require(actor, Role.admin)
     if inbox.channel is not Channel.chat:
         raise Invalid("inbox", "chat settings apply to chat inboxes only")
@@ -35,15 +65,18 @@ def update(session: Session, actor: Actor, inbox: Inbox, *, greeting: str, color
     if not 0 <= limit <= MAX_OPEN_LIMIT:
         raise Invalid("max_open_per_agent", f"0 (no limit) to {MAX_OPEN_LIMIT}")
     options = inbox.settings or {}
+    origins = parse_origins(allowed_origins) if allowed_origins is not None else options.get("allowed_origins") or []
     before = {"greeting": options.get("greeting"), "prechat": options.get("prechat"),
+              "allowed_origins": options.get("allowed_origins") or [],
               "auto_assign": inbox.auto_assign, "max_open_per_agent": inbox.max_open_per_agent,
               "members": sorted(a.email for a in inbox.members)}
-    inbox.settings = {**options, "greeting": greeting, "color": color or None, "prechat": prechat}
+    inbox.settings = {**options, "greeting": greeting, "color": color or None, "prechat": prechat,
+                      "allowed_origins": origins}
     inbox.auto_assign = auto_assign
     inbox.max_open_per_agent = limit
     inbox.members = list(members)
     session.flush()
     audit(session, actor, "inbox.chat_settings", "inbox", inbox.public_id, before=before,
-          after={"greeting": greeting, "prechat": prechat, "auto_assign": auto_assign,
+          after={"greeting": greeting, "prechat": prechat, "auto_assign": auto_assign, "allowed_origins": origins,
                  "max_open_per_agent": limit, "members": sorted(a.email for a in members)})
     return inbox

@@ -3,17 +3,21 @@ in a unit of work per event, ack. Emits of stored things come from chat.relay af
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, request
+from flask import Flask, current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from helpdesk.accounts import gate
+from helpdesk.accounts.events import AgentAccessChanged
 from helpdesk.accounts.models import Agent
 from helpdesk.actors import agent_actor
 from helpdesk.chat import assignment, services, visitors
@@ -34,10 +38,10 @@ from helpdesk.chat.relay import (
 from helpdesk.db import Database
 from helpdesk.errors import DomainError, Forbidden, Invalid, RateLimited, Unauthorized, to_ack
 from helpdesk.extensions import socketio
-from helpdesk.runtime import Runtime, current_runtime
+from helpdesk.runtime import Runtime, current_runtime, runtime_of
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.serialize import conversation_dict, message_dict
-from helpdesk.web import close_session
+from helpdesk.web import close_session, db_session
 
 
 def _flood() -> FloodGate:
@@ -61,6 +65,7 @@ class AgentConn:
     public_id: str
     name: str
     session_version: int
+    role: str = ""
 
 
 @dataclass
@@ -71,6 +76,8 @@ class SocketState:
     presence: Presence = field(default_factory=Presence)
     visitors: dict[str, VisitorConn] = field(default_factory=dict)
     agents: dict[str, AgentConn] = field(default_factory=dict)
+    sweeping: bool = False  # the console session sweep of this app is running
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def socket_state(runtime: Runtime) -> SocketState:
@@ -252,35 +259,119 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+def agent_room(agent_id: int) -> str:
+    return f"agent:{agent_id}"
+
+
+def _session_ended(sid: str) -> Unauthorized:
+    """Refuse the event and close the socket (after the ack has gone out: call it only where
+    nothing switches greenlets before the handler returns)."""
+    socketio.start_background_task(_drop, sid)
+    return Unauthorized("your login session has ended", code="not_logged_in")
+
+
+def _drop(sid: str) -> None:
+    socketio.server.disconnect(sid, namespace=CONSOLE)
+
+
+def _still_valid(conn: AgentConn, agent: Agent | None) -> bool:
+    return agent is not None and agent.active and agent.session_version == conn.session_version \
+        and agent.role.value == conn.role
+
+
 def _agent_conn() -> AgentConn:
+    """The socket's agent, re-checked against the database: a socket that missed the disconnect
+    of a logout, disable, password or role change can neither send nor read any more."""
     conn = _state().agents.get(request.sid)
     if conn is None:
         raise Unauthorized("log in first", code="not_logged_in")
+    with _db().unit_of_work() as session:
+        valid = _still_valid(conn, session.get(Agent, conn.agent_id))
+    if not valid:
+        raise _session_ended(request.sid)
     return conn
 
 
 @contextmanager
 def _agent_work() -> Iterator[tuple[Session, Agent]]:
-    conn = _agent_conn()
+    conn = _state().agents.get(request.sid)
+    if conn is None:
+        raise Unauthorized("log in first", code="not_logged_in")
     with _db().unit_of_work() as session:
         agent = session.get(Agent, conn.agent_id)
-        if agent is None or not agent.active or agent.session_version != conn.session_version:
-            raise Unauthorized("your login session has ended", code="not_logged_in")
-        yield session, agent
+        if _still_valid(conn, agent):
+            yield session, agent  # type: ignore[misc]
+            return
+    # Refused outside the unit of work: closing it may switch greenlets (PostgreSQL under gevent),
+    # and the scheduled disconnect must not overtake the ack.
+    raise _session_ended(request.sid)
+
+
+def end_agent_sockets(ev: AgentAccessChanged) -> None:
+    """After a logout, disable, password or role change: close the agent's console sockets.
+
+    Sockets of this process close at once. The `session:ended` emit goes through the message
+    queue to every process, and the console page closes its socket on it; a socket of another
+    process whose page does not is closed by that process's sweep within SWEEP_SECONDS."""
+    room = agent_room(ev.agent_id)
+    socketio.emit("session:ended", {"reason": ev.reason}, namespace=CONSOLE, to=room)
+    for sid, _eio_sid in list(socketio.server.manager.get_participants(CONSOLE, room)):
+        socketio.server.disconnect(sid, namespace=CONSOLE)
+
+
+SWEEP_SECONDS = 2.0
+
+
+def _ensure_sweep(app: Flask) -> None:
+    state = socket_state(runtime_of(app))
+    with state.lock:
+        if state.sweeping:
+            return
+        state.sweeping = True
+    socketio.start_background_task(_sweep, app)
+
+
+def _sweep(app: Flask) -> None:
+    """Close this process's console sockets whose agent's session ended or role changed; runs
+    while the process has console sockets of `app`, one small query per round."""
+    state = socket_state(runtime_of(app))
+    try:
+        while True:
+            socketio.sleep(SWEEP_SECONDS)
+            with state.lock:
+                conns = dict(state.agents)
+                if not conns:
+                    state.sweeping = False
+                    return
+            with app.app_context():
+                database: Database = app.extensions["helpdesk.db"]
+                with database.unit_of_work() as session:
+                    ids = {c.agent_id for c in conns.values()}
+                    agents = {a.id: a for a in session.scalars(select(Agent).where(Agent.id.in_(ids)))}
+                    stale = [sid for sid, c in conns.items() if not _still_valid(c, agents.get(c.agent_id))]
+            for sid in stale:
+                socketio.server.disconnect(sid, namespace=CONSOLE)
+    except Exception:
+        app.logger.exception("the console session sweep failed")
+        with state.lock:
+            state.sweeping = False
 
 
 @socketio.on("connect", namespace=CONSOLE)
 def console_connect(_auth: Any = None) -> None:
     if not _origin_allowed(request.headers.get("Origin")):
         raise _refuse(Forbidden("connections from this origin are refused", code="foreign_origin"))
-    if not current_user.is_authenticated:
-        raise _refuse(Unauthorized("log in to the console first", code="not_logged_in"))
-    conn = AgentConn(current_user.id, current_user.public_id, current_user.name, current_user.session_version)
+    if (refusal := gate.console_refusal(db_session(), current_user)) is not None:
+        raise _refuse(refusal)
+    conn = AgentConn(current_user.id, current_user.public_id, current_user.name, current_user.session_version,
+                     current_user.role.value)
     # flask-login loaded the agent in the request's session: end it now, or on SQLite its open
     # transaction would hold the write lock against our own unit of work below.
     close_session()
     _state().agents[request.sid] = conn
     join_room(CONSOLE_ROOM)
+    join_room(agent_room(conn.agent_id))
+    _ensure_sweep(current_app._get_current_object())
     came_online = _presence().connect(request.sid, conn.agent_id, conn.public_id, conn.name)
     emit("session", {"agent": {"id": conn.public_id, "name": conn.name,
                                "status": _presence().status_of(conn.agent_id)}, "agents": _presence().roster()})
@@ -364,8 +455,11 @@ def console_history(data: Any = None) -> dict[str, Any]:
 
 @socketio.on("typing", namespace=CONSOLE)
 def console_typing(data: Any = None) -> None:
-    conn = _state().agents.get(request.sid)
-    if conn is None or not isinstance(data, dict) or not isinstance(data.get("conversation_id"), str):
+    if not isinstance(data, dict) or not isinstance(data.get("conversation_id"), str):
+        return
+    try:
+        conn = _agent_conn()
+    except DomainError:
         return
     conversation_id = data["conversation_id"]
     typing = {"conversation_id": conversation_id, "typing": bool(data.get("typing")),

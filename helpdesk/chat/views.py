@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from helpdesk.accounts.models import Agent, Role
 from helpdesk.chat import attachments, flood_gate, settings, visitors
+from helpdesk.chat import settings as settings_room
 from helpdesk.errors import DomainError, Invalid, NotFound, RateLimited
 from helpdesk.runtime import current_runtime
 from helpdesk.tickets.models import Channel, Inbox
@@ -56,7 +57,8 @@ def loader() -> Any:
 
 @bp.get("/widget/frame")
 def frame() -> Any:
-    """The isolated page inside the shop's iframe. It may be framed by any site: that is its job."""
+    """The isolated page inside the shop's iframe: framed by the inbox's shop origins (any site
+    when none is set)."""
     inbox = visitors.inbox_for_site(db_session(), request.args.get("site", ""))
     lang = request.accept_languages.best_match(LOCALES) or "en"
     settings = inbox.settings or {}
@@ -79,7 +81,7 @@ def frame() -> Any:
     response.headers["Content-Security-Policy"] = (
         "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
         "img-src 'self' data: blob:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; "
-        "frame-ancestors *")
+        f"frame-ancestors {settings_room.frame_ancestors(inbox)}")
     return response
 
 
@@ -146,7 +148,8 @@ def chat_settings_save(public_id: str) -> Any:
         settings.update(session, current_actor(), inbox, greeting=form.get("greeting", ""),
                         color=form.get("color", ""), prechat=form.get("prechat") == "1",
                         auto_assign=form.get("auto_assign") == "1",
-                        max_open_per_agent=form.get("max_open_per_agent", "0"), members=members)
+                        max_open_per_agent=form.get("max_open_per_agent", "0"), members=members,
+                        allowed_origins=form.get("allowed_origins", ""))
         commit()
         flash("Chat settings saved.", "success")
     except DomainError as exc:

@@ -89,6 +89,8 @@
     (s.agents || []).forEach((a) => roster.set(a.id, a));
     renderRoster();
   });
+  // Logged out (here or elsewhere), disabled, password or role changed: the server closes us.
+  socket.on("session:ended", () => { socket.disconnect(); location.reload(); });
   socket.on("disconnect", () => { showPresence("offline"); setLiveState(false); });
   socket.on("connect", () => { setLiveState(true); if (conv) subscribe(); });
   socket.on("connect_error", (err) => {

@@ -25,6 +25,21 @@
   $$("form.autosubmit select, select.autosubmit-select").forEach((s) =>
     s.addEventListener("change", () => { if (s.value) s.form.requestSubmit(); }));
 
+  // Forms that ask first (data-confirm), and copy buttons (data-copy="#selector"): no inline
+  // handlers, so the Content-Security-Policy can forbid them all.
+  document.addEventListener("submit", (e) => {
+    const form = e.target.closest && e.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) e.preventDefault();
+  }, true);
+  document.addEventListener("click", (e) => {
+    const button = e.target.closest && e.target.closest("[data-copy]");
+    if (!button) return;
+    const source = $(button.dataset.copy);
+    if (source && navigator.clipboard) {
+      navigator.clipboard.writeText(source.textContent.trim()).then(() => { button.textContent = "Copied"; });
+    }
+  });
+
   // Rows are links; j/k move the selection.
   const rows = () => $$("#rows .row");
   let selected = -1;

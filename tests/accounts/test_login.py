@@ -90,7 +90,7 @@ def test_admin_creates_an_agent_from_the_admin_page(admin_client: FlaskClient, a
     token = csrf_token(admin_client, "/admin/agents")
     response = admin_client.post("/admin/agents", data={"csrf_token": token, "name": "Nina",
                                                         "email": "nina@shop.example",
-                                                        "password": "s3cret!", "role": "manager"})
+                                                        "password": "picks 7 long words", "role": "manager"})
     assert response.status_code == 303
     with db_of(app).unit_of_work() as s:
         nina = s.scalar(select(Agent).filter_by(email="nina@shop.example"))
@@ -101,7 +101,7 @@ def test_admin_page_rejects_a_duplicate_agent_and_keeps_one(admin_client: FlaskC
                                                             agent: Agent) -> None:
     token = csrf_token(admin_client, "/admin/agents")
     admin_client.post("/admin/agents", data={"csrf_token": token, "name": "Again", "email": agent.email,
-                                             "password": "whatever", "role": "agent"})
+                                             "password": "another long one", "role": "agent"})
     page = admin_client.get("/admin/agents").get_data(as_text=True)
     assert "exists" in page
     with db_of(app).unit_of_work() as s:
@@ -133,13 +133,14 @@ def test_agent_changes_own_password_and_other_sessions_end(app: Flask, agent: Ag
     login(phone, agent.email)
     token = csrf_token(laptop, "/settings/profile")
     wrong = laptop.post("/settings/profile", data={"csrf_token": token, "name": "Alice", "current_password": "nope",
-                                                   "new_password": "new-pass", "confirm_password": "new-pass"},
+                                                   "new_password": "new pass word",
+                                                   "confirm_password": "new pass word"},
                         follow_redirects=True)
     assert "not your current password" in wrong.get_data(as_text=True)
     laptop.post("/settings/profile", data={"csrf_token": token, "name": "Alice A.", "current_password": PASSWORD,
-                                           "new_password": "new-pass", "confirm_password": "new-pass"})
+                                           "new_password": "new pass word", "confirm_password": "new pass word"})
     assert laptop.get("/console").status_code == 200  # this device stays in
     assert phone.get("/console").status_code == 302  # the other one is logged out
-    assert login(phone, agent.email, "new-pass").status_code == 302
+    assert login(phone, agent.email, "new pass word").status_code == 302
     with db_of(app).unit_of_work() as s:
         assert s.get(Agent, agent.id).name == "Alice A."
