@@ -13,7 +13,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -29,10 +29,12 @@ from helpdesk.db import Database, utcnow
 from helpdesk.errors import Invalid
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.email import filter as noise
+from helpdesk.tickets.email.bounds import MailBounds, OverLimit
 from helpdesk.tickets.email.display import sanitize_html
 from helpdesk.tickets.email.headers import decode_header_value, split_sender
 from helpdesk.tickets.email.models import InboundMail, MailStatus
 from helpdesk.tickets.email.parse import ParsedMail, parse_mail
+from helpdesk.tickets.email.stored import store_display
 from helpdesk.tickets.email.threading import find_conversation
 from helpdesk.tickets.models import (
     Attachment,
@@ -59,6 +61,7 @@ class MailSettings:
     auto_cap: int = 3
     auto_window: timedelta = timedelta(hours=1)
     imap_ca_file: str | None = None  # extra CA for IMAP servers' certificates (HELPDESK_IMAP_CA_FILE)
+    bounds: MailBounds = field(default_factory=MailBounds)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
@@ -69,7 +72,8 @@ class MailSettings:
                    max_bytes=int(config.get("EMAIL_MAX_BYTES") or cls.max_bytes),
                    auto_cap=int(config.get("EMAIL_AUTO_REPLY_CAP", cls.auto_cap)),
                    auto_window=timedelta(seconds=int(config.get("EMAIL_AUTO_REPLY_WINDOW_SECONDS", 3600))),
-                   imap_ca_file=config.get("IMAP_CA_FILE") or None)
+                   imap_ca_file=config.get("IMAP_CA_FILE") or None,
+                   bounds=MailBounds.from_config(config))
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,7 @@ def _delivered_to(mail: ParsedMail) -> list[str]:
 
 def process(session: Session, inbound: InboundMail, settings: MailSettings) -> Outcome:
     """Parse, filter, thread and post one stored mail; raises on what should be `failed`."""
-    mail = parse_mail(inbound.raw)
+    mail = parse_mail(inbound.raw, settings.bounds)
     inbound.attempts += 1
     inbox = inbound.inbox or inbox_for(session, mail)
     if inbox is None:
@@ -191,6 +195,7 @@ def process(session: Session, inbound: InboundMail, settings: MailSettings) -> O
         action = "created"
         if kind is None:
             _maybe_acknowledge(session, inbox, conversation, mail, settings)
+    store_display(session, message)
     inbound.conversation_id = conversation.id
     inbound.message_id = message.id
     return _finish(inbound, MailStatus.processed, action, threading.reason if action == "appended" else kind,
@@ -318,6 +323,8 @@ def process_stored(db: Database, inbound_id: int, settings: MailSettings, *, tri
             if attempt + 1 < tries:
                 continue
             return _mark_failed(db, inbound_id, exc)
+        except OverLimit as exc:
+            return _quarantine(db, inbound_id, exc)
         except Exception as exc:  # anything at all: the mail must end up visible as failed
             return _mark_failed(db, inbound_id, exc)
     raise AssertionError("unreachable")  # the loop always returns
@@ -332,6 +339,18 @@ def _mark_failed(db: Database, inbound_id: int, exc: Exception) -> Outcome:
         inbound.error = f"{type(exc).__name__}: {exc}"[:4000]
         inbound.reason = "error"
         return Outcome("failed", inbound.public_id, "error")
+
+
+def _quarantine(db: Database, inbound_id: int, exc: OverLimit) -> Outcome:
+    """Over a bound: kept as it arrived, `failed` with the reason, never half-processed."""
+    log.warning("inbound mail %s quarantined: %s", inbound_id, exc)
+    with db.unit_of_work() as session:
+        inbound = session.get(InboundMail, inbound_id)
+        inbound.status = MailStatus.failed
+        inbound.attempts += 1
+        inbound.error = f"{exc} ({exc.hint})"
+        inbound.reason = exc.reason
+        return Outcome("failed", inbound.public_id, exc.reason)
 
 
 def reprocess(db: Database, public_id: str, settings: MailSettings) -> Outcome:

@@ -86,3 +86,20 @@ class AutoMail(Base):
     address: Mapped[str] = mapped_column(String(254))
     kind: Mapped[str] = mapped_column(String(32))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmailDisplay(Base):
+    """What the console shows of one customer mail, computed once in the worker at ingest (folded,
+    sanitised, cid images pointed at their attachments) so that opening a conversation only reads
+    it. `*_remote` hold the variant with remote images loaded, when the mail had any."""
+
+    __tablename__ = "email_displays"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)  # display.DISPLAY_VERSION it was computed with
+    html: Mapped[str] = mapped_column(Text)
+    quoted: Mapped[str] = mapped_column(Text)
+    blocked_images: Mapped[int] = mapped_column(Integer, default=0)
+    html_remote: Mapped[str | None] = mapped_column(Text)
+    quoted_remote: Mapped[str | None] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import login_required
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -14,7 +14,7 @@ from helpdesk import jobs
 from helpdesk.accounts.models import Role
 from helpdesk.accounts.services import audit
 from helpdesk.errors import Invalid, NotFound
-from helpdesk.tickets.email import display, ingest
+from helpdesk.tickets.email import display, ingest, stored
 from helpdesk.tickets.email.imap import ImapConfig, schedule_poll
 from helpdesk.tickets.email.models import ImapCursor, InboundMail, MailStatus
 from helpdesk.tickets.models import Attachment, Channel, Inbox, Message
@@ -70,17 +70,26 @@ THREADED_BY = {"in_reply_to": "In-Reply-To", "references": "References", "signed
 
 
 def render_email(message: Message) -> dict[str, Any] | None:
-    """What the conversation page shows for an email message: safe HTML, the folded quote, and
-    how many remote images wait for the agent's click."""
+    """What the conversation page shows for an email message: the display the worker stored at
+    ingest (safe HTML, the folded quote, how many remote images wait for the agent's click).
+    Nothing is parsed, sanitised or folded here: a mail without its display yet (older than the
+    table, or still being computed by the backfill job) shows its plain text unfolded."""
     meta = message.meta or {}
-    if message.author_type.value != "customer" or "email" not in meta:
+    if not stored.needs_display(message):
         return None
+    cache = g.setdefault("email_displays", {})
+    if message.conversation_id not in cache:
+        cache[message.conversation_id] = stored.displays_of(db_session(), message.conversation_id)
+    row = cache[message.conversation_id].get(message.id)
     load = request.args.get("images") == "1"
-    rendered = display.render_message(
-        message.body_text, message.body_html, list(message.attachments),
-        lambda pid: url_for("email_admin.attachment", public_id=pid, inline=1), load_remote=load)
-    return {"html": Markup(rendered.html), "quoted": Markup(rendered.quoted),
-            "blocked": rendered.blocked_images, "threaded_by": THREADED_BY.get(meta.get("threaded_by") or ""),
+    if row is None:
+        html, quoted, blocked = display.plain_text_html(message.body_text), "", 0
+    elif load and row.html_remote is not None:
+        html, quoted, blocked = row.html_remote, row.quoted_remote or "", 0
+    else:
+        html, quoted, blocked = row.html, row.quoted, row.blocked_images
+    return {"html": Markup(html), "quoted": Markup(quoted), "blocked": blocked, "pending": row is None,
+            "threaded_by": THREADED_BY.get(meta.get("threaded_by") or ""),
             "warning": meta.get("warning"), "note": meta.get("threading_note"), "auto": meta.get("auto")}
 
 

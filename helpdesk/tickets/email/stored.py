@@ -1,0 +1,49 @@
+"""The stored display of customer mails: written by the worker when a mail is ingested (or by the
+backfill job for mails older than the table), read by the console. Opening a conversation never
+folds, sanitises or parses anything."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpdesk.tickets.email import display
+from helpdesk.tickets.email.models import EmailDisplay
+from helpdesk.tickets.models import AuthorType, Message
+
+
+def needs_display(message: Message) -> bool:
+    """Customer mails get a stored display; agents' and chat messages show their text as is."""
+    return message.author_type is AuthorType.customer and "email" in (message.meta or {})
+
+
+def store_display(session: Session, message: Message) -> EmailDisplay:
+    """Compute and write (or overwrite) the display of one message. CPU work: worker only."""
+    session.flush()  # the attachments' public ids go into the cid: image URLs
+    prepared = display.prepare(message.body_text, message.body_html, list(message.attachments))
+    row = session.get(EmailDisplay, message.id)
+    if row is None:
+        row = EmailDisplay(message_id=message.id)
+        session.add(row)
+    row.version = display.DISPLAY_VERSION
+    row.html = prepared.html
+    row.quoted = prepared.quoted
+    row.blocked_images = prepared.blocked_images
+    row.html_remote = prepared.html_remote
+    row.quoted_remote = prepared.quoted_remote
+    return row
+
+
+def displays_of(session: Session, conversation_id: int) -> dict[int, EmailDisplay]:
+    rows = session.scalars(select(EmailDisplay).join(Message, Message.id == EmailDisplay.message_id)
+                           .where(Message.conversation_id == conversation_id))
+    return {row.message_id: row for row in rows}
+
+
+def missing_displays(session: Session, limit: int) -> list[Message]:
+    """Customer mails without a current display, newest first (the ones agents open next)."""
+    query = (select(Message).outerjoin(EmailDisplay, EmailDisplay.message_id == Message.id)
+             .where(Message.author_type == AuthorType.customer, Message.email_message_id.is_not(None),
+                    (EmailDisplay.message_id.is_(None)) | (EmailDisplay.version < display.DISPLAY_VERSION))
+             .order_by(Message.id.desc()).limit(limit))
+    return [m for m in session.scalars(query) if needs_display(m)]
