@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -13,12 +25,13 @@ from sqlalchemy import func, select
 from helpdesk import jobs
 from helpdesk.accounts.models import Role
 from helpdesk.accounts.services import audit
-from helpdesk.errors import Invalid, NotFound
-from helpdesk.tickets.email import display, ingest, stored
+from helpdesk.db import utcnow
+from helpdesk.errors import DomainError, Invalid, NotFound
+from helpdesk.tickets.email import delivery, display, ingest, stored
 from helpdesk.tickets.email.imap import ImapConfig, schedule_poll
 from helpdesk.tickets.email.models import ImapCursor, InboundMail, MailStatus
 from helpdesk.tickets.models import Attachment, Channel, Inbox, Message
-from helpdesk.web import commit, current_actor, database, db_session, require_role
+from helpdesk.web import commit, current_actor, database, db_session, local_url, require_role, wants_json
 
 bp = Blueprint("email_admin", __name__)
 
@@ -61,6 +74,25 @@ def original(public_id: str) -> Response:
     response.headers["Content-Disposition"] = f"attachment; filename={message.public_id}.eml"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@bp.post("/console/m/<public_id>/retry-send")
+@login_required
+def retry_send(public_id: str) -> Any:
+    """The console's Retry under a reply whose delivery failed (CSRF-checked like every form)."""
+    try:
+        message = delivery.retry_delivery(db_session(), current_actor(), public_id, now=utcnow())
+        commit()
+    except DomainError as exc:
+        db_session().rollback()
+        if wants_json():
+            return jsonify({"error": {"code": exc.code, "message": exc.message}}), exc.status
+        flash(exc.message, "error")
+        return redirect(local_url(request.referrer, "/console"), code=303)
+    if wants_json():
+        return jsonify({"delivery": message.delivery.value, "seq": message.seq})
+    return redirect(url_for("console.conversation", public_id=message.conversation.public_id,
+                            _anchor=f"m{message.seq}"), code=303)
 
 
 # -- console rendering --------------------------------------------------------------------------
