@@ -25,9 +25,10 @@ from helpdesk import jobs
 from helpdesk.accounts.models import Agent
 from helpdesk.actors import SYSTEM, Actor
 from helpdesk.crm import services as crm
-from helpdesk.db import Database, utcnow
+from helpdesk.db import Database, public_id, utcnow
 from helpdesk.errors import Invalid
 from helpdesk.tickets import services as tickets
+from helpdesk.tickets.email import display
 from helpdesk.tickets.email import filter as noise
 from helpdesk.tickets.email.bounds import MailBounds, OverLimit
 from helpdesk.tickets.email.display import sanitize_html
@@ -149,9 +150,41 @@ def _delivered_to(mail: ParsedMail) -> list[str]:
     return [value.strip()] if "@" in value else []
 
 
-def process(session: Session, inbound: InboundMail, settings: MailSettings) -> Outcome:
-    """Parse, filter, thread and post one stored mail; raises on what should be `failed`."""
-    mail = parse_mail(inbound.raw, settings.bounds)
+@dataclass
+class Understood:
+    """Everything CPU-heavy about one mail, computed with no transaction open (on SQLite a
+    transaction holds the write lock): parsed, bounded, sanitised, and its console display."""
+
+    mail: ParsedMail
+    body: str
+    html: str | None
+    attachment_ids: list[str]  # public ids chosen up front: the display links to them
+    display: display.Prepared
+
+
+@dataclass(frozen=True)
+class _AttachmentRef:
+    public_id: str
+    content_id: str | None
+
+
+def understand(raw: bytes, settings: MailSettings) -> Understood:
+    """Parse and render one raw mail; raises bounds.OverLimit for a mail over a bound."""
+    mail = parse_mail(raw, settings.bounds)
+    body = _body(mail)
+    html = sanitize_html(mail.html.replace("\x00", "")) if mail.html else None
+    ids = [public_id("at") for _ in mail.attachments]
+    refs = [_AttachmentRef(pid, (a.content_id or None) and a.content_id[:255])
+            for pid, a in zip(ids, mail.attachments, strict=True)]
+    return Understood(mail, body, html, ids, display.prepare(body, html, list(refs)))
+
+
+def process(session: Session, inbound: InboundMail, settings: MailSettings,
+            understood: Understood | None = None) -> Outcome:
+    """Filter, thread and post one stored mail; raises on what should be `failed`. Without
+    `understood` the mail is parsed here, inside the caller's transaction."""
+    understood = understood or understand(inbound.raw, settings)
+    mail = understood.mail
     inbound.attempts += 1
     inbox = inbound.inbox or inbox_for(session, mail)
     if inbox is None:
@@ -176,10 +209,11 @@ def process(session: Session, inbound: InboundMail, settings: MailSettings) -> O
         # Nobody can be answered at a malformed address (spam, mostly): kept, visible, not a ticket.
         return _finish(inbound, MailStatus.ignored, "ignored", "invalid_sender")
     meta = _meta(session, mail, inbound, threading.reason, threading.note, kind)
-    fields = dict(body=_body(mail), html=sanitize_html(mail.html.replace("\x00", "")) if mail.html else None,
+    fields = dict(body=understood.body, html=understood.html,
                   max_len=MAX_EMAIL_BODY, email_message_id=message_id, meta=meta,
                   author_name=(mail.from_name or mail.from_email)[:200],
-                  attachments=[_attachment(a) for a in mail.attachments])
+                  attachments=[_attachment(a, pid) for a, pid in
+                               zip(mail.attachments, understood.attachment_ids, strict=True)])
     conversation = threading.conversation
     if conversation is not None:
         # A participant other than the customer writes as the conversation's customer side;
@@ -195,7 +229,7 @@ def process(session: Session, inbound: InboundMail, settings: MailSettings) -> O
         action = "created"
         if kind is None:
             _maybe_acknowledge(session, inbox, conversation, mail, settings)
-    store_display(session, message)
+    store_display(session, message, understood.display)
     inbound.conversation_id = conversation.id
     inbound.message_id = message.id
     return _finish(inbound, MailStatus.processed, action, threading.reason if action == "appended" else kind,
@@ -224,8 +258,9 @@ def _body(mail: ParsedMail) -> str:
     return body[:MAX_EMAIL_BODY]
 
 
-def _attachment(part: Any) -> Attachment:
-    return Attachment(filename=(part.filename or "attachment")[:255], content_type=part.content_type[:127],
+def _attachment(part: Any, pid: str) -> Attachment:
+    return Attachment(public_id=pid, filename=(part.filename or "attachment")[:255],
+                      content_type=part.content_type[:127],
                       size=len(part.data), sha256=hashlib.sha256(part.data).hexdigest(),
                       content_id=(part.content_id or None) and part.content_id[:255], data=part.data)
 
@@ -310,21 +345,30 @@ def receive(db: Database, raw: bytes, *, transport: str, settings: MailSettings,
 
 
 def process_stored(db: Database, inbound_id: int, settings: MailSettings, *, tries: int = 2) -> Outcome:
+    """Process one stored mail in three phases: read the raw bytes (a short transaction), parse
+    and render them with no transaction open, then thread and post (a short transaction)."""
+    with db.unit_of_work() as session:
+        inbound = session.get(InboundMail, inbound_id)
+        if inbound is None:
+            raise LookupError("no such inbound mail")
+        raw = inbound.raw
+    try:
+        understood = understand(raw, settings)
+    except OverLimit as exc:
+        return _quarantine(db, inbound_id, exc)
+    except Exception as exc:  # anything at all: the mail must end up visible as failed
+        return _mark_failed(db, inbound_id, exc)
     for attempt in range(tries):
         try:
             with db.unit_of_work() as session:
                 inbound = session.get(InboundMail, inbound_id)
-                if inbound is None:
-                    raise LookupError("no such inbound mail")
-                return process(session, inbound, settings)
+                return process(session, inbound, settings, understood)
         except IntegrityError as exc:
             # A concurrent delivery won a unique constraint: the same Message-ID (a duplicate),
             # or the same new sender's customer record (then a second try finds it).
             if attempt + 1 < tries:
                 continue
             return _mark_failed(db, inbound_id, exc)
-        except OverLimit as exc:
-            return _quarantine(db, inbound_id, exc)
         except Exception as exc:  # anything at all: the mail must end up visible as failed
             return _mark_failed(db, inbound_id, exc)
     raise AssertionError("unreachable")  # the loop always returns

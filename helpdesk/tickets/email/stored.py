@@ -17,10 +17,12 @@ def needs_display(message: Message) -> bool:
     return message.author_type is AuthorType.customer and "email" in (message.meta or {})
 
 
-def store_display(session: Session, message: Message) -> EmailDisplay:
-    """Compute and write (or overwrite) the display of one message. CPU work: worker only."""
-    session.flush()  # the attachments' public ids go into the cid: image URLs
-    prepared = display.prepare(message.body_text, message.body_html, list(message.attachments))
+def store_display(session: Session, message: Message, prepared: display.Prepared | None = None) -> EmailDisplay:
+    """Write (or overwrite) the display of one message; computed here when not given (CPU work:
+    worker only, and better before the transaction, as ingestion does)."""
+    if prepared is None:
+        session.flush()  # the attachments' public ids go into the cid: image URLs
+        prepared = display.prepare(message.body_text, message.body_html, list(message.attachments))
     row = session.get(EmailDisplay, message.id)
     if row is None:
         row = EmailDisplay(message_id=message.id)
