@@ -1,4 +1,4 @@
-"""email: stored display of customer mails
+"""email: stored display of customer mails, the action of an inbound mail
 
 Revision ID: email
 Revises: 0006
@@ -18,6 +18,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('inbound_mails', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('action', sa.String(length=16), nullable=True))
     op.create_table('email_displays',
     sa.Column('message_id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -34,3 +36,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('email_displays')
+    with op.batch_alter_table('inbound_mails', schema=None) as batch_op:
+        batch_op.drop_column('action')

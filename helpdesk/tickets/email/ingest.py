@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -239,6 +240,7 @@ def process(session: Session, inbound: InboundMail, settings: MailSettings,
 def _finish(inbound: InboundMail, status: MailStatus, action: str, reason: str | None,
             conversation: Conversation | None = None, message: Message | None = None) -> Outcome:
     inbound.status = status
+    inbound.action = action
     inbound.reason = reason
     inbound.error = None
     inbound.processed_at = utcnow()
@@ -382,6 +384,7 @@ def _mark_failed(db: Database, inbound_id: int, exc: Exception) -> Outcome:
         inbound.attempts += 1
         inbound.error = f"{type(exc).__name__}: {exc}"[:4000]
         inbound.reason = "error"
+        inbound.action = "failed"
         return Outcome("failed", inbound.public_id, "error")
 
 
@@ -394,6 +397,7 @@ def _quarantine(db: Database, inbound_id: int, exc: OverLimit) -> Outcome:
         inbound.attempts += 1
         inbound.error = f"{exc} ({exc.hint})"
         inbound.reason = exc.reason
+        inbound.action = "failed"
         return Outcome("failed", inbound.public_id, exc.reason)
 
 
@@ -410,3 +414,79 @@ def reprocess(db: Database, public_id: str, settings: MailSettings) -> Outcome:
             return Outcome("rejected", inbound.public_id, inbound.reason)
         inbound_id = inbound.id
     return process_stored(db, inbound_id, settings)
+
+
+# -- parsing in the worker ----------------------------------------------------------------------
+
+PARSE_JOB = "email.parse"
+
+
+def accept(session: Session, raw: bytes, *, transport: str, inbox: Inbox | None,
+           settings: MailSettings) -> InboundMail:
+    """Store the raw mail and, in the same transaction, the job that parses it in the worker:
+    the process that holds the sockets never parses, sanitises or folds a mail."""
+    inbound = store_raw(session, raw, transport=transport, inbox=inbox, max_bytes=settings.max_bytes)
+    if inbound.status is MailStatus.received:
+        jobs.enqueue(session, PARSE_JOB, {"inbound_id": inbound.id}, dedupe_key=f"email-parse:{inbound.id}")
+    return inbound
+
+
+def queue_reprocess(session: Session, inbound: InboundMail) -> jobs.Job | None:
+    """An admin's re-process: the worker parses the mail again (a fixed cause, a raised limit)."""
+    if inbound.status in (MailStatus.processed, MailStatus.rejected):
+        return None
+    inbound.status = MailStatus.received  # waiting for the worker again (the error stays until then)
+    return jobs.enqueue(session, PARSE_JOB, {"inbound_id": inbound.id}, dedupe_key=f"email-parse:{inbound.id}")
+
+
+def parse_stored(db: Database, settings: MailSettings, payload: Mapping[str, Any]) -> Outcome | None:
+    """The parse job's work, idempotent: a mail already settled is left as it is (jobs run at
+    least once); an admin's re-process puts a mail back to `received` first."""
+    inbound_id = int(payload["inbound_id"])
+    with db.unit_of_work() as session:
+        inbound = session.get(InboundMail, inbound_id)
+        if inbound is None or inbound.status is not MailStatus.received:
+            return None
+    return process_stored(db, inbound_id, settings)
+
+
+def outcome_of(session: Session, inbound: InboundMail) -> Outcome | None:
+    """The stored result of a mail, or None while the worker has not settled it."""
+    if inbound.status is MailStatus.received:
+        return None
+    conversation = session.get(Conversation, inbound.conversation_id) if inbound.conversation_id else None
+    message = session.get(Message, inbound.message_id) if inbound.message_id else None
+    action = inbound.action or ("rejected" if inbound.status is MailStatus.rejected else inbound.status.value)
+    return Outcome(action, inbound.public_id, inbound.reason, conversation.public_id if conversation else None,
+                   message.public_id if message else None)
+
+
+def wait_for_outcome(db: Database, inbound_id: int, *, seconds: float,
+                     pause: Callable[[int, float], object]) -> Outcome | None:
+    """Poll the stored mail until the worker has settled it, at most `seconds`. `pause` is
+    time.sleep under gevent (the request's greenlet yields; a test passes a stand-in)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with db.unit_of_work() as session:
+            inbound = session.get(InboundMail, inbound_id)
+            outcome = outcome_of(session, inbound) if inbound is not None else None
+        if outcome is not None:
+            return outcome
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        pause(inbound_id, min(POLL_SECONDS, left))
+
+
+POLL_SECONDS = 0.1
+
+
+@jobs.handler(PARSE_JOB)
+def parse_job(session: Session, payload: dict[str, Any]) -> None:
+    # Until the per-app runtime lands: the database and settings that imap.configure() put into
+    # the session's info (the same ones the IMAP poll uses).
+    runtime = session.info.get("helpdesk.email.imap") or {}
+    if runtime.get("db") is None:
+        raise jobs.Permanent("email is not configured in this process")
+    session.rollback()  # no transaction open while the mail is parsed
+    parse_stored(runtime["db"], runtime["settings"], payload)

@@ -51,6 +51,9 @@ class InboundMail(Base):
     status: Mapped[MailStatus] = mapped_column(Enum(MailStatus, native_enum=False, length=16),
                                                default=MailStatus.received)
     reason: Mapped[str | None] = mapped_column(String(64))
+    # What processing did (created | appended | ignored | failed): the webhook that queued the
+    # parse reads it back to answer with PROTOCOL.md's `action`.
+    action: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))

@@ -173,16 +173,28 @@ def mail_raw(public_id: str) -> Response:
 @login_required
 @require_role(Role.admin)
 def mail_reprocess(public_id: str) -> Any:
+    """Queue the mail for the worker to parse again, and wait a moment for its answer."""
+    from helpdesk.tickets.email.webhooks import ingest_pause
+
     row = _inbound(public_id)
     audit(db_session(), current_actor(), "email.reprocess", "inbound_mail", row.public_id)
+    queued = ingest.queue_reprocess(db_session(), row)
+    inbound_id = row.id
     commit()
-    outcome = ingest.reprocess(database(), public_id, ingest.MailSettings.from_config(current_app.config))
-    if outcome.action == "failed":
+    back = redirect(url_for("email_admin.mail_list", status=request.args.get("status", "failed")), code=303)
+    if queued is None:
+        flash(f"Mail {public_id} is {row.status.value}: nothing to re-process.", "success")
+        return back
+    outcome = ingest.wait_for_outcome(database(), inbound_id, pause=ingest_pause(),
+                                      seconds=float(current_app.config["EMAIL_INGEST_WAIT_SECONDS"]))
+    if outcome is None:
+        flash(f"Mail {public_id} is queued: the worker re-processes it shortly.", "success")
+    elif outcome.action == "failed":
         flash(f"Still failing: {_inbound(public_id).error}", "error")
     else:
         flash(f"Mail {public_id}: {outcome.action}{' (' + outcome.reason + ')' if outcome.reason else ''}.",
               "success")
-    return redirect(url_for("email_admin.mail_list", status=request.args.get("status", "failed")), code=303)
+    return back
 
 
 @bp.post("/admin/mail/inbox/<public_id>")
