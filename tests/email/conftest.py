@@ -22,11 +22,11 @@ from aiosmtpd.controller import Controller
 from flask import Flask
 from sqlalchemy import select
 
-from helpdesk import db_of
 from helpdesk.db import utcnow
 from helpdesk.jobs import Job, JobState, Worker
+from helpdesk.runtime import runtime_of
 from helpdesk.tickets.email import ingest
-from helpdesk.tickets.email.webhooks import PAUSE_KEY
+from helpdesk.tickets.email.webhooks import PAUSE_CAPABILITY
 from tests.factories import make_inbox
 from tests.servers import free_port, port_open, self_signed_cert, wait_until
 
@@ -199,30 +199,31 @@ def inbox(app: Flask) -> EmailInbox:
 @pytest.fixture(autouse=True)
 def parse_job_stand_in(request: pytest.FixtureRequest) -> None:
     """Inbound webhooks store the mail, queue its parse job and wait for the worker. The test app
-    has no worker process: at the request's first pause the mail's parse job runs here, as the
-    worker would run it (tests of the queued answer and the live worker replace this)."""
+    has no worker process: at the request's first pause the mail's parse job runs here, with the
+    handler the worker runs (tests of the queued answer and the live worker replace this)."""
     if "app" not in request.fixturenames:
         return
     app = request.getfixturevalue("app")
-    app.extensions[PAUSE_KEY] = lambda inbound_id, _seconds: run_parse_job(app, inbound_id)
+    runtime_of(app).provide(PAUSE_CAPABILITY, lambda inbound_id, _seconds: run_parse_job(app, inbound_id),
+                            replace=True)
 
 
 def run_parse_job(app: Flask, inbound_id: int) -> None:
-    db = db_of(app)
-    with db.unit_of_work() as s:
+    runtime = runtime_of(app)
+    with runtime.db.unit_of_work() as s:
         job = s.scalar(select(Job).filter_by(dedupe_key=f"email-parse:{inbound_id}", state=JobState.queued))
         if job is None:
             return
         job.state = JobState.running
-        payload = dict(job.payload)
-    ingest.parse_stored(db, ingest.MailSettings.from_config(app.config), payload)
-    with db.unit_of_work() as s:
-        row = s.get(Job, job.id)
+        job_id, payload = job.id, dict(job.payload)
+    runtime.jobs.handler(ingest.PARSE_JOB)(runtime.context(), payload)
+    with runtime.db.unit_of_work() as s:
+        row = s.get(Job, job_id)
         row.state, row.finished_at = JobState.done, utcnow()
 
 
 def run_jobs(app: Flask) -> int:
-    return Worker(db_of(app)).run_until_idle(max_jobs=100)
+    return Worker(runtime_of(app)).run_until_idle(max_jobs=100)
 
 
 def mail(subject: str = "Where is my order?", *, sender: str = "Ann Buyer <ann@example.com>",

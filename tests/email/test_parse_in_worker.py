@@ -12,9 +12,10 @@ from sqlalchemy import select
 
 from helpdesk import db_of
 from helpdesk.jobs import Job, JobState
+from helpdesk.runtime import runtime_of
 from helpdesk.tickets.email import ingest
 from helpdesk.tickets.email.models import InboundMail, MailStatus
-from helpdesk.tickets.email.webhooks import PAUSE_KEY
+from helpdesk.tickets.email.webhooks import PAUSE_CAPABILITY
 from helpdesk.tickets.models import Conversation
 from tests.email.conftest import EmailInbox, mail, post_raw, run_jobs, run_parse_job
 
@@ -29,7 +30,7 @@ def test_the_worker_answers_within_the_wait_and_the_sender_gets_the_protocol_ans
         if len(pauses) % 3 == 0:  # the worker gets to each mail after a few polls
             run_parse_job(app, inbound_id)
 
-    app.extensions[PAUSE_KEY] = slow_worker
+    runtime_of(app).provide(PAUSE_CAPABILITY, slow_worker, replace=True)
     response = post_raw(client, mail(), inbox.token)
     assert response.status_code == 202
     body = response.get_json()
@@ -42,7 +43,8 @@ def test_the_worker_answers_within_the_wait_and_the_sender_gets_the_protocol_ans
 def test_a_slow_worker_gets_queued_with_the_raw_id_and_nothing_is_parsed_in_the_request(
         app: Flask, client, inbox: EmailInbox, monkeypatch: pytest.MonkeyPatch) -> None:
     app.config["EMAIL_INGEST_WAIT_SECONDS"] = 0.3
-    app.extensions[PAUSE_KEY] = lambda _id, seconds: time.sleep(seconds)  # no worker running
+    runtime_of(app).provide(PAUSE_CAPABILITY, lambda _id, seconds: time.sleep(seconds),  # no worker
+                            replace=True)
     with monkeypatch.context() as patch:
         patch.setattr(ingest, "parse_mail", lambda *a, **k: pytest.fail("parsed in the web request"))
         started = time.monotonic()

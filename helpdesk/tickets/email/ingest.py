@@ -28,6 +28,7 @@ from helpdesk.actors import SYSTEM, Actor
 from helpdesk.crm import services as crm
 from helpdesk.db import Database, public_id, utcnow
 from helpdesk.errors import Invalid
+from helpdesk.runtime import JobContext
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.email import display
 from helpdesk.tickets.email import filter as noise
@@ -481,12 +482,6 @@ def wait_for_outcome(db: Database, inbound_id: int, *, seconds: float,
 POLL_SECONDS = 0.1
 
 
-@jobs.handler(PARSE_JOB)
-def parse_job(session: Session, payload: dict[str, Any]) -> None:
-    # Until the per-app runtime lands: the database and settings that imap.configure() put into
-    # the session's info (the same ones the IMAP poll uses).
-    runtime = session.info.get("helpdesk.email.imap") or {}
-    if runtime.get("db") is None:
-        raise jobs.Permanent("email is not configured in this process")
-    session.rollback()  # no transaction open while the mail is parsed
-    parse_stored(runtime["db"], runtime["settings"], payload)
+def parse_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """The worker's half of an inbound webhook (and of an admin's re-process)."""
+    parse_stored(ctx.db, MailSettings.from_config(ctx.settings), payload)

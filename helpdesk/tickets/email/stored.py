@@ -4,9 +4,14 @@ folds, sanitises or parses anything."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from helpdesk.db import Database
+from helpdesk.runtime import JobContext
 from helpdesk.tickets.email import display
 from helpdesk.tickets.email.models import EmailDisplay
 from helpdesk.tickets.models import AuthorType, Message
@@ -49,3 +54,39 @@ def missing_displays(session: Session, limit: int) -> list[Message]:
                     (EmailDisplay.message_id.is_(None)) | (EmailDisplay.version < display.DISPLAY_VERSION))
              .order_by(Message.id.desc()).limit(limit))
     return [m for m in session.scalars(query) if needs_display(m)]
+
+
+# -- the backlog: mails stored before displays were -------------------------------------------
+
+BACKFILL_JOB = "email.display_backfill"
+BACKFILL_EVERY_SECONDS = 300.0
+BACKFILL_BATCH = 50
+
+
+def backfill(db: Database, limit: int = BACKFILL_BATCH) -> int:
+    """Compute missing displays, a few at a time: read (short transaction), render (none open),
+    write (short transaction). Returns how many were written."""
+    with db.unit_of_work() as session:
+        todo = [(m.id, m.body_text, m.body_html,
+                 [_Ref(a.public_id, a.content_id) for a in m.attachments])
+                for m in missing_displays(session, limit)]
+    rendered = [(mid, display.prepare(text, html, list(refs))) for mid, text, html, refs in todo]
+    with db.unit_of_work() as session:
+        for mid, prepared in rendered:
+            message = session.get(Message, mid)
+            if message is not None:
+                store_display(session, message, prepared)
+    return len(rendered)
+
+
+def backfill_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Periodic: each run drains the backlog in batches (new mails get theirs at ingest)."""
+    for _ in range(100):  # bounded per run; the next run goes on
+        if ctx.lease_lost or backfill(ctx.db) < BACKFILL_BATCH:
+            return
+
+
+@dataclass(frozen=True)
+class _Ref:
+    public_id: str
+    content_id: str | None

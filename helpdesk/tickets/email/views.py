@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Flask,
     Response,
     current_app,
     flash,
@@ -125,10 +124,6 @@ def render_email(message: Message) -> dict[str, Any] | None:
             "warning": meta.get("warning"), "note": meta.get("threading_note"), "auto": meta.get("auto")}
 
 
-def register_template_helpers(app: Flask) -> None:
-    app.jinja_env.globals["render_email"] = render_email
-
-
 # -- admin: inbound mail ------------------------------------------------------------------------
 
 @bp.get("/admin/mail")
@@ -223,10 +218,10 @@ def inbox_settings(public_id: str) -> Any:
     audit(session, current_actor(), "inbox.email_settings", "inbox", inbox.public_id,
           imap=bool(settings.get("imap")), acknowledge=settings["acknowledge"])
     if settings.get("imap"):
-        schedule_poll(session, inbox.id, delay=0)
+        schedule_poll(session, inbox.id, every=float(current_app.config["IMAP_POLL_SECONDS"]), delay=0)
     commit()
     flash(f"Email settings of {inbox.name} saved.", "success")
     return redirect(url_for("email_admin.mail_list"), code=303)
 
 
-__all__ = ["bp", "jobs", "register_template_helpers", "render_email"]
+__all__ = ["bp", "jobs", "render_email"]

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpdesk.errors import Invalid, Unauthorized
+from helpdesk.runtime import current_runtime
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.email import ingest, transport
 from helpdesk.tickets.email.models import MailStatus
@@ -151,14 +152,14 @@ def _receive(name: str) -> Any:
 def ingest_pause() -> Callable[[int, float], object]:
     """How the request waits between two looks at the mail: a plain sleep (under gevent it
     yields to every other greenlet); tests put a stand-in worker here."""
-    return current_app.extensions.get(PAUSE_KEY) or _sleep
+    return current_runtime().capability(PAUSE_CAPABILITY) or _sleep
 
 
 def _sleep(_inbound_id: int, seconds: float) -> None:
     time.sleep(seconds)
 
 
-PAUSE_KEY = "helpdesk.email.ingest_pause"
+PAUSE_CAPABILITY = "email.ingest_pause"
 
 
 @bp.post("/raw")
