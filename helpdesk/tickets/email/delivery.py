@@ -6,8 +6,10 @@ twice after a crash threads as one at the recipient. Touches no network."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -30,6 +32,12 @@ class RetryPolicy:
     retry_hours: float = DEFAULT_RETRY_HOURS
     first: float = FIRST_RETRY_SECONDS
     cap: float = MAX_RETRY_SECONDS
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RetryPolicy:
+        return cls(retry_hours=float(config.get("SMTP_RETRY_HOURS") or DEFAULT_RETRY_HOURS),
+                   first=float(config.get("SMTP_RETRY_FIRST_SECONDS") or FIRST_RETRY_SECONDS),
+                   cap=float(config.get("SMTP_RETRY_MAX_SECONDS") or MAX_RETRY_SECONDS))
 
     def delay(self, failures: int) -> float:
         """1 min, 2, 4, ... 32 min, then every hour (`failures` counts from 1)."""
