@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_MAX_HTML_BYTES": 2 * 1024 * 1024,  # larger HTML body: quarantined before sanitising
     "EMAIL_INGEST_WAIT_SECONDS": 5.0,  # inbound webhooks wait this long for the worker's answer
     "SMTP_RETRY_HOURS": 48,  # a reply that cannot be delivered is retried this long, then failed
+    "SMTP_RETRY_FIRST_SECONDS": 60,  # first wait after a temporary SMTP failure; doubles each time ...
+    "SMTP_RETRY_MAX_SECONDS": 3600,  # ... up to this
     "MAILGUN_SIGNING_KEY": None,
     "IMAP_POLL_SECONDS": 60,
     "IMAP_CA_FILE": None,  # PEM file of a private CA (or self-signed server certificate) IMAP servers use
@@ -89,7 +91,8 @@ _INT = {"PROXY_FIX_HOPS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MA
         "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS", "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST",
         "EMAIL_MAX_PARTS", "EMAIL_MAX_TEXT_CHARS", "EMAIL_MAX_HTML_BYTES"}
 _FLOAT = {"WORKER_POLL_SECONDS", "JOB_LEASE_SECONDS", "JOB_HEARTBEAT_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS",
-          "CHAT_FLOOD_WINDOW_SECONDS", "EMAIL_INGEST_WAIT_SECONDS", "SMTP_RETRY_HOURS"}
+          "CHAT_FLOOD_WINDOW_SECONDS", "EMAIL_INGEST_WAIT_SECONDS", "SMTP_RETRY_HOURS",
+          "SMTP_RETRY_FIRST_SECONDS", "SMTP_RETRY_MAX_SECONDS"}
 ENV_PREFIX = "HELPDESK_"
 
 
