@@ -365,6 +365,10 @@ def process_stored(db: Database, inbound_id: int, settings: MailSettings, *, tri
         try:
             with db.unit_of_work() as session:
                 inbound = session.get(InboundMail, inbound_id)
+                if inbound.status is MailStatus.processed:
+                    # Processed meanwhile (a parse job and housekeeping's recovery both ran):
+                    # keep that result rather than calling the mail a duplicate of itself.
+                    return outcome_of(session, inbound)  # type: ignore[return-value]
                 return process(session, inbound, settings, understood)
         except IntegrityError as exc:
             # A concurrent delivery won a unique constraint: the same Message-ID (a duplicate),
