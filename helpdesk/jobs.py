@@ -156,7 +156,9 @@ class Worker:
         settings = runtime.settings
         self.lease_seconds = float(lease_seconds if lease_seconds is not None
                                    else settings.get("JOB_LEASE_SECONDS") or 30)
-        beat = heartbeat_seconds if heartbeat_seconds is not None else settings.get("JOB_HEARTBEAT_SECONDS")
+        beat = heartbeat_seconds
+        if beat is None and lease_seconds is None:
+            beat = settings.get("JOB_HEARTBEAT_SECONDS")
         # Three beats per lease by default: one lost beat (a busy database) does not lose the lease.
         self.heartbeat_seconds = float(beat or self.lease_seconds / 3)
         if self.heartbeat_seconds >= self.lease_seconds:
