@@ -277,6 +277,8 @@ def send_message_job(ctx: JobContext, payload: dict[str, Any]) -> None:
         else:
             error = None
     if error is not None:
+        if channel is Channel.chat:
+            return  # the chat copy arrived; the note of the mail's failure is written
         raise jobs.Permanent(error)
     # No transaction is open while the SMTP server talks (on SQLite one would hold the write lock).
     try:
