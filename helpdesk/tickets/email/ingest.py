@@ -1,10 +1,13 @@
 """The one ingestion path every transport feeds (webhooks, SMTP, IMAP, re-processing).
 
-1. `store_raw` writes the raw bytes and commits, before anything tries to understand them.
-2. `process` parses, filters loops and bounces, threads, and posts through the ticket services.
-3. A mail that fails in step 2 stays `failed` with its error, for an admin to re-process.
-The services take (session, actor, ...) and never commit; `receive` is the small driver that owns
-the two transactions, like the job worker does for jobs.
+1. `store_raw` writes the raw bytes and commits, before anything tries to understand them. The
+   webhooks (`accept`) write the `email.parse` job in that same transaction: the worker parses.
+2. `understand` parses, bounds, sanitises and renders with no transaction open (CPU work: never
+   in the process that holds the sockets); over a bound the mail is quarantined.
+3. `process` filters loops and bounces, threads, and posts through the ticket services, in one
+   short transaction. A mail that fails stays `failed` with its error, for an admin to re-process.
+The services take (session, actor, ...) and never commit; `receive` (SMTP server, IMAP poll) and
+`process_stored` (the parse job) are the small drivers that own the transactions.
 """
 
 from __future__ import annotations
@@ -404,21 +407,6 @@ def _quarantine(db: Database, inbound_id: int, exc: OverLimit) -> Outcome:
         inbound.reason = exc.reason
         inbound.action = "failed"
         return Outcome("failed", inbound.public_id, exc.reason)
-
-
-def reprocess(db: Database, public_id: str, settings: MailSettings) -> Outcome:
-    with db.unit_of_work() as session:
-        inbound = session.scalar(select(InboundMail).filter_by(public_id=public_id))
-        if inbound is None:
-            from helpdesk.errors import NotFound
-
-            raise NotFound("no such inbound mail")
-        if inbound.status is MailStatus.processed:
-            return Outcome("ignored", inbound.public_id, "already_processed")
-        if inbound.status is MailStatus.rejected:
-            return Outcome("rejected", inbound.public_id, inbound.reason)
-        inbound_id = inbound.id
-    return process_stored(db, inbound_id, settings)
 
 
 # -- parsing in the worker ----------------------------------------------------------------------
