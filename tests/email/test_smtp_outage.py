@@ -143,3 +143,28 @@ def test_a_permanent_550_makes_the_job_dead_at_once(app: Flask, client, inbox: E
     with db_of(app).unit_of_work() as s:
         row = s.get(Message, message.id)
         assert row.delivery is Delivery.failed and row.delivery_error == "SMTP 550: 5.1.1 no such user"
+
+
+def test_a_send_repeated_after_a_crash_carries_the_same_message_id(app: Flask, client, inbox: EmailInbox,
+                                                                   clock: FakeClock, down_port: int,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpdesk.tickets.email import outbound
+
+    sink = SmtpSink(port=down_port)
+    controller = Controller(sink, hostname="127.0.0.1", port=down_port)
+    controller.start()
+    try:
+        message = reply(app, client, inbox, clock)
+        with monkeypatch.context() as patch:
+            # The worker dies after the SMTP server took the mail, before it could note that.
+            patch.setattr(outbound.log, "info", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("crash")))
+            assert run_jobs(app) == 1
+        assert len(sink.messages) == 1
+        advance_to_next_try(app, clock)  # the job comes back (as after a lost lease)
+        assert run_jobs(app) == 1
+        assert len(sink.messages) == 2
+        first, second = sink.parsed(0)["Message-ID"], sink.parsed(1)["Message-ID"]
+        with db_of(app).unit_of_work() as s:
+            assert first == second == f"<{s.get(Message, message.id).email_message_id}>"
+    finally:
+        controller.stop()
