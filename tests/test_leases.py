@@ -131,3 +131,17 @@ def test_lease_and_heartbeat_come_from_the_settings(app: Flask) -> None:
     app.config.update(JOB_HEARTBEAT_SECONDS=12)
     with pytest.raises(ValueError, match="shorter"):  # a heartbeat as long as the lease cannot keep it
         Worker(runtime_of(app))
+
+
+def test_a_job_whose_workers_keep_dying_is_dead_after_its_attempts(app: Flask) -> None:
+    ran: list[int] = []
+    runtime_of(app).jobs.register("test.poison", lambda ctx, payload: ran.append(1))
+    with db_of(app).unit_of_work() as s:
+        job_id = jobs.enqueue(s, "test.poison", max_attempts=2).id
+        # Two workers claimed it and died (kill -9, out of memory): its lease ran out twice.
+        s.execute(update(Job).where(Job.id == job_id).values(
+            state=JobState.running, attempts=2, locked_by="dead-worker", locked_until=utcnow()))
+    assert Worker(runtime_of(app)).run_one()
+    row = job_row(app, job_id)
+    assert ran == [] and row.state is JobState.dead
+    assert "stopped 2 times (crash or kill)" in (row.last_error or "")
