@@ -97,3 +97,17 @@ def test_a_mail_without_a_stored_display_shows_its_text_and_the_backlog_fills_it
         conv = s.scalar(select(Conversation).filter_by(public_id=outcome.conversation_id))
         assert s.get(EmailDisplay, s.scalar(select(Message.id).filter_by(conversation_id=conv.id)))
         assert stored.missing_displays(s, 100) == []
+
+
+def test_gdpr_erasure_removes_the_stored_displays_of_the_customers_mails(app: Flask, inbox: EmailInbox) -> None:
+    from helpdesk.actors import SYSTEM
+    from helpdesk.customers360 import services as customers360
+
+    outcome = ingest_raw(app, quoted_mail(10), inbox)
+    with db_of(app).unit_of_work() as s:
+        conv = s.scalar(select(Conversation).filter_by(public_id=outcome.conversation_id))
+        assert s.scalar(select(EmailDisplay))  # stored at ingest
+        customers360.erase(s, SYSTEM, conv.customer)
+    with db_of(app).unit_of_work() as s:
+        assert s.scalar(select(EmailDisplay)) is None
+        assert s.scalar(select(Message)).body_text == "[erased]"

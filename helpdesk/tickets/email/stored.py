@@ -7,14 +7,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from helpdesk.crm import services as crm
+from helpdesk.crm.merging import CustomerErased
+from helpdesk.crm.models import Customer
 from helpdesk.db import Database
 from helpdesk.runtime import JobContext
 from helpdesk.tickets.email import display
 from helpdesk.tickets.email.models import EmailDisplay
-from helpdesk.tickets.models import AuthorType, Message
+from helpdesk.tickets.models import AuthorType, Conversation, Message
 
 
 def needs_display(message: Message) -> bool:
@@ -90,3 +93,13 @@ def backfill_job(ctx: JobContext, payload: dict[str, Any]) -> None:
 class _Ref:
     public_id: str
     content_id: str | None
+
+
+def forget_erased(session: Session, ev: CustomerErased) -> None:
+    """In the erasing transaction (GDPR erasure rewrites the message bodies): the stored displays
+    of that customer's mails go too, so no copy of what they wrote is left in this table."""
+    customer = session.get(Customer, ev.customer_id)
+    ids = crm.merged_ids(session, customer) if customer is not None else [ev.customer_id]
+    messages = select(Message.id).join(Conversation, Conversation.id == Message.conversation_id).where(
+        Conversation.customer_id.in_(ids))
+    session.execute(delete(EmailDisplay).where(EmailDisplay.message_id.in_(messages)))
