@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 from helpdesk import db_of
 from helpdesk.runtime import runtime_of
 from helpdesk.tickets.email import display, ingest, stored
-from helpdesk.tickets.email.models import EmailDisplay
+from helpdesk.tickets.email.models import EmailDisplay, InboundMail
 from helpdesk.tickets.models import Conversation, Message
 from tests.conftest import login, make_agent
 from tests.email.conftest import SUPPORT, EmailInbox
@@ -99,7 +99,7 @@ def test_a_mail_without_a_stored_display_shows_its_text_and_the_backlog_fills_it
         assert stored.missing_displays(s, 100) == []
 
 
-def test_gdpr_erasure_removes_the_stored_displays_of_the_customers_mails(app: Flask, inbox: EmailInbox) -> None:
+def test_gdpr_erasure_removes_the_stored_displays_and_raw_mails_of_the_customer(app: Flask, inbox: EmailInbox) -> None:
     from helpdesk.actors import SYSTEM
     from helpdesk.customers360 import services as customers360
 
@@ -110,4 +110,5 @@ def test_gdpr_erasure_removes_the_stored_displays_of_the_customers_mails(app: Fl
         customers360.erase(s, SYSTEM, conv.customer)
     with db_of(app).unit_of_work() as s:
         assert s.scalar(select(EmailDisplay)) is None
+        assert s.scalar(select(InboundMail)) is None  # nor the raw mail it came from
         assert s.scalar(select(Message)).body_text == "[erased]"
