@@ -49,6 +49,13 @@ DEFAULTS: dict[str, Any] = {
     "EMAIL_MAX_BYTES": 25 * 1024 * 1024,  # larger mails are kept but rejected
     "EMAIL_AUTO_REPLY_CAP": 3,  # automatic mails per address per window
     "EMAIL_AUTO_REPLY_WINDOW_SECONDS": 3600,
+    "EMAIL_MAX_PARTS": 2_000,  # more MIME parts: quarantined before parsing
+    "EMAIL_MAX_TEXT_CHARS": 1_000_000,  # longer text body: quarantined before folding
+    "EMAIL_MAX_HTML_BYTES": 2 * 1024 * 1024,  # larger HTML body: quarantined before sanitising
+    "EMAIL_INGEST_WAIT_SECONDS": 5.0,  # inbound webhooks wait this long for the worker's answer
+    "SMTP_RETRY_HOURS": 48,  # a reply that cannot be delivered is retried this long, then failed
+    "SMTP_RETRY_FIRST_SECONDS": 60,  # first wait after a temporary SMTP failure; doubles each time ...
+    "SMTP_RETRY_MAX_SECONDS": 3600,  # ... up to this
     "MAILGUN_SIGNING_KEY": None,
     "IMAP_POLL_SECONDS": 60,
     "IMAP_CA_FILE": None,  # PEM file of a private CA (or self-signed server certificate) IMAP servers use
@@ -82,9 +89,11 @@ _BOOL = {"RUN_MIGRATIONS", "WORKER_IN_PROCESS", "DEMO", "SESSION_COOKIE_SECURE",
          "REMEMBER_COOKIE_SECURE"}
 _INT = {"PROXY_FIX_HOPS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
         "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS",
-        "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS", "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST"}
+        "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS", "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST",
+        "EMAIL_MAX_PARTS", "EMAIL_MAX_TEXT_CHARS", "EMAIL_MAX_HTML_BYTES"}
 _FLOAT = {"WORKER_POLL_SECONDS", "JOB_LEASE_SECONDS", "JOB_HEARTBEAT_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS",
-          "CHAT_FLOOD_WINDOW_SECONDS"}
+          "CHAT_FLOOD_WINDOW_SECONDS", "EMAIL_INGEST_WAIT_SECONDS", "SMTP_RETRY_HOURS",
+          "SMTP_RETRY_FIRST_SECONDS", "SMTP_RETRY_MAX_SECONDS"}
 ENV_PREFIX = "HELPDESK_"
 
 

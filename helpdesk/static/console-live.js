@@ -278,7 +278,48 @@
     const old = meta.querySelector(".delivery");
     const fresh = deliveryEl(u.delivery, u.delivery_error);
     if (old) old.replaceWith(fresh); else meta.appendChild(fresh);
+    showFailure(li, u.delivery === "failed" ? (u.delivery_error || "") : null);
   }
+
+  // A failed reply shows why, in the page (not only on hover), and a Retry that queues the send
+  // again with the same Message-ID. Without JavaScript the same form posts and reloads.
+  function showFailure(li, reason) {
+    const old = li.querySelector(".delivery-failure");
+    if (old) old.remove();
+    if (reason === null || !li.dataset.message) return;
+    const box = el("div", "delivery-failure");
+    box.setAttribute("role", "alert");
+    box.appendChild(el("span", "reason", "Not delivered" + (reason ? ": " + reason : "")));
+    const form = el("form", "inline retry-send");
+    form.method = "post";
+    form.action = `/console/m/${encodeURIComponent(li.dataset.message)}/retry-send`;
+    const token = el("input");
+    token.type = "hidden";
+    token.name = "csrf_token";
+    token.value = ($("input[name=csrf_token]") || {}).value || "";
+    form.appendChild(token);
+    form.appendChild(el("button", "btn small", "Retry"));
+    form.lastChild.type = "submit";
+    box.appendChild(form);
+    li.querySelector(".msg-meta").after(box);
+  }
+
+  document.addEventListener("submit", (ev) => {
+    const form = ev.target.closest && ev.target.closest("form.retry-send");
+    if (!form) return;
+    ev.preventDefault();
+    const li = form.closest("li.msg");
+    const button = form.querySelector("button");
+    if (button) button.disabled = true;
+    fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin",
+                         headers: { Accept: "application/json" } })
+      .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
+      .then(({ ok, body }) => {
+        if (!ok) throw new Error((body.error && body.error.message) || "Retry failed");
+        updateDelivery({ seq: parseInt(li.dataset.seq, 10), delivery: body.delivery, delivery_error: null });
+      })
+      .catch((err) => { if (button) button.disabled = false; toast(err.message); });
+  });
 
   function addMessage(m) {
     if (!thread || document.getElementById("m" + m.seq)) return;
@@ -286,6 +327,7 @@
     if (empty) empty.remove();
     const li = el("li", `msg msg-${m.author.type}${m.private ? " msg-private" : ""}`);
     li.dataset.seq = String(m.seq);
+    li.dataset.message = m.id;
     li.id = "m" + m.seq;
     const meta = el("div", "msg-meta");
     meta.appendChild(el("strong", null, m.author.name));

@@ -101,3 +101,45 @@ def test_agent_reads_an_html_mail_answers_it_and_sees_it_sent(live_server, smtp,
         assert page.locator("text=Re-process").first.is_visible()
         page.screenshot(path=str(shots / "email-admin.png"), full_page=True)
         browser.close()
+
+
+@pytest.mark.browser
+def test_a_failed_reply_shows_its_reason_and_retry_sends_it_live(live_server, smtp, tmp_path: Path) -> None:
+    playwright = pytest.importorskip("playwright.sync_api")
+    shots = Path(os.environ.get("HELPDESK_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    db = Database(live_server.database_url)
+    try:
+        from helpdesk.accounts import services as accounts
+
+        with db.unit_of_work() as s:
+            accounts.create_agent(s, SYSTEM, email="agent@example.com", password=PASSWORD, role="agent",
+                                  name="Alice Agent")
+            _inbox, token = tickets.create_inbox(s, SYSTEM, name="Support mail", channel="email",
+                                                 address="support@shop.example")
+    finally:
+        db.dispose()
+    conversation_id = requests.post(f"{live_server.url}/inbound/email/raw", data=html_mail(), timeout=10,
+                                    headers={"Authorization": f"Bearer {token}"}).json()["conversation_id"]
+    smtp.refuse = "550 5.1.1 mailbox unavailable"
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"{live_server.url}/login")
+        page.fill("input[name=email]", "agent@example.com")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{live_server.url}/console/c/{conversation_id}")
+        page.fill("#reply", "A new lid is on its way.")
+        page.click("#composer button[type=submit]")
+        failure = page.locator(".delivery-failure")
+        failure.wait_for(state="visible", timeout=20_000)  # live, without a reload
+        assert "Not delivered: SMTP 550: 5.1.1 mailbox unavailable" in failure.inner_text()
+        page.screenshot(path=str(shots / "email-reply-failed.png"), full_page=True)
+        smtp.refuse = None
+        failure.locator("button", has_text="Retry").click()
+        page.locator(".delivery-failure").wait_for(state="detached", timeout=10_000)
+        page.locator(".delivery.d-sent").wait_for(state="visible", timeout=20_000)
+        assert len(smtp.messages) == 1
+        page.screenshot(path=str(shots / "email-reply-retried.png"), full_page=True)
+        browser.close()

@@ -27,9 +27,10 @@ def transport(name: str) -> Any:
 def init_app(app: Any, runtime: Any) -> None:
     """Wire the email room into an app: webhooks, admin pages, the console's email view, the
     outbound planning listener and the email jobs."""
+    from helpdesk.crm.merging import CustomerErased
     from helpdesk.extensions import csrf
     from helpdesk.tickets.csat import SurveyRequested
-    from helpdesk.tickets.email import housekeeping, imap, outbound, survey, views, webhooks
+    from helpdesk.tickets.email import housekeeping, imap, ingest, outbound, stored, survey, views, webhooks
     from helpdesk.tickets.events import MessagePosted
 
     app.register_blueprint(webhooks.bp)
@@ -45,5 +46,8 @@ def init_app(app: Any, runtime: Any) -> None:
     runtime.jobs.register(outbound.SEND_JOB, outbound.send_message_job)
     runtime.jobs.register(outbound.ACK_JOB, outbound.acknowledge_job)
     runtime.jobs.register(imap.POLL_JOB, imap.poll_job)
+    runtime.jobs.register(ingest.PARSE_JOB, ingest.parse_job)
+    runtime.events.subscribe_in_transaction(CustomerErased, stored.forget_erased)
+    runtime.jobs.periodic(stored.BACKFILL_JOB, stored.BACKFILL_EVERY_SECONDS, stored.backfill_job)
     runtime.jobs.register(survey.SURVEY_JOB, survey.send_survey_mail)
     runtime.jobs.periodic("email.housekeeping", housekeeping.EVERY_SECONDS, housekeeping.housekeeping)

@@ -78,12 +78,21 @@ INLINE_FIELD = re.compile(r"\s(Sent|Date|Gesendet|Datum|Envoyé|Отправле
 DATED_INTRO = re.compile(r"(\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|\b\d{4}\b).*(@|\bwrote\b|написал|пишет|:$)|@.*:$")
 
 
+# A quote header is one short line; the patterns below backtrack, so a longer line (a minified
+# blob, a 1 MB line without breaks) is never tried: matching stays linear in the text.
+MAX_HEADER_LINE = 1000
+
+
 def header_start(lines: list[str], i: int, *, tail: bool = False) -> bool:
-    """Does line i open the header of a quoted original? `tail`: nothing but quotes follows."""
+    """Does line i open the header of a quoted original? `tail`: nothing but quotes follows.
+    Costs O(1) per line plus the blank lines up to the next text line, so a scan of every line
+    is linear (it once rebuilt the rest of the mail for each candidate: quadratic)."""
     line = lines[i].strip()
-    if not line:
+    if not line or len(line) > MAX_HEADER_LINE:
         return False
     nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+    if len(nxt) > MAX_HEADER_LINE:
+        nxt = ""
     if SEPARATOR.match(line) or WROTE.match(line) or WROTE.match(f"{line} {nxt}"):
         return True
     window = lines[i + 1: i + 5]
@@ -96,9 +105,19 @@ def header_start(lines: list[str], i: int, *, tail: bool = False) -> bool:
         return False
     joined = f"{line} {nxt}" if not line.endswith(":") else line
     if joined.endswith(":") and DATED_INTRO.search(joined):
-        rest = [w for w in lines[i + 1 + (joined != line):] if w.strip()]
-        return (tail and not rest) or (bool(rest) and rest[0].lstrip().startswith(">"))
+        following = _next_text_line(lines, i + 1 + (joined != line))
+        if following is None:
+            return tail
+        return following.lstrip().startswith(">")
     return False
+
+
+def _next_text_line(lines: list[str], start: int) -> str | None:
+    """The first line from `start` on that is not blank, or None."""
+    for index in range(start, len(lines)):
+        if lines[index].strip():
+            return lines[index]
+    return None
 
 
 def split_text_quote(text: str) -> tuple[str, str]:
@@ -165,13 +184,19 @@ def split_html_quote(markup: str) -> tuple[str, str]:
 
 
 def _text_of_copy_without(doc: etree._Element, nodes: list[etree._Element]) -> str:
+    # lxml hands out the same proxy for an element while one is alive (`nodes` holds them), so
+    # id() identifies them. The walk skips excluded subtrees instead of asking every element for
+    # its ancestors, which was quadratic in the nesting depth.
     ids = {id(n) for n in nodes}
     parts: list[str] = []
-    for el in doc.iter():
-        if any(id(a) in ids for a in [el, *el.iterancestors()]):
+    stack = [doc]
+    while stack:
+        el = stack.pop()
+        if id(el) in ids:
             continue
         if el.tag not in ("style", "script", "head", "title") and el.text:
             parts.append(el.text)
+        stack.extend(reversed(el))
     return "".join(parts)
 
 
@@ -187,8 +212,13 @@ def _cut_header_tail(doc: etree._Element, body: etree._Element, *, tail: bool = 
     left at the end of the reply: cut it too, and return it as HTML for the folded part."""
     lines = [line for line in html_to_text(etree.tostring(body, encoding="unicode", method="html"))
              .split("\n")]
-    start = next((i for i in range(len(lines)) if any(x.strip() for x in lines[:i])
-                  and header_start(lines, i, tail=True)), None)
+    start = None
+    seen_text = False  # a header only counts after some reply text (kept as a flag: linear)
+    for i, line in enumerate(lines):
+        if seen_text and header_start(lines, i, tail=True):
+            start = i
+            break
+        seen_text = seen_text or bool(line.strip())
     if start is None:
         return ""
     probe = " ".join(lines[start].split())[:25]
@@ -276,6 +306,11 @@ def render_text(text: str) -> Rendered:
     return Rendered(_text_html(reply), _text_html(quoted) if quoted else "", 0)
 
 
+def plain_text_html(text: str) -> str:
+    """Escaped text with line breaks, no folding: cheap enough for a web request (linear)."""
+    return html.escape(text).replace("\n", "<br>\n")
+
+
 def _text_html(text: str) -> str:
     linked = re.sub(r"(https?://[^\s<>\"']+)", r'<a href="\1" rel="noopener noreferrer nofollow">\1</a>',
                     html.escape(text))
@@ -289,3 +324,34 @@ def render_message(body_text: str, body_html: str | None, attachments: list[obje
     if body_html:
         return render_html(body_html, cid_urls, load_remote=load_remote)
     return render_text(body_text)
+
+
+# -- computed once, stored ----------------------------------------------------------------------
+
+# Raise when the rendering changes so stored displays can be recomputed (see stored.py).
+DISPLAY_VERSION = 1
+
+
+def attachment_url(public_id: str) -> str:
+    """The console's inline URL of an attachment (the `email_admin.attachment` route): built
+    without a request, since displays are computed in the worker."""
+    return f"/attachments/{public_id}?inline=1"
+
+
+@dataclass
+class Prepared:
+    html: str
+    quoted: str
+    blocked_images: int
+    html_remote: str | None
+    quoted_remote: str | None
+
+
+def prepare(body_text: str, body_html: str | None, attachments: list[object]) -> Prepared:
+    """Both variants the console may show (remote images blocked, and loaded on request)."""
+    blocked = render_message(body_text, body_html, attachments, attachment_url, load_remote=False)
+    remote = None
+    if blocked.blocked_images:
+        remote = render_message(body_text, body_html, attachments, attachment_url, load_remote=True)
+    return Prepared(blocked.html, blocked.quoted, blocked.blocked_images,
+                    remote.html if remote else None, remote.quoted if remote else None)

@@ -1,10 +1,13 @@
 """The one ingestion path every transport feeds (webhooks, SMTP, IMAP, re-processing).
 
-1. `store_raw` writes the raw bytes and commits, before anything tries to understand them.
-2. `process` parses, filters loops and bounces, threads, and posts through the ticket services.
-3. A mail that fails in step 2 stays `failed` with its error, for an admin to re-process.
-The services take (session, actor, ...) and never commit; `receive` is the small driver that owns
-the two transactions, like the job worker does for jobs.
+1. `store_raw` writes the raw bytes and commits, before anything tries to understand them. The
+   webhooks (`accept`) write the `email.parse` job in that same transaction: the worker parses.
+2. `understand` parses, bounds, sanitises and renders with no transaction open (CPU work: never
+   in the process that holds the sockets); over a bound the mail is quarantined.
+3. `process` filters loops and bounces, threads, and posts through the ticket services, in one
+   short transaction. A mail that fails stays `failed` with its error, for an admin to re-process.
+The services take (session, actor, ...) and never commit; `receive` (SMTP server, IMAP poll) and
+`process_stored` (the parse job) are the small drivers that own the transactions.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -25,14 +29,18 @@ from helpdesk import jobs
 from helpdesk.accounts.models import Agent
 from helpdesk.actors import SYSTEM, Actor
 from helpdesk.crm import services as crm
-from helpdesk.db import Database, utcnow
+from helpdesk.db import Database, public_id, utcnow
 from helpdesk.errors import Invalid
+from helpdesk.runtime import JobContext
 from helpdesk.tickets import services as tickets
+from helpdesk.tickets.email import display
 from helpdesk.tickets.email import filter as noise
+from helpdesk.tickets.email.bounds import MailBounds, OverLimit
 from helpdesk.tickets.email.display import sanitize_html
 from helpdesk.tickets.email.headers import decode_header_value, split_sender
 from helpdesk.tickets.email.models import InboundMail, MailStatus
 from helpdesk.tickets.email.parse import ParsedMail, parse_mail
+from helpdesk.tickets.email.stored import store_display
 from helpdesk.tickets.email.threading import find_conversation
 from helpdesk.tickets.models import (
     Attachment,
@@ -59,6 +67,7 @@ class MailSettings:
     auto_cap: int = 3
     auto_window: timedelta = timedelta(hours=1)
     imap_ca_file: str | None = None  # extra CA for IMAP servers' certificates (HELPDESK_IMAP_CA_FILE)
+    bounds: MailBounds = field(default_factory=MailBounds)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
@@ -69,7 +78,8 @@ class MailSettings:
                    max_bytes=int(config.get("EMAIL_MAX_BYTES") or cls.max_bytes),
                    auto_cap=int(config.get("EMAIL_AUTO_REPLY_CAP", cls.auto_cap)),
                    auto_window=timedelta(seconds=int(config.get("EMAIL_AUTO_REPLY_WINDOW_SECONDS", 3600))),
-                   imap_ca_file=config.get("IMAP_CA_FILE") or None)
+                   imap_ca_file=config.get("IMAP_CA_FILE") or None,
+                   bounds=MailBounds.from_config(config))
 
 
 @dataclass(frozen=True)
@@ -145,9 +155,41 @@ def _delivered_to(mail: ParsedMail) -> list[str]:
     return [value.strip()] if "@" in value else []
 
 
-def process(session: Session, inbound: InboundMail, settings: MailSettings) -> Outcome:
-    """Parse, filter, thread and post one stored mail; raises on what should be `failed`."""
-    mail = parse_mail(inbound.raw)
+@dataclass
+class Understood:
+    """Everything CPU-heavy about one mail, computed with no transaction open (on SQLite a
+    transaction holds the write lock): parsed, bounded, sanitised, and its console display."""
+
+    mail: ParsedMail
+    body: str
+    html: str | None
+    attachment_ids: list[str]  # public ids chosen up front: the display links to them
+    display: display.Prepared
+
+
+@dataclass(frozen=True)
+class _AttachmentRef:
+    public_id: str
+    content_id: str | None
+
+
+def understand(raw: bytes, settings: MailSettings) -> Understood:
+    """Parse and render one raw mail; raises bounds.OverLimit for a mail over a bound."""
+    mail = parse_mail(raw, settings.bounds)
+    body = _body(mail)
+    html = sanitize_html(mail.html.replace("\x00", "")) if mail.html else None
+    ids = [public_id("at") for _ in mail.attachments]
+    refs = [_AttachmentRef(pid, (a.content_id or None) and a.content_id[:255])
+            for pid, a in zip(ids, mail.attachments, strict=True)]
+    return Understood(mail, body, html, ids, display.prepare(body, html, list(refs)))
+
+
+def process(session: Session, inbound: InboundMail, settings: MailSettings,
+            understood: Understood | None = None) -> Outcome:
+    """Filter, thread and post one stored mail; raises on what should be `failed`. Without
+    `understood` the mail is parsed here, inside the caller's transaction."""
+    understood = understood or understand(inbound.raw, settings)
+    mail = understood.mail
     inbound.attempts += 1
     inbox = inbound.inbox or inbox_for(session, mail)
     if inbox is None:
@@ -172,10 +214,11 @@ def process(session: Session, inbound: InboundMail, settings: MailSettings) -> O
         # Nobody can be answered at a malformed address (spam, mostly): kept, visible, not a ticket.
         return _finish(inbound, MailStatus.ignored, "ignored", "invalid_sender")
     meta = _meta(session, mail, inbound, threading.reason, threading.note, kind)
-    fields = dict(body=_body(mail), html=sanitize_html(mail.html.replace("\x00", "")) if mail.html else None,
+    fields = dict(body=understood.body, html=understood.html,
                   max_len=MAX_EMAIL_BODY, email_message_id=message_id, meta=meta,
                   author_name=(mail.from_name or mail.from_email)[:200],
-                  attachments=[_attachment(a) for a in mail.attachments])
+                  attachments=[_attachment(a, pid) for a, pid in
+                               zip(mail.attachments, understood.attachment_ids, strict=True)])
     conversation = threading.conversation
     if conversation is not None:
         # A participant other than the customer writes as the conversation's customer side;
@@ -191,6 +234,7 @@ def process(session: Session, inbound: InboundMail, settings: MailSettings) -> O
         action = "created"
         if kind is None:
             _maybe_acknowledge(session, inbox, conversation, mail, settings)
+    store_display(session, message, understood.display)
     inbound.conversation_id = conversation.id
     inbound.message_id = message.id
     return _finish(inbound, MailStatus.processed, action, threading.reason if action == "appended" else kind,
@@ -200,6 +244,7 @@ def process(session: Session, inbound: InboundMail, settings: MailSettings) -> O
 def _finish(inbound: InboundMail, status: MailStatus, action: str, reason: str | None,
             conversation: Conversation | None = None, message: Message | None = None) -> Outcome:
     inbound.status = status
+    inbound.action = action
     inbound.reason = reason
     inbound.error = None
     inbound.processed_at = utcnow()
@@ -219,8 +264,9 @@ def _body(mail: ParsedMail) -> str:
     return body[:MAX_EMAIL_BODY]
 
 
-def _attachment(part: Any) -> Attachment:
-    return Attachment(filename=(part.filename or "attachment")[:255], content_type=part.content_type[:127],
+def _attachment(part: Any, pid: str) -> Attachment:
+    return Attachment(public_id=pid, filename=(part.filename or "attachment")[:255],
+                      content_type=part.content_type[:127],
                       size=len(part.data), sha256=hashlib.sha256(part.data).hexdigest(),
                       content_id=(part.content_id or None) and part.content_id[:255], data=part.data)
 
@@ -305,13 +351,28 @@ def receive(db: Database, raw: bytes, *, transport: str, settings: MailSettings,
 
 
 def process_stored(db: Database, inbound_id: int, settings: MailSettings, *, tries: int = 2) -> Outcome:
+    """Process one stored mail in three phases: read the raw bytes (a short transaction), parse
+    and render them with no transaction open, then thread and post (a short transaction)."""
+    with db.unit_of_work() as session:
+        inbound = session.get(InboundMail, inbound_id)
+        if inbound is None:
+            raise LookupError("no such inbound mail")
+        raw = inbound.raw
+    try:
+        understood = understand(raw, settings)
+    except OverLimit as exc:
+        return _quarantine(db, inbound_id, exc)
+    except Exception as exc:  # anything at all: the mail must end up visible as failed
+        return _mark_failed(db, inbound_id, exc)
     for attempt in range(tries):
         try:
             with db.unit_of_work() as session:
                 inbound = session.get(InboundMail, inbound_id)
-                if inbound is None:
-                    raise LookupError("no such inbound mail")
-                return process(session, inbound, settings)
+                if inbound.status is MailStatus.processed:
+                    # Processed meanwhile (a parse job and housekeeping's recovery both ran):
+                    # keep that result rather than calling the mail a duplicate of itself.
+                    return outcome_of(session, inbound)  # type: ignore[return-value]
+                return process(session, inbound, settings, understood)
         except IntegrityError as exc:
             # A concurrent delivery won a unique constraint: the same Message-ID (a duplicate),
             # or the same new sender's customer record (then a second try finds it).
@@ -331,19 +392,88 @@ def _mark_failed(db: Database, inbound_id: int, exc: Exception) -> Outcome:
         inbound.attempts += 1
         inbound.error = f"{type(exc).__name__}: {exc}"[:4000]
         inbound.reason = "error"
+        inbound.action = "failed"
         return Outcome("failed", inbound.public_id, "error")
 
 
-def reprocess(db: Database, public_id: str, settings: MailSettings) -> Outcome:
+def _quarantine(db: Database, inbound_id: int, exc: OverLimit) -> Outcome:
+    """Over a bound: kept as it arrived, `failed` with the reason, never half-processed."""
+    log.warning("inbound mail %s quarantined: %s", inbound_id, exc)
     with db.unit_of_work() as session:
-        inbound = session.scalar(select(InboundMail).filter_by(public_id=public_id))
-        if inbound is None:
-            from helpdesk.errors import NotFound
+        inbound = session.get(InboundMail, inbound_id)
+        inbound.status = MailStatus.failed
+        inbound.attempts += 1
+        inbound.error = f"{exc} ({exc.hint})"
+        inbound.reason = exc.reason
+        inbound.action = "failed"
+        return Outcome("failed", inbound.public_id, exc.reason)
 
-            raise NotFound("no such inbound mail")
-        if inbound.status is MailStatus.processed:
-            return Outcome("ignored", inbound.public_id, "already_processed")
-        if inbound.status is MailStatus.rejected:
-            return Outcome("rejected", inbound.public_id, inbound.reason)
-        inbound_id = inbound.id
+
+# -- parsing in the worker ----------------------------------------------------------------------
+
+PARSE_JOB = "email.parse"
+
+
+def accept(session: Session, raw: bytes, *, transport: str, inbox: Inbox | None,
+           settings: MailSettings) -> InboundMail:
+    """Store the raw mail and, in the same transaction, the job that parses it in the worker:
+    the process that holds the sockets never parses, sanitises or folds a mail."""
+    inbound = store_raw(session, raw, transport=transport, inbox=inbox, max_bytes=settings.max_bytes)
+    if inbound.status is MailStatus.received:
+        jobs.enqueue(session, PARSE_JOB, {"inbound_id": inbound.id}, dedupe_key=f"email-parse:{inbound.id}")
+    return inbound
+
+
+def queue_reprocess(session: Session, inbound: InboundMail) -> jobs.Job | None:
+    """An admin's re-process: the worker parses the mail again (a fixed cause, a raised limit)."""
+    if inbound.status in (MailStatus.processed, MailStatus.rejected):
+        return None
+    inbound.status = MailStatus.received  # waiting for the worker again (the error stays until then)
+    return jobs.enqueue(session, PARSE_JOB, {"inbound_id": inbound.id}, dedupe_key=f"email-parse:{inbound.id}")
+
+
+def parse_stored(db: Database, settings: MailSettings, payload: Mapping[str, Any]) -> Outcome | None:
+    """The parse job's work, idempotent: a mail already settled is left as it is (jobs run at
+    least once); an admin's re-process puts a mail back to `received` first."""
+    inbound_id = int(payload["inbound_id"])
+    with db.unit_of_work() as session:
+        inbound = session.get(InboundMail, inbound_id)
+        if inbound is None or inbound.status is not MailStatus.received:
+            return None
     return process_stored(db, inbound_id, settings)
+
+
+def outcome_of(session: Session, inbound: InboundMail) -> Outcome | None:
+    """The stored result of a mail, or None while the worker has not settled it."""
+    if inbound.status is MailStatus.received:
+        return None
+    conversation = session.get(Conversation, inbound.conversation_id) if inbound.conversation_id else None
+    message = session.get(Message, inbound.message_id) if inbound.message_id else None
+    action = inbound.action or ("rejected" if inbound.status is MailStatus.rejected else inbound.status.value)
+    return Outcome(action, inbound.public_id, inbound.reason, conversation.public_id if conversation else None,
+                   message.public_id if message else None)
+
+
+def wait_for_outcome(db: Database, inbound_id: int, *, seconds: float,
+                     pause: Callable[[int, float], object]) -> Outcome | None:
+    """Poll the stored mail until the worker has settled it, at most `seconds`. `pause` is
+    time.sleep under gevent (the request's greenlet yields; a test passes a stand-in)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with db.unit_of_work() as session:
+            inbound = session.get(InboundMail, inbound_id)
+            outcome = outcome_of(session, inbound) if inbound is not None else None
+        if outcome is not None:
+            return outcome
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        pause(inbound_id, min(POLL_SECONDS, left))
+
+
+POLL_SECONDS = 0.1
+
+
+def parse_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """The worker's half of an inbound webhook (and of an admin's re-process)."""
+    parse_stored(ctx.db, MailSettings.from_config(ctx.settings), payload)

@@ -51,6 +51,9 @@ class InboundMail(Base):
     status: Mapped[MailStatus] = mapped_column(Enum(MailStatus, native_enum=False, length=16),
                                                default=MailStatus.received)
     reason: Mapped[str | None] = mapped_column(String(64))
+    # What processing did (created | appended | ignored | failed): the webhook that queued the
+    # parse reads it back to answer with PROTOCOL.md's `action`.
+    action: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
@@ -86,3 +89,20 @@ class AutoMail(Base):
     address: Mapped[str] = mapped_column(String(254))
     kind: Mapped[str] = mapped_column(String(32))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EmailDisplay(Base):
+    """What the console shows of one customer mail, computed once in the worker at ingest (folded,
+    sanitised, cid images pointed at their attachments) so that opening a conversation only reads
+    it. `*_remote` hold the variant with remote images loaded, when the mail had any."""
+
+    __tablename__ = "email_displays"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)  # display.DISPLAY_VERSION it was computed with
+    html: Mapped[str] = mapped_column(Text)
+    quoted: Mapped[str] = mapped_column(Text)
+    blocked_images: Mapped[int] = mapped_column(Integer, default=0)
+    html_remote: Mapped[str | None] = mapped_column(Text)
+    quoted_remote: Mapped[str | None] = mapped_column(Text)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

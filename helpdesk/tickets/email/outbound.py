@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, object_session
 from helpdesk import events, jobs
 from helpdesk.db import utcnow
 from helpdesk.runtime import JobContext
+from helpdesk.tickets.email.delivery import RetryPolicy, retry_window_start
 from helpdesk.tickets.email.threading import make_message_id, reply_address
 from helpdesk.tickets.events import DeliveryChanged, MessagePosted
 from helpdesk.tickets.models import AuthorType, Channel, Conversation, Delivery, InboxAddress, Message
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 SEND_JOB = "email.send"
 ACK_JOB = "email.acknowledge"
 MAX_REFERENCES_CHARS = 1800  # long References headers get mangled or refused by some servers
-SEND_ATTEMPTS = 6
 # Message-ID and References must not be folded: some programs then fail to match them.
 MAIL_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
@@ -245,10 +245,17 @@ def _delivery_changed(session: Session, message: Message) -> None:
 
 
 def send_message_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Send one agent's reply, in three phases: read and build the mail (a short transaction that
+    also stores the Message-ID if the message had none, so every attempt carries the same one),
+    talk to the SMTP server with no transaction open, then write the outcome. Temporary failures
+    come back as RetryLater (no attempt used) until the retry window closes; a permanent answer,
+    or the window's end, makes the job dead with the reason and the reply `failed`."""
     settings = OutboundSettings.from_config(ctx.settings)
+    policy = RetryPolicy.from_config(ctx.settings)
     online: ShopperOnline | None = ctx.runtime.capability(SHOPPER_ONLINE_CAPABILITY)
+    message_pk = int(payload["message_id"])
     with ctx.db.unit_of_work() as session:
-        message = session.get(Message, int(payload["message_id"]))
+        message = session.get(Message, message_pk)
         if message is None or message.meta.get("emailed_at"):
             return  # at-least-once delivery of the job; at-most-once of the mail we can tell about
         conversation = message.conversation
@@ -256,46 +263,73 @@ def send_message_job(ctx: JobContext, payload: dict[str, Any]) -> None:
             message.meta = {**message.meta, "email_skipped": "shopper online"}
             return
         channel = conversation.channel
+        if not message.email_message_id:
+            message.email_message_id = make_msgid(domain=settings.domain)[1:-1]  # committed before sending
+        failures = int(message.meta.get("send_attempts", 0))
+        since = retry_window_start(message, payload.get("retry_from"))
         try:
             mail = build_mail(conversation, body_text=message.body_text, author=message.author_name,
-                              message_id=message.email_message_id or make_msgid(domain=settings.domain)[1:-1],
-                              settings=settings, before_seq=message.seq, attachments=list(message.attachments))
-            # Nothing is written yet: end the read transaction before talking to the SMTP server.
-            # On SQLite a transaction holds the write lock, and under gevent a request waiting for
-            # that lock stalls the whole process, the sending greenlet included.
-            session.rollback()
-            send(mail, settings.smtp_url)
+                              message_id=message.email_message_id, settings=settings,
+                              before_seq=message.seq, attachments=list(message.attachments))
         except jobs.Permanent as exc:
-            # Recorded and finished, not raised: raising would roll back the note of the failure.
-            message = session.get(Message, int(payload["message_id"]))
-            if channel is Channel.chat:
-                message.meta = {**message.meta, "email_error": str(exc)[:500]}  # the chat copy arrived
-                return
-            message.delivery = Delivery.failed
-            message.delivery_error = str(exc)[:500]
-            _delivery_changed(session, message)
-            return
-        except TransientSMTP as exc:
-            # The retry is a new job written with the note of this attempt, in one transaction.
-            message = session.get(Message, int(payload["message_id"]))
-            attempts = int(message.meta.get("send_attempts", 0)) + 1
-            message.meta = {**message.meta, "send_attempts": attempts}
-            message.delivery_error = str(exc)[:500]
-            if attempts >= SEND_ATTEMPTS:
+            _settle_failed(message, channel, str(exc))
+            error = str(exc)
+        else:
+            error = None
+    if error is not None:
+        if channel is Channel.chat:
+            return  # the chat copy arrived; the note of the mail's failure is written
+        raise jobs.Permanent(error)
+    # No transaction is open while the SMTP server talks (on SQLite one would hold the write lock).
+    try:
+        send(mail, settings.smtp_url)
+    except jobs.Permanent as exc:
+        with ctx.db.unit_of_work() as session:
+            _settle_failed(session.get(Message, message_pk), channel, str(exc))
+        if channel is Channel.chat:
+            return  # the chat copy arrived: nothing is lost, nothing to retry
+        raise
+    except TransientSMTP as exc:
+        failures += 1
+        now = ctx.now()
+        retry_at = policy.next_attempt(since, now, failures)
+        reason = (f"gave up after {failures} attempts over {policy.retry_hours:g} h: {exc}" if retry_at is None
+                  else str(exc))
+        with ctx.db.unit_of_work() as session:
+            message = session.get(Message, message_pk)
+            message.meta = {**message.meta, "send_attempts": failures}
+            if retry_at is None:
+                _settle_failed(message, channel, reason)
+            else:
+                message.delivery_error = f"retrying: {reason}"[:500]
                 if channel is Channel.email:
-                    message.delivery = Delivery.failed
                     _delivery_changed(session, message)
-                return
-            jobs.enqueue(session, SEND_JOB, {"message_id": message.id}, delay=jobs.backoff(attempts),
-                         dedupe_key=f"email-send:{message.id}:{attempts}")
-            return
-        message = session.get(Message, int(payload["message_id"]))
+        if retry_at is None:
+            raise jobs.Permanent(reason) from None
+        raise jobs.RetryLater((retry_at - now).total_seconds(),
+                              f"SMTP temporary failure {failures}, next try {retry_at:%Y-%m-%d %H:%M:%S} UTC: "
+                              f"{exc}") from None
+    with ctx.db.unit_of_work() as session:
+        message = session.get(Message, message_pk)
         if channel is Channel.email:
             message.delivery = Delivery.sent  # a chat message's delivery belongs to the chat room
             _delivery_changed(session, message)
         message.delivery_error = None
-        message.meta = {**message.meta, "emailed_at": utcnow().isoformat()}
+        message.meta = {**message.meta, "emailed_at": ctx.now().isoformat()}
         log.info("sent message %s by email", message.public_id)
+
+
+def _settle_failed(message: Message, channel: Channel, reason: str) -> None:
+    """A reply that will not be delivered: `failed` with the reason (the console shows it with a
+    Retry). A chat message's copy arrived in the chat: only a note of the mail's failure."""
+    if channel is Channel.chat:
+        message.meta = {**message.meta, "email_error": reason[:500]}
+        return
+    message.delivery = Delivery.failed
+    message.delivery_error = reason[:500]
+    session = object_session(message)
+    if session is not None:
+        _delivery_changed(session, message)
 
 
 def shopper_online(session: Session, conversation: Conversation, message: Message,

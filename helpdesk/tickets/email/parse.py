@@ -14,6 +14,7 @@ from email import policy
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
+from helpdesk.tickets.email.bounds import MailBounds, check_bodies, check_parts
 from helpdesk.tickets.email.charsets import codec_for, decode_bytes
 from helpdesk.tickets.email.headers import (
     BLANK_LINE,
@@ -25,7 +26,7 @@ from helpdesk.tickets.email.headers import (
     split_sender,
 )
 
-MAX_PARTS = 500
+MAX_PARTS = 2_000  # the walk's own guard; ingestion refuses more parts before parsing (bounds.py)
 
 UUENCODE_BLOCK = re.compile(rb"^begin [0-7]{3,4} ([^\r\n]+)\r?\n(.*?)^end\s*$", re.M | re.S)
 
@@ -188,14 +189,15 @@ def _rfc822_name(inner: Message) -> str:
     return ((subject or "forwarded message")[:200] + ".eml").replace("/", "_")
 
 
-def _walk(msg: Message, mail: ParsedMail, texts: list[str], htmls: list[str], raws: list[bytes]) -> None:
+def _walk(msg: Message, mail: ParsedMail, texts: list[str], htmls: list[str], raws: list[bytes],
+          max_parts: int = MAX_PARTS) -> None:
     count = 0
     raw_parts = iter(raws)
     stack: list[tuple[Message, bool]] = [(msg, False)]  # (part, inside multipart/alternative)
     while stack:
         part, _alt = stack.pop(0)
         count += 1
-        if count > MAX_PARTS:
+        if count > max_parts:
             mail.defects.append("too many MIME parts: the rest is ignored")
             return
         ctype = _content_type(part)
@@ -324,7 +326,11 @@ def _sender(msg: Message, fallback: str | None) -> str:
     return candidates[0] if candidates else ""
 
 
-def parse_mail(raw: bytes) -> ParsedMail:
+def parse_mail(raw: bytes, bounds: MailBounds | None = None) -> ParsedMail:
+    """With `bounds`, raises bounds.OverLimit before the parser or the HTML-to-text step would
+    walk a mail over them."""
+    if bounds is not None:
+        check_parts(raw, bounds)
     msg = email.message_from_bytes(repair_headers(raw), policy=policy.default)
     fallback = _declared_charset(msg)
 
@@ -353,11 +359,13 @@ def parse_mail(raw: bytes) -> ParsedMail:
     )
     texts: list[str] = []
     htmls: list[str] = []
-    _walk(msg, mail, texts, htmls, raw_message_parts(raw))
+    _walk(msg, mail, texts, htmls, raw_message_parts(raw), bounds.max_parts if bounds else MAX_PARTS)
     _restore_final_newline(msg, mail, raw)
     mail.text = "\n\n".join(t.strip("\r\n") for t in texts if t.strip())
     mail.html = "\n".join(htmls) if htmls else None
     mail.content_type = "text/html" if htmls else "text/plain"
+    if bounds is not None:
+        check_bodies(mail.text, mail.html, bounds)
     if not mail.text and mail.html:
         from helpdesk.tickets.email.text import html_to_text
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_required
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -13,12 +24,13 @@ from sqlalchemy import func, select
 from helpdesk import jobs
 from helpdesk.accounts.models import Role
 from helpdesk.accounts.services import audit
-from helpdesk.errors import Invalid, NotFound
-from helpdesk.tickets.email import display, ingest
+from helpdesk.db import utcnow
+from helpdesk.errors import DomainError, Invalid, NotFound
+from helpdesk.tickets.email import delivery, display, ingest, stored
 from helpdesk.tickets.email.imap import ImapConfig, schedule_poll
 from helpdesk.tickets.email.models import ImapCursor, InboundMail, MailStatus
 from helpdesk.tickets.models import Attachment, Channel, Inbox, Message
-from helpdesk.web import commit, current_actor, database, db_session, require_role
+from helpdesk.web import commit, current_actor, database, db_session, local_url, require_role, wants_json
 
 bp = Blueprint("email_admin", __name__)
 
@@ -63,6 +75,25 @@ def original(public_id: str) -> Response:
     return response
 
 
+@bp.post("/console/m/<public_id>/retry-send")
+@login_required
+def retry_send(public_id: str) -> Any:
+    """The console's Retry under a reply whose delivery failed (CSRF-checked like every form)."""
+    try:
+        message = delivery.retry_delivery(db_session(), current_actor(), public_id, now=utcnow())
+        commit()
+    except DomainError as exc:
+        db_session().rollback()
+        if wants_json():
+            return jsonify({"error": {"code": exc.code, "message": exc.message}}), exc.status
+        flash(exc.message, "error")
+        return redirect(local_url(request.referrer, "/console"), code=303)
+    if wants_json():
+        return jsonify({"delivery": message.delivery.value, "seq": message.seq})
+    return redirect(url_for("console.conversation", public_id=message.conversation.public_id,
+                            _anchor=f"m{message.seq}"), code=303)
+
+
 # -- console rendering --------------------------------------------------------------------------
 
 THREADED_BY = {"in_reply_to": "In-Reply-To", "references": "References", "signed_token": "our signed token",
@@ -70,17 +101,26 @@ THREADED_BY = {"in_reply_to": "In-Reply-To", "references": "References", "signed
 
 
 def render_email(message: Message) -> dict[str, Any] | None:
-    """What the conversation page shows for an email message: safe HTML, the folded quote, and
-    how many remote images wait for the agent's click."""
+    """What the conversation page shows for an email message: the display the worker stored at
+    ingest (safe HTML, the folded quote, how many remote images wait for the agent's click).
+    Nothing is parsed, sanitised or folded here: a mail without its display yet (older than the
+    table, or still being computed by the backfill job) shows its plain text unfolded."""
     meta = message.meta or {}
-    if message.author_type.value != "customer" or "email" not in meta:
+    if not stored.needs_display(message):
         return None
+    cache = g.setdefault("email_displays", {})
+    if message.conversation_id not in cache:
+        cache[message.conversation_id] = stored.displays_of(db_session(), message.conversation_id)
+    row = cache[message.conversation_id].get(message.id)
     load = request.args.get("images") == "1"
-    rendered = display.render_message(
-        message.body_text, message.body_html, list(message.attachments),
-        lambda pid: url_for("email_admin.attachment", public_id=pid, inline=1), load_remote=load)
-    return {"html": Markup(rendered.html), "quoted": Markup(rendered.quoted),
-            "blocked": rendered.blocked_images, "threaded_by": THREADED_BY.get(meta.get("threaded_by") or ""),
+    if row is None:
+        html, quoted, blocked = display.plain_text_html(message.body_text), "", 0
+    elif load and row.html_remote is not None:
+        html, quoted, blocked = row.html_remote, row.quoted_remote or "", 0
+    else:
+        html, quoted, blocked = row.html, row.quoted, row.blocked_images
+    return {"html": Markup(html), "quoted": Markup(quoted), "blocked": blocked, "pending": row is None,
+            "threaded_by": THREADED_BY.get(meta.get("threaded_by") or ""),
             "warning": meta.get("warning"), "note": meta.get("threading_note"), "auto": meta.get("auto")}
 
 
@@ -128,16 +168,28 @@ def mail_raw(public_id: str) -> Response:
 @login_required
 @require_role(Role.admin)
 def mail_reprocess(public_id: str) -> Any:
+    """Queue the mail for the worker to parse again, and wait a moment for its answer."""
+    from helpdesk.tickets.email.webhooks import ingest_pause
+
     row = _inbound(public_id)
     audit(db_session(), current_actor(), "email.reprocess", "inbound_mail", row.public_id)
+    queued = ingest.queue_reprocess(db_session(), row)
+    inbound_id = row.id
     commit()
-    outcome = ingest.reprocess(database(), public_id, ingest.MailSettings.from_config(current_app.config))
-    if outcome.action == "failed":
+    back = redirect(url_for("email_admin.mail_list", status=request.args.get("status", "failed")), code=303)
+    if queued is None:
+        flash(f"Mail {public_id} is {row.status.value}: nothing to re-process.", "success")
+        return back
+    outcome = ingest.wait_for_outcome(database(), inbound_id, pause=ingest_pause(),
+                                      seconds=float(current_app.config["EMAIL_INGEST_WAIT_SECONDS"]))
+    if outcome is None:
+        flash(f"Mail {public_id} is queued: the worker re-processes it shortly.", "success")
+    elif outcome.action == "failed":
         flash(f"Still failing: {_inbound(public_id).error}", "error")
     else:
         flash(f"Mail {public_id}: {outcome.action}{' (' + outcome.reason + ')' if outcome.reason else ''}.",
               "success")
-    return redirect(url_for("email_admin.mail_list", status=request.args.get("status", "failed")), code=303)
+    return back
 
 
 @bp.post("/admin/mail/inbox/<public_id>")

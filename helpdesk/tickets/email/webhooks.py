@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -15,8 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpdesk.errors import Invalid, Unauthorized
+from helpdesk.runtime import current_runtime
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.email import ingest, transport
+from helpdesk.tickets.email.models import MailStatus
 from helpdesk.tickets.models import Inbox, InboxAddress
 from helpdesk.web import database, db_session
 
@@ -125,15 +128,38 @@ def _receive(name: str) -> Any:
     delivery = transport(name)().extract(db_session())
     db_session().rollback()  # authentication only read; ingestion runs its own transactions
     settings = ingest.MailSettings.from_config(current_app.config)
-    outcome = ingest.receive(database(), delivery.raw, transport=name, settings=settings,
-                             inbox_id=delivery.inbox_id)
-    if outcome.action == "rejected":
+    db = database()
+    with db.unit_of_work() as session:
+        inbox = session.get(Inbox, delivery.inbox_id) if delivery.inbox_id else None
+        inbound = ingest.accept(session, delivery.raw, transport=name, inbox=inbox, settings=settings)
+        inbound_id, raw_id, rejected = inbound.id, inbound.public_id, inbound.status is MailStatus.rejected
+    if rejected:
         body = {"error": {"code": "mail_too_large",
                           "message": f"the mail is over {settings.max_bytes} bytes; it was kept for an admin "
                                      "but will not be processed"},
-                "inbound_id": outcome.inbound_id}
+                "inbound_id": raw_id}
         return jsonify(body), 413
+    # The worker parses it; the sender gets PROTOCOL.md's answer when the worker is quick, else
+    # "queued" with the stored mail's id (the mail is safe either way: it is stored).
+    outcome = ingest.wait_for_outcome(db, inbound_id, seconds=float(current_app.config["EMAIL_INGEST_WAIT_SECONDS"]),
+                                      pause=ingest_pause())
+    if outcome is None:
+        return jsonify({"action": "queued", "raw_id": raw_id, "inbound_id": raw_id,
+                        "conversation_id": None, "message_id": None}), 202
     return jsonify(outcome.as_json()), 202
+
+
+def ingest_pause() -> Callable[[int, float], object]:
+    """How the request waits between two looks at the mail: a plain sleep (under gevent it
+    yields to every other greenlet); tests put a stand-in worker here."""
+    return current_runtime().capability(PAUSE_CAPABILITY) or _sleep
+
+
+def _sleep(_inbound_id: int, seconds: float) -> None:
+    time.sleep(seconds)
+
+
+PAUSE_CAPABILITY = "email.ingest_pause"
 
 
 @bp.post("/raw")
