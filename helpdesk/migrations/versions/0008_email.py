@@ -1,7 +1,7 @@
 """email: stored display of customer mails, the action of an inbound mail
 
 Revision ID: email
-Revises: 0006
+Revises: secaccounts
 Create Date: 2026-12-01 09:30:00
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import helpdesk.db
 
 revision: str = 'email'
-down_revision: str | None = '0006'
+down_revision: str | None = 'secaccounts'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
