@@ -34,7 +34,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     dispatcher = Dispatcher()
-    database = Database(app.config["DATABASE_URL"], dispatcher)
+    database = Database(app.config["DATABASE_URL"], dispatcher,
+                        busy_seconds=float(app.config["SQLITE_BUSY_SECONDS"]))
     app.extensions["helpdesk.db"] = database
     app.extensions["helpdesk.dispatcher"] = dispatcher
     if app.config["RUN_MIGRATIONS"]:
