@@ -45,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _init_extensions(app)
     _register_rooms(app)
+    _init_operations(app)
     if hops := int(app.config["PROXY_FIX_HOPS"]):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -133,6 +134,14 @@ def _register_rooms(app: Flask) -> None:
         from helpdesk import demo
 
         app.register_blueprint(demo.bp)
+
+
+def _init_operations(app: Flask) -> None:
+    """/healthz, and body limits around everything else (Socket.IO included)."""
+    from helpdesk import health, limits
+
+    health.init_app(app)
+    limits.init_app(app)
 
 
 def db_of(app: Flask) -> Database:
