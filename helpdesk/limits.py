@@ -109,6 +109,16 @@ class BodyLimit:
             return [body]
         if raw is not None:
             environ["wsgi.input"] = CappedInput(raw, limit)
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # The server would read whatever a view left unread, chunk by chunk without end, to
+            # keep the connection: we close it after the response instead.
+            _stop_discarding(raw)
+
+            def closing_start_response(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+                headers = [(k, v) for k, v in headers if k.lower() != "connection"]
+                return start_response(status, [*headers, ("Connection", "close")], *exc)
+
+            return self.app(environ, closing_start_response)
         return self.app(environ, start_response)
 
 
