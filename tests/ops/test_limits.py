@@ -71,6 +71,6 @@ def test_defaults_follow_the_protocol(app: Flask) -> None:
     from helpdesk.limits import MULTIPART_OVERHEAD, limit_for
 
     assert limit_for("/api/v1/conversations", app.config) == 1024 * 1024
-    assert limit_for("/inbound/email/mailgun", app.config) == app.config["EMAIL_MAX_BYTES"] + MULTIPART_OVERHEAD
+    assert limit_for("/inbound/email/mailgun", app.config) == 2 * app.config["EMAIL_MAX_BYTES"] + 2**20
     assert limit_for("/widget/attachments", app.config) == \
         app.config["CHAT_MAX_ATTACHMENT_BYTES"] + MULTIPART_OVERHEAD
