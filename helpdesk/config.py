@@ -19,7 +19,8 @@ DEFAULTS: dict[str, Any] = {
     "RUN_MIGRATIONS": True,
     "WORKER_IN_PROCESS": False,
     "WORKER_POLL_SECONDS": 1.0,
-    "JOB_LEASE_SECONDS": 300,
+    "JOB_LEASE_SECONDS": 30,  # a claimed job's lease; a heartbeat renews it while the handler runs
+    "JOB_HEARTBEAT_SECONDS": 10,  # how often; a killed worker's job runs again after at most one lease
     "JOB_MAX_ATTEMPTS": 8,
     # Runtime and operations (helpdesk/cli.py, helpdesk/limits.py, helpdesk/health.py)
     "SQLITE_BUSY_SECONDS": 30.0,  # how long a transaction waits for SQLite's write lock
@@ -82,11 +83,12 @@ DEFAULTS: dict[str, Any] = {
 
 # Settings whose value is a number or flag when it arrives as an environment string.
 _BOOL = {"RUN_MIGRATIONS", "WORKER_IN_PROCESS", "DEMO", "SESSION_COOKIE_SECURE", "CRM_CREATE_CONTACTS"}
-_INT = {"PROXY_FIX_HOPS", "JOB_LEASE_SECONDS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
+_INT = {"PROXY_FIX_HOPS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
         "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS",
         "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS", "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST",
         "MAX_REQUEST_BYTES"}
-_FLOAT = {"WORKER_POLL_SECONDS", "SQLITE_BUSY_SECONDS", "DRAIN_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS",
+_FLOAT = {"WORKER_POLL_SECONDS", "JOB_LEASE_SECONDS", "JOB_HEARTBEAT_SECONDS", "SQLITE_BUSY_SECONDS",
+          "DRAIN_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS",
           "CHAT_FLOOD_WINDOW_SECONDS"}
 ENV_PREFIX = "HELPDESK_"
 

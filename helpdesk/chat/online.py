@@ -1,5 +1,5 @@
-"""Is a shopper on the widget right now? The email room asks before mailing a chat answer
-(helpdesk.tickets.email.outbound.SHOPPER_ONLINE); chat.init_app registers `visitor_connected`."""
+"""Is a shopper on the widget right now? The email room asks before mailing a chat answer,
+through the runtime capability "chat.shopper_online" that chat.init_app provides."""
 
 from __future__ import annotations
 

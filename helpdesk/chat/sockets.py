@@ -34,12 +34,18 @@ from helpdesk.chat.relay import (
 from helpdesk.db import Database
 from helpdesk.errors import DomainError, Forbidden, Invalid, RateLimited, Unauthorized, to_ack
 from helpdesk.extensions import socketio
+from helpdesk.runtime import current_runtime
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.serialize import conversation_dict, message_dict
 from helpdesk.web import close_session
 
 presence = Presence()
-flood = FloodGate()
+
+
+def _flood() -> FloodGate:
+    from helpdesk.chat import flood_gate
+
+    return flood_gate(current_runtime())
 
 
 @dataclass
@@ -146,7 +152,7 @@ def widget_disconnect(*_args: Any) -> None:
 @acked
 def widget_send(data: Any = None) -> dict[str, Any]:
     conn = _visitor_conn()
-    if not flood.allow(conn.visitor_id):
+    if not _flood().allow(conn.visitor_id):
         error = RateLimited("you are sending messages too fast; wait a few seconds and try again")
         emit("error", error.as_dict())
         raise error
@@ -184,7 +190,7 @@ def widget_typing(data: Any = None) -> None:
 def widget_contact(data: Any = None) -> dict[str, Any]:
     data = data if isinstance(data, dict) else {}
     conn = _visitor_conn()
-    if not flood.allow(conn.visitor_id):
+    if not _flood().allow(conn.visitor_id):
         raise RateLimited("too many changes; wait a few seconds and try again")
     with _visitor_work() as (session, visitor):
         customer = visitors.update_contact(session, visitor, email=data.get("email"), name=data.get("name"))
@@ -196,8 +202,8 @@ def widget_contact(data: Any = None) -> dict[str, Any]:
 @socketio.on("csat:submit", namespace=WIDGET)
 @acked
 def widget_csat(data: Any = None) -> dict[str, Any]:
-    """Routed to chat.csat_hook, which the reports room fills in (see helpdesk/chat/__init__.py)."""
-    from helpdesk import chat
+    """Recorded through the "csat.submit" capability of the tickets room (see chat/__init__.py)."""
+    from helpdesk.chat import CsatUnavailable
 
     data = data if isinstance(data, dict) else {}
     score = data.get("score")
@@ -208,7 +214,10 @@ def widget_csat(data: Any = None) -> dict[str, Any]:
         raise Invalid("comment", "text of at most 2000 characters")
     with _visitor_work() as (session, visitor):
         conversation = visitors.conversation_of(session, visitor, data.get("conversation_id"))
-        chat.csat_hook(session, visitors.actor_of(session, visitor), conversation, score, comment)
+        submit = current_runtime().capability("csat.submit")
+        if submit is None:
+            raise CsatUnavailable("satisfaction ratings are not set up on this helpdesk")
+        submit(session, visitors.actor_of(session, visitor), conversation, score, comment)
     return {}
 
 

@@ -66,7 +66,7 @@ def shopify_webhook() -> Any:
     if not services.record_delivery(session, "shopify", webhook_id, topic, shop):
         return jsonify(ok=True, result="duplicate")
     try:
-        result = sync.apply_shopify(session, topic, payload, shop)
+        result = sync.apply_shopify(session, current_app.config, topic, payload, shop)
     except PayloadError as exc:
         return _invalid_payload(exc)
     if result == "parked":
@@ -145,7 +145,7 @@ def bigcommerce_webhook() -> Any:
     if not services.record_delivery(session, "bigcommerce", delivery, scope, store):
         return jsonify(ok=True, result="duplicate")
     # The body says only which order changed: fetch it, in a job, from the API.
-    if sync.configured("bigcommerce") is None:
+    if sync.configured("bigcommerce", current_app.config) is None:
         services.park_delivery(session, "bigcommerce", delivery, "the BigCommerce API is not configured", payload)
         result = "parked"
     else:

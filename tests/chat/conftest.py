@@ -20,9 +20,9 @@ from tests.factories import make_inbox
 
 @pytest.fixture(autouse=True)
 def _fresh_presence() -> Iterator[None]:
-    """Presence and the flood gate are process memory: each test starts with nobody online."""
+    """Presence is the socket server's process memory: each test starts with nobody online.
+    (The flood gate is per app, on its runtime.)"""
     sockets.presence.__init__()
-    sockets.flood.__init__()
     yield
     sockets._visitors.clear()
     sockets._agents.clear()
