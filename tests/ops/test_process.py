@@ -178,3 +178,24 @@ def test_sigterm_lets_the_worker_finish_or_release_its_job_and_exit_0(
         if worker.poll() is None:
             worker.kill()
         hubspot.stop()
+
+
+def test_a_worker_child_killed_mid_job_has_its_job_given_back_at_once(database_url: str, tmp_path: Path) -> None:
+    hubspot = SlowHubSpot(60.0).start()
+    db = Database(database_url)
+    with db.unit_of_work() as s:
+        job_id = enqueue(s, "crm.pull", {"full": True}).id
+    db.dispose()
+    server = start_live_server(tmp_path, database_url, env={
+        "HELPDESK_CRM": "hubspot", "HELPDESK_HUBSPOT_ACCESS_TOKEN": "hs-token",
+        "HELPDESK_HUBSPOT_API_URL": hubspot.url, "HELPDESK_CRM_PULL_INTERVAL": "0"})
+    try:
+        wait_until(lambda: hubspot.started, timeout=60, message="the worker child to start the CRM pull")
+        killed = worker_children(server.proc.pid)
+        os.kill(killed[0], signal.SIGKILL)
+        # Given back by the supervisor, not after the lease ran out: due again, no attempt used.
+        wait_until(lambda: "died holding 1 job(s)" in server.output(), timeout=15, message="the release")
+        assert job_state(database_url, job_id) in (JobState.queued, JobState.running)
+    finally:
+        stop_live_server(server)
+        hubspot.stop()
