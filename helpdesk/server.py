@@ -87,6 +87,10 @@ def serve(app: Flask, host: str, port: int, banner: list[str], *, supervisor: An
     server = pywsgi.WSGIServer((host, port), app, handler_class=WebSocketHandler, log=None)
     server.start()
     gevent.spawn(collect_full)
+    # The job worker (another process) asks whether a shopper is on the widget: tell the database.
+    from helpdesk.chat import online
+
+    gevent.spawn(online.keep_fresh, app.extensions["helpdesk.db"], gevent.sleep)
     if supervisor is not None:
         supervisor.start()
     for line in banner:

@@ -1,17 +1,65 @@
 """Is a shopper on the widget right now? The email room asks before mailing a chat answer,
-through the runtime capability "chat.shopper_online" that chat.init_app provides."""
+through the runtime capability "chat.shopper_online" that chat.init_app provides.
+
+The sockets live in the web process but the question is asked by the job worker, another OS
+process: so the web process also writes what it knows into the database. A widget connection
+sets `ChatVisitor.connected_until` (now + CONNECTED_FOR_SECONDS), keep_fresh pushes it on every
+PRESENCE_REFRESH_SECONDS while the shopper stays, and their last disconnect clears it.
+"""
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from helpdesk.chat.sockets import _visitors
+from helpdesk.chat.models import ChatVisitor
+from helpdesk.chat.sockets import CONNECTED_FOR_SECONDS, _visitors
+from helpdesk.db import utcnow
 from helpdesk.tickets.models import Conversation
 
+log = logging.getLogger(__name__)
+PRESENCE_REFRESH_SECONDS = CONNECTED_FOR_SECONDS / 2.5  # one missed refresh is not a departure
 
-def visitor_connected(_session: Session, conversation: Conversation) -> bool:
-    """Is a browser of this conversation's shopper on /widget of its site right now (this process)?"""
+
+def _connected_here(conversation: Conversation) -> bool:
     return any(conn.inbox_id == conversation.inbox_id
                and (conversation.public_id in conn.conversations
                     or (conn.customer_id is not None and conn.customer_id == conversation.customer_id))
                for conn in list(_visitors.values()))
+
+
+def visitor_connected(session: Session, conversation: Conversation) -> bool:
+    """Is a browser of this conversation's shopper on /widget of its site right now: connected
+    to this process, or marked connected in the database by a web process?"""
+    if _connected_here(conversation):
+        return True
+    if conversation.customer_id is None:
+        return False
+    return session.scalar(select(ChatVisitor.id).where(
+        ChatVisitor.inbox_id == conversation.inbox_id, ChatVisitor.customer_id == conversation.customer_id,
+        ChatVisitor.connected_until > utcnow()).limit(1)) is not None
+
+
+def refresh(db: Any) -> int:
+    """Push the presence mark of this process's connected shoppers (one short write)."""
+    ids = sorted({conn.visitor_id for conn in list(_visitors.values())})
+    if not ids:
+        return 0
+    with db.unit_of_work() as session:
+        return session.execute(update(ChatVisitor).where(ChatVisitor.id.in_(ids))
+                               .values(connected_until=utcnow() + timedelta(seconds=CONNECTED_FOR_SECONDS))
+                               ).rowcount
+
+
+def keep_fresh(db: Any, sleep: Any) -> None:
+    """The web process's loop (helpdesk/server.py starts it)."""
+    while True:
+        sleep(PRESENCE_REFRESH_SECONDS)
+        try:
+            refresh(db)
+        except Exception:  # a busy database: the next round catches up
+            log.warning("refreshing chat presence failed", exc_info=True)

@@ -3,21 +3,25 @@ in a unit of work per event, ack. Emits of stored things come from chat.relay af
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from helpdesk.accounts.models import Agent
 from helpdesk.actors import agent_actor
 from helpdesk.chat import assignment, services, visitors
 from helpdesk.chat.attachments import widget_message
+from helpdesk.chat.models import ChatVisitor
 from helpdesk.chat.presence import STATUSES, FloodGate, Presence
 from helpdesk.chat.relay import (
     CONSOLE,
@@ -31,7 +35,7 @@ from helpdesk.chat.relay import (
     to_shopper,
     visitor_room,
 )
-from helpdesk.db import Database
+from helpdesk.db import Database, utcnow
 from helpdesk.errors import DomainError, Forbidden, Invalid, RateLimited, Unauthorized, to_ack
 from helpdesk.extensions import socketio
 from helpdesk.runtime import current_runtime
@@ -66,6 +70,10 @@ class AgentConn:
 
 
 _visitors: dict[str, VisitorConn] = {}
+log = logging.getLogger(__name__)
+# A connected visitor's presence mark lasts this long unless refreshed (chat/online.py): a web
+# process that dies without clearing its marks stops counting within it.
+CONNECTED_FOR_SECONDS = 50.0
 _agents: dict[str, AgentConn] = {}
 
 
@@ -120,6 +128,7 @@ def widget_connect(auth: Any = None) -> None:
             inbox = visitors.inbox_for_site(session, auth.get("site"))
             started = visitors.start(session, inbox, auth.get("token"), auth.get("identity"))
             visitor = started.visitor
+            visitor.connected_until = utcnow() + timedelta(seconds=CONNECTED_FOR_SECONDS)
             customer = visitor.customer
             current = visitors.current_conversation(session, visitor)
             mine = visitors.conversations(session, visitor)
@@ -145,7 +154,15 @@ def widget_connect(auth: Any = None) -> None:
 
 @socketio.on("disconnect", namespace=WIDGET)
 def widget_disconnect(*_args: Any) -> None:
-    _visitors.pop(request.sid, None)
+    conn = _visitors.pop(request.sid, None)
+    if conn is None or any(c.visitor_id == conn.visitor_id for c in list(_visitors.values())):
+        return
+    try:  # the shopper's last tab here closed: the worker must not see them as online any more
+        with _db().unit_of_work() as session:
+            session.execute(update(ChatVisitor).where(ChatVisitor.id == conn.visitor_id)
+                            .values(connected_until=None))
+    except Exception:  # without this write the mark runs out by itself (CONNECTED_FOR_SECONDS)
+        log.warning("marking visitor %s as gone failed", conn.visitor_id, exc_info=True)
 
 
 @socketio.on("message:send", namespace=WIDGET)
