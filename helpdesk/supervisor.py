@@ -26,13 +26,13 @@ HEALTHY_AFTER_SECONDS = 60.0  # a child that ran this long starts the backoff af
 
 
 def worker_environment(config: Any) -> dict[str, str]:
-    """The parent's settings as the child reads them: its own database, instance and URLs."""
+    """The parent's settings as the child reads them. The environment and instance folder give
+    it everything else (the secret key too); `helpdesk demo` overrides the database and URL."""
     env = dict(os.environ)
     env.update({
         "HELPDESK_DATABASE_URL": str(config["DATABASE_URL"]),
         "HELPDESK_INSTANCE_PATH": str(config["INSTANCE_PATH"]),
         "HELPDESK_BASE_URL": str(config["BASE_URL"]),
-        "HELPDESK_SECRET_KEY": str(config["SECRET_KEY"]),
         "HELPDESK_RUN_MIGRATIONS": "0",  # the parent migrated before it started us
     })
     return env
