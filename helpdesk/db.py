@@ -60,6 +60,7 @@ def public_id(prefix: str) -> str:
 
 
 SQLITE_BUSY_SECONDS = 30.0  # default of the SQLITE_BUSY_SECONDS setting
+SQLITE_MAX_OVERFLOW = 200
 
 
 def cooperative() -> bool:
@@ -75,7 +76,11 @@ def make_engine(url: str, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Engine:
         # with sleeps that yield (_retry_busy). Elsewhere SQLite may wait itself.
         yielding = cooperative()
         busy_ms = 0 if yielding else int(busy_seconds * 1000)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000})
+        # Each greenlet waiting its turn for the write lock holds a pooled connection: after a
+        # stall hundreds may queue up, and the default pool (5 + 10) would fail them all after 30 s
+        # with a pool timeout. SQLite connections are cheap file handles: allow many.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
+                               pool_size=10, max_overflow=SQLITE_MAX_OVERFLOW, pool_timeout=busy_seconds)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
