@@ -124,6 +124,17 @@ class Chat:
         self.agent.call("subscribe", {"conversation_id": self.conversation_id}, namespace="/console", timeout=30)
         self.subscribed = True
         self.seq = 0
+        # python-socketio's client gives up its connection for good when it has had nothing to
+        # send for 30 s (no pings from a stalled server to answer); a browser would reconnect.
+        # A shopper who now and then says "not typing" keeps it, so we measure the server.
+        threading.Thread(target=self._keepalive, daemon=True).start()
+
+    def _keepalive(self) -> None:
+        while True:
+            time.sleep(5)
+            with contextlib.suppress(socketio.exceptions.SocketIOError):
+                self.shopper.emit("typing", {"conversation_id": self.conversation_id, "typing": False},
+                                  namespace="/widget")
 
     def send_for(self, seconds: float, tag: str) -> list[str]:
         """Send at the steady rate for `seconds`, never waiting for deliveries."""
