@@ -54,6 +54,16 @@ def test_healthz_is_503_when_the_database_does_not_answer(app: Flask, client: Fl
     assert body["ok"] is False and body["database"] == "error" and body["jobs"] is None
 
 
+@pytest.fixture(autouse=True)
+def _no_message_queue_left() -> Any:
+    """Flask-SocketIO keeps an app's message queue on its one extension object, and later apps
+    (and their test clients) would inherit it."""
+    from helpdesk.extensions import socketio
+
+    yield
+    socketio.server_options.pop("client_manager", None)
+
+
 @pytest.fixture
 def redis_app(app_config: dict[str, Any], redis_server: Any) -> Any:
     app = create_app({**app_config, "REDIS_URL": redis_server.url})
