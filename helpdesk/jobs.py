@@ -156,7 +156,9 @@ class Worker:
         settings = runtime.settings
         self.lease_seconds = float(lease_seconds if lease_seconds is not None
                                    else settings.get("JOB_LEASE_SECONDS") or 30)
-        beat = heartbeat_seconds if heartbeat_seconds is not None else settings.get("JOB_HEARTBEAT_SECONDS")
+        beat = heartbeat_seconds
+        if beat is None and lease_seconds is None:
+            beat = settings.get("JOB_HEARTBEAT_SECONDS")
         # Three beats per lease by default: one lost beat (a busy database) does not lose the lease.
         self.heartbeat_seconds = float(beat or self.lease_seconds / 3)
         if self.heartbeat_seconds >= self.lease_seconds:
@@ -205,6 +207,13 @@ class Worker:
         job = self.claim()
         if job is None:
             return False
+        if job.attempts > job.max_attempts:
+            # Claimed back from workers that died running it, once per attempt: a job that kills
+            # its worker (out of memory, a crash in C) must not do so forever.
+            self._settle(job, f"gave up: the worker running it stopped {job.attempts - 1} times "
+                              f"(crash or kill) before it finished; {job.last_error or ''}".rstrip("; "),
+                         JobState.dead, None)
+            return True
         fn = self.runtime.jobs.handler(job.kind)
         lost = threading.Event()
         info = JobInfo(id=job.id, kind=job.kind, attempts=job.attempts, max_attempts=job.max_attempts,
@@ -212,18 +221,18 @@ class Worker:
         beat = _Heartbeat(self, job.id, lost)
         beat.start()
         try:
-            if fn is None:
-                raise Permanent(f"no handler for job kind {job.kind!r}")
-            fn(self.runtime.context(info, lost), dict(job.payload))
+            try:
+                if fn is None:
+                    raise Permanent(f"no handler for job kind {job.kind!r}")
+                fn(self.runtime.context(info, lost), dict(job.payload))
+            finally:
+                beat.stop()  # whatever happens (even the process being stopped), the lease stops growing
         except RetryLater as exc:
-            beat.stop()
             wait = min(RETRY_LATER_MAX_SECONDS, max(RETRY_LATER_MIN_SECONDS, float(exc.seconds)))
             self._settle(job, exc.reason, JobState.queued, wait, refund_attempt=True)
         except Permanent as exc:
-            beat.stop()
             self._settle(job, str(exc) or type(exc).__name__, JobState.dead, None)
         except Exception as exc:
-            beat.stop()
             log.warning("job %s (%s) failed on attempt %s: %s", job.id, job.kind, job.attempts, exc)
             error = f"{type(exc).__name__}: {exc}"
             if job.attempts >= job.max_attempts:
@@ -231,7 +240,6 @@ class Worker:
             else:
                 self._settle(job, error, JobState.queued, backoff(job.attempts))
         else:
-            beat.stop()
             self._settle(job, None, JobState.done, None)
         return True
 

@@ -90,7 +90,7 @@ def serve(app: Flask, host: str, port: int, banner: list[str], *, supervisor: An
     # The job worker (another process) asks whether a shopper is on the widget: tell the database.
     from helpdesk.chat import online
 
-    gevent.spawn(online.keep_fresh, app.extensions["helpdesk.db"], gevent.sleep)
+    gevent.spawn(online.keep_fresh, app.extensions["helpdesk.runtime"], gevent.sleep)
     if supervisor is not None:
         supervisor.start()
     for line in banner:

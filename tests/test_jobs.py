@@ -193,3 +193,39 @@ def test_periodic_jobs_keep_one_pending_run_due_an_interval_after_the_last(app: 
         nxt = s.scalar(select(Job).filter_by(dedupe_key="periodic:test.tick"))
         assert timedelta(seconds=55) < nxt.run_at - utcnow() <= timedelta(seconds=60)
     assert Worker(runtime_of(app)).run_until_idle() == 0  # not due for a minute
+
+
+def test_a_job_that_gives_up_is_dead_with_its_reason_on_the_admin_page(app: Flask, admin_client: Any) -> None:
+    def down(ctx: Any, payload: Any) -> None:
+        raise ConnectionRefusedError("connection refused by 127.0.0.1:25")
+    register(app, "test.down", down)
+    job_id = enqueue(app, "test.down", max_attempts=2)
+    worker = Worker(runtime_of(app))
+    for _ in range(2):
+        with db_of(app).unit_of_work() as s:
+            s.get(Job, job_id).run_at = utcnow()  # skip the backoff wait
+        assert worker.run_one()
+    dead = job(app, job_id)
+    assert dead.state is JobState.dead and dead.finished_at is not None
+    assert dead.last_error == "gave up after 2 attempts: ConnectionRefusedError: connection refused by 127.0.0.1:25"
+    page = admin_client.get("/admin/jobs").get_data(as_text=True)
+    assert "gave up after 2 attempts: ConnectionRefusedError" in page and f"/admin/jobs/{job_id}/retry" in page
+
+
+def test_a_handler_can_give_up_at_once_and_a_retry_later_keeps_no_attempt(app: Flask) -> None:
+    outcomes = iter([jobs.RetryLater(0, "429 Retry-After: 0"), jobs.RetryLater(0, "again"),
+                     jobs.Permanent("550 mailbox unavailable")])
+
+    def answer(ctx: Any, payload: Any) -> None:
+        raise next(outcomes)
+    register(app, "test.answers", answer)
+    job_id = enqueue(app, "test.answers", max_attempts=1)
+    worker = Worker(runtime_of(app))
+    for _ in range(3):
+        with db_of(app).unit_of_work() as s:
+            s.get(Job, job_id).run_at = utcnow()
+        assert worker.run_one()
+        if job(app, job_id).state is JobState.queued:
+            assert job(app, job_id).attempts == 0  # two waits on a job of one attempt: still queued
+    dead = job(app, job_id)
+    assert (dead.state, dead.last_error, dead.attempts) == (JobState.dead, "550 mailbox unavailable", 1)

@@ -80,3 +80,16 @@ def test_a_setting_changed_on_one_app_is_seen_by_its_jobs_only(app: Flask, other
             jobs.enqueue(s, "test.settings")
         assert Worker(runtime_of(one)).run_one()
     assert seen == {"first": 7, "second": 25}
+
+
+def test_socket_presence_and_the_flood_gate_belong_to_one_app(app: Flask, other_app: Flask) -> None:
+    from helpdesk.chat import flood_gate
+    from helpdesk.chat.sockets import socket_state
+
+    first, second = runtime_of(app), runtime_of(other_app)
+    socket_state(first).presence.connect("sid-1", 7, "agt_7", "Alice")
+    assert socket_state(first).presence.online_agent_ids() == {7}
+    assert socket_state(second).presence.online_agent_ids() == set()
+    burst = int(app.config["CHAT_FLOOD_BURST"])
+    assert all(flood_gate(first).allow(1) for _ in range(burst)) and not flood_gate(first).allow(1)
+    assert flood_gate(second).allow(1), "another app's visitors have their own budget"

@@ -42,5 +42,5 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     csat_relay.wire(app, runtime)  # the widget asks for and records chat CSAT
     # An agent's chat answer is mailed only to a shopper who is not on the widget right now:
     # the email room asks through this capability.
-    runtime.provide("chat.shopper_online", online.visitor_connected)
+    runtime.provide("chat.shopper_online", online.shopper_online(runtime))
     app.wsgi_app = transport.NoDelay(app.wsgi_app)  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ PRESENCE_REFRESH_SECONDS while the shopper stays, and their last disconnect clea
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -17,26 +18,25 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from helpdesk.chat.models import ChatVisitor
-from helpdesk.chat.sockets import CONNECTED_FOR_SECONDS, _visitors
+from helpdesk.chat.sockets import CONNECTED_FOR_SECONDS, socket_state
 from helpdesk.db import utcnow
+from helpdesk.runtime import Runtime
 from helpdesk.tickets.models import Conversation
 
 log = logging.getLogger(__name__)
 PRESENCE_REFRESH_SECONDS = CONNECTED_FOR_SECONDS / 2.5  # one missed refresh is not a departure
 
 
-def _connected_here(conversation: Conversation) -> bool:
+def visitor_connected(runtime: Runtime, conversation: Conversation) -> bool:
+    """Is a browser of this conversation's shopper on /widget of its site right now (this process)?"""
     return any(conn.inbox_id == conversation.inbox_id
                and (conversation.public_id in conn.conversations
                     or (conn.customer_id is not None and conn.customer_id == conversation.customer_id))
-               for conn in list(_visitors.values()))
+               for conn in list(socket_state(runtime).visitors.values()))
 
 
-def visitor_connected(session: Session, conversation: Conversation) -> bool:
-    """Is a browser of this conversation's shopper on /widget of its site right now: connected
-    to this process, or marked connected in the database by a web process?"""
-    if _connected_here(conversation):
-        return True
+def marked_connected(session: Session, conversation: Conversation) -> bool:
+    """Has a web process (any) marked this conversation's shopper as on /widget of its site?"""
     if conversation.customer_id is None:
         return False
     return session.scalar(select(ChatVisitor.id).where(
@@ -44,22 +44,29 @@ def visitor_connected(session: Session, conversation: Conversation) -> bool:
         ChatVisitor.connected_until > utcnow()).limit(1)) is not None
 
 
-def refresh(db: Any) -> int:
+def shopper_online(runtime: Runtime) -> Callable[[Session, Conversation], bool]:
+    """The "chat.shopper_online" capability of this app: `(session, conversation) -> bool`,
+    true when connected to this process or marked connected by another (the worker asks)."""
+    return lambda session, conversation: (visitor_connected(runtime, conversation)
+                                          or marked_connected(session, conversation))
+
+
+def refresh(runtime: Runtime) -> int:
     """Push the presence mark of this process's connected shoppers (one short write)."""
-    ids = sorted({conn.visitor_id for conn in list(_visitors.values())})
+    ids = sorted({conn.visitor_id for conn in list(socket_state(runtime).visitors.values())})
     if not ids:
         return 0
-    with db.unit_of_work() as session:
+    with runtime.db.unit_of_work() as session:
         return session.execute(update(ChatVisitor).where(ChatVisitor.id.in_(ids))
                                .values(connected_until=utcnow() + timedelta(seconds=CONNECTED_FOR_SECONDS))
                                ).rowcount
 
 
-def keep_fresh(db: Any, sleep: Any) -> None:
+def keep_fresh(runtime: Runtime, sleep: Any) -> None:
     """The web process's loop (helpdesk/server.py starts it)."""
     while True:
         sleep(PRESENCE_REFRESH_SECONDS)
         try:
-            refresh(db)
+            refresh(runtime)
         except Exception:  # a busy database: the next round catches up
             log.warning("refreshing chat presence failed", exc_info=True)

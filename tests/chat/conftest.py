@@ -11,21 +11,10 @@ from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
 
 from helpdesk import db_of
-from helpdesk.chat import sockets
 from helpdesk.extensions import socketio
 from helpdesk.tickets.models import Inbox
 from tests.conftest import login
 from tests.factories import make_inbox
-
-
-@pytest.fixture(autouse=True)
-def _fresh_presence() -> Iterator[None]:
-    """Presence is the socket server's process memory: each test starts with nobody online.
-    (The flood gate is per app, on its runtime.)"""
-    sockets.presence.__init__()
-    yield
-    sockets._visitors.clear()
-    sockets._agents.clear()
 
 
 @pytest.fixture

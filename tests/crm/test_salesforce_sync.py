@@ -115,6 +115,7 @@ def test_request_limit_exceeded_waits_instead_of_failing(
     with db_of(salesforce_app).unit_of_work() as s:
         job = s.scalar(select(jobs.Job).where(jobs.Job.kind == sync.PULL))
         assert job.state is jobs.JobState.queued and "REQUEST_LIMIT_EXCEEDED" in job.last_error
+        assert job.attempts == 0, "waiting for the org's API allowance uses no attempt"
         assert (job.run_at - job.created_at).total_seconds() > 600
         assert "REQUEST_LIMIT_EXCEEDED" in s.scalar(select(CrmSyncState)).last_error
     drain(salesforce_app)
