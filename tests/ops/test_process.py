@@ -199,3 +199,15 @@ def test_a_worker_child_killed_mid_job_has_its_job_given_back_at_once(database_u
     finally:
         stop_live_server(server)
         hubspot.stop()
+
+
+def test_the_worker_child_gets_the_web_process_s_database_and_urls(tmp_path: Path) -> None:
+    from helpdesk.supervisor import worker_environment
+
+    # `helpdesk demo` overrides the database and base URL in code: the child must use the same.
+    env = worker_environment({"DATABASE_URL": "sqlite:////srv/demo.sqlite", "INSTANCE_PATH": str(tmp_path),
+                              "BASE_URL": "http://127.0.0.1:5005", "SECRET_KEY": "not-for-the-environment"})
+    assert env["HELPDESK_DATABASE_URL"] == "sqlite:////srv/demo.sqlite"
+    assert env["HELPDESK_INSTANCE_PATH"] == str(tmp_path) and env["HELPDESK_BASE_URL"] == "http://127.0.0.1:5005"
+    assert env["HELPDESK_RUN_MIGRATIONS"] == "0"  # the parent migrated already
+    assert "not-for-the-environment" not in env.values()  # read from the instance folder instead
