@@ -36,7 +36,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     dispatcher = Dispatcher()
-    database = Database(app.config["DATABASE_URL"], dispatcher)
+    database = Database(app.config["DATABASE_URL"], dispatcher,
+                        busy_seconds=float(app.config["SQLITE_BUSY_SECONDS"]))
     app.extensions["helpdesk.db"] = database
     app.extensions["helpdesk.dispatcher"] = dispatcher
     # Everything of this app that outlives a request (handlers, capabilities, caches) lives here,
@@ -50,6 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _init_extensions(app)
     _register_rooms(app, runtime)
+    _init_operations(app)
     if hops := int(app.config["PROXY_FIX_HOPS"]):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -96,6 +98,14 @@ def _register_rooms(app: Flask, runtime: Runtime) -> None:
         from helpdesk import demo
 
         app.register_blueprint(demo.bp)
+
+
+def _init_operations(app: Flask) -> None:
+    """/healthz, and body limits around everything else (Socket.IO included)."""
+    from helpdesk import health, limits
+
+    health.init_app(app)
+    limits.init_app(app)
 
 
 def db_of(app: Flask) -> Database:

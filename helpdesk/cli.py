@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,6 @@ from flask import Flask
 from helpdesk import config as settings
 from helpdesk import create_app, db_of
 from helpdesk.runtime import runtime_of
-
-GC_FULL_EVERY_SECONDS = 300
 
 
 def _app(**overrides: Any) -> Flask:
@@ -33,43 +30,34 @@ def cli() -> None:
     """Helpdesk: live chat, email tickets, CRM and orders for online shops."""
 
 
-def serve(app: Flask, host: str, port: int, banner: list[str]) -> None:
-    """Serve HTTP, sockets and the job worker in one gevent process."""
-    from helpdesk.extensions import socketio
-    from helpdesk.jobs import Worker
+def serve(app: Flask, host: str, port: int, banner: list[str], with_worker: bool = True) -> None:
+    """Serve HTTP and sockets in this gevent process; the job worker runs in a child process."""
+    from helpdesk import server
+    from helpdesk.supervisor import WorkerSupervisor, worker_environment
 
-    # Full (generation-2) collections walking thousands of sockets made the p99 tail; run them
-    # on a timer instead (see ARCHITECTURE.md, Runtime).
-    gc.set_threshold(700, 10, 10**9)
-
-    def collect_full() -> None:
-        while True:
-            socketio.sleep(GC_FULL_EVERY_SECONDS)
-            gc.collect()
-
-    worker = Worker(runtime_of(app))
-    socketio.start_background_task(worker.run_forever, app.config["WORKER_POLL_SECONDS"], socketio.sleep)
-    socketio.start_background_task(collect_full)
-    for line in banner:
-        click.echo(line)
-    sys.stdout.flush()
-    socketio.run(app, host=host, port=port, log_output=False, allow_unsafe_werkzeug=False)
+    supervisor = WorkerSupervisor(worker_environment(app.config)) if with_worker else None
+    if not with_worker:
+        banner = [*banner, "  (no job worker: run `helpdesk worker` beside it)"]
+    server.serve(app, host, port, banner, supervisor=supervisor)
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def run(host: str, port: int) -> None:
-    """Migrate the database, then serve the app, sockets and job worker."""
+@click.option("--no-worker", is_flag=True, help="Serve only; run `helpdesk worker` separately.")
+def run(host: str, port: int, no_worker: bool) -> None:
+    """Migrate the database, then serve the app and sockets, with the job worker in a child process."""
     app = _app(SOCKETIO_ASYNC_MODE="gevent")
     base = f"http://{host}:{port}"
-    serve(app, host, port, [f"Helpdesk is running: {base}/console  (database: {_safe_url(app)})"])
+    serve(app, host, port, [f"Helpdesk is running: {base}/console  (database: {_safe_url(app)})"],
+          with_worker=not no_worker)
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-def demo(host: str, port: int) -> None:
+@click.option("--no-worker", is_flag=True, help="Serve only; run `helpdesk worker` separately.")
+def demo(host: str, port: int, no_worker: bool) -> None:
     """Serve a fresh demo database with sample data, a demo shop page and demo logins."""
     from helpdesk.demo import seed
 
@@ -89,14 +77,15 @@ def demo(host: str, port: int) -> None:
         f"  Demo shop     : {base}/demo/shop   (chat widget, site key 'demo')",
         f"  REST API      : {base}/api/v1/openapi.json",
         "Press Ctrl+C to stop.",
-    ])
+    ], with_worker=not no_worker)
 
 
 @cli.command()
 @click.option("--once", is_flag=True, help="Drain the due jobs and exit.")
 def worker(once: bool) -> None:
-    """Run only the job worker (scale-out)."""
+    """Run only the job worker (`helpdesk run` starts one; more for scale-out). SIGTERM drains."""
     from helpdesk.jobs import Worker
+    from helpdesk.supervisor import run_until_terminated
 
     app = _app()
     w = Worker(runtime_of(app))
@@ -105,7 +94,9 @@ def worker(once: bool) -> None:
             click.echo(f"ran {w.run_until_idle()} jobs")
             return
         click.echo(f"job worker {w.name} polling every {app.config['WORKER_POLL_SECONDS']} s")
-        w.run_forever(app.config["WORKER_POLL_SECONDS"])
+        sys.stdout.flush()
+        run_until_terminated(w, db_of(app), float(app.config["WORKER_POLL_SECONDS"]),
+                             float(app.config["DRAIN_SECONDS"]))
 
 
 @cli.group()

@@ -17,11 +17,14 @@ DEFAULTS: dict[str, Any] = {
     "SOCKETIO_ASYNC_MODE": "threading",  # the `run` command switches to gevent
     "RATELIMIT_STORAGE_URI": None,  # None: Redis when REDIS_URL is set, else memory
     "RUN_MIGRATIONS": True,
-    "WORKER_IN_PROCESS": False,
     "WORKER_POLL_SECONDS": 1.0,
     "JOB_LEASE_SECONDS": 30,  # a claimed job's lease; a heartbeat renews it while the handler runs
     "JOB_HEARTBEAT_SECONDS": 10,  # how often; a killed worker's job runs again after at most one lease
     "JOB_MAX_ATTEMPTS": 8,
+    # Runtime and operations (helpdesk/cli.py, helpdesk/limits.py, helpdesk/health.py)
+    "SQLITE_BUSY_SECONDS": 30.0,  # how long a transaction waits for SQLite's write lock
+    "DRAIN_SECONDS": 20.0,  # SIGTERM: in-flight requests and the current job get this long
+    "MAX_REQUEST_BYTES": 1024 * 1024,  # body limit of every route without a larger one of its own
     "PAGE_SIZE": 25,
     "MAX_BODY_CHARS": 20_000,
     "MAX_UPLOAD_BYTES": 10 * 1024 * 1024,
@@ -85,15 +88,15 @@ DEFAULTS: dict[str, Any] = {
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.
-_BOOL = {"RUN_MIGRATIONS", "WORKER_IN_PROCESS", "DEMO", "SESSION_COOKIE_SECURE", "CRM_CREATE_CONTACTS",
+_BOOL = {"RUN_MIGRATIONS", "DEMO", "SESSION_COOKIE_SECURE", "CRM_CREATE_CONTACTS",
          "REMEMBER_COOKIE_SECURE"}
 _INT = {"PROXY_FIX_HOPS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
         "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS",
         "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS", "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST",
-        "EMAIL_MAX_PARTS", "EMAIL_MAX_TEXT_CHARS", "EMAIL_MAX_HTML_BYTES"}
+        "EMAIL_MAX_PARTS", "EMAIL_MAX_TEXT_CHARS", "EMAIL_MAX_HTML_BYTES", "MAX_REQUEST_BYTES"}
 _FLOAT = {"WORKER_POLL_SECONDS", "JOB_LEASE_SECONDS", "JOB_HEARTBEAT_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS",
           "CHAT_FLOOD_WINDOW_SECONDS", "EMAIL_INGEST_WAIT_SECONDS", "SMTP_RETRY_HOURS",
-          "SMTP_RETRY_FIRST_SECONDS", "SMTP_RETRY_MAX_SECONDS"}
+          "SMTP_RETRY_FIRST_SECONDS", "SMTP_RETRY_MAX_SECONDS", "SQLITE_BUSY_SECONDS", "DRAIN_SECONDS"}
 ENV_PREFIX = "HELPDESK_"
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import sqlite3
+import sys
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -56,9 +59,28 @@ def public_id(prefix: str) -> str:
     return f"{prefix}_{secrets.token_urlsafe(12)}"
 
 
-def make_engine(url: str) -> Engine:
+SQLITE_BUSY_SECONDS = 30.0  # default of the SQLITE_BUSY_SECONDS setting
+SQLITE_MAX_OVERFLOW = 200
+
+
+def cooperative() -> bool:
+    """True in a process where gevent patched threads and sleeps (`helpdesk run`, `helpdesk worker`)."""
+    monkey = sys.modules.get("gevent.monkey")
+    return bool(monkey and monkey.is_module_patched("threading"))
+
+
+def make_engine(url: str, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # Under gevent, SQLite's own wait for another process's write lock (busy_timeout) sleeps
+        # in C and freezes every greenlet of the process; there it is 0 and we wait in Python,
+        # with sleeps that yield (_retry_busy). Elsewhere SQLite may wait itself.
+        yielding = cooperative()
+        busy_ms = 0 if yielding else int(busy_seconds * 1000)
+        # Each greenlet waiting its turn for the write lock holds a pooled connection: after a
+        # stall hundreds may queue up, and the default pool (5 + 10) would fail them all after 30 s
+        # with a pool timeout. SQLite connections are cheap file handles: allow many.
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
+                               pool_size=10, max_overflow=SQLITE_MAX_OVERFLOW, pool_timeout=busy_seconds)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -66,41 +88,75 @@ def make_engine(url: str) -> Engine:
             # IMMEDIATE ourselves: a deferred transaction that reads and then writes fails at
             # once with SQLITE_BUSY when another writer got in between, instead of waiting.
             dbapi_conn.isolation_level = None
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
+            dbapi_conn.execute(f"PRAGMA busy_timeout={busy_ms}")
+            _retry_busy(lambda: dbapi_conn.execute("PRAGMA journal_mode=WAL"), time.monotonic() + busy_seconds)
+            dbapi_conn.execute("PRAGMA foreign_keys=ON")
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
-        _serialise_writers(engine)
+        _serialise_writers(engine, busy_seconds)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-SQLITE_WRITE_WAIT_SECONDS = 30.0
+SQLITE_WRITE_WAIT_SECONDS = SQLITE_BUSY_SECONDS  # the old name
 
 
 class DatabaseBusy(Exception):
-    """Another transaction of this process held the SQLite write lock for too long."""
+    """The SQLite write lock stayed taken (by this or another process) for longer than allowed."""
 
 
-def _serialise_writers(engine: Engine) -> None:
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) \
+        or "database is locked" in str(exc)
+
+
+def _retry_busy(statement: Callable[[], Any], deadline: float) -> None:
+    """Run `statement` until SQLite stops answering SQLITE_BUSY or the deadline passes.
+
+    time.sleep is gevent's in the web process, so the other greenlets run while we wait; the
+    delay grows to 20 ms so a lock freed by another process is taken within a few ms.
+    """
+    delay = 0.001
+    while True:
+        try:
+            statement()
+            return
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DatabaseBusy("the database stayed busy (another process holds its write lock)") from exc
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.02)
+
+
+READ_ONLY = "helpdesk_read_only"  # execution option: a plain deferred BEGIN, no write lock
+
+
+def _serialise_writers(engine: Engine, busy_seconds: float) -> None:
     """Queue this process's SQLite transactions on a Python lock before BEGIN IMMEDIATE.
 
     SQLite's own wait (busy_timeout) blocks in C: under gevent that freezes every greenlet,
     including the one holding the lock, which then cannot finish (a whole-process stall until the
     timeout). The Python lock is patched by gevent, so a waiting greenlet yields instead. Other
-    processes (a separate `helpdesk worker`) still meet each other in SQLite's busy_timeout.
+    processes (the worker) are met with SQLITE_BUSY and a retry loop whose sleeps yield too.
+    Both waits share one deadline; past it the caller gets DatabaseBusy.
     """
     lock = threading.RLock()
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        if not lock.acquire(timeout=SQLITE_WRITE_WAIT_SECONDS):
-            raise DatabaseBusy(f"the database stayed busy for {SQLITE_WRITE_WAIT_SECONDS:.0f} s")
+        raw = conn.connection.dbapi_connection
+        if conn.get_execution_options().get(READ_ONLY):
+            # A WAL reader needs no lock: a health check must answer while a job writes.
+            raw.execute("BEGIN")
+            return
+        deadline = time.monotonic() + busy_seconds
+        if not lock.acquire(timeout=busy_seconds):
+            raise DatabaseBusy(f"the database stayed busy for {busy_seconds:.0f} s")
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _retry_busy(lambda: raw.execute("BEGIN IMMEDIATE"), deadline)
         except BaseException:
             lock.release()
             raise
@@ -118,9 +174,9 @@ def _serialise_writers(engine: Engine) -> None:
 class Database:
     """One engine and its session factory per app."""
 
-    def __init__(self, url: str, dispatcher: Any = None) -> None:
+    def __init__(self, url: str, dispatcher: Any = None, busy_seconds: float = SQLITE_BUSY_SECONDS) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, busy_seconds)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False,
                                      info={"dispatcher": dispatcher})
 

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from helpdesk.accounts.models import Role
 from helpdesk.actors import Actor, agent_actor
-from helpdesk.db import Database
+from helpdesk.db import Database, DatabaseBusy
 from helpdesk.errors import DomainError, Forbidden, error_body
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,6 +105,13 @@ def register_error_handlers(app: Flask) -> None:
             resp.headers["Allow"] = ", ".join(exc.valid_methods)
             return resp
         return response
+
+    @app.errorhandler(DatabaseBusy)
+    def _busy(exc: DatabaseBusy) -> Any:
+        # Retryable, and not our bug: say so, as a load balancer and a client understand it.
+        app.logger.warning("database busy on %s %s: %s", request.method, request.path, exc)
+        body, status = error_response(503, "database_busy", "the database is busy; try again in a moment")
+        return body, status, {"Retry-After": "1"}
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

@@ -187,7 +187,7 @@ def start_live_server(tmp_path: Path, database_url: str, env: dict[str, str] | N
                "HELPDESK_BASE_URL": f"http://127.0.0.1:{port}", "HELPDESK_WORKER_POLL_SECONDS": "0.2",
                **(env or {})}
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "helpdesk", command, "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "helpdesk", *command.split(), "--port", str(port)],
                                 cwd=tmp_path, env=environ, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: port_open(port) or proc.poll() is not None, timeout=30, message="the server to listen")

@@ -51,3 +51,103 @@ def test_a_waiting_writer_yields_to_the_greenlet_holding_the_lock(tmp_path: Path
     rows, waited = result.stdout.rsplit("]", 1)
     assert rows + "]" == "['slow', 'quick']"
     assert float(waited) < 5  # it waited for the slow writer (~0.4 s), not for SQLite's 30 s busy timeout
+
+
+HOLDER = textwrap.dedent("""
+    import sqlite3, sys, time
+    conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("INSERT INTO t VALUES ('other process')")
+    print("holding", flush=True)
+    time.sleep(2.0)  # e.g. the worker process in a long write
+    conn.execute("COMMIT")
+""")
+
+CROSS_PROCESS = textwrap.dedent("""
+    from gevent import monkey
+    monkey.patch_all()
+
+    import subprocess, sys, time
+    import gevent
+    from helpdesk.db import make_engine
+
+    engine = make_engine(f"sqlite:///{sys.argv[1]}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (who TEXT)")
+    holder = subprocess.Popen([sys.executable, sys.argv[2], sys.argv[1]], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "holding"
+
+    gaps, waited, done = [], [], []
+
+    def ticker():
+        last = time.monotonic()
+        while not done:
+            gevent.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+
+    def writer():
+        start = time.monotonic()
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES ('gevent')")
+        waited.append(time.monotonic() - start)
+        done.append(True)
+
+    gevent.joinall([gevent.spawn(ticker), gevent.spawn(writer)], raise_error=True)
+    holder.wait()
+    with engine.connect() as conn:
+        rows = [r[0] for r in conn.exec_driver_sql("SELECT who FROM t")]
+    print(rows, round(waited[0], 2), round(max(gaps), 3))
+""")
+
+
+def test_waiting_for_another_process_s_write_lock_keeps_the_greenlets_running(tmp_path: Path) -> None:
+    (tmp_path / "holder.py").write_text(HOLDER)
+    (tmp_path / "cross.py").write_text(CROSS_PROCESS)
+    result = subprocess.run([sys.executable, str(tmp_path / "cross.py"), str(tmp_path / "db.sqlite"),
+                             str(tmp_path / "holder.py")], cwd=ROOT,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    rows, waited, worst_gap = result.stdout.strip().rsplit(" ", 2)
+    assert rows == "['other process', 'gevent']"
+    assert 1.0 < float(waited) < 10  # it waited for the other process's commit, then wrote
+    assert float(worst_gap) < 0.3  # while it waited, the other greenlets kept running
+
+
+BUSY = textwrap.dedent("""
+    from gevent import monkey
+    monkey.patch_all()
+
+    import subprocess, sys, time
+    from helpdesk.db import DatabaseBusy, make_engine
+
+    engine = make_engine(f"sqlite:///{sys.argv[1]}", busy_seconds=0.5)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (who TEXT)")
+    holder = subprocess.Popen([sys.executable, sys.argv[2], sys.argv[1]], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "holding"
+    start = time.monotonic()
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES ('gevent')")
+    except DatabaseBusy:
+        print("busy", round(time.monotonic() - start, 2))
+    holder.wait()
+    with engine.connect() as conn:
+        print([r[0] for r in conn.exec_driver_sql("SELECT who FROM t")])
+""")
+
+
+def test_past_the_deadline_the_writer_gets_database_busy_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "holder.py").write_text(HOLDER)
+    (tmp_path / "busy.py").write_text(BUSY)
+    result = subprocess.run([sys.executable, str(tmp_path / "busy.py"), str(tmp_path / "db.sqlite"),
+                             str(tmp_path / "holder.py")], cwd=ROOT,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.strip().splitlines()
+    assert first.startswith("busy ") and 0.4 < float(first.split()[1]) < 1.5
+    assert second == "['other process']"

@@ -310,6 +310,21 @@ PATHS["/tokens/{id}"] = {"parameters": [ID], "delete": {
     "responses": {"204": {"description": "Revoked"}, **ERRORS}}}
 
 
+# Outside /api/v1 (hence its own server entry): no token, for load balancers (helpdesk/health.py).
+PATHS["/healthz"] = {"servers": [{"url": "/", "description": "the site root, not /api/v1"}], "get": {
+    "summary": "Health of this node: database, Redis, job backlog; 503 when it cannot serve",
+    "security": [],
+    "responses": {
+        "200": _json({"type": "object", "required": ["ok", "database", "redis", "jobs"], "properties": {
+            "ok": {"type": "boolean"}, "database": {"enum": ["ok", "error"]},
+            "redis": {"enum": ["ok", "absent", "error"]},
+            "jobs": {"type": ["object", "null"], "properties": {
+                "due": {"type": "integer"}, "dead": {"type": "integer"},
+                "oldest_due_seconds": {"type": "number"}}}}}),
+        "503": _json({"type": "object", "properties": {"ok": {"const": False}}},
+                     "The database (or a configured Redis) does not answer")}}}
+
+
 def spec() -> dict[str, Any]:
     responses = {name: _json(_ref("Error"), text) for name, text in [
         ("BadRequest", "Malformed request"), ("Unauthorized", "Missing or wrong API token"),
@@ -324,3 +339,4 @@ def spec() -> dict[str, Any]:
         "components": {"schemas": SCHEMAS, "responses": responses,
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
+

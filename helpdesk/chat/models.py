@@ -28,6 +28,9 @@ class ChatVisitor(Base):
                                                     index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set while a browser of this visitor is on /widget, refreshed by the web process, cleared on
+    # its last disconnect: the job worker (another process) reads presence here (chat/online.py).
+    connected_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     inbox: Mapped[Inbox] = relationship()
     customer: Mapped[Customer | None] = relationship()

@@ -1,15 +1,30 @@
 """Is a shopper on the widget right now? The email room asks before mailing a chat answer,
-through the runtime capability "chat.shopper_online" that chat.init_app provides."""
+through the runtime capability "chat.shopper_online" that chat.init_app provides.
+
+The sockets live in the web process but the question is asked by the job worker, another OS
+process: so the web process also writes what it knows into the database. A widget connection
+sets `ChatVisitor.connected_until` (now + CONNECTED_FOR_SECONDS), keep_fresh pushes it on every
+PRESENCE_REFRESH_SECONDS while the shopper stays, and their last disconnect clears it.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from helpdesk.chat.sockets import socket_state
+from helpdesk.chat.models import ChatVisitor
+from helpdesk.chat.sockets import CONNECTED_FOR_SECONDS, socket_state
+from helpdesk.db import utcnow
 from helpdesk.runtime import Runtime
 from helpdesk.tickets.models import Conversation
+
+log = logging.getLogger(__name__)
+PRESENCE_REFRESH_SECONDS = CONNECTED_FOR_SECONDS / 2.5  # one missed refresh is not a departure
 
 
 def visitor_connected(runtime: Runtime, conversation: Conversation) -> bool:
@@ -20,6 +35,38 @@ def visitor_connected(runtime: Runtime, conversation: Conversation) -> bool:
                for conn in list(socket_state(runtime).visitors.values()))
 
 
+def marked_connected(session: Session, conversation: Conversation) -> bool:
+    """Has a web process (any) marked this conversation's shopper as on /widget of its site?"""
+    if conversation.customer_id is None:
+        return False
+    return session.scalar(select(ChatVisitor.id).where(
+        ChatVisitor.inbox_id == conversation.inbox_id, ChatVisitor.customer_id == conversation.customer_id,
+        ChatVisitor.connected_until > utcnow()).limit(1)) is not None
+
+
 def shopper_online(runtime: Runtime) -> Callable[[Session, Conversation], bool]:
-    """The "chat.shopper_online" capability of this app: `(session, conversation) -> bool`."""
-    return lambda _session, conversation: visitor_connected(runtime, conversation)
+    """The "chat.shopper_online" capability of this app: `(session, conversation) -> bool`,
+    true when connected to this process or marked connected by another (the worker asks)."""
+    return lambda session, conversation: (visitor_connected(runtime, conversation)
+                                          or marked_connected(session, conversation))
+
+
+def refresh(runtime: Runtime) -> int:
+    """Push the presence mark of this process's connected shoppers (one short write)."""
+    ids = sorted({conn.visitor_id for conn in list(socket_state(runtime).visitors.values())})
+    if not ids:
+        return 0
+    with runtime.db.unit_of_work() as session:
+        return session.execute(update(ChatVisitor).where(ChatVisitor.id.in_(ids))
+                               .values(connected_until=utcnow() + timedelta(seconds=CONNECTED_FOR_SECONDS))
+                               ).rowcount
+
+
+def keep_fresh(runtime: Runtime, sleep: Any) -> None:
+    """The web process's loop (helpdesk/server.py starts it)."""
+    while True:
+        sleep(PRESENCE_REFRESH_SECONDS)
+        try:
+            refresh(runtime)
+        except Exception:  # a busy database: the next round catches up
+            log.warning("refreshing chat presence failed", exc_info=True)

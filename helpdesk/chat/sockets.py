@@ -3,17 +3,19 @@ in a unit of work per event, ack. Emits of stored things come from chat.relay af
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from helpdesk.accounts import gate
@@ -22,6 +24,7 @@ from helpdesk.accounts.models import Agent
 from helpdesk.actors import agent_actor
 from helpdesk.chat import assignment, services, visitors
 from helpdesk.chat.attachments import widget_message
+from helpdesk.chat.models import ChatVisitor
 from helpdesk.chat.presence import STATUSES, FloodGate, Presence
 from helpdesk.chat.relay import (
     CONSOLE,
@@ -35,7 +38,7 @@ from helpdesk.chat.relay import (
     to_shopper,
     visitor_room,
 )
-from helpdesk.db import Database
+from helpdesk.db import Database, utcnow
 from helpdesk.errors import DomainError, Forbidden, Invalid, RateLimited, Unauthorized, to_ack
 from helpdesk.extensions import socketio
 from helpdesk.runtime import Runtime, current_runtime, runtime_of
@@ -66,6 +69,12 @@ class AgentConn:
     name: str
     session_version: int
     role: str = ""
+
+
+log = logging.getLogger(__name__)
+# A connected visitor's presence mark lasts this long unless refreshed (chat/online.py): a web
+# process that dies without clearing its marks stops counting within it.
+CONNECTED_FOR_SECONDS = 50.0
 
 
 @dataclass
@@ -143,6 +152,7 @@ def widget_connect(auth: Any = None) -> None:
             inbox = visitors.inbox_for_site(session, auth.get("site"))
             started = visitors.start(session, inbox, auth.get("token"), auth.get("identity"))
             visitor = started.visitor
+            visitor.connected_until = utcnow() + timedelta(seconds=CONNECTED_FOR_SECONDS)
             customer = visitor.customer
             current = visitors.current_conversation(session, visitor)
             mine = visitors.conversations(session, visitor)
@@ -168,7 +178,16 @@ def widget_connect(auth: Any = None) -> None:
 
 @socketio.on("disconnect", namespace=WIDGET)
 def widget_disconnect(*_args: Any) -> None:
-    _state().visitors.pop(request.sid, None)
+    visitors = _state().visitors
+    conn = visitors.pop(request.sid, None)
+    if conn is None or any(c.visitor_id == conn.visitor_id for c in list(visitors.values())):
+        return
+    try:  # the shopper's last tab here closed: the worker must not see them as online any more
+        with _db().unit_of_work() as session:
+            session.execute(update(ChatVisitor).where(ChatVisitor.id == conn.visitor_id)
+                            .values(connected_until=None))
+    except Exception:  # without this write the mark runs out by itself (CONNECTED_FOR_SECONDS)
+        log.warning("marking visitor %s as gone failed", conn.visitor_id, exc_info=True)
 
 
 @socketio.on("message:send", namespace=WIDGET)

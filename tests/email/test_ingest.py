@@ -205,7 +205,7 @@ def test_a_request_far_over_the_limit_is_refused_before_it_is_read(app_config) -
         _inbox, token = make_inbox(app, name="Support mail", channel="email", address=SUPPORT)
         response = post_raw(app.test_client(), mail(body="z" * (4 * 1024 * 1024)), token)
         assert response.status_code == 413
-        assert response.get_json()["error"]["code"] == "request_entity_too_large"
+        assert response.get_json()["error"]["code"] == "too_large"
         assert count(app, InboundMail) == 0
     finally:
         db_of(app).dispose()
