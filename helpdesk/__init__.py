@@ -72,8 +72,17 @@ def _init_extensions(app: Flask) -> None:
     # Flask-SocketIO copies the handlers it knows into each app's server when init_app makes it;
     # a handler defined later reaches only the server of that moment. Define them all first.
     import helpdesk.chat.sockets  # noqa: F401
+    # The one socketio object keeps the options of the last init_app: a queue or manager of an
+    # earlier app (tests make many) must not leak into this one.
+    socketio.server_options.pop("client_manager", None)
+    socketio.server_options.pop("message_queue", None)
+    manager: dict[str, Any] = {}
+    if app.config.get("EMIT_FD") is not None and not app.config.get("REDIS_URL"):
+        from helpdesk.emit_pipe import PipeManager
+
+        manager["client_manager"] = PipeManager(int(app.config["EMIT_FD"]))
     socketio.init_app(app, async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-                      message_queue=app.config.get("REDIS_URL"),
+                      message_queue=app.config.get("REDIS_URL"), **manager,
                       # Any origin may open /widget (shops embed it; custom front ends exist);
                       # /console checks the Origin itself on connect.
                       cors_allowed_origins="*",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,12 @@ def cli() -> None:
 def serve(app: Flask, host: str, port: int, banner: list[str], with_worker: bool = True) -> None:
     """Serve HTTP and sockets in this gevent process; the job worker runs in a child process."""
     from helpdesk import server
+    from helpdesk.extensions import socketio
     from helpdesk.supervisor import WorkerSupervisor, worker_environment
 
-    supervisor = WorkerSupervisor(worker_environment(app.config)) if with_worker else None
+    # Without Redis the worker child's socket emits come back to this process through a pipe.
+    emits_back = None if app.config.get("REDIS_URL") else socketio
+    supervisor = WorkerSupervisor(worker_environment(app.config), socket_server=emits_back) if with_worker else None
     if not with_worker:
         banner = [*banner, "  (no job worker: run `helpdesk worker` beside it)"]
     server.serve(app, host, port, banner, supervisor=supervisor)
@@ -84,10 +88,13 @@ def demo(host: str, port: int, no_worker: bool) -> None:
 @click.option("--once", is_flag=True, help="Drain the due jobs and exit.")
 def worker(once: bool) -> None:
     """Run only the job worker (`helpdesk run` starts one; more for scale-out). SIGTERM drains."""
+    from helpdesk import emit_pipe
     from helpdesk.jobs import Worker
     from helpdesk.supervisor import run_until_terminated
 
-    app = _app()
+    # Started by `helpdesk run` without Redis: our socket emits go to the web process by a pipe.
+    emit_fd = os.environ.get(emit_pipe.ENV)
+    app = _app(**({"EMIT_FD": int(emit_fd)} if emit_fd else {}))
     w = Worker(runtime_of(app))
     with app.app_context():
         if once:

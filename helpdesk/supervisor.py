@@ -49,9 +49,13 @@ def _die_with_parent() -> None:
 
 
 class WorkerSupervisor:
-    def __init__(self, env: dict[str, str], command: list[str] | None = None) -> None:
+    """`socket_server`: without Redis, the child's socket emits come back through a pipe and are
+    emitted to this process's sockets (helpdesk/emit_pipe.py)."""
+
+    def __init__(self, env: dict[str, str], command: list[str] | None = None, socket_server: Any = None) -> None:
         self.env = env
         self.command = command or [sys.executable, "-m", "helpdesk", "worker"]
+        self.socket_server = socket_server
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self._stopping = threading.Event()  # gevent's under `helpdesk run`
@@ -61,7 +65,21 @@ class WorkerSupervisor:
         threading.Thread(target=self._run, name="worker-supervisor", daemon=True).start()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(self.command, env=self.env, preexec_fn=_die_with_parent)
+        if self.socket_server is None:
+            proc = subprocess.Popen(self.command, env=self.env, preexec_fn=_die_with_parent)
+        else:
+            from helpdesk import emit_pipe
+
+            read_fd, write_fd = os.pipe()
+            try:
+                proc = subprocess.Popen(self.command, env={**self.env, emit_pipe.ENV: str(write_fd)},
+                                        pass_fds=(write_fd,), preexec_fn=_die_with_parent)
+            except BaseException:
+                os.close(read_fd)
+                raise
+            finally:
+                os.close(write_fd)
+            emit_pipe.start_relay(read_fd, self.socket_server)
         log.info("job worker process %s started", proc.pid)
         return proc
 
