@@ -27,13 +27,13 @@ csat_hook = _no_csat
 
 
 def init_app(app: Flask) -> None:
-    from helpdesk.chat import online, relay, sockets, transport, views
+    from helpdesk.chat import online, relay, state, transport, views
     from helpdesk.extensions import csrf
     from helpdesk.tickets.email import outbound
 
     # Importing `sockets` and `orders` registered the /widget and /console handlers on the shared socketio.
-    sockets.flood.burst = int(app.config["CHAT_FLOOD_BURST"])
-    sockets.flood.window = float(app.config["CHAT_FLOOD_WINDOW_SECONDS"])
+    # Presence, viewers and rate limits: in Redis when it is set (every process sees the same), else memory.
+    state.init_state(app)
     app.register_blueprint(views.bp)
     csrf.exempt(views.upload)  # visitor-token authenticated, no cookies
     relay.wire(app)

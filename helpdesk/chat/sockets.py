@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from helpdesk.accounts.models import Agent
 from helpdesk.actors import agent_actor
-from helpdesk.chat import assignment, services, visitors
+from helpdesk.chat import assignment, guards, services, visitors
 from helpdesk.chat.attachments import widget_message
-from helpdesk.chat.presence import STATUSES, FloodGate, Presence
+from helpdesk.chat.presence import STATUSES
 from helpdesk.chat.relay import (
     CONSOLE,
     CONSOLE_ROOM,
@@ -38,9 +38,6 @@ from helpdesk.tickets import services as tickets
 from helpdesk.tickets.serialize import conversation_dict, message_dict
 from helpdesk.web import close_session
 
-presence = Presence()
-flood = FloodGate()
-
 
 @dataclass
 class VisitorConn:
@@ -49,6 +46,8 @@ class VisitorConn:
     name: str
     conversations: set[str] = field(default_factory=set)  # public ids it may type into
     customer_id: int | None = None
+    site: str = ""
+    going: str | None = None  # the conversation a message without conversation_id goes to
 
 
 @dataclass
@@ -110,6 +109,8 @@ def _visitor_work() -> Iterator[tuple[Session, Any]]:
 def widget_connect(auth: Any = None) -> None:
     auth = auth if isinstance(auth, dict) else {}
     try:
+        guards.check_connect(auth)
+        online_ids = guards.presence().online_agent_ids()  # before the transaction: it may ask Redis
         with _db().unit_of_work() as session:
             inbox = visitors.inbox_for_site(session, auth.get("site"))
             started = visitors.start(session, inbox, auth.get("token"), auth.get("identity"))
@@ -124,11 +125,12 @@ def widget_connect(auth: Any = None) -> None:
                 "conversation": conversation_dict(current) if current else None,
                 "conversations": [conversation_dict(c) for c in mine] if started.verified else
                 [conversation_dict(current)] if current else [],
-                "online": online_for_inbox(inbox, presence.online_agent_ids()),
+                "online": online_for_inbox(inbox, online_ids),
                 "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat"))},
             }
             conn = VisitorConn(visitor.id, inbox.id, customer.display_name if customer else "Visitor",
-                               {c.public_id for c in mine}, visitor.customer_id)
+                               {c.public_id for c in mine}, visitor.customer_id, inbox.site_key or "",
+                               current.public_id if current and current.status.value != "resolved" else None)
     except DomainError as exc:
         raise _refuse(exc) from None
     _visitors[request.sid] = conn
@@ -146,15 +148,18 @@ def widget_disconnect(*_args: Any) -> None:
 @acked
 def widget_send(data: Any = None) -> dict[str, Any]:
     conn = _visitor_conn()
-    if not flood.allow(conn.visitor_id):
-        error = RateLimited("you are sending messages too fast; wait a few seconds and try again")
+    try:
+        guards.check_send(conn.visitor_id, conn.site, opens_conversation=not (
+            isinstance(data, dict) and data.get("conversation_id")) and conn.going is None)
+    except RateLimited as error:
         emit("error", error.as_dict())
-        raise error
+        raise
+    online_ids = guards.presence().online_agent_ids()
     with _visitor_work() as (session, visitor):
-        message = services.visitor_send(session, visitor, data, online_agent_ids=presence.online_agent_ids(),
-                                        max_len=_max_body())
+        message = services.visitor_send(session, visitor, data, online_agent_ids=online_ids, max_len=_max_body())
         result = widget_message(message, current_app.secret_key)
     conn.conversations.add(result["conversation_id"])
+    conn.going = result["conversation_id"]
     return {"message": result}
 
 
@@ -162,10 +167,13 @@ def widget_send(data: Any = None) -> dict[str, Any]:
 @acked
 def widget_history(data: Any = None) -> dict[str, Any]:
     data = data if isinstance(data, dict) else {}
+    guards.check_history(_visitor_conn().visitor_id)
+    limit, max_chars = guards.history_limits()
     with _visitor_work() as (session, visitor):
         conversation = visitors.conversation_of(session, visitor, data.get("conversation_id"))
-        messages = services.history(session, conversation, data.get("after_seq", 0), for_agent=False)
-        return {"messages": [widget_message(m, current_app.secret_key) for m in messages],
+        messages, more = services.history_page(session, conversation, data.get("after_seq", 0), limit=limit,
+                                               max_chars=max_chars)
+        return {"messages": [widget_message(m, current_app.secret_key) for m in messages], "has_more": more,
                 "conversation": conversation_dict(conversation)}
 
 
@@ -173,6 +181,8 @@ def widget_history(data: Any = None) -> dict[str, Any]:
 def widget_typing(data: Any = None) -> None:
     conn = _visitors.get(request.sid)
     if conn is None or not isinstance(data, dict) or data.get("conversation_id") not in conn.conversations:
+        return
+    if not guards.typing_allowed(conn.visitor_id):
         return
     socketio.emit("typing", {"conversation_id": data["conversation_id"], "typing": bool(data.get("typing")),
                              "author": {"type": "customer", "name": conn.name}},
@@ -184,8 +194,7 @@ def widget_typing(data: Any = None) -> None:
 def widget_contact(data: Any = None) -> dict[str, Any]:
     data = data if isinstance(data, dict) else {}
     conn = _visitor_conn()
-    if not flood.allow(conn.visitor_id):
-        raise RateLimited("too many changes; wait a few seconds and try again")
+    guards.check_flood(conn.visitor_id, "too many changes; wait a few seconds and try again")
     with _visitor_work() as (session, visitor):
         customer = visitors.update_contact(session, visitor, email=data.get("email"), name=data.get("name"))
         conn.name = customer.display_name
@@ -256,19 +265,32 @@ def console_connect(_auth: Any = None) -> None:
     close_session()
     _agents[request.sid] = conn
     join_room(CONSOLE_ROOM)
-    came_online = presence.connect(request.sid, conn.agent_id, conn.public_id, conn.name)
+    came_online = guards.presence().connect(request.sid, conn.agent_id, conn.public_id, conn.name)
+    guards.presence().ensure_heartbeat(socketio.start_background_task, socketio.sleep,
+                                       _offline_announcer(current_app._get_current_object()))
     emit("session", {"agent": {"id": conn.public_id, "name": conn.name,
-                               "status": presence.status_of(conn.agent_id)}, "agents": presence.roster()})
+                               "status": guards.presence().status_of(conn.agent_id)},
+                     "agents": guards.presence().roster()})
     if came_online:
         _presence_changed(conn)
 
 
+def _offline_announcer(app: Any) -> Callable[[list[tuple[int, str, str]]], None]:
+    """For the Redis heartbeat: agents whose process died went offline; tell consoles and widgets."""
+    def announce(gone: list[tuple[int, str, str]]) -> None:
+        with app.app_context():
+            for agent_id, public_id, name in gone:
+                _presence_changed(AgentConn(agent_id, public_id, name, 0))
+    return announce
+
+
 def _presence_changed(conn: AgentConn) -> None:
     socketio.emit("presence", {"agent": {"id": conn.public_id, "name": conn.name},
-                               "status": presence.status_of(conn.agent_id)},
+                               "status": guards.presence().status_of(conn.agent_id)},
                   namespace=CONSOLE, to=CONSOLE_ROOM)
+    online_ids = guards.presence().online_agent_ids()
     with _db().unit_of_work() as session:
-        emits = announce_online(session, presence.online_agent_ids())
+        emits = announce_online(session, online_ids)
     send(emits)
 
 
@@ -277,7 +299,7 @@ def console_disconnect(*_args: Any) -> None:
     conn = _agents.pop(request.sid, None)
     if conn is None:
         return
-    went_offline, left = presence.disconnect(request.sid, conn.agent_id)
+    went_offline, left = guards.presence().disconnect(request.sid, conn.agent_id)
     for conversation_id in left:
         _emit_viewers(conversation_id)
     if went_offline:
@@ -286,7 +308,7 @@ def console_disconnect(*_args: Any) -> None:
 
 def _emit_viewers(conversation_id: str) -> None:
     socketio.emit("viewers", {"conversation_id": conversation_id,
-                              "agents": presence.viewers(conversation_id)},
+                              "agents": guards.presence().viewers(conversation_id)},
                   namespace=CONSOLE, to=conversation_room(conversation_id))
 
 
@@ -302,7 +324,7 @@ def console_subscribe(data: Any = None) -> dict[str, Any]:
                   "messages": [message_dict(m, for_agent=True) for m in messages]}
     public_id = result["conversation"]["id"]
     join_room(conversation_room(public_id))
-    presence.view(public_id, request.sid, agent.id)
+    guards.presence().view(public_id, request.sid, agent.id)
     _emit_viewers(public_id)
     return result
 
@@ -313,7 +335,7 @@ def console_unsubscribe(data: Any = None) -> dict[str, Any]:
     _agent_conn()
     conversation_id = str((data or {}).get("conversation_id") or "") if isinstance(data, dict) else ""
     leave_room(conversation_room(conversation_id))
-    presence.leave(conversation_id, request.sid)
+    guards.presence().leave(conversation_id, request.sid)
     _emit_viewers(conversation_id)
     return {}
 
@@ -363,7 +385,7 @@ def console_presence(data: Any = None) -> dict[str, Any]:
     status = (data or {}).get("status") if isinstance(data, dict) else None
     if status not in STATUSES:
         raise Invalid("status", "online or away")
-    presence.set_status(conn.agent_id, status)
+    guards.presence().set_status(conn.agent_id, status)
     _presence_changed(conn)
     return {"status": status}
 

@@ -20,9 +20,7 @@ from tests.factories import make_inbox
 
 @pytest.fixture(autouse=True)
 def _fresh_presence() -> Iterator[None]:
-    """Presence and the flood gate are process memory: each test starts with nobody online."""
-    sockets.presence.__init__()
-    sockets.flood.__init__()
+    """Presence and the throttle live on each app (app.extensions); the socket maps are process memory."""
     yield
     sockets._visitors.clear()
     sockets._agents.clear()

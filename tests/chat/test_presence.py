@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from helpdesk.chat.presence import FloodGate, Presence
+from helpdesk.chat import throttle
+from helpdesk.chat.presence import Presence
+from helpdesk.config import DEFAULTS
+from tests.servers import wait_until
 
 
 def test_flood_gate_refuses_past_the_burst_and_allows_again_after_the_window() -> None:
-    gate = FloodGate(burst=3, window=10.0)
-    assert [gate.allow(1, now=t) for t in (0.0, 1.0, 2.0, 3.0)] == [True, True, True, False]
-    assert gate.allow(2, now=3.0) is True  # another visitor is not affected
-    assert gate.allow(1, now=10.5) is True  # the first message left the window
+    gate = throttle.from_settings({**DEFAULTS, "CHAT_FLOOD_BURST": 3, "CHAT_FLOOD_WINDOW_SECONDS": 1},
+                                  "memory://", "t")
+    assert [gate.flood(1) for _ in range(4)] == [True, True, True, False]
+    assert gate.flood(2) is True  # another visitor is not affected
+    wait_until(lambda: gate.flood(1), timeout=5, message="the first messages to leave the window")
 
 
 def test_agent_is_online_while_any_socket_is_open_and_away_is_not_online() -> None:
