@@ -62,7 +62,7 @@ class Presence:
             return "offline"
         return entry.status
 
-    def online_agent_ids(self) -> set[int]:
+    def online_agent_ids(self, max_age: float = 0.0) -> set[int]:
         with self._lock:
             return {a.agent_id for a in self._agents.values() if a.sids and a.status == "online"}
 

@@ -18,7 +18,6 @@ from typing import Any
 import redis
 
 log = logging.getLogger(__name__)
-ONLINE_CACHE_SECONDS = 1.0
 
 # Came online: no live socket of this agent anywhere before this one.
 _CONNECT = """
@@ -132,11 +131,12 @@ class RedisPresence:
             pipe.hgetall(self._agent(agent_id))
         return [(agent_id, info) for agent_id, info in zip(ids, pipe.execute(), strict=True) if info]
 
-    def online_agent_ids(self) -> set[int]:
-        """Read on every widget connect and send: kept for a second, which is news fast enough for
-        "someone is online" and saves a Redis round trip per message. Our own changes clear it."""
+    def online_agent_ids(self, max_age: float = 0.0) -> set[int]:
+        """Fresh by default. A caller that only may need it (a shopper's message into a going
+        conversation) accepts `max_age` seconds of staleness and saves a Redis round trip per
+        message; this process's own changes clear the kept value."""
         cached = self._online
-        if cached is not None and time.monotonic() - cached[0] < ONLINE_CACHE_SECONDS:
+        if max_age > 0 and cached is not None and time.monotonic() - cached[0] < max_age:
             return set(cached[1])
         ids = {agent_id for agent_id, info in self._live() if info.get("status", "online") == "online"}
         self._online = (time.monotonic(), ids)

@@ -134,6 +134,7 @@ def widget_connect(auth: Any = None) -> None:
     except DomainError as exc:
         raise _refuse(exc) from None
     _visitors[request.sid] = conn
+    _keep_presence_alive()  # any live process clears a dead one's agents and tells its shoppers
     join_room(visitor_room(conn.visitor_id))
     join_room(inbox_room(conn.inbox_id))
     emit("session", payload)
@@ -148,13 +149,14 @@ def widget_disconnect(*_args: Any) -> None:
 @acked
 def widget_send(data: Any = None) -> dict[str, Any]:
     conn = _visitor_conn()
+    opens = not (isinstance(data, dict) and data.get("conversation_id")) and conn.going is None
     try:
-        guards.check_send(conn.visitor_id, conn.site, opens_conversation=not (
-            isinstance(data, dict) and data.get("conversation_id")) and conn.going is None)
+        guards.check_send(conn.visitor_id, conn.site, opens_conversation=opens)
     except RateLimited as error:
         emit("error", error.as_dict())
         raise
-    online_ids = guards.presence().online_agent_ids()
+    # Who is online decides only where a new conversation goes: fresh then, else a second old will do.
+    online_ids = guards.presence().online_agent_ids(max_age=0.0 if opens else 1.0)
     with _visitor_work() as (session, visitor):
         message = services.visitor_send(session, visitor, data, online_agent_ids=online_ids, max_len=_max_body())
         result = widget_message(message, current_app.secret_key)
@@ -266,8 +268,7 @@ def console_connect(_auth: Any = None) -> None:
     _agents[request.sid] = conn
     join_room(CONSOLE_ROOM)
     came_online = guards.presence().connect(request.sid, conn.agent_id, conn.public_id, conn.name)
-    guards.presence().ensure_heartbeat(socketio.start_background_task, socketio.sleep,
-                                       _offline_announcer(current_app._get_current_object()))
+    _keep_presence_alive()
     emit("session", {"agent": {"id": conn.public_id, "name": conn.name,
                                "status": guards.presence().status_of(conn.agent_id)},
                      "agents": guards.presence().roster()})
@@ -275,13 +276,17 @@ def console_connect(_auth: Any = None) -> None:
         _presence_changed(conn)
 
 
-def _offline_announcer(app: Any) -> Callable[[list[tuple[int, str, str]]], None]:
-    """For the Redis heartbeat: agents whose process died went offline; tell consoles and widgets."""
+def _keep_presence_alive() -> None:
+    """With Redis, start this process's presence heartbeat (once): agents whose process died are
+    announced offline to consoles and widgets by whichever live process notices first."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
     def announce(gone: list[tuple[int, str, str]]) -> None:
         with app.app_context():
             for agent_id, public_id, name in gone:
                 _presence_changed(AgentConn(agent_id, public_id, name, 0))
-    return announce
+
+    guards.presence().ensure_heartbeat(socketio.start_background_task, socketio.sleep, announce)
 
 
 def _presence_changed(conn: AgentConn) -> None:
