@@ -48,15 +48,12 @@ class Throttle:
         return self._moving.hit(self.items["flood"], self.prefix, "flood", str(visitor_id))
 
     def allow(self, *checks: tuple[str, object]) -> bool:
-        """Count one hit on each (rule, key); False when any of them is over its limit."""
+        """Count one hit on each (rule, key) in order, stopping at the first that is over its limit:
+        one address refused must not spend the whole site's allowance (list the address first)."""
         if not self.enabled:
             return True
-        allowed = True
-        for rule, key in checks:
-            key = str(key)[:MAX_KEY]
-            if not self._fixed.hit(self.items[rule], self.prefix, rule, key):
-                allowed = False
-        return allowed
+        return all(self._fixed.hit(self.items[rule], self.prefix, rule, str(key)[:MAX_KEY])
+                   for rule, key in checks)
 
 
 def from_settings(config: Any, storage_uri: str, prefix: str) -> Throttle:

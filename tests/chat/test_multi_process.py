@@ -151,3 +151,28 @@ def test_a_killed_process_s_agents_go_offline_after_the_ttl(
     wait_until(lambda: {"online": False} in shopper.of("agents:online"), timeout=10,
                message="the shopper to hear that nobody is online any more")
     assert widget_on(b, site, recorders())["online"] is False
+
+
+def test_new_visitors_per_address_are_counted_on_both_processes_behind_a_proxy(
+        app: Flask, site: str, two_processes: Any) -> None:
+    """Behind nginx (HELPDESK_PROXY_FIX_HOPS=1) the shopper's own address counts, on every process."""
+    import socketio
+
+    a, b = two_processes(HELPDESK_PROXY_FIX_HOPS="1", HELPDESK_CHAT_NEW_VISITOR_RATE_ADDRESS="3/minute")
+
+    def fresh(server: LiveServer, address: str) -> Any:
+        client = socketio.Client(reconnection=False)
+        refused: list[Any] = []
+        client.on("connect_error", refused.append, namespace="/widget")
+        try:
+            client.connect(server.url, namespaces=["/widget"], auth={"site": site}, transports=["websocket"],
+                           headers={"X-Forwarded-For": address}, wait_timeout=10)
+        except socketio.exceptions.ConnectionError:
+            return refused[0] if refused else "refused"
+        client.disconnect()
+        return "connected"
+
+    answers = [fresh(server, "203.0.113.7") for server in (a, b, a, b)]
+    assert answers[:3] == ["connected"] * 3
+    assert answers[3]["data"]["error"]["code"] == "rate_limited"
+    assert fresh(a, "203.0.113.8") == "connected"  # another shopper's network is not affected
