@@ -257,6 +257,9 @@ def test_shopper_in_chromium_and_agent_on_another_process_chat_through_nginx(dep
             assert answer.status_code == 200, answer.text
             expect(widget.locator("#csat")).to_be_visible(timeout=20_000)
             browser.close()
+        # A body over the deploy's limit is refused by nginx, in the app's error shape.
+        big = requests.post(f"{deploy.url}/login", data=b"x" * (2 * 1024 * 1024), timeout=10)
+        assert big.status_code == 413 and big.json()["error"]["code"] == "too_large"
     finally:
         agent.client.disconnect()
         next(shop, None)
