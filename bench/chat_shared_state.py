@@ -1,6 +1,6 @@
 """What sharing the chat's live state through Redis costs per operation, next to the in-memory
 backend of the same run (one process, Redis on 127.0.0.1): the calls a widget connect and a
-shopper's message make (throttle checks, who is online, the flood gate, a shopper's socket entry).
+shopper's message make (throttle checks, who is online, the flood gate).
 
     python bench/chat_shared_state.py [--ops 5000] [--agents 20]
 """
@@ -40,8 +40,6 @@ def measure(presence: Presence | RedisPresence, gate: throttle.Throttle, ops: in
         "flood gate (a visitor per call)": per_op(gate.flood, ops),
         "connect checks (address + site)": per_op(
             lambda n: gate.allow(("connect:address", f"10.0.{n % 250}.1"), ("connect:site", "site")), ops),
-        "shopper socket entry + removal": per_op(
-            lambda n: (presence.visitor_connect(f"s{n}", n), presence.visitor_disconnect(f"s{n}", n)), ops),
     }
 
 

@@ -28,7 +28,6 @@ class Presence:
         self._lock = threading.Lock()
         self._agents: dict[int, AgentSockets] = {}
         self._viewers: dict[str, dict[str, int]] = defaultdict(dict)  # conversation -> sid -> agent id
-        self._shoppers: dict[int, set[str]] = defaultdict(set)  # visitor id -> its /widget sockets
 
     def connect(self, sid: str, agent_id: int, public_id: str, name: str) -> bool:
         """Register a console socket; True when the agent just came online."""
@@ -89,19 +88,3 @@ class Presence:
     def ensure_heartbeat(self, start: Callable[..., Any], sleep: Callable[[float], Any],
                          on_offline: Callable[[list[tuple[int, str, str]]], None]) -> None:
         """Nothing to keep alive: this memory dies with the process, and its sockets with it."""
-
-    def visitor_connect(self, sid: str, visitor_id: int) -> None:
-        with self._lock:
-            self._shoppers[visitor_id].add(sid)
-
-    def visitor_disconnect(self, sid: str, visitor_id: int) -> None:
-        with self._lock:
-            sids = self._shoppers.get(visitor_id)
-            if sids is not None:
-                sids.discard(sid)
-                if not sids:
-                    del self._shoppers[visitor_id]
-
-    def any_visitor_connected(self, visitor_ids: list[int]) -> bool:
-        with self._lock:
-            return any(self._shoppers.get(v) for v in visitor_ids)

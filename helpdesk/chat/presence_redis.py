@@ -1,10 +1,10 @@
-"""Presence and viewers in Redis: one truth for every app process (and the worker).
+"""Presence and viewers in Redis: one truth for every app process.
 
-Each console socket (and each shopper's /widget socket) is an entry with an expiry time (a
-sorted-set score). The process that holds the socket refreshes its entries every third of the
-TTL; a process that dies stops refreshing, so its entries count as gone once they expire, and the
-next heartbeat of any live process removes them and announces the agents who went offline with
-them. Same method names as `presence.Presence`, which is what runs without Redis."""
+Each console socket is an entry with an expiry time (sorted-set score). The process that holds
+the socket refreshes its entries every third of the TTL; a process that dies stops refreshing, so
+its entries count as gone once they expire, and the next heartbeat of any live process removes
+them and announces the agents who went offline with them. Same method names as
+`presence.Presence`, which is what runs without Redis."""
 
 from __future__ import annotations
 
@@ -68,7 +68,6 @@ class RedisPresence:
         self.ttl = max(float(ttl), 1.0)
         self._lock = threading.Lock()
         self._local: dict[str, _LocalSocket] = {}  # this process's console sockets
-        self._shoppers: dict[str, int] = {}  # this process's /widget sockets -> visitor id
         self._connect = client.register_script(_CONNECT)
         self._disconnect = client.register_script(_DISCONNECT)
         self._reap = client.register_script(_REAP)
@@ -87,9 +86,6 @@ class RedisPresence:
 
     def _view(self, conversation_id: str) -> str:
         return f"{self.prefix}view:{conversation_id}"
-
-    def _visitor(self, visitor_id: int) -> str:
-        return f"{self.prefix}visitor:{visitor_id}"
 
     def _expiry(self) -> tuple[float, float]:
         now = time.time()
@@ -178,28 +174,6 @@ class RedisPresence:
             pipe.hmget(self._agent(agent_id), "public_id", "name")
         return [{"id": public_id, "name": name} for public_id, name in pipe.execute() if public_id]
 
-    # -- shoppers on the widget (the email fallback asks, from whichever process runs the job) --
-    def visitor_connect(self, sid: str, visitor_id: int) -> None:
-        with self._lock:
-            self._shoppers[sid] = visitor_id
-        _, expires = self._expiry()
-        pipe = self.redis.pipeline()
-        pipe.zadd(self._visitor(visitor_id), {sid: expires})
-        pipe.expire(self._visitor(visitor_id), int(self.ttl * 2) + 1)
-        pipe.execute()
-
-    def visitor_disconnect(self, sid: str, visitor_id: int) -> None:
-        with self._lock:
-            self._shoppers.pop(sid, None)
-        self.redis.zrem(self._visitor(visitor_id), sid)
-
-    def any_visitor_connected(self, visitor_ids: list[int]) -> bool:
-        now = time.time()
-        pipe = self.redis.pipeline()
-        for visitor_id in visitor_ids:
-            pipe.zcount(self._visitor(visitor_id), now, "+inf")
-        return any(pipe.execute())
-
     # -- keeping entries alive, and clearing those of dead processes --
     def refresh(self) -> None:
         """Push this process's sockets' expiry forward (the heartbeat)."""
@@ -207,11 +181,7 @@ class RedisPresence:
         keep = int(self.ttl * 2) + 1
         with self._lock:
             local = {sid: (s.agent_id, set(s.views)) for sid, s in self._local.items()}
-            shoppers = dict(self._shoppers)
         pipe = self.redis.pipeline()
-        for sid, visitor_id in shoppers.items():
-            pipe.zadd(self._visitor(visitor_id), {sid: expires})
-            pipe.expire(self._visitor(visitor_id), keep)
         for sid, (agent_id, views) in local.items():
             pipe.zadd(self._socks(agent_id), {sid: expires})
             pipe.expire(self._socks(agent_id), keep)

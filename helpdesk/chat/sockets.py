@@ -134,7 +134,6 @@ def widget_connect(auth: Any = None) -> None:
     except DomainError as exc:
         raise _refuse(exc) from None
     _visitors[request.sid] = conn
-    guards.presence().visitor_connect(request.sid, conn.visitor_id)
     _keep_presence_alive()  # any live process clears a dead one's agents and tells its shoppers
     join_room(visitor_room(conn.visitor_id))
     join_room(inbox_room(conn.inbox_id))
@@ -143,8 +142,7 @@ def widget_connect(auth: Any = None) -> None:
 
 @socketio.on("disconnect", namespace=WIDGET)
 def widget_disconnect(*_args: Any) -> None:
-    if (conn := _visitors.pop(request.sid, None)) is not None:
-        guards.presence().visitor_disconnect(request.sid, conn.visitor_id)
+    _visitors.pop(request.sid, None)
 
 
 @socketio.on("message:send", namespace=WIDGET)
