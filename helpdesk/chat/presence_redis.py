@@ -54,6 +54,20 @@ if score and tonumber(score) <= tonumber(ARGV[1]) then
 end
 return 0
 """
+# Every live agent with its card, in one round trip: id, public_id, name, status, id, ...
+# (It names keys it was not given, so it needs one Redis, not a Redis Cluster.)
+_LIVE = """
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf')) do
+  local info = redis.call('HMGET', ARGV[2] .. id, 'public_id', 'name', 'status')
+  if info[1] then
+    table.insert(out, id); table.insert(out, info[1]); table.insert(out, info[2] or '')
+    table.insert(out, info[3] or 'online')
+  end
+end
+return out
+"""
+
 
 @dataclass
 class _LocalSocket:
@@ -71,6 +85,7 @@ class RedisPresence:
         self._connect = client.register_script(_CONNECT)
         self._disconnect = client.register_script(_DISCONNECT)
         self._reap = client.register_script(_REAP)
+        self._live_script = client.register_script(_LIVE)
         self._heartbeat_started = False
         self._online: tuple[float, set[int]] | None = None  # (read at, ids): see online_agent_ids
 
@@ -125,11 +140,9 @@ class RedisPresence:
         return self.redis.hget(self._agent(agent_id), "status") or "online"
 
     def _live(self) -> list[tuple[int, dict[str, str]]]:
-        ids = [int(i) for i in self.redis.zrangebyscore(self._agents(), time.time(), "+inf")]
-        pipe = self.redis.pipeline()
-        for agent_id in ids:
-            pipe.hgetall(self._agent(agent_id))
-        return [(agent_id, info) for agent_id, info in zip(ids, pipe.execute(), strict=True) if info]
+        flat = self._live_script(keys=[self._agents()], args=[time.time(), f"{self.prefix}agent:"])
+        return [(int(flat[i]), {"public_id": flat[i + 1], "name": flat[i + 2], "status": flat[i + 3]})
+                for i in range(0, len(flat), 4)]
 
     def online_agent_ids(self, max_age: float = 0.0) -> set[int]:
         """Fresh by default. A caller that only may need it (a shopper's message into a going
