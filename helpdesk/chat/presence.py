@@ -14,6 +14,16 @@ from typing import Any
 STATUSES = ("online", "away")
 
 
+@dataclass(frozen=True)
+class Gone:
+    """An agent whose every socket vanished with a dead process, and what they were viewing."""
+
+    agent_id: int
+    public_id: str
+    name: str
+    conversations: tuple[str, ...] = ()
+
+
 @dataclass
 class AgentSockets:
     agent_id: int
@@ -86,5 +96,5 @@ class Presence:
                     for i in ids if i in self._agents]
 
     def ensure_heartbeat(self, start: Callable[..., Any], sleep: Callable[[float], Any],
-                         on_offline: Callable[[list[tuple[int, str, str]]], None]) -> None:
+                         on_offline: Callable[[list[Gone]], None]) -> None:
         """Nothing to keep alive: this memory dies with the process, and its sockets with it."""

@@ -17,6 +17,8 @@ from typing import Any
 
 import redis
 
+from helpdesk.chat.presence import Gone
+
 log = logging.getLogger(__name__)
 
 # Came online: no live socket of this agent anywhere before this one.
@@ -46,13 +48,25 @@ return 0
 """
 
 # Remove an agent whose every socket expired; 1 only for the one process that removed it.
+# Returns {1, conversations it was viewing...} or {0}.
 _REAP = """
 local score = redis.call('ZSCORE', KEYS[1], ARGV[2])
-if score and tonumber(score) <= tonumber(ARGV[1]) then
+if score and tonumber(score) <= tonumber(ARGV[1]) and redis.call('ZREM', KEYS[1], ARGV[2]) == 1 then
   redis.call('DEL', KEYS[2])
-  return redis.call('ZREM', KEYS[1], ARGV[2])
+  local viewing = redis.call('SMEMBERS', KEYS[3])
+  redis.call('DEL', KEYS[3])
+  -- None of its sockets lives: its entries in those conversations' viewers go now, not at their expiry.
+  local mine = ARGV[2] .. '|'
+  for _, conversation in ipairs(viewing) do
+    local key = ARGV[3] .. conversation
+    for _, member in ipairs(redis.call('ZRANGE', key, 0, -1)) do
+      if string.sub(member, 1, #mine) == mine then redis.call('ZREM', key, member) end
+    end
+  end
+  table.insert(viewing, 1, 1)
+  return viewing
 end
-return 0
+return {0}
 """
 # Every live agent with its card, in one round trip: id, public_id, name, status, id, ...
 # (It names keys it was not given, so it needs one Redis, not a Redis Cluster.)
@@ -98,6 +112,9 @@ class RedisPresence:
 
     def _agent(self, agent_id: int) -> str:
         return f"{self.prefix}agent:{agent_id}"
+
+    def _viewing(self, agent_id: int) -> str:
+        return f"{self.prefix}agent:{agent_id}:viewing"  # a hint for the reaper: may hold left ones
 
     def _view(self, conversation_id: str) -> str:
         return f"{self.prefix}view:{conversation_id}"
@@ -168,6 +185,8 @@ class RedisPresence:
         pipe = self.redis.pipeline()
         pipe.zadd(self._view(conversation_id), {f"{agent_id}|{sid}": expires})
         pipe.expire(self._view(conversation_id), int(self.ttl * 2) + 1)
+        pipe.sadd(self._viewing(agent_id), conversation_id)
+        pipe.expire(self._viewing(agent_id), int(self.ttl * 2) + 1)
         pipe.execute()
 
     def leave(self, conversation_id: str, sid: str) -> None:
@@ -200,25 +219,28 @@ class RedisPresence:
             pipe.expire(self._socks(agent_id), keep)
             pipe.zadd(self._agents(), {str(agent_id): expires}, gt=True)
             pipe.expire(self._agent(agent_id), keep)
+            pipe.expire(self._viewing(agent_id), keep)
             for conversation_id in views:
                 pipe.zadd(self._view(conversation_id), {f"{agent_id}|{sid}": expires})
                 pipe.expire(self._view(conversation_id), keep)
         pipe.execute()
 
-    def reap(self) -> list[tuple[int, str, str]]:
-        """Agents whose every socket expired (a process died): (id, public id, name), each
-        returned by exactly one process, which announces them."""
+    def reap(self) -> list[Gone]:
+        """Agents whose every socket expired (a process died), each returned by exactly one
+        process, which announces them and refreshes the viewers of what they were viewing."""
         now = time.time()
         gone = []
         for raw in self.redis.zrangebyscore(self._agents(), "-inf", now):
             agent_id = int(raw)
             info = self.redis.hmget(self._agent(agent_id), "public_id", "name")
-            if self._reap(keys=[self._agents(), self._socks(agent_id)], args=[now, agent_id]):
-                gone.append((agent_id, info[0] or "", info[1] or ""))
+            removed, *viewing = self._reap(keys=[self._agents(), self._socks(agent_id), self._viewing(agent_id)],
+                                           args=[now, agent_id, f"{self.prefix}view:"])
+            if removed:
+                gone.append(Gone(agent_id, info[0] or "", info[1] or "", tuple(sorted(viewing))))
         return gone
 
     def ensure_heartbeat(self, start: Callable[..., Any], sleep: Callable[[float], Any],
-                         on_offline: Callable[[list[tuple[int, str, str]]], None]) -> None:
+                         on_offline: Callable[[list[Gone]], None]) -> None:
         """Start this process's heartbeat once (on its first console socket, not at import)."""
         with self._lock:
             if self._heartbeat_started:

@@ -18,7 +18,7 @@ from helpdesk.accounts.models import Agent
 from helpdesk.actors import agent_actor
 from helpdesk.chat import assignment, guards, services, visitors
 from helpdesk.chat.attachments import widget_message
-from helpdesk.chat.presence import STATUSES
+from helpdesk.chat.presence import STATUSES, Gone
 from helpdesk.chat.relay import (
     CONSOLE,
     CONSOLE_ROOM,
@@ -281,10 +281,12 @@ def _keep_presence_alive() -> None:
     announced offline to consoles and widgets by whichever live process notices first."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
-    def announce(gone: list[tuple[int, str, str]]) -> None:
+    def announce(gone: list[Gone]) -> None:
         with app.app_context():
-            for agent_id, public_id, name in gone:
-                _presence_changed(AgentConn(agent_id, public_id, name, 0))
+            for agent in gone:
+                _presence_changed(AgentConn(agent.agent_id, agent.public_id, agent.name, 0))
+                for conversation_id in agent.conversations:
+                    _emit_viewers(conversation_id)
 
     guards.presence().ensure_heartbeat(socketio.start_background_task, socketio.sleep, announce)
 

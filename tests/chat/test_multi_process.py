@@ -176,3 +176,26 @@ def test_new_visitors_per_address_are_counted_on_both_processes_behind_a_proxy(
     assert answers[:3] == ["connected"] * 3
     assert answers[3]["data"]["error"]["code"] == "rate_limited"
     assert fresh(a, "203.0.113.8") == "connected"  # another shopper's network is not affected
+
+
+def test_a_killed_process_s_viewer_leaves_the_viewers_of_agents_elsewhere(
+        app: Flask, agent: Any, site: str, two_processes: Any, recorders: Any) -> None:
+    bob = make_agent(app, "bob@example.com", "agent", "Bob Agent")
+    a, b = two_processes(HELPDESK_CHAT_PRESENCE_TTL_SECONDS="2")
+    shopper = recorders()
+    widget_on(b, site, shopper)
+    conv_id = send(shopper, "v1", "hello")["message"]["conversation_id"]
+    alice_console, bob_console = console_on(a, agent.email, recorders()), console_on(b, bob.email, recorders())
+    for console in (alice_console, bob_console):
+        assert console.client.call("subscribe", {"conversation_id": conv_id}, namespace="/console", timeout=10)["ok"]
+
+    def names() -> set[str]:
+        latest = [v for v in bob_console.of("viewers") if v["conversation_id"] == conv_id]
+        return {viewer["name"] for viewer in latest[-1]["agents"]} if latest else set()
+
+    wait_until(lambda: names() == {"Alice Agent", "Bob Agent"}, timeout=10, message="Bob to see Alice viewing")
+    os.kill(a.proc.pid, signal.SIGKILL)
+    a.proc.wait(timeout=10)
+    wait_until(lambda: names() == {"Bob Agent"}, timeout=10, message="Alice to leave Bob's viewers")
+    offline = [p for p in bob_console.of("presence") if p["agent"]["name"] == "Alice Agent"]
+    assert offline and offline[-1]["status"] == "offline"

@@ -66,4 +66,5 @@ def test_redis_presence_is_shared_by_two_processes_and_a_dead_ones_agents_expire
     wait_until(lambda: a.status_of(8) == "offline", timeout=5, message="b's agents to expire")
     assert a.viewers("cv_1") == []
     gone = a.reap()
-    assert sorted(name for _, _, name in gone) == ["Bea", "Cy"] and a.reap() == []
+    assert sorted((g.name, g.conversations) for g in gone) == [("Bea", ("cv_1",)), ("Cy", ("cv_1",))]
+    assert a.reap() == []
