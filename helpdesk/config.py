@@ -83,20 +83,38 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_MAX_ATTACHMENT_BYTES": 5 * 1024 * 1024,  # a widget upload
     "CHAT_FLOOD_BURST": 8,  # messages one visitor may send ...
     "CHAT_FLOOD_WINDOW_SECONDS": 10.0,  # ... within this many seconds
+    # Limits per client address and per site (helpdesk/chat/throttle.py; `limits` strings).
+    "CHAT_RATE_LIMITS": True,  # False lifts the address and site limits below (load tests from one address)
+    "CHAT_CONNECT_RATE_ADDRESS": "120/minute",  # /widget connects
+    "CHAT_CONNECT_RATE_SITE": "6000/minute",
+    "CHAT_NEW_VISITOR_RATE_ADDRESS": "20/minute",  # connects without a visitor token (new visitors)
+    "CHAT_NEW_VISITOR_RATE_SITE": "1200/minute",
+    "CHAT_CONVERSATION_RATE_ADDRESS": "10/minute",  # conversations opened
+    "CHAT_CONVERSATION_RATE_SITE": "600/minute",
+    "CHAT_HISTORY_RATE_VISITOR": "30/minute",
+    "CHAT_HISTORY_RATE_ADDRESS": "120/minute",
+    "CHAT_TYPING_RATE_VISITOR": "20/10 seconds",
+    "CHAT_TYPING_RATE_ADDRESS": "120/10 seconds",
+    "CHAT_HISTORY_PAGE": 100,  # messages per widget `history` answer at most ...
+    "CHAT_HISTORY_MAX_CHARS": 200_000,  # ... and message text per answer at most (then `has_more`)
+    "CHAT_PRESENCE_TTL_SECONDS": 45.0,  # with Redis: a dead process's agents count as gone after this
+    "CHAT_REDIS_PREFIX": "helpdesk:chat:",  # keys of presence and rate limits in Redis
     "REPORTS_TIMEZONE": "UTC",  # days of the reports start at local midnight here
     "REPORTS_BUSINESS_HOURS": "Mon-Fri 09:00-17:00",  # for ?hours=business, in REPORTS_TIMEZONE
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.
 _BOOL = {"RUN_MIGRATIONS", "DEMO", "SESSION_COOKIE_SECURE", "CRM_CREATE_CONTACTS",
-         "REMEMBER_COOKIE_SECURE"}
+         "REMEMBER_COOKIE_SECURE", "CHAT_RATE_LIMITS"}
 _INT = {"PROXY_FIX_HOPS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
         "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS",
         "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS", "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST",
-        "EMAIL_MAX_PARTS", "EMAIL_MAX_TEXT_CHARS", "EMAIL_MAX_HTML_BYTES", "MAX_REQUEST_BYTES"}
+        "EMAIL_MAX_PARTS", "EMAIL_MAX_TEXT_CHARS", "EMAIL_MAX_HTML_BYTES", "MAX_REQUEST_BYTES",
+        "CHAT_HISTORY_PAGE", "CHAT_HISTORY_MAX_CHARS"}
 _FLOAT = {"WORKER_POLL_SECONDS", "JOB_LEASE_SECONDS", "JOB_HEARTBEAT_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS",
           "CHAT_FLOOD_WINDOW_SECONDS", "EMAIL_INGEST_WAIT_SECONDS", "SMTP_RETRY_HOURS",
-          "SMTP_RETRY_FIRST_SECONDS", "SMTP_RETRY_MAX_SECONDS", "SQLITE_BUSY_SECONDS", "DRAIN_SECONDS"}
+          "SMTP_RETRY_FIRST_SECONDS", "SMTP_RETRY_MAX_SECONDS", "SQLITE_BUSY_SECONDS", "DRAIN_SECONDS",
+          "CHAT_PRESENCE_TTL_SECONDS"}
 ENV_PREFIX = "HELPDESK_"
 
 

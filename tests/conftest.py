@@ -179,7 +179,7 @@ class LiveServer:
 
 
 def start_live_server(tmp_path: Path, database_url: str, env: dict[str, str] | None = None,
-                      command: str = "run") -> LiveServer:
+                      command: str = "run", args: tuple[str, ...] = ()) -> LiveServer:
     port = free_port()
     log = tmp_path / f"server-{port}.log"
     environ = {**os.environ, "HELPDESK_DATABASE_URL": database_url, "HELPDESK_SECRET_KEY": "live-secret",
@@ -187,7 +187,7 @@ def start_live_server(tmp_path: Path, database_url: str, env: dict[str, str] | N
                "HELPDESK_BASE_URL": f"http://127.0.0.1:{port}", "HELPDESK_WORKER_POLL_SECONDS": "0.2",
                **(env or {})}
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "helpdesk", *command.split(), "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "helpdesk", *command.split(), *args, "--port", str(port)],
                                 cwd=tmp_path, env=environ, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: port_open(port) or proc.poll() is not None, timeout=30, message="the server to listen")

@@ -84,13 +84,15 @@ def test_a_setting_changed_on_one_app_is_seen_by_its_jobs_only(app: Flask, other
 
 
 def test_socket_presence_and_the_flood_gate_belong_to_one_app(app: Flask, other_app: Flask) -> None:
-    from helpdesk.chat import flood_gate
     from helpdesk.chat.sockets import socket_state
+    from helpdesk.chat.state import state_of
 
-    first, second = runtime_of(app), runtime_of(other_app)
-    socket_state(first).presence.connect("sid-1", 7, "agt_7", "Alice")
-    assert socket_state(first).presence.online_agent_ids() == {7}
-    assert socket_state(second).presence.online_agent_ids() == set()
+    first, second = state_of(app), state_of(other_app)
+    first.presence.connect("sid-1", 7, "agt_7", "Alice")
+    assert first.presence.online_agent_ids() == {7}
+    assert second.presence.online_agent_ids() == set()
     burst = int(app.config["CHAT_FLOOD_BURST"])
-    assert all(flood_gate(first).allow(1) for _ in range(burst)) and not flood_gate(first).allow(1)
-    assert flood_gate(second).allow(1), "another app's visitors have their own budget"
+    assert all(first.throttle.flood(1) for _ in range(burst)) and not first.throttle.flood(1)
+    assert second.throttle.flood(1), "another app's visitors have their own budget"
+    socket_state(runtime_of(app)).visitors["sid-1"] = object()  # type: ignore[assignment]
+    assert not socket_state(runtime_of(other_app)).visitors

@@ -12,7 +12,6 @@ from helpdesk.errors import DomainError
 if TYPE_CHECKING:
     from flask import Flask
 
-    from helpdesk.chat.presence import FloodGate
     from helpdesk.runtime import Runtime
 
 
@@ -21,21 +20,14 @@ class CsatUnavailable(DomainError):
     code = "csat_unavailable"
 
 
-def flood_gate(runtime: Runtime) -> FloodGate:
-    """This app's per-visitor message budget (CHAT_FLOOD_BURST in CHAT_FLOOD_WINDOW_SECONDS)."""
-    from helpdesk.chat.presence import FloodGate
-
-    settings = runtime.settings
-    return runtime.state("chat.flood", lambda: FloodGate(int(settings["CHAT_FLOOD_BURST"]),
-                                                         float(settings["CHAT_FLOOD_WINDOW_SECONDS"])))
-
-
 def init_app(app: Flask, runtime: Runtime) -> None:
-    from helpdesk.chat import csat_relay, online, relay, transport, views
+    from helpdesk.chat import csat_relay, online, relay, state, transport, views
     from helpdesk.extensions import csrf
 
     # create_app imported `sockets` (and `orders`) before socketio.init_app: the /widget and
-    # /console handlers are on the shared socketio.
+    # /console handlers are on the shared socketio. Presence, viewers and rate limits: in Redis
+    # when it is set (every process sees the same), else memory.
+    state.init_state(app)
     app.register_blueprint(views.bp)
     csrf.exempt(views.upload)  # visitor-token authenticated, no cookies
     relay.wire(app)

@@ -11,7 +11,7 @@ from helpdesk.accounts.models import Agent
 from helpdesk.actors import SYSTEM, Actor
 from helpdesk.errors import Conflict, Forbidden
 from helpdesk.tickets import services as tickets
-from helpdesk.tickets.models import Conversation, Status
+from helpdesk.tickets.models import Conversation, Inbox, Status
 
 OPEN_STATUSES = (Status.open, Status.pending)
 _CURSOR = "round_robin_last_agent"  # kept in Inbox.settings: one value does not deserve a column
@@ -64,6 +64,10 @@ def route_new(session: Session, conversation: Conversation,
     inbox = conversation.inbox
     if not inbox.auto_assign:
         return None
+    # Processes routing chats of one inbox at the same moment take turns on its row (PostgreSQL;
+    # SQLite's writers queue anyway), so each reads the cursor the previous one moved.
+    session.scalars(select(Inbox).where(Inbox.id == inbox.id).with_for_update()
+                    .execution_options(populate_existing=True)).one()
     agent = pick_agent(session, conversation, online_agent_ids)
     if agent is None:
         return None

@@ -1,16 +1,27 @@
-"""Who is connected right now: agents' presence, conversation viewers, and visitors' send rate.
+"""Who is connected right now: agents' presence and conversation viewers, in this process's memory.
 
-This is per-process memory, like the sockets it describes. With several app processes (Redis
-message queue, sticky sessions) each process knows its own sockets; emits still reach everyone."""
+This is what runs without Redis (one app process). With `HELPDESK_REDIS_URL` set, chat.state picks
+`presence_redis.RedisPresence` instead, which has the same methods and is shared by every process."""
 
 from __future__ import annotations
 
 import threading
-import time
-from collections import defaultdict, deque
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 STATUSES = ("online", "away")
+
+
+@dataclass(frozen=True)
+class Gone:
+    """An agent whose every socket vanished with a dead process, and what they were viewing."""
+
+    agent_id: int
+    public_id: str
+    name: str
+    conversations: tuple[str, ...] = ()
 
 
 @dataclass
@@ -61,7 +72,7 @@ class Presence:
             return "offline"
         return entry.status
 
-    def online_agent_ids(self) -> set[int]:
+    def online_agent_ids(self, max_age: float = 0.0) -> set[int]:
         with self._lock:
             return {a.agent_id for a in self._agents.values() if a.sids and a.status == "online"}
 
@@ -84,24 +95,6 @@ class Presence:
             return [{"id": self._agents[i].public_id, "name": self._agents[i].name}
                     for i in ids if i in self._agents]
 
-
-class FloodGate:
-    """At most `burst` messages in any `window` seconds per visitor: enough for a fast typist,
-    not for a script."""
-
-    def __init__(self, burst: int = 8, window: float = 10.0) -> None:
-        self.burst = burst
-        self.window = window
-        self._lock = threading.Lock()
-        self._sent: dict[int, deque[float]] = defaultdict(deque)
-
-    def allow(self, key: int, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            sent = self._sent[key]
-            while sent and now - sent[0] > self.window:
-                sent.popleft()
-            if len(sent) >= self.burst:
-                return False
-            sent.append(now)
-            return True
+    def ensure_heartbeat(self, start: Callable[..., Any], sleep: Callable[[float], Any],
+                         on_offline: Callable[[list[Gone]], None]) -> None:
+        """Nothing to keep alive: this memory dies with the process, and its sockets with it."""

@@ -73,6 +73,25 @@ def history(session: Session, conversation: Conversation, after_seq: Any, *,
     return list(session.scalars(query.order_by(Message.seq).limit(MAX_HISTORY)))
 
 
+def history_page(session: Session, conversation: Conversation, after_seq: Any, *, limit: int,
+                 max_chars: int) -> tuple[list[Message], bool]:
+    """A shopper's page of history: at most `limit` messages and about `max_chars` of text (at
+    least one message), so one call never builds an unbounded answer; True when more follow."""
+    if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
+        raise Invalid("after_seq", "a whole number, 0 or more")
+    rows = list(session.scalars(
+        select(Message).filter(Message.conversation_id == conversation.id, Message.seq > after_seq,
+                               Message.private.is_(False)).order_by(Message.seq).limit(limit + 1)))
+    page: list[Message] = []
+    chars = 0
+    for message in rows[:limit]:
+        chars += len(message.body_text or "") + len(message.body_html or "")
+        if page and chars > max_chars:
+            break
+        page.append(message)
+    return page, len(page) < len(rows)
+
+
 def agent_send(session: Session, actor: Actor, data: Any, max_len: int = tickets.MAX_BODY) -> Message:
     if not isinstance(data, dict):
         raise Invalid("payload", "an object with conversation_id, client_msg_id and body")

@@ -22,10 +22,10 @@ from helpdesk.accounts import gate
 from helpdesk.accounts.events import AgentAccessChanged
 from helpdesk.accounts.models import Agent
 from helpdesk.actors import agent_actor
-from helpdesk.chat import assignment, services, visitors
+from helpdesk.chat import assignment, guards, services, visitors
 from helpdesk.chat.attachments import widget_message
 from helpdesk.chat.models import ChatVisitor
-from helpdesk.chat.presence import STATUSES, FloodGate, Presence
+from helpdesk.chat.presence import STATUSES, Gone
 from helpdesk.chat.relay import (
     CONSOLE,
     CONSOLE_ROOM,
@@ -47,12 +47,6 @@ from helpdesk.tickets.serialize import conversation_dict, message_dict
 from helpdesk.web import close_session, db_session
 
 
-def _flood() -> FloodGate:
-    from helpdesk.chat import flood_gate
-
-    return flood_gate(current_runtime())
-
-
 @dataclass
 class VisitorConn:
     visitor_id: int
@@ -60,6 +54,8 @@ class VisitorConn:
     name: str
     conversations: set[str] = field(default_factory=set)  # public ids it may type into
     customer_id: int | None = None
+    site: str = ""
+    going: str | None = None  # the conversation a message without conversation_id goes to
 
 
 @dataclass
@@ -82,7 +78,6 @@ class SocketState:
     """What this app's socket server holds in this process: the connected widgets and consoles and
     the agents' presence. Per app (on its runtime), so two apps in one process share none of it."""
 
-    presence: Presence = field(default_factory=Presence)
     visitors: dict[str, VisitorConn] = field(default_factory=dict)
     agents: dict[str, AgentConn] = field(default_factory=dict)
     sweeping: bool = False  # the console session sweep of this app is running
@@ -95,10 +90,6 @@ def socket_state(runtime: Runtime) -> SocketState:
 
 def _state() -> SocketState:
     return socket_state(current_runtime())
-
-
-def _presence() -> Presence:
-    return _state().presence
 
 
 def _db() -> Database:
@@ -148,6 +139,8 @@ def _visitor_work() -> Iterator[tuple[Session, Any]]:
 def widget_connect(auth: Any = None) -> None:
     auth = auth if isinstance(auth, dict) else {}
     try:
+        guards.check_connect(auth)
+        online_ids = guards.presence().online_agent_ids()  # before the transaction: it may ask Redis
         with _db().unit_of_work() as session:
             inbox = visitors.inbox_for_site(session, auth.get("site"))
             started = visitors.start(session, inbox, auth.get("token"), auth.get("identity"))
@@ -163,14 +156,16 @@ def widget_connect(auth: Any = None) -> None:
                 "conversation": conversation_dict(current) if current else None,
                 "conversations": [conversation_dict(c) for c in mine] if started.verified else
                 [conversation_dict(current)] if current else [],
-                "online": online_for_inbox(inbox, _presence().online_agent_ids()),
+                "online": online_for_inbox(inbox, online_ids),
                 "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat"))},
             }
             conn = VisitorConn(visitor.id, inbox.id, customer.display_name if customer else "Visitor",
-                               {c.public_id for c in mine}, visitor.customer_id)
+                               {c.public_id for c in mine}, visitor.customer_id, inbox.site_key or "",
+                               current.public_id if current and current.status.value != "resolved" else None)
     except DomainError as exc:
         raise _refuse(exc) from None
     _state().visitors[request.sid] = conn
+    _keep_presence_alive()  # any live process clears a dead one's agents and tells its shoppers
     join_room(visitor_room(conn.visitor_id))
     join_room(inbox_room(conn.inbox_id))
     emit("session", payload)
@@ -194,15 +189,19 @@ def widget_disconnect(*_args: Any) -> None:
 @acked
 def widget_send(data: Any = None) -> dict[str, Any]:
     conn = _visitor_conn()
-    if not _flood().allow(conn.visitor_id):
-        error = RateLimited("you are sending messages too fast; wait a few seconds and try again")
+    opens = not (isinstance(data, dict) and data.get("conversation_id")) and conn.going is None
+    try:
+        guards.check_send(conn.visitor_id, conn.site, opens_conversation=opens)
+    except RateLimited as error:
         emit("error", error.as_dict())
-        raise error
+        raise
+    # Who is online decides only where a new conversation goes: fresh then, else a second old will do.
+    online_ids = guards.presence().online_agent_ids(max_age=0.0 if opens else 1.0)
     with _visitor_work() as (session, visitor):
-        message = services.visitor_send(session, visitor, data, online_agent_ids=_presence().online_agent_ids(),
-                                        max_len=_max_body())
+        message = services.visitor_send(session, visitor, data, online_agent_ids=online_ids, max_len=_max_body())
         result = widget_message(message, current_app.secret_key)
     conn.conversations.add(result["conversation_id"])
+    conn.going = result["conversation_id"]
     return {"message": result}
 
 
@@ -210,10 +209,13 @@ def widget_send(data: Any = None) -> dict[str, Any]:
 @acked
 def widget_history(data: Any = None) -> dict[str, Any]:
     data = data if isinstance(data, dict) else {}
+    guards.check_history(_visitor_conn().visitor_id)
+    limit, max_chars = guards.history_limits()
     with _visitor_work() as (session, visitor):
         conversation = visitors.conversation_of(session, visitor, data.get("conversation_id"))
-        messages = services.history(session, conversation, data.get("after_seq", 0), for_agent=False)
-        return {"messages": [widget_message(m, current_app.secret_key) for m in messages],
+        messages, more = services.history_page(session, conversation, data.get("after_seq", 0), limit=limit,
+                                               max_chars=max_chars)
+        return {"messages": [widget_message(m, current_app.secret_key) for m in messages], "has_more": more,
                 "conversation": conversation_dict(conversation)}
 
 
@@ -221,6 +223,8 @@ def widget_history(data: Any = None) -> dict[str, Any]:
 def widget_typing(data: Any = None) -> None:
     conn = _state().visitors.get(request.sid)
     if conn is None or not isinstance(data, dict) or data.get("conversation_id") not in conn.conversations:
+        return
+    if not guards.typing_allowed(conn.visitor_id):
         return
     socketio.emit("typing", {"conversation_id": data["conversation_id"], "typing": bool(data.get("typing")),
                              "author": {"type": "customer", "name": conn.name}},
@@ -232,8 +236,7 @@ def widget_typing(data: Any = None) -> None:
 def widget_contact(data: Any = None) -> dict[str, Any]:
     data = data if isinstance(data, dict) else {}
     conn = _visitor_conn()
-    if not _flood().allow(conn.visitor_id):
-        raise RateLimited("too many changes; wait a few seconds and try again")
+    guards.check_flood(conn.visitor_id, "too many changes; wait a few seconds and try again")
     with _visitor_work() as (session, visitor):
         customer = visitors.update_contact(session, visitor, email=data.get("email"), name=data.get("name"))
         conn.name = customer.display_name
@@ -391,19 +394,37 @@ def console_connect(_auth: Any = None) -> None:
     join_room(CONSOLE_ROOM)
     join_room(agent_room(conn.agent_id))
     _ensure_sweep(current_app._get_current_object())
-    came_online = _presence().connect(request.sid, conn.agent_id, conn.public_id, conn.name)
+    came_online = guards.presence().connect(request.sid, conn.agent_id, conn.public_id, conn.name)
+    _keep_presence_alive()
     emit("session", {"agent": {"id": conn.public_id, "name": conn.name,
-                               "status": _presence().status_of(conn.agent_id)}, "agents": _presence().roster()})
+                               "status": guards.presence().status_of(conn.agent_id)},
+                     "agents": guards.presence().roster()})
     if came_online:
         _presence_changed(conn)
 
 
+def _keep_presence_alive() -> None:
+    """With Redis, start this process's presence heartbeat (once): agents whose process died are
+    announced offline to consoles and widgets by whichever live process notices first."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def announce(gone: list[Gone]) -> None:
+        with app.app_context():
+            for agent in gone:
+                _presence_changed(AgentConn(agent.agent_id, agent.public_id, agent.name, 0))
+                for conversation_id in agent.conversations:
+                    _emit_viewers(conversation_id)
+
+    guards.presence().ensure_heartbeat(socketio.start_background_task, socketio.sleep, announce)
+
+
 def _presence_changed(conn: AgentConn) -> None:
     socketio.emit("presence", {"agent": {"id": conn.public_id, "name": conn.name},
-                               "status": _presence().status_of(conn.agent_id)},
+                               "status": guards.presence().status_of(conn.agent_id)},
                   namespace=CONSOLE, to=CONSOLE_ROOM)
+    online_ids = guards.presence().online_agent_ids()
     with _db().unit_of_work() as session:
-        emits = announce_online(session, _presence().online_agent_ids())
+        emits = announce_online(session, online_ids)
     send(emits)
 
 
@@ -412,7 +433,7 @@ def console_disconnect(*_args: Any) -> None:
     conn = _state().agents.pop(request.sid, None)
     if conn is None:
         return
-    went_offline, left = _presence().disconnect(request.sid, conn.agent_id)
+    went_offline, left = guards.presence().disconnect(request.sid, conn.agent_id)
     for conversation_id in left:
         _emit_viewers(conversation_id)
     if went_offline:
@@ -421,7 +442,7 @@ def console_disconnect(*_args: Any) -> None:
 
 def _emit_viewers(conversation_id: str) -> None:
     socketio.emit("viewers", {"conversation_id": conversation_id,
-                              "agents": _presence().viewers(conversation_id)},
+                              "agents": guards.presence().viewers(conversation_id)},
                   namespace=CONSOLE, to=conversation_room(conversation_id))
 
 
@@ -437,7 +458,7 @@ def console_subscribe(data: Any = None) -> dict[str, Any]:
                   "messages": [message_dict(m, for_agent=True) for m in messages]}
     public_id = result["conversation"]["id"]
     join_room(conversation_room(public_id))
-    _presence().view(public_id, request.sid, agent.id)
+    guards.presence().view(public_id, request.sid, agent.id)
     _emit_viewers(public_id)
     return result
 
@@ -448,7 +469,7 @@ def console_unsubscribe(data: Any = None) -> dict[str, Any]:
     _agent_conn()
     conversation_id = str((data or {}).get("conversation_id") or "") if isinstance(data, dict) else ""
     leave_room(conversation_room(conversation_id))
-    _presence().leave(conversation_id, request.sid)
+    guards.presence().leave(conversation_id, request.sid)
     _emit_viewers(conversation_id)
     return {}
 
@@ -501,7 +522,7 @@ def console_presence(data: Any = None) -> dict[str, Any]:
     status = (data or {}).get("status") if isinstance(data, dict) else None
     if status not in STATUSES:
         raise Invalid("status", "online or away")
-    _presence().set_status(conn.agent_id, status)
+    guards.presence().set_status(conn.agent_id, status)
     _presence_changed(conn)
     return {"status": status}
 

@@ -145,6 +145,7 @@ def test_widget_resumes_after_a_disconnect_with_history_after_its_last_seq(
         missed = back.client.call(
             "history", {"conversation_id": conv_id, "after_seq": 1}, namespace="/widget", timeout=10
         )
+        assert missed.get("ok"), missed
         assert [m["body"] for m in missed["messages"]] == ["while away 0", "while away 1", "while away 2"]
     finally:
         back.client.disconnect()

@@ -6,7 +6,7 @@
   var cfg = JSON.parse(document.getElementById("config").textContent);
   var t = cfg.strings;
   var KEY = "helpdesk:" + cfg.site + ":";
-  var HISTORY_PAGE = 500;  // the server's most per `history` answer
+  var HISTORY_PAGE = 100;  // the server's most per `history` answer (HELPDESK_CHAT_HISTORY_PAGE)
   var $ = function (id) { return document.getElementById(id); };
 
   var store = {
@@ -190,7 +190,7 @@
       state.messages.forEach(function (m) { if (m.seq > state.syncedSeq) state.syncedSeq = m.seq; });
       for (var i = 0; i < fresh; i++) noteUnread();
       renderMessages();
-      if (res.messages.length >= HISTORY_PAGE) { catchUp(); return; }  // more after this page
+      if (res.has_more || res.messages.length >= HISTORY_PAGE) { catchUp(); return; }  // more after this page
       state.inSync = true;
       flushOutbox();
     });
