@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from helpdesk import events
 from helpdesk.accounts.models import Agent, Role
@@ -160,8 +161,7 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
         client_msg_id = str(client_msg_id)
         if not client_msg_id or len(client_msg_id) > MAX_CLIENT_MSG_ID:
             raise Invalid("client_msg_id", f"1 to {MAX_CLIENT_MSG_ID} characters")
-        if existing := session.scalar(select(Message).filter_by(conversation_id=conversation.id,
-                                                                client_msg_id=client_msg_id)):
+        if existing := _sent_before(session, conversation, client_msg_id):
             return existing
     if private and not actor.is_agent:
         raise Forbidden("only agents write private notes")
@@ -174,10 +174,18 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
     if len(body) > max_len:
         raise Invalid("body", f"longer than {max_len} characters", code="body_too_long")
 
+    if session.get_bind().dialect.name != "sqlite":
+        # Concurrent writers (PostgreSQL): take the conversation's row lock first. Whoever waited
+        # here then sees a twin send that committed meanwhile and returns it instead of colliding
+        # on uq_messages_conversation_id_client_msg_id. SQLite's writers are serialised already
+        # (BEGIN IMMEDIATE), so the first look-up above was authoritative there.
+        session.execute(select(Conversation.id).where(Conversation.id == conversation.id).with_for_update())
+        if client_msg_id is not None and (existing := _sent_before(session, conversation, client_msg_id)):
+            return existing
     now = utcnow()
-    conversation.last_seq += 1
+    seq = next_seq(session, conversation)
     message = Message(
-        conversation=conversation, seq=conversation.last_seq, client_msg_id=client_msg_id,
+        conversation=conversation, seq=seq, client_msg_id=client_msg_id,
         author_type=AuthorType(actor.type), author_id=actor.id,
         author_name=(author_name or actor.name)[:200], private=private, body_text=body, body_html=html,
         email_message_id=email_message_id, meta=meta or {}, created_at=now,
@@ -202,6 +210,24 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
     if changes:
         events.record(session, ConversationUpdated(conversation.id, changes))
     return message
+
+
+def _sent_before(session: Session, conversation: Conversation, client_msg_id: str) -> Message | None:
+    return session.scalar(select(Message).filter_by(conversation_id=conversation.id, client_msg_id=client_msg_id))
+
+
+def next_seq(session: Session, conversation: Conversation) -> int:
+    """Allocate the conversation's next message seq in the database, atomically.
+
+    `conversation.last_seq += 1` in Python lets two transactions read the same value and collide
+    on uq_messages_conversation_id_seq; one UPDATE ... RETURNING cannot (SQLite >= 3.35, PostgreSQL).
+    """
+    seq = session.execute(
+        update(Conversation).where(Conversation.id == conversation.id)
+        .values(last_seq=Conversation.last_seq + 1).returning(Conversation.last_seq)
+        .execution_options(synchronize_session=False)).scalar_one()
+    set_committed_value(conversation, "last_seq", seq)  # what the row holds now; nothing to flush
+    return seq
 
 
 def add_note(session: Session, actor: Actor, conversation: Conversation, *, body: str,
