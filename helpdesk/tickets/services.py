@@ -189,9 +189,8 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
         author_type=AuthorType(actor.type), author_id=actor.id,
         author_name=(author_name or actor.name)[:200], private=private, body_text=body, body_html=html,
         email_message_id=email_message_id, meta=meta or {}, created_at=now,
+        attachments=attachments,  # set even when empty: reading it after the flush needs no query
     )
-    for attachment in attachments:
-        message.attachments.append(attachment)
     session.add(message)
     changes: dict[str, Any] = {}
     if not private:
