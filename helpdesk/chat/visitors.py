@@ -179,7 +179,7 @@ def current_conversation(session: Session, visitor: ChatVisitor) -> Conversation
 
 def conversation_of(session: Session, visitor: ChatVisitor, public_id: object) -> Conversation:
     """One of the visitor's own conversations; anyone else's is 'not found', never 'forbidden'."""
-    conversation = session.scalar(select(Conversation).filter_by(public_id=public_id)) \
+    conversation = session.scalar(select(Conversation).filter_by(public_id=public_id).options(*tickets.ROW_LOADS)) \
         if isinstance(public_id, str) else None
     if conversation is None or conversation.customer_id != visitor.customer_id \
             or conversation.inbox_id != visitor.inbox_id:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from helpdesk import events
@@ -115,8 +115,14 @@ def new_ref(session: Session) -> str:
     raise RuntimeError("could not find a free conversation reference")
 
 
+# What the console's CONVERSATION row reads: loaded with the conversation in one round trip (and
+# one for tags), instead of one lazy load each when a message's row is serialised.
+ROW_LOADS = (joinedload(Conversation.inbox), joinedload(Conversation.customer),
+             joinedload(Conversation.assignee), joinedload(Conversation.team), selectinload(Conversation.tags))
+
+
 def get_conversation(session: Session, public_id: str, actor: Actor | None = None) -> Conversation:
-    conversation = session.scalar(select(Conversation).filter_by(public_id=public_id))
+    conversation = session.scalar(select(Conversation).filter_by(public_id=public_id).options(*ROW_LOADS))
     if conversation is None or (actor is not None and not can_see(actor, conversation)):
         raise NotFound("no such conversation")
     return conversation
@@ -183,7 +189,7 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
         if client_msg_id is not None and (existing := _sent_before(session, conversation, client_msg_id)):
             return existing
     now = utcnow()
-    seq = next_seq(session, conversation)
+    seq = next_seq(session, conversation, now, activity=not private)
     message = Message(
         conversation=conversation, seq=seq, client_msg_id=client_msg_id,
         author_type=AuthorType(actor.type), author_id=actor.id,
@@ -194,7 +200,6 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
     session.add(message)
     changes: dict[str, Any] = {}
     if not private:
-        conversation.last_activity_at = now
         if actor.is_agent and conversation.first_response_at is None:
             conversation.first_response_at = now
         if actor.type == "customer" and conversation.status in (Status.resolved, Status.snoozed,
@@ -215,17 +220,23 @@ def _sent_before(session: Session, conversation: Conversation, client_msg_id: st
     return session.scalar(select(Message).filter_by(conversation_id=conversation.id, client_msg_id=client_msg_id))
 
 
-def next_seq(session: Session, conversation: Conversation) -> int:
-    """Allocate the conversation's next message seq in the database, atomically.
+def next_seq(session: Session, conversation: Conversation, now: datetime, *, activity: bool = True) -> int:
+    """Allocate the conversation's next message seq in the database, atomically; the same
+    statement stamps updated_at (and last_activity_at for public messages): one UPDATE per message.
 
     `conversation.last_seq += 1` in Python lets two transactions read the same value and collide
     on uq_messages_conversation_id_seq; one UPDATE ... RETURNING cannot (SQLite >= 3.35, PostgreSQL).
     """
+    values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1, "updated_at": now}
+    if activity:
+        values["last_activity_at"] = now
     seq = session.execute(
-        update(Conversation).where(Conversation.id == conversation.id)
-        .values(last_seq=Conversation.last_seq + 1).returning(Conversation.last_seq)
-        .execution_options(synchronize_session=False)).scalar_one()
-    set_committed_value(conversation, "last_seq", seq)  # what the row holds now; nothing to flush
+        update(Conversation).where(Conversation.id == conversation.id).values(**values)
+        .returning(Conversation.last_seq).execution_options(synchronize_session=False)).scalar_one()
+    # What the row holds now, so the object has nothing of this left to flush.
+    set_committed_value(conversation, "last_seq", seq)
+    for name in values.keys() - {"last_seq"}:
+        set_committed_value(conversation, name, now)
     return seq
 
 
