@@ -8,9 +8,10 @@ persisted msg/s, lost and doubled messages, shopper -> agent and agent -> shoppe
     python bench/chat_load.py                          # 100, 250, 500, 1000 shoppers, SQLite
     python bench/chat_load.py --shoppers 1000          # one step
     python bench/chat_load.py --knee                   # step up until p99 > 50 ms or a loss
+    python bench/chat_load.py --postgres               # a throwaway PostgreSQL cluster (as the tests do)
     python bench/chat_load.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
-    python bench/chat_load.py --database-url postgresql+psycopg://... --app-processes 2 \
-        --redis-url redis://127.0.0.1:6379/0          # two app processes behind nothing: clients spread
+    python bench/chat_load.py --postgres --redis --app-processes 2   # two app processes, Redis between:
+                                                       # shoppers and agents spread over both
     python bench/chat_load.py --urls http://127.0.0.1:8000,http://127.0.0.1:8001 \
         --database-url ...                             # servers you started (CPU not measured)
     python bench/chat_load.py --app-root /tmp/hot-base  # serve another checkout's code (a "before")
@@ -139,11 +140,12 @@ def client_main() -> None:
     pending: dict[tuple[int, int], tuple[float, str]] = {}  # (conn index, ack id) -> (sent, cid)
 
     def reader(index: int, conn: Conn, role: str) -> None:
+        with contextlib.suppress(Exception):  # the server went away (the end of the run)
+            read(index, conn, role)
+
+    def read(index: int, conn: Conn, role: str) -> None:
         while True:
-            try:
-                frame = conn.recv()
-            except Exception:
-                return
+            frame = conn.recv()
             if frame.startswith(conn.prefix_ack):
                 ack_id, ack = _ack(frame, conn.prefix_ack)
                 sent = pending.pop((index, ack_id), None)
@@ -539,6 +541,8 @@ def main() -> None:
     parser.add_argument("--grace", type=float, default=3.0, help="seconds to wait for late deliveries")
     parser.add_argument("--order-share", type=float, default=0.05, help="share of messages naming an order number")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL cluster")
+    parser.add_argument("--redis", action="store_true", help="start a throwaway Redis (as the tests do)")
     parser.add_argument("--app-processes", type=int, default=1)
     parser.add_argument("--redis-url", help="needed for more than one app process")
     parser.add_argument("--urls", help="comma-separated app URLs already running on --database-url")
@@ -549,6 +553,26 @@ def main() -> None:
     args = parser.parse_args()
     if args.duration > 25:
         parser.error("--duration: keep each step within 30 s")
+    started: list[Any] = []
+    sys.path.insert(0, str(ROOT))
+    if args.postgres:
+        from tests.servers import start_postgres
+
+        started.append(start_postgres())
+        args.database_url = started[-1].url("postgres")
+    if args.redis:
+        from tests.servers import start_redis
+
+        started.append(start_redis())
+        args.redis_url = started[-1].url
+    try:
+        run(parser, args)
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.app_processes > 1 and not args.redis_url:
         parser.error("--app-processes > 1 needs --redis-url (emits must cross processes)")
     if args.urls and not args.database_url:
