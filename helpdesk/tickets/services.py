@@ -180,13 +180,14 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
     if len(body) > max_len:
         raise Invalid("body", f"longer than {max_len} characters", code="body_too_long")
 
-    if session.get_bind().dialect.name != "sqlite":
+    if client_msg_id is not None and session.get_bind().dialect.name != "sqlite":
         # Concurrent writers (PostgreSQL): take the conversation's row lock first. Whoever waited
         # here then sees a twin send that committed meanwhile and returns it instead of colliding
         # on uq_messages_conversation_id_client_msg_id. SQLite's writers are serialised already
-        # (BEGIN IMMEDIATE), so the first look-up above was authoritative there.
+        # (BEGIN IMMEDIATE), so the first look-up above was authoritative there; and without an
+        # id, next_seq's UPDATE alone orders the writers.
         session.execute(select(Conversation.id).where(Conversation.id == conversation.id).with_for_update())
-        if client_msg_id is not None and (existing := _sent_before(session, conversation, client_msg_id)):
+        if existing := _sent_before(session, conversation, client_msg_id):
             return existing
     now = utcnow()
     seq = next_seq(session, conversation, now, activity=not private)
