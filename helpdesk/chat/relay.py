@@ -89,7 +89,13 @@ _AGENT_ONLY = ("private", "delivery", "delivery_error")
 
 
 def _cache(session: Session) -> dict[tuple[str, int], Any]:
-    return session.info.setdefault(_CACHE, {})
+    # Per transaction, not per session: a session that commits twice (a request, a job) must not
+    # send the first transaction's conversation row for the second.
+    transaction = session.get_transaction()
+    held = session.info.get(_CACHE)
+    if held is None or held[0] is not transaction:
+        held = session.info[_CACHE] = (transaction, {})
+    return held[1]
 
 
 def console_message(session: Session, message: Message) -> dict[str, Any]:
