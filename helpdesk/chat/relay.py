@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,7 +157,7 @@ def wire(app: Flask) -> None:
     dispatcher = app.extensions["helpdesk.dispatcher"]
     database: Database = app.extensions["helpdesk.db"]
 
-    def guarded(build: Any) -> Any:
+    def guarded(build: Callable[[Session, Any], list[Emit]]) -> Callable[[Session, Any], None]:
         # Building socket traffic must never cost the change itself: log and send nothing.
         def handler(session: Session, ev: Any) -> None:
             try:
