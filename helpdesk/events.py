@@ -85,12 +85,26 @@ def _before_commit(session: Session) -> None:
         dispatcher.run_in_transaction(session)
 
 
+_COMMITTED = "helpdesk.committed_events"
+
+
 @sa_event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a SAVEPOINT was released: the real commit (and the dispatch) is still to come
     session.info.pop(_DONE, None)
-    events = session.info.pop(_PENDING, [])
+    session.info.setdefault(_COMMITTED, []).extend(session.info.pop(_PENDING, []))
+
+
+@sa_event.listens_for(Session, "after_transaction_end")
+def _after_transaction_end(session: Session, transaction: Any) -> None:
+    # Dispatch here, not in after_commit: by now the session has handed its connection back to
+    # the pool. A listener that opens a session of its own while the committed one still holds a
+    # connection needs two per message; under a burst of concurrent sends on PostgreSQL every
+    # pooled connection was held by a committer waiting for a second one (a pool deadlock).
+    if transaction.parent is not None or transaction.nested:
+        return
+    events = session.info.pop(_COMMITTED, [])
     dispatcher = session.info.get("dispatcher")
     if dispatcher is None:
         return

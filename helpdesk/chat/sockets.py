@@ -31,10 +31,12 @@ from helpdesk.chat.relay import (
     CONSOLE_ROOM,
     WIDGET,
     announce_online,
+    console_message,
     conversation_room,
     inbox_room,
     online_for_inbox,
     send,
+    shopper_message,
     to_shopper,
     visitor_room,
 )
@@ -199,7 +201,7 @@ def widget_send(data: Any = None) -> dict[str, Any]:
     online_ids = guards.presence().online_agent_ids(max_age=0.0 if opens else 1.0)
     with _visitor_work() as (session, visitor):
         message = services.visitor_send(session, visitor, data, online_agent_ids=online_ids, max_len=_max_body())
-        result = widget_message(message, current_app.secret_key)
+        result = shopper_message(session, message, current_app.secret_key)  # the emit reuses it
     conn.conversations.add(result["conversation_id"])
     conn.going = result["conversation_id"]
     return {"message": result}
@@ -479,7 +481,7 @@ def console_unsubscribe(data: Any = None) -> dict[str, Any]:
 def console_send(data: Any = None) -> dict[str, Any]:
     with _agent_work() as (session, agent):
         message = services.agent_send(session, agent_actor(agent), data, max_len=_max_body())
-        return {"message": message_dict(message, for_agent=True)}
+        return {"message": console_message(session, message)}  # the emit reuses it
 
 
 @socketio.on("history", namespace=CONSOLE)

@@ -8,7 +8,7 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from helpdesk.actors import SYSTEM, Actor, customer_actor
@@ -179,8 +179,7 @@ def current_conversation(session: Session, visitor: ChatVisitor) -> Conversation
 
 def conversation_of(session: Session, visitor: ChatVisitor, public_id: object) -> Conversation:
     """One of the visitor's own conversations; anyone else's is 'not found', never 'forbidden'."""
-    conversation = session.scalar(select(Conversation).filter_by(public_id=public_id)) \
-        if isinstance(public_id, str) else None
+    conversation = tickets.conversation_by_public_id(session, public_id) if isinstance(public_id, str) else None
     if conversation is None or conversation.customer_id != visitor.customer_id \
             or conversation.inbox_id != visitor.inbox_id:
         raise NotFound("no such conversation")
@@ -197,5 +196,9 @@ def visitor_by_id(session: Session, visitor_id: int) -> ChatVisitor:
 
 def visitor_ids_of(session: Session, conversation: Conversation) -> list[int]:
     """Every browser that speaks for this conversation's customer on its site: where its traffic goes."""
-    return list(session.scalars(select(ChatVisitor.id).filter_by(customer_id=conversation.customer_id,
-                                                                 inbox_id=conversation.inbox_id)))
+    return list(session.scalars(_VISITORS_OF, {"customer_id": conversation.customer_id,
+                                               "inbox_id": conversation.inbox_id}))
+
+
+_VISITORS_OF = select(ChatVisitor.id).where(ChatVisitor.customer_id == bindparam("customer_id"),
+                                            ChatVisitor.inbox_id == bindparam("inbox_id"))

@@ -20,3 +20,10 @@ class OrderLinked(Event):
     order_id: int
     state: str  # linked, suggested or dismissed
     source: str
+
+
+@dataclass(frozen=True)
+class OrdersMentioned(Event):
+    """A message names something that looks like an order number: recognition has work to do."""
+
+    message_id: int

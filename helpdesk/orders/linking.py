@@ -20,6 +20,11 @@ ORDER_NUMBER = re.compile(
     r"(?:#\s?|\border\s*(?:no\.?|nr\.?|number|num|id)?\s*[:#]?\s*)(\d{3,12})\b", re.IGNORECASE)
 
 
+def mentions_order_number(text: str | None) -> bool:
+    """Does `text` hold a candidate number at all (the pre-check on every chat message)?"""
+    return bool(text) and ORDER_NUMBER.search(text) is not None
+
+
 def find_order_numbers(text: str) -> list[str]:
     """Order numbers written in a message, in order of appearance, without repeats."""
     seen: list[str] = []

@@ -9,14 +9,16 @@ from flask import request as flask_request
 from flask_login import login_required
 from sqlalchemy.orm import Session
 
+from helpdesk import events
 from helpdesk.actors import SYSTEM
 from helpdesk.errors import DomainError
 from helpdesk.orders import linking, services, sync
+from helpdesk.orders.events import OrdersMentioned
 from helpdesk.orders.models import LinkState
 from helpdesk.runtime import Runtime
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.events import MessagePosted
-from helpdesk.tickets.models import Conversation
+from helpdesk.tickets.models import Conversation, Message
 from helpdesk.web import commit, current_actor, db_session
 
 bp = Blueprint("orders", __name__)
@@ -100,10 +102,18 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     sync.init_app(runtime)
     database = runtime.db
 
-    def recognise_orders(event: MessagePosted) -> None:
+    def spot_order_numbers(session: Session, event: MessagePosted) -> None:
+        # In the message's transaction, from the message it holds (no query): a cheap regex.
+        # Most messages name no order, and they no longer cost a unit of work of their own.
+        message = session.get(Message, event.message_id)
+        if message is not None and linking.mentions_order_number(message.body_text):
+            events.record(session, OrdersMentioned(message.id))
+
+    def recognise_orders(event: OrdersMentioned) -> None:
         # After the message's commit, in a unit of work of its own: a failure here never
         # loses the message, and the links are committed on their own.
         with database.unit_of_work() as session:
             linking.recognise_message(session, SYSTEM, event.message_id)
 
-    runtime.events.subscribe(MessagePosted, recognise_orders)
+    runtime.events.subscribe_in_transaction(MessagePosted, spot_order_numbers)
+    runtime.events.subscribe(OrdersMentioned, recognise_orders)

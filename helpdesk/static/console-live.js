@@ -1,6 +1,30 @@
 // The console's live behaviour over the /console socket: new conversations in the queue without a
 // reload, messages and typing in the open conversation, presence, who else is viewing, and status
 // or assignment changes made anywhere. Everything customer-written is set with textContent.
+
+// A resend keeps its client_msg_id. After "no answer" the first try may well have been stored
+// (the ack was what got lost); sending the same reply again under the same id makes the server
+// return that stored message instead of storing it twice. A changed text (or note/reply switch,
+// or another conversation) is another message and gets a new id. Plain function, no DOM: tests
+// run it under node (tests/chat/test_console_resend.py).
+const HelpdeskResend = (function () {
+  "use strict";
+  function create(newId) {
+    let pending = null;  // {key, id}: the last send that got no answer
+    return {
+      idFor(conversation, body, isPrivate) {
+        const key = JSON.stringify([conversation, body, Boolean(isPrivate)]);
+        if (!pending || pending.key !== key) pending = { key, id: newId() };
+        return pending.id;
+      },
+      // The server answered this id (stored, or refused for good): a next send is a new message.
+      answered(id) { if (pending && pending.id === id) pending = null; },
+    };
+  }
+  return { create };
+})();
+if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskResend;
+
 (function () {
   "use strict";
   if (typeof io !== "function") return;
@@ -418,6 +442,7 @@
   }
 
   if (composer && conv) {
+    const resend = HelpdeskResend.create(newId);
     const body = composer.elements.body;
     const isPrivate = () => (composer.querySelector("input[name=private]:checked") || {}).value === "1";
     const error = el("p", "live-error small", "");
@@ -434,10 +459,12 @@
       if (!text.trim()) return;
       const button = composer.querySelector("button[type=submit]");
       button.disabled = true;
-      const payload = { conversation_id: conv.dataset.conversation, client_msg_id: newId(), body: text, private: isPrivate() };
+      const id = resend.idFor(conv.dataset.conversation, text, isPrivate());
+      const payload = { conversation_id: conv.dataset.conversation, client_msg_id: id, body: text, private: isPrivate() };
       socket.timeout(15000).emit("message:send", payload, (err, ack) => {
         button.disabled = false;
         if (err) { error.textContent = "No answer from the server: your reply was kept, send it again."; error.hidden = false; return; }
+        resend.answered(id);
         if (!ack.ok) { error.textContent = ack.error.message; error.hidden = false; return; }
         error.hidden = true;
         if (body.value === text) body.value = "";  // not what the agent has typed since

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from helpdesk import events
 from helpdesk.accounts.models import Agent, Role
@@ -114,8 +115,27 @@ def new_ref(session: Session) -> str:
     raise RuntimeError("could not find a free conversation reference")
 
 
+# What the console's CONVERSATION row reads: loaded with the conversation in one round trip (and
+# one for tags), instead of one lazy load each when a message's row is serialised.
+ROW_LOADS = (joinedload(Conversation.inbox), joinedload(Conversation.customer),
+             joinedload(Conversation.assignee), joinedload(Conversation.team), selectinload(Conversation.tags))
+
+
+# The message path's statements, built once: composing a select per call (coercing every clause)
+# was a measurable share of a chat message's CPU.
+_BY_PUBLIC_ID = select(Conversation).where(Conversation.public_id == bindparam("public_id")).options(*ROW_LOADS)
+_SENT_BEFORE = select(Message).where(Message.conversation_id == bindparam("conversation_id"),
+                                     Message.client_msg_id == bindparam("client_msg_id"))
+_LOCK = select(Conversation.id).where(Conversation.id == bindparam("conversation_id")).with_for_update()
+
+
+def conversation_by_public_id(session: Session, public_id: str) -> Conversation | None:
+    """The conversation with the relations its console row reads."""
+    return session.scalar(_BY_PUBLIC_ID, {"public_id": public_id})
+
+
 def get_conversation(session: Session, public_id: str, actor: Actor | None = None) -> Conversation:
-    conversation = session.scalar(select(Conversation).filter_by(public_id=public_id))
+    conversation = conversation_by_public_id(session, public_id)
     if conversation is None or (actor is not None and not can_see(actor, conversation)):
         raise NotFound("no such conversation")
     return conversation
@@ -160,8 +180,7 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
         client_msg_id = str(client_msg_id)
         if not client_msg_id or len(client_msg_id) > MAX_CLIENT_MSG_ID:
             raise Invalid("client_msg_id", f"1 to {MAX_CLIENT_MSG_ID} characters")
-        if existing := session.scalar(select(Message).filter_by(conversation_id=conversation.id,
-                                                                client_msg_id=client_msg_id)):
+        if existing := _sent_before(session, conversation, client_msg_id):
             return existing
     if private and not actor.is_agent:
         raise Forbidden("only agents write private notes")
@@ -174,20 +193,27 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
     if len(body) > max_len:
         raise Invalid("body", f"longer than {max_len} characters", code="body_too_long")
 
+    if client_msg_id is not None and session.get_bind().dialect.name != "sqlite":
+        # Concurrent writers (PostgreSQL): take the conversation's row lock first. Whoever waited
+        # here then sees a twin send that committed meanwhile and returns it instead of colliding
+        # on uq_messages_conversation_id_client_msg_id. SQLite's writers are serialised already
+        # (BEGIN IMMEDIATE), so the first look-up above was authoritative there; and without an
+        # id, next_seq's UPDATE alone orders the writers.
+        session.execute(_LOCK, {"conversation_id": conversation.id})
+        if existing := _sent_before(session, conversation, client_msg_id):
+            return existing
     now = utcnow()
-    conversation.last_seq += 1
+    seq = next_seq(session, conversation, now, activity=not private)
     message = Message(
-        conversation=conversation, seq=conversation.last_seq, client_msg_id=client_msg_id,
+        conversation=conversation, seq=seq, client_msg_id=client_msg_id,
         author_type=AuthorType(actor.type), author_id=actor.id,
         author_name=(author_name or actor.name)[:200], private=private, body_text=body, body_html=html,
         email_message_id=email_message_id, meta=meta or {}, created_at=now,
+        attachments=attachments,  # set even when empty: reading it after the flush needs no query
     )
-    for attachment in attachments:
-        message.attachments.append(attachment)
     session.add(message)
     changes: dict[str, Any] = {}
     if not private:
-        conversation.last_activity_at = now
         if actor.is_agent and conversation.first_response_at is None:
             conversation.first_response_at = now
         if actor.type == "customer" and conversation.status in (Status.resolved, Status.snoozed,
@@ -202,6 +228,40 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
     if changes:
         events.record(session, ConversationUpdated(conversation.id, changes))
     return message
+
+
+def _sent_before(session: Session, conversation: Conversation, client_msg_id: str) -> Message | None:
+    return session.scalar(_SENT_BEFORE, {"conversation_id": conversation.id, "client_msg_id": client_msg_id})
+
+
+def next_seq(session: Session, conversation: Conversation, now: datetime, *, activity: bool = True) -> int:
+    """Allocate the conversation's next message seq in the database, atomically; the same
+    statement stamps updated_at (and last_activity_at for public messages): one UPDATE per message.
+
+    `conversation.last_seq += 1` in Python lets two transactions read the same value and collide
+    on uq_messages_conversation_id_seq; one UPDATE ... RETURNING cannot (SQLite >= 3.35, PostgreSQL).
+    """
+    seq = session.execute(_NEXT_SEQ_ACTIVE if activity else _NEXT_SEQ,
+                          {"conversation_id": conversation.id, "updated_at": now, "last_activity_at": now}
+                          ).scalar_one()
+    # What the row holds now, so the object has nothing of this left to flush.
+    set_committed_value(conversation, "last_seq", seq)
+    set_committed_value(conversation, "updated_at", now)
+    if activity:
+        set_committed_value(conversation, "last_activity_at", now)
+    return seq
+
+
+def _next_seq_statement(*, activity: bool) -> Any:
+    values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1, "updated_at": bindparam("updated_at")}
+    if activity:
+        values["last_activity_at"] = bindparam("last_activity_at")
+    return (update(Conversation).where(Conversation.id == bindparam("conversation_id")).values(**values)
+            .returning(Conversation.last_seq).execution_options(synchronize_session=False))
+
+
+_NEXT_SEQ = _next_seq_statement(activity=False)
+_NEXT_SEQ_ACTIVE = _next_seq_statement(activity=True)
 
 
 def add_note(session: Session, actor: Actor, conversation: Conversation, *, body: str,
