@@ -226,7 +226,8 @@ def main() -> None:
         hubspot.add_contact(f"contact{n}@example.org", "Con", f"Tact {n}")
     hubspot.start()
     server = start_live_server(root, url, {
-        "HELPDESK_CHAT_FLOOD_BURST": "100000", "HELPDESK_CHAT_RATE_LIMITS": "0", "HELPDESK_CRM": "hubspot", "HELPDESK_HUBSPOT_ACCESS_TOKEN": "hs-token",
+        "HELPDESK_CHAT_FLOOD_BURST": "100000", "HELPDESK_CHAT_RATE_LIMITS": "0",
+        "HELPDESK_CRM": "hubspot", "HELPDESK_HUBSPOT_ACCESS_TOKEN": "hs-token",
         "HELPDESK_HUBSPOT_API_URL": hubspot.url, "HELPDESK_CRM_PULL_INTERVAL": "0",
         "HELPDESK_CRM_CREATE_CONTACTS": "0", "HELPDESK_WORKER_POLL_SECONDS": "0.2"})
     chat = None
