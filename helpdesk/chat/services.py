@@ -44,8 +44,9 @@ def visitor_send(session: Session, visitor: ChatVisitor, data: Any, *, online_ag
         conversation = _going_conversation(session, visitor, client_msg_id)
     if conversation is None:
         conversation = tickets.create_conversation(
-            session, actor, inbox=visitor.inbox, customer=visitors.ensure_customer(session, visitor),
+            session, actor, inbox=visitor.inbox, customer=visitors.owner_of(session, visitor),
             subject=" ".join(body.split())[:SUBJECT_CHARS] or (files[0].filename if files else ""))
+        visitors.record_started(session, visitor, conversation)
         assignment.route_new(session, conversation, online_agent_ids)
     return tickets.post_message(session, actor, conversation, body=body, client_msg_id=client_msg_id,
                                 max_len=max_len, author_name=visitor.customer.display_name if visitor.customer

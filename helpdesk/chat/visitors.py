@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from helpdesk.actors import SYSTEM, Actor, customer_actor
-from helpdesk.chat.models import ChatVisitor
+from helpdesk.chat.models import ChatVisitor, VisitorConversation
 from helpdesk.crm import services as crm
 from helpdesk.crm.models import Customer, Identity, IdentityKind
 from helpdesk.db import utcnow
@@ -47,7 +47,12 @@ def inbox_for_site(session: Session, site_key: object) -> Inbox:
 
 
 def actor_of(session: Session, visitor: ChatVisitor) -> Actor:
-    return customer_actor(ensure_customer(session, visitor))
+    return customer_actor(owner_of(session, visitor))
+
+
+def owner_of(session: Session, visitor: ChatVisitor) -> Customer:
+    """The customer the visitor's new conversations belong to: their record, after merges."""
+    return crm.resolve(session, ensure_customer(session, visitor))
 
 
 def is_verified(session: Session, customer: Customer | None) -> bool:
@@ -75,7 +80,7 @@ def start(session: Session, inbox: Inbox, token: object = None,
         identify(session, visitor, email=identity.get("email"), name=identity.get("name"),
                  signature=identity.get("hmac"))
     session.flush()
-    return VisitorSession(visitor, token, is_verified(session, visitor.customer))
+    return VisitorSession(visitor, token, visitor.verified)
 
 
 def ensure_customer(session: Session, visitor: ChatVisitor) -> Customer:
@@ -102,7 +107,10 @@ def resume(session: Session, inbox: Inbox, token: object) -> ChatVisitor:
 
 
 def _follow_merges(session: Session, visitor: ChatVisitor) -> None:
-    if visitor.customer is not None:
+    # Only a verified browser follows its customer into a merge. An anonymous one keeps its own
+    # (tombstone) record for what it shows and edits: an agent merging a visitor who typed Ann's
+    # address into Ann must not hand that browser Ann's name, email or conversations.
+    if visitor.verified and visitor.customer is not None:
         visitor.customer = crm.resolve(session, visitor.customer)
 
 
@@ -123,7 +131,8 @@ def identify(session: Session, visitor: ChatVisitor, *, email: object, name: obj
     crm.add_identity(session, target, IdentityKind.email, target.email or email.strip().lower(),
                      verified=True)
     current = visitor.customer
-    if current is not None and current.id != target.id and not is_verified(session, current):
+    if current is not None and current.id != target.id and not visitor.verified \
+            and current.merged_into_id is None and not is_verified(session, current):
         # An anonymous visitor becoming known: their chats so far join the known customer.
         session.execute(update(Conversation).where(Conversation.customer_id == current.id)
                         .values(customer_id=target.id))
@@ -132,6 +141,7 @@ def identify(session: Session, visitor: ChatVisitor, *, email: object, name: obj
         current.merged_into_id = target.id
     # A verified visitor switching to another shopper (a shared computer) keeps nothing.
     visitor.customer = target
+    visitor.verified = True
     session.flush()
     return True
 
@@ -149,7 +159,7 @@ def update_contact(session: Session, visitor: ChatVisitor, *, email: object = No
     if email is not None:
         if not isinstance(email, str) or len(email) > 254 or not EMAIL_RE.match(email.strip()):
             raise Invalid("email", "not an email address")
-        if not is_verified(session, customer):
+        if not visitor.verified and not is_verified(session, customer):
             customer.email = email.strip().lower()
     session.flush()
     return customer
@@ -163,12 +173,29 @@ def _clean_name(name: object) -> str | None:
 
 
 def conversations(session: Session, visitor: ChatVisitor, limit: int = 20) -> list[Conversation]:
-    """The visitor's conversations on this site, newest first."""
+    """The visitor's conversations on this site, newest first: a verified shopper's are all of
+    their customer's; an unverified browser's are only those it started itself."""
     if visitor.customer_id is None:
         return []
-    return list(session.scalars(
-        select(Conversation).filter_by(customer_id=visitor.customer_id, inbox_id=visitor.inbox_id)
-        .order_by(Conversation.created_at.desc(), Conversation.id.desc()).limit(limit)))
+    query = select(Conversation).filter_by(inbox_id=visitor.inbox_id)
+    if visitor.verified:
+        query = query.filter_by(customer_id=visitor.customer_id)
+    else:
+        query = query.where(Conversation.id.in_(select(VisitorConversation.conversation_id)
+                                                .filter_by(visitor_id=visitor.id)))
+    return list(session.scalars(query.order_by(Conversation.created_at.desc(), Conversation.id.desc())
+                                .limit(limit)))
+
+
+def record_started(session: Session, visitor: ChatVisitor, conversation: Conversation) -> None:
+    """Remember that this browser opened the conversation: its key to it, whatever merges follow."""
+    session.add(VisitorConversation(visitor_id=visitor.id, conversation_id=conversation.id))
+    session.flush()
+
+
+def _started(session: Session, visitor: ChatVisitor, conversation: Conversation) -> bool:
+    return session.scalar(select(VisitorConversation.id).filter_by(
+        visitor_id=visitor.id, conversation_id=conversation.id)) is not None
 
 
 def current_conversation(session: Session, visitor: ChatVisitor) -> Conversation | None:
@@ -181,8 +208,11 @@ def conversation_of(session: Session, visitor: ChatVisitor, public_id: object) -
     """One of the visitor's own conversations; anyone else's is 'not found', never 'forbidden'."""
     conversation = session.scalar(select(Conversation).filter_by(public_id=public_id)) \
         if isinstance(public_id, str) else None
-    if conversation is None or conversation.customer_id != visitor.customer_id \
-            or conversation.inbox_id != visitor.inbox_id:
+    if conversation is None or conversation.inbox_id != visitor.inbox_id:
+        raise NotFound("no such conversation")
+    mine = conversation.customer_id == visitor.customer_id if visitor.verified \
+        else _started(session, visitor, conversation)
+    if not mine:
         raise NotFound("no such conversation")
     return conversation
 
@@ -196,6 +226,12 @@ def visitor_by_id(session: Session, visitor_id: int) -> ChatVisitor:
 
 
 def visitor_ids_of(session: Session, conversation: Conversation) -> list[int]:
-    """Every browser that speaks for this conversation's customer on its site: where its traffic goes."""
-    return list(session.scalars(select(ChatVisitor.id).filter_by(customer_id=conversation.customer_id,
-                                                                 inbox_id=conversation.inbox_id)))
+    """Every browser that may see this conversation: the verified browsers of its customer (and of
+    the records merged into it) on its site, and the browsers that started it."""
+    customer = session.get(Customer, conversation.customer_id)
+    customer_ids = crm.merged_ids(session, customer) if customer is not None else [conversation.customer_id]
+    verified = select(ChatVisitor.id).where(ChatVisitor.customer_id.in_(customer_ids),
+                                            ChatVisitor.inbox_id == conversation.inbox_id,
+                                            ChatVisitor.verified.is_(True))
+    started = select(VisitorConversation.visitor_id).filter_by(conversation_id=conversation.id)
+    return sorted(set(session.scalars(verified)) | set(session.scalars(started)))
