@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from helpdesk.accounts.models import Role
 from helpdesk.actors import Actor, agent_actor
 from helpdesk.db import Database
-from helpdesk.errors import DomainError, Forbidden, error_body
+from helpdesk.errors import DomainError, Forbidden, RateLimited, error_body
 
 F = TypeVar("F", bound=Callable[..., Any])
 JSON_PREFIXES = ("/api/", "/inbound/", "/webhooks/", "/csat/")
@@ -126,3 +126,16 @@ def json_body() -> dict[str, Any]:
         raise BadJSON()
     return data
 
+
+
+def limit_inbound() -> None:
+    """before_request of every webhook and inbound-mail blueprint: at most WEBHOOK_RATE requests
+    per client address (shared through Redis when it is set), counted before any signature check
+    so a flood of forged requests costs us a counter, not an HMAC and a database row each."""
+    from limits import parse
+
+    from helpdesk.extensions import limiter
+
+    item = parse(current_app.config.get("WEBHOOK_RATE") or "600/minute")
+    if not limiter.limiter.hit(item, "inbound", request.remote_addr or "unknown"):
+        raise RateLimited("too many webhook requests from this address; slow down")

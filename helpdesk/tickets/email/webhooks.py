@@ -4,6 +4,7 @@ request, extracts the raw RFC 822 bytes and hands them to the one ingestion path
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import time
@@ -18,9 +19,10 @@ from helpdesk.errors import Invalid, Unauthorized
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.email import ingest, transport
 from helpdesk.tickets.models import Inbox, InboxAddress
-from helpdesk.web import database, db_session
+from helpdesk.web import database, db_session, limit_inbound
 
 bp = Blueprint("email_inbound", __name__, url_prefix="/inbound/email")
+bp.before_request(limit_inbound)
 
 MAILGUN_MAX_AGE = 15 * 60  # seconds: older signed requests are replays
 
@@ -111,7 +113,10 @@ class PostmarkTransport:
             raise Invalid("RawEmail", "missing: enable raw email content in the inbound stream",
                           code="empty_mail")
         if data.get("RawEmailEncoding") == "base64":  # not sent today; cheap to accept
-            return Delivery(base64.b64decode(raw), inbox.id)
+            try:
+                return Delivery(base64.b64decode(raw, validate=True), inbox.id)
+            except binascii.Error:
+                raise Invalid("RawEmail", "not valid base64", code="invalid_base64") from None
         return Delivery(raw.encode("utf-8", "surrogateescape"), inbox.id)
 
 
