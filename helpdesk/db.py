@@ -71,6 +71,9 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows are overwritten with zeros, not left in free pages: a GDPR erase must not
+            # leave the raw mail readable in the database file.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         _serialise_writers(engine)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 
 from helpdesk.api.views import actor, bp
 from helpdesk.crm import services as crm
@@ -126,6 +126,7 @@ def customers_export(public_id: str) -> Any:
 @bp.post("/customers/<public_id>/erase")
 def customers_erase(public_id: str) -> Any:
     session = db_session()
-    customer = services.erase(session, actor(), crm.get_customer(session, public_id))
+    customer = services.erase(session, actor(), crm.get_customer(session, public_id),
+                              crm_delete=bool(current_app.config.get("CRM_ERASE")))
     commit()
     return jsonify(customer_360(session, customer))

@@ -27,7 +27,7 @@ csat_hook = _no_csat
 
 
 def init_app(app: Flask) -> None:
-    from helpdesk.chat import online, relay, sockets, transport, views
+    from helpdesk.chat import online, relay, sockets, transport, views, visitors
     from helpdesk.extensions import csrf
     from helpdesk.tickets.email import outbound
 
@@ -40,4 +40,9 @@ def init_app(app: Flask) -> None:
     # An agent's chat answer is mailed only to a shopper who is not on the widget right now.
     if online.visitor_connected not in outbound.SHOPPER_ONLINE:
         outbound.SHOPPER_ONLINE.append(online.visitor_connected)
+    # A GDPR erase also ends the customer's widget sessions (customers360 sits below chat).
+    from helpdesk.customers360 import erasure
+
+    if visitors.erase_visitors not in erasure.ERASERS:
+        erasure.ERASERS.append(visitors.erase_visitors)
     app.wsgi_app = transport.NoDelay(app.wsgi_app)  # type: ignore[method-assign]

@@ -7,8 +7,9 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from helpdesk.actors import SYSTEM, Actor, customer_actor
@@ -235,3 +236,20 @@ def visitor_ids_of(session: Session, conversation: Conversation) -> list[int]:
                                             ChatVisitor.verified.is_(True))
     started = select(VisitorConversation.visitor_id).filter_by(conversation_id=conversation.id)
     return sorted(set(session.scalars(verified)) | set(session.scalars(started)))
+
+
+def erase_visitors(session: Session, erasure: Any) -> None:
+    """GDPR erase (customers360.erasure.ERASERS): the customer's browsers lose their tokens and
+    sessions, and files they uploaded but never sent go too."""
+    from helpdesk.chat.models import ChatUpload
+    from helpdesk.tickets.models import Attachment
+
+    visitor_ids = list(session.scalars(select(ChatVisitor.id).where(
+        ChatVisitor.customer_id.in_(erasure.customer_ids))))
+    if not visitor_ids:
+        return
+    unsent = select(ChatUpload.attachment_id).where(ChatUpload.visitor_id.in_(visitor_ids))
+    session.execute(delete(Attachment).where(Attachment.id.in_(unsent), Attachment.message_id.is_(None))
+                    .execution_options(synchronize_session=False))
+    session.execute(delete(ChatVisitor).where(ChatVisitor.id.in_(visitor_ids))
+                    .execution_options(synchronize_session=False))

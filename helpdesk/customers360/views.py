@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -145,8 +145,9 @@ def split(public_id: str) -> Any:
 def erase(public_id: str) -> Any:
     return _act(
         public_id,
-        lambda s, c: services.erase(s, current_actor(), c),
-        "Customer erased: profile, identities, CRM data, notes and message texts are gone.",
+        lambda s, c: services.erase(s, current_actor(), c, crm_delete=bool(current_app.config.get("CRM_ERASE"))),
+        "Customer erased: profile, identities, CRM data, notes, message texts, raw mails, order "
+        "addresses and chat sessions are gone.",
     )
 
 
