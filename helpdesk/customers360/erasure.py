@@ -27,7 +27,7 @@ from helpdesk.tickets.email.models import AutoMail, InboundMail
 from helpdesk.tickets.models import Attachment, Conversation, Message
 
 ERASED = "[erased]"
-CRM_DELETE = "crm.erase_contact"
+CRM_DELETE = "crm.erase_contact"  # crm.sync.ERASE, handled there
 MIN_NEEDLE = 4  # a name shorter than this would redact unrelated audit text
 
 
@@ -40,7 +40,7 @@ class Erasure:
     conversation_ids: list[int]
     emails: set[str] = field(default_factory=set)
     needles: set[str] = field(default_factory=set)  # emails, names, phones: text that identifies them
-    crm_contacts: list[tuple[str, str, str | None]] = field(default_factory=list)  # provider, id, email
+    crm_contacts: list[tuple[str, str]] = field(default_factory=list)  # provider, external id
 
 
 # fn(session, erasure): rooms above customers360 purge their own rows (chat visitors, uploads).
@@ -66,7 +66,7 @@ def gather(session: Session, customer: Customer) -> Erasure:
         conversation_ids=conversation_ids,
         emails=emails,
         needles={n.strip() for n in needles if n and len(n.strip()) >= MIN_NEEDLE},
-        crm_contacts=[(c.provider, c.external_id, c.email) for c in contacts],
+        crm_contacts=[(c.provider, c.external_id) for c in contacts],
     )
 
 
@@ -85,9 +85,9 @@ def erase(session: Session, actor: Actor, customer: Customer, *, crm_delete: boo
     for eraser in ERASERS:
         eraser(session, erasure)
     if crm_delete:
-        for provider, external_id, email in erasure.crm_contacts:
-            # The email goes with the id: HubSpot deletes by either, and blocklists a deleted address.
-            jobs.enqueue(session, CRM_DELETE, {"provider": provider, "external_id": external_id, "email": email},
+        for provider, external_id in erasure.crm_contacts:
+            # Only the CRM's id: the job row stays after the erase and must not hold their address.
+            jobs.enqueue(session, CRM_DELETE, {"provider": provider, "external_id": external_id},
                          dedupe_key=f"{CRM_DELETE}:{provider}:{external_id}")
     session.flush()
     session.expire_all()

@@ -338,6 +338,24 @@ def refresh_job(session: Session, payload: dict[str, Any]) -> None:
         state.last_error_at = utcnow()
 
 
+# -- GDPR erase ------------------------------------------------------------------------------------
+
+ERASE = "crm.erase_contact"  # written by helpdesk.customers360.erasure when HELPDESK_CRM_ERASE is on
+
+
+@jobs.handler(ERASE)
+def erase_contact_job(session: Session, payload: dict[str, Any]) -> None:
+    """Ask the CRM to delete an erased customer's contact. The payload holds only the CRM's id:
+    the job row outlives the erase and must not keep the person's address."""
+    prov = active_provider(session)
+    if prov is None or prov.name != payload.get("provider"):
+        raise jobs.Permanent(f"the CRM {payload.get('provider')!r} is no longer configured; delete the "
+                             "contact there by hand")
+    external_id = str(payload.get("external_id") or "")
+    session.rollback()  # no transaction is held while the CRM answers
+    guarded(session, prov, lambda: prov.delete_contact(external_id))
+
+
 # The push side lives in its own module of this package; importing it registers its job handler.
 from helpdesk.crm.sync.push import conversation_link, enqueue_push, push_job  # noqa: E402
 
