@@ -92,8 +92,24 @@ def message_ids(value: str) -> list[str]:
     return seen
 
 
+ANGLE_ADDR = re.compile(r"<\s*([^<>\s@\"]+@[^<>\s@\"]+?)\s*>")
+
+
 def split_sender(from_header: str) -> tuple[str, str]:
-    """(address, display name) of a From header, tolerant of the forms found in the wild."""
+    """(address, display name) of a From header, tolerant of the forms found in the wild.
+
+    When there is an angle-address, the address is that and nothing else: a display name that
+    looks like an address (`ann@example.com <attacker@evil.example>`) names nobody."""
+    addr, name = _split_tolerant(from_header)
+    angle = ANGLE_ADDR.search(from_header)
+    if angle and angle.group(1).strip().lower() != addr.lower():
+        name = from_header[: angle.start()]
+        name = re.sub(r"\([^()]*\)", "", name).strip() if '"' not in name else name
+        return angle.group(1).strip(), re.sub(r"\s+", " ", name).strip("'\" ")
+    return addr, name
+
+
+def _split_tolerant(from_header: str) -> tuple[str, str]:
     pairs = [(n, a) for n, a in getaddresses([from_header]) if a]
     if pairs:
         name, addr = pairs[0]
