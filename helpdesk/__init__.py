@@ -56,6 +56,7 @@ def _init_extensions(app: Flask) -> None:
     from helpdesk import web
     from helpdesk.extensions import csrf, limiter, login_manager, socketio
 
+    app.json = web.BoundedJSONProvider(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"

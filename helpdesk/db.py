@@ -51,6 +51,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# INTEGER columns (ids, seq) are 32-bit on PostgreSQL: a bigger number from a client in a query
+# is a database error there (and an OverflowError in SQLite past 2**63), so inputs stop here.
+MAX_INT = 2**31 - 1
+
+
 def public_id(prefix: str) -> str:
     """An opaque id for URLs: never a row number."""
     return f"{prefix}_{secrets.token_urlsafe(12)}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
@@ -109,6 +111,40 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Any:
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "something went wrong; it has been logged")
+
+
+MAX_JSON_DEPTH = 64
+_JSON_TOKENS = re.compile(r'\\.|["\[\]{}]')
+
+
+def json_depth_ok(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Is the JSON nested at most `limit` deep? Checked before parsing: 20,000 nested brackets
+    make the parser recurse until it fails with a RecursionError (a 500) after a long stall."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if text.count("[") + text.count("{") <= limit:
+        return True
+    depth, in_string = 0, False
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token[0] == "\\":
+            continue  # an escape inside a string
+        if token == '"':
+            in_string = not in_string
+        elif not in_string:
+            depth += 1 if token in "[{" else -1
+            if depth > limit:
+                return False
+    return True
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """app.json: request bodies nested deeper than MAX_JSON_DEPTH are malformed (400), not a crash."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        if not json_depth_ok(s):
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        return super().loads(s, **kwargs)
 
 
 class BadJSON(DomainError):

@@ -13,6 +13,7 @@ from helpdesk.crm import services as crm
 from helpdesk.customers360 import services
 from helpdesk.customers360.queries import customer_360, customer_summary
 from helpdesk.customers360.views import find_customer
+from helpdesk.db import MAX_INT
 from helpdesk.errors import Invalid
 from helpdesk.tickets import queries
 from helpdesk.web import commit, db_session, json_body
@@ -32,7 +33,7 @@ def customers_list() -> Any:
     args = request.args
     limit = queries.parse_limit(args.get("limit"))
     cursor = args.get("cursor") or None
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not (cursor.isdigit() and len(cursor) <= 10 and int(cursor) <= MAX_INT):
         raise Invalid("cursor", "not a cursor this API gave out")
     rows = crm.search_customers(
         db_session(),

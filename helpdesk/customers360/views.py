@@ -13,6 +13,7 @@ from helpdesk.crm import sync
 from helpdesk.crm.models import Customer, IdentityKind
 from helpdesk.customers360 import services
 from helpdesk.customers360.queries import customer_360
+from helpdesk.db import MAX_INT
 from helpdesk.errors import DomainError, Invalid
 from helpdesk.web import commit, current_actor, db_session
 
@@ -39,6 +40,8 @@ def customer_list() -> Any:
     try:
         after = int(request.args.get("after") or 0) or None
     except ValueError:
+        after = None
+    if after is not None and not 0 < after <= MAX_INT:
         after = None
     rows = crm.search_customers(session, q=q or None, limit=PAGE + 1, after_id=after)
     more = len(rows) > PAGE
