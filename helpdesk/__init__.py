@@ -32,6 +32,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
     app.config.update(values)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from helpdesk import logs
+
+    logs.install()
 
     dispatcher = Dispatcher()
     database = Database(app.config["DATABASE_URL"], dispatcher)
