@@ -57,8 +57,9 @@ MAX_INT = 2**31 - 1
 
 
 def public_id(prefix: str) -> str:
-    """An opaque id for URLs: never a row number."""
-    return f"{prefix}_{secrets.token_urlsafe(12)}"
+    """An opaque id for URLs: never a row number, and 128 random bits (some, like an upload's,
+    are all that stands between a guesser and a file)."""
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
 
 
 def make_engine(url: str) -> Engine:
