@@ -60,6 +60,7 @@ class MailSettings:
     auto_window: timedelta = timedelta(hours=1)
     ack_inbox_cap: int = 100  # acknowledgements per inbox per hour (HELPDESK_EMAIL_ACK_CAP_PER_INBOX)
     imap_ca_file: str | None = None  # extra CA for IMAP servers' certificates (HELPDESK_IMAP_CA_FILE)
+    imap_allow_loopback: bool = False  # HELPDESK_IMAP_ALLOW_LOOPBACK: an IMAP server on this machine
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
@@ -71,7 +72,8 @@ class MailSettings:
                    auto_cap=int(config.get("EMAIL_AUTO_REPLY_CAP", cls.auto_cap)),
                    auto_window=timedelta(seconds=int(config.get("EMAIL_AUTO_REPLY_WINDOW_SECONDS", 3600))),
                    ack_inbox_cap=int(config.get("EMAIL_ACK_CAP_PER_INBOX", cls.ack_inbox_cap)),
-                   imap_ca_file=config.get("IMAP_CA_FILE") or None)
+                   imap_ca_file=config.get("IMAP_CA_FILE") or None,
+                   imap_allow_loopback=bool(config.get("IMAP_ALLOW_LOOPBACK")))
 
 
 @dataclass(frozen=True)
