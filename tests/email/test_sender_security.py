@@ -106,3 +106,14 @@ def test_acknowledgements_are_capped_per_inbox_across_senders(app: Flask, client
                  acknowledging.token)
     run_jobs(app)
     assert len(smtp.messages) == 4
+
+
+def test_a_replayed_signed_mailgun_request_is_refused(app: Flask, client, inbox: EmailInbox) -> None:
+    from tests.email.test_transports import mailgun_form
+
+    form = mailgun_form(mail(message_id="<replay@example.com>"))
+    assert client.post("/inbound/email/mailgun", data=form).status_code == 202
+    again = client.post("/inbound/email/mailgun", data=form)
+    assert again.status_code == 401 and again.get_json()["error"]["code"] == "replayed_signature"
+    with db_of(app).sessions() as s:
+        assert len(s.scalars(select(Conversation)).all()) == 1

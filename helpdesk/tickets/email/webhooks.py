@@ -77,6 +77,15 @@ class MailgunTransport:
             raise Unauthorized("bad Mailgun signature", code="bad_signature")
         if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAILGUN_MAX_AGE:
             raise Unauthorized("stale Mailgun signature", code="stale_signature")
+        # Mailgun's token is unique per request: a second use inside the window is a replay.
+        # (The rate limiter's storage: in memory, or shared through Redis when it is set.)
+        from limits import parse
+
+        from helpdesk.extensions import limiter
+
+        if not limiter.limiter.hit(parse("1 per 16 minutes"), "mailgun-token", hashlib.sha256(
+                f"{timestamp}{token}".encode()).hexdigest()):
+            raise Unauthorized("this signed Mailgun request was already received", code="replayed_signature")
         raw = form.get("body-mime", "")
         if not raw:
             raise Invalid("body-mime", "missing: configure the route to forward the MIME message",
