@@ -26,9 +26,12 @@ from helpdesk.errors import Unauthorized
 from helpdesk.models import metadata
 from helpdesk.orders import services as orders
 from helpdesk.orders.connector import FulfillmentData, OrderData
+from helpdesk.orders.models import Order
 from helpdesk.tickets import csat
+from helpdesk.tickets import services as tickets
+from helpdesk.tickets.csat_models import CsatSurvey
 from helpdesk.tickets.email.models import AutoMail, InboundMail
-from helpdesk.tickets.models import Conversation
+from helpdesk.tickets.models import Conversation, Inbox, Message
 from tests.conftest import login
 from tests.email.conftest import SUPPORT, post_raw
 from tests.factories import make_inbox
@@ -105,6 +108,11 @@ def seed(app: Flask, client: Any) -> dict[str, Any]:
         started = visitors.start(s, inbox, None, {"email": "ann@example.com", "hmac": signature})
         chat_attachments.store_upload(s, started.visitor, filename="note.txt", data=b"UPLOAD-SECRET-BYTES",
                                       max_bytes=10_000)
+        # Bob's mail copied Ann: his conversation keeps his text, but not her address in its headers.
+        bob = crm.customer_for_email(s, SYSTEM, "bob@example.com", "Bob")
+        tickets.create_conversation(s, customer_actor(bob), inbox=s.merge(_email_inbox), customer=bob,
+                                    subject="Bob asks", body="Bob's own words",
+                                    meta={"email": {"from": "bob@example.com", "cc": ["ann@example.com"]}})
         failed = InboundMail(transport="raw", raw=b"From: ann@example.com\r\n\r\nbroken " + CARD.encode(),
                              size=60, sender="ann@example.com", subject="x", status="failed")
         s.add(failed)
@@ -135,17 +143,14 @@ def test_erase_leaves_no_trace_of_the_customer_in_any_table_or_file(
     assert "Refund please" not in admin_http.get("/admin/mail").get_data(as_text=True)
     # The widget token of the erased shopper opens nothing.
     with db_of(app).unit_of_work() as s:
-        from helpdesk.tickets.models import Inbox
-
         chat = s.scalar(select(Inbox).filter_by(site_key=seeded["site"]))
         with pytest.raises(Unauthorized) as refused:
             visitors.start(s, chat, seeded["token"])
         assert refused.value.code == "invalid_token"
     # The figures keep the order and the score, without the person.
     with db_of(app).sessions() as s:
-        from helpdesk.orders.models import Order
-        from helpdesk.tickets.csat_models import CsatSurvey
-
         order = s.scalar(select(Order))
         assert order.total == Decimal("20.00") and order.email is None and order.shipping_address == {}
         assert s.scalar(select(CsatSurvey)).score == 2
+        bobs = s.scalar(select(Message).filter_by(body_text="Bob's own words"))
+        assert bobs is not None and bobs.meta["email"] == {"from": "bob@example.com", "cc": ["[erased]"]}

@@ -197,3 +197,7 @@ def _jobs_and_webhooks(session: Session, erasure: Erasure) -> None:
                     .execution_options(synchronize_session=False))
     session.execute(update(WebhookDelivery).where(_mentions(WebhookDelivery.payload, erasure.needles))
                     .values(payload=None))
+    # Other people's mails that copied them: the headers we keep (meta.email: from, cc, ...) lose
+    # their address; the texts those people wrote are theirs and stay.
+    for message in session.scalars(select(Message).where(_mentions(Message.meta, erasure.needles))):
+        message.meta = redact(message.meta, erasure.needles)
