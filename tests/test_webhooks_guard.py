@@ -44,6 +44,12 @@ UNCONFIGURED: dict[str, dict[str, Any]] = {
                                                        "objectId": 5}]},
     "mailgun": {"path": "/inbound/email/mailgun", "data": {"timestamp": "1", "token": "t", "signature": "s",
                                                            "body-mime": "From: a@b.example\r\n\r\nhi"}},
+    "raw mail without an ingest token": {"path": "/inbound/email/raw", "data": b"From: a@b.example\r\n\r\nhi",
+                                         "content_type": "message/rfc822"},
+    "sendgrid with a wrong token": {"path": "/inbound/email/sendgrid?token=guess",
+                                    "data": {"email": "From: a@b.example\r\n\r\nhi"}},
+    "postmark with a wrong token": {"path": "/inbound/email/postmark", "json": {"RawEmail": "From: a@b\r\n\r\nhi"},
+                                    "headers": {"Authorization": "Bearer guess"}},
 }
 
 
