@@ -28,10 +28,12 @@ def acknowledging(app: Flask, inbox: EmailInbox) -> EmailInbox:
     ("=?utf-8?Q?Eve=0D=0ABcc:_victim2@victim.example?= <eve@evil.example>", "eve@evil.example"),
     ("=?utf-8?Q?=3Cvictim2@victim.example=3E?= <eve@evil.example>", "eve@evil.example"),
     ("=?utf-8?B?YW5uQGV4YW1wbGUuY29t?= <eve@evil.example>", "eve@evil.example"),
+    ('"Eve <victim2@victim.example>" <eve@evil.example>', "eve@evil.example"),
+    ("(Eve <victim2@victim.example>) <eve@evil.example>", "eve@evil.example"),
     ("Ann Buyer <ann@example.com>", "ann@example.com"),
     ("ann@example.com (Ann Buyer)", "ann@example.com"),
 ], ids=["bare-address-as-name", "quoted-address-as-name", "encoded-crlf-bcc", "encoded-angle", "base64-name",
-        "normal", "comment"])
+        "quoted-angle", "comment-angle", "normal", "comment"])
 def test_the_sender_address_comes_only_from_the_angle_address(header: str, address: str) -> None:
     parsed = parse_mail(mail(sender=header))
     assert parsed.from_email == address

@@ -16,9 +16,9 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from helpdesk.tickets.email.charsets import codec_for, decode_bytes
 from helpdesk.tickets.email.headers import (
-    ANGLE_ADDR,
     BLANK_LINE,
     MAX_HEADER_CHARS,
+    angle_address,
     decode_header_value,
     header,
     message_ids,
@@ -326,7 +326,7 @@ def _sender(msg: Message, fallback: str | None, name: str = "from") -> tuple[str
         if "@" in address:
             decoded = decode_header_value(value, fallback, phrase=True)[:MAX_HEADER_CHARS]
             same, display = split_sender(decoded)
-            angle = ANGLE_ADDR.search(value)
+            angle = angle_address(value)
             if angle and same.lower() != address.lower():
                 # The decoded name holds another address: take only the words before our address.
                 display = decode_header_value(value[: angle.start()], fallback, phrase=True)
