@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from helpdesk import create_app, db_of  # noqa: E402
 from helpdesk.crm import sync  # noqa: E402
+from helpdesk.runtime import runtime_of  # noqa: E402
 from tests.crm.fake_hubspot import FakeHubSpot  # noqa: E402
 
 
@@ -93,7 +94,7 @@ def main() -> None:
                 flush=True,
             )
 
-    state = sync.run_pass(db_of(app), full=True, progress=progress)
+    state = sync.run_pass(runtime_of(app), full=True, progress=progress)
     elapsed = time.perf_counter() - started
     fake.stop()
 

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from flask import Flask
 
     from helpdesk.db import Database
+    from helpdesk.runtime import Runtime
 
 __version__ = "0.1.0"
 
@@ -24,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from helpdesk import config as settings
     from helpdesk.db import Database
     from helpdesk.events import Dispatcher
+    from helpdesk.runtime import Runtime
 
     overrides = dict(config or {})
     instance = Path(overrides.pop("INSTANCE_PATH", None) or settings.instance_path())
@@ -40,13 +42,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     database = Database(app.config["DATABASE_URL"], dispatcher)
     app.extensions["helpdesk.db"] = database
     app.extensions["helpdesk.dispatcher"] = dispatcher
+    # Everything of this app that outlives a request (handlers, capabilities, caches) lives here,
+    # never in module globals: two apps in one process share nothing.
+    runtime = Runtime(app.config, dispatcher, database)
+    app.extensions["helpdesk.runtime"] = runtime
     if app.config["RUN_MIGRATIONS"]:
         from helpdesk.migrations import upgrade
 
         upgrade(database.engine)
 
     _init_extensions(app)
-    _register_rooms(app)
+    _register_rooms(app, runtime)
     if hops := int(app.config["PROXY_FIX_HOPS"]):
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -81,57 +87,15 @@ def _init_extensions(app: Flask) -> None:
     web.register_error_handlers(app)
 
 
-def _register_rooms(app: Flask) -> None:
-    """Each room's blueprints, listeners and settings, from the bottom room up."""
-    from helpdesk import admin, chat
-    from helpdesk.accounts import views as accounts_views
-    from helpdesk.api import customers as _api_customers  # noqa: F401 - routes join the API blueprint
-    from helpdesk.api import orders as _api_orders  # noqa: F401
-    from helpdesk.api import reports as _api_reports  # noqa: F401
-    from helpdesk.api import views as api_views
-    from helpdesk.chat import csat_relay
-    from helpdesk.crm import admin as crm_admin
-    from helpdesk.crm import sync as crm_sync
-    from helpdesk.crm import webhooks as crm_webhooks
-    from helpdesk.customers360 import listeners as customer_listeners
-    from helpdesk.customers360 import views as customers_views
-    from helpdesk.extensions import csrf
-    from helpdesk.orders import views as orders_views
-    from helpdesk.reports import views as reports_views
-    from helpdesk.tickets import admin as tickets_admin
-    from helpdesk.tickets import (
-        csat,
-        csat_views,
-        snooze,  # noqa: F401 - registers its periodic job
-    )
-    from helpdesk.tickets import email as email_channel
-    from helpdesk.tickets import views as tickets_views
+def _register_rooms(app: Flask, runtime: Runtime) -> None:
+    """Each room's `init_app(app, runtime)`, from the bottom room up: blueprints, listeners, job
+    handlers, periodic jobs, panels and capabilities. Rooms react to each other only through the
+    dispatcher (runtime.events) and what the runtime holds."""
+    from helpdesk import accounts, admin, api, chat, crm, customers360, orders, reports, tickets
+    from helpdesk.tickets import email
 
-    dispatcher = app.extensions["helpdesk.dispatcher"]
-    # accounts and the console
-    app.register_blueprint(accounts_views.bp)
-    app.register_blueprint(tickets_views.bp)
-    app.register_blueprint(tickets_admin.bp)
-    app.register_blueprint(admin.bp)
-    # crm and the customer 360
-    crm_sync.configure(app.config)
-    app.register_blueprint(crm_admin.bp)
-    app.register_blueprint(crm_webhooks.bp)
-    csrf.exempt(crm_webhooks.bp)  # signed by HubSpot, no cookies
-    app.register_blueprint(customers_views.bp)
-    customer_listeners.register(dispatcher, app.config["BASE_URL"])
-    app.jinja_env.globals["customer_sidebar"] = customers_views.sidebar_data
-    # orders, email, CSAT, chat
-    orders_views.init_app(app)
-    email_channel.init_app(app)
-    app.register_blueprint(csat_views.bp)
-    csat.register(app)
-    chat.init_app(app)
-    csat_relay.wire(app)  # the widget asks for and records chat CSAT
-    # reports and the REST API on top
-    app.register_blueprint(reports_views.bp)
-    app.register_blueprint(api_views.bp)
-    csrf.exempt(api_views.bp)  # token-authenticated, no cookies
+    for room in (accounts, admin, crm, tickets, email, orders, customers360, chat, reports, api):
+        room.init_app(app, runtime)
     if app.config["DEMO"]:
         from helpdesk import demo
 
@@ -140,3 +104,7 @@ def _register_rooms(app: Flask) -> None:
 
 def db_of(app: Flask) -> Database:
     return app.extensions["helpdesk.db"]
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["helpdesk.runtime"]

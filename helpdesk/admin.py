@@ -41,3 +41,7 @@ def job_retry(job_id: int) -> Any:
     commit()
     flash(f"Job {job.id} ({job.kind}) queued again.", "success")
     return redirect(local_url(request.form.get("next"), url_for("admin.job_list"))), 303
+
+
+def init_app(app: Any, runtime: Any) -> None:
+    app.register_blueprint(bp)

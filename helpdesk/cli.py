@@ -13,6 +13,7 @@ from flask import Flask
 
 from helpdesk import config as settings
 from helpdesk import create_app, db_of
+from helpdesk.runtime import runtime_of
 
 GC_FULL_EVERY_SECONDS = 300
 
@@ -46,7 +47,7 @@ def serve(app: Flask, host: str, port: int, banner: list[str]) -> None:
             socketio.sleep(GC_FULL_EVERY_SECONDS)
             gc.collect()
 
-    worker = Worker(db_of(app), lease_seconds=app.config["JOB_LEASE_SECONDS"])
+    worker = Worker(runtime_of(app))
     socketio.start_background_task(worker.run_forever, app.config["WORKER_POLL_SECONDS"], socketio.sleep)
     socketio.start_background_task(collect_full)
     for line in banner:
@@ -98,7 +99,7 @@ def worker(once: bool) -> None:
     from helpdesk.jobs import Worker
 
     app = _app()
-    w = Worker(db_of(app), lease_seconds=app.config["JOB_LEASE_SECONDS"])
+    w = Worker(runtime_of(app))
     with app.app_context():
         if once:
             click.echo(f"ran {w.run_until_idle()} jobs")
@@ -237,9 +238,10 @@ def mail_fetch(inbox_name: str | None) -> None:
             continue
         summary = ", ".join(f"{n} {k}" for k, n in sorted((result.outcomes or {}).items())) or "nothing new"
         click.echo(f"{name}: fetched {result.fetched} ({summary})")
+    every = float(app.config["IMAP_POLL_SECONDS"])
     with database.unit_of_work() as session:
         for inbox_id, _name in targets:
-            imap.schedule_poll(session, inbox_id)  # (re)start the worker's polling of this inbox
+            imap.schedule_poll(session, inbox_id, every=every)  # (re)start the worker's polling of this inbox
     if failed:
         sys.exit(1)
 
@@ -257,9 +259,9 @@ def crm_sync(full: bool) -> None:
     from helpdesk.crm.provider import CRMError
 
     app = _app()
-    if sync.provider_name() is None:
+    if sync.provider_name(app.config) is None:
         _fail("no CRM is configured: set HELPDESK_CRM=hubspot or salesforce and its credentials")
-    with click.progressbar(length=0, label=f"Pulling from {sync.provider_name()}", show_pos=True,
+    with click.progressbar(length=0, label=f"Pulling from {sync.provider_name(app.config)}", show_pos=True,
                            file=sys.stderr) as bar:
         def progress(count: int, total: int | None) -> None:
             # The first page says how many records the pass matches; later totals (a restarted
@@ -268,7 +270,7 @@ def crm_sync(full: bool) -> None:
                 bar.length = total
             bar.update(count)
         try:
-            state = sync.run_pass(db_of(app), full=full, progress=progress)
+            state = sync.run_pass(runtime_of(app), full=full, progress=progress)
         except CRMError as exc:
             _fail(f"sync stopped: {exc} (it resumes from here next time)")
     counts = state.counts or {}
@@ -299,14 +301,14 @@ def orders_backfill(platform: str, customer_id: str | None, detach: bool, timeou
     database = db_of(app)
     try:
         with database.unit_of_work() as session:
-            state = sync.start_backfill(session, platform, customer_id)
+            state = sync.start_backfill(session, app.config, platform, customer_id)
             key = (state.platform, state.shop)
     except DomainError as exc:
         _fail(exc.message)
     if detach:
         click.echo(f"backfill of {platform} orders queued; `helpdesk worker` runs it")
         return
-    worker = Worker(database, lease_seconds=app.config["JOB_LEASE_SECONDS"])
+    worker = Worker(runtime_of(app))
     deadline = time.monotonic() + timeout
     seen, status, error = 0, "running", None
     with app.app_context(), click.progressbar(length=0, label=f"{platform} orders", show_pos=True,

@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, jsonify, request
+from sqlalchemy.orm import Session
 
 from helpdesk.api.views import actor, bp
 from helpdesk.crm import services as crm
+from helpdesk.crm import sync
+from helpdesk.crm.models import Customer
 from helpdesk.customers360 import services
 from helpdesk.customers360.queries import customer_360, customer_summary
 from helpdesk.customers360.views import find_customer
@@ -19,6 +22,14 @@ from helpdesk.tickets import queries
 from helpdesk.web import commit, db_session, json_body
 
 PATCHABLE = {"name", "email", "phone", "attributes"}
+
+
+def _crm() -> str | None:
+    return sync.provider_name(current_app.config)
+
+
+def _360(session: Session, customer: Customer) -> dict[str, Any]:
+    return customer_360(session, customer, crm_provider=_crm())
 
 
 def _text(data: dict[str, Any], field: str) -> str | None:
@@ -58,13 +69,13 @@ def customers_create() -> Any:
         phone=_text(data, "phone"),
     )
     commit()
-    return jsonify(customer_360(db_session(), customer)), 201
+    return jsonify(_360(db_session(), customer)), 201
 
 
 @bp.get("/customers/<public_id>")
 def customers_get(public_id: str) -> Any:
     session = db_session()
-    return jsonify(customer_360(session, crm.get_customer(session, public_id)))
+    return jsonify(_360(session, crm.get_customer(session, public_id)))
 
 
 @bp.patch("/customers/<public_id>")
@@ -91,7 +102,7 @@ def customers_patch(public_id: str) -> Any:
     if "note" in data:
         crm.add_note(session, actor(), customer, _text(data, "note") or "")
     commit()
-    return jsonify(customer_360(session, customer))
+    return jsonify(_360(session, customer))
 
 
 @bp.post("/customers/<public_id>/merge")
@@ -102,7 +113,7 @@ def customers_merge(public_id: str) -> Any:
     source = find_customer(session, _text(data, "source") or "")
     record = services.merge(session, actor(), target, source)
     commit()
-    return jsonify({**customer_360(session, target), "merge": {"id": record.id, "moved": record.moved}})
+    return jsonify({**_360(session, target), "merge": {"id": record.id, "moved": record.moved}})
 
 
 @bp.post("/customers/<public_id>/split")
@@ -113,13 +124,13 @@ def customers_split(public_id: str) -> Any:
     record = services.split(session, actor(), customer, _text(data, "identity") or "")
     commit()
     other = crm.get_customer(session, session.get(type(customer), record.target_id).public_id)
-    return jsonify({"customer": customer_360(session, customer), "split_off": customer_360(session, other)})
+    return jsonify({"customer": _360(session, customer), "split_off": _360(session, other)})
 
 
 @bp.get("/customers/<public_id>/export")
 def customers_export(public_id: str) -> Any:
     session = db_session()
-    response = jsonify(services.export(session, crm.get_customer(session, public_id)))
+    response = jsonify(services.export(session, crm.get_customer(session, public_id), crm_provider=_crm()))
     response.headers["Content-Disposition"] = f'attachment; filename="customer-{public_id}.json"'
     return response
 
@@ -130,4 +141,4 @@ def customers_erase(public_id: str) -> Any:
     customer = services.erase(session, actor(), crm.get_customer(session, public_id),
                               crm_delete=bool(current_app.config.get("CRM_ERASE")))
     commit()
-    return jsonify(customer_360(session, customer))
+    return jsonify(_360(session, customer))

@@ -1,15 +1,19 @@
 """Live chat: the widget and console sockets, visitors, presence and chat assignment.
 
-`init_app` wires the room into the app; `csat_hook` is where a widget's `csat:submit` lands."""
+`init_app(app, runtime)` wires the room into the app. A widget's `csat:submit` is recorded
+through the "csat.submit" capability the tickets room provides (CsatUnavailable without it)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from helpdesk.errors import DomainError
 
 if TYPE_CHECKING:
     from flask import Flask
+
+    from helpdesk.chat.presence import FloodGate
+    from helpdesk.runtime import Runtime
 
 
 class CsatUnavailable(DomainError):
@@ -17,32 +21,30 @@ class CsatUnavailable(DomainError):
     code = "csat_unavailable"
 
 
-def _no_csat(session: Any, actor: Any, conversation: Any, score: int, comment: str | None) -> None:
-    raise CsatUnavailable("satisfaction ratings are not set up on this helpdesk")
+def flood_gate(runtime: Runtime) -> FloodGate:
+    """This app's per-visitor message budget (CHAT_FLOOD_BURST in CHAT_FLOOD_WINDOW_SECONDS)."""
+    from helpdesk.chat.presence import FloodGate
+
+    settings = runtime.settings
+    return runtime.state("chat.flood", lambda: FloodGate(int(settings["CHAT_FLOOD_BURST"]),
+                                                         float(settings["CHAT_FLOOD_WINDOW_SECONDS"])))
 
 
-# The reports room replaces this (from create_app) with its recorder:
-# fn(session, actor, conversation, score, comment) -> None, raising DomainError on bad input.
-csat_hook = _no_csat
-
-
-def init_app(app: Flask) -> None:
-    from helpdesk.chat import online, relay, sockets, transport, views, visitors
+def init_app(app: Flask, runtime: Runtime) -> None:
+    from helpdesk.chat import csat_relay, online, relay, transport, views, visitors
+    from helpdesk.crm.merging import CustomerErased
     from helpdesk.extensions import csrf
-    from helpdesk.tickets.email import outbound
 
-    # Importing `sockets` and `orders` registered the /widget and /console handlers on the shared socketio.
-    sockets.flood.burst = int(app.config["CHAT_FLOOD_BURST"])
-    sockets.flood.window = float(app.config["CHAT_FLOOD_WINDOW_SECONDS"])
+    # create_app imported `sockets` (and `orders`) before socketio.init_app: the /widget and
+    # /console handlers are on the shared socketio.
     app.register_blueprint(views.bp)
     csrf.exempt(views.upload)  # visitor-token authenticated, no cookies
     relay.wire(app)
-    # An agent's chat answer is mailed only to a shopper who is not on the widget right now.
-    if online.visitor_connected not in outbound.SHOPPER_ONLINE:
-        outbound.SHOPPER_ONLINE.append(online.visitor_connected)
-    # A GDPR erase also ends the customer's widget sessions (customers360 sits below chat).
-    from helpdesk.customers360 import erasure
-
-    if visitors.erase_visitors not in erasure.ERASERS:
-        erasure.ERASERS.append(visitors.erase_visitors)
+    csat_relay.wire(app, runtime)  # the widget asks for and records chat CSAT
+    # An agent's chat answer is mailed only to a shopper who is not on the widget right now:
+    # the email room asks through this capability.
+    runtime.provide("chat.shopper_online", online.shopper_online(runtime))
+    # A GDPR erase (customers360.erasure) also ends the customer's widget sessions: in the erase's
+    # own transaction, so a browser's token dies exactly when its customer does.
+    runtime.events.subscribe_in_transaction(CustomerErased, visitors.erase_visitors)
     app.wsgi_app = transport.NoDelay(app.wsgi_app)  # type: ignore[method-assign]

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from helpdesk import chat
 from helpdesk.chat import relay
-from helpdesk.tickets.csat import SurveyRequested, submit_for_conversation
+from helpdesk.tickets.csat import SurveyRequested
 from helpdesk.tickets.models import Channel, Conversation
 
 if TYPE_CHECKING:
     from flask import Flask
 
+    from helpdesk.runtime import Runtime
 
-def wire(app: Flask) -> None:
-    """Called by create_app after chat.init_app."""
-    chat.csat_hook = submit_for_conversation
-    database = app.extensions["helpdesk.db"]
+
+def wire(app: Flask, runtime: Runtime) -> None:
+    """Called by chat.init_app: the widget is asked when a chat's survey is created."""
+    database = runtime.db
 
     def survey_requested(ev: SurveyRequested) -> None:
         if ev.channel != Channel.chat.value:
@@ -27,4 +27,4 @@ def wire(app: Flask) -> None:
                                      {"conversation_id": conversation.public_id}) if conversation else []
         relay.send(emits)  # after the session closed: an emit may be network I/O (Redis)
 
-    app.extensions["helpdesk.dispatcher"].subscribe(SurveyRequested, survey_requested)
+    runtime.events.subscribe(SurveyRequested, survey_requested)

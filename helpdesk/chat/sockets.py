@@ -34,12 +34,16 @@ from helpdesk.chat.relay import (
 from helpdesk.db import Database
 from helpdesk.errors import DomainError, Forbidden, Invalid, RateLimited, Unauthorized, to_ack
 from helpdesk.extensions import socketio
+from helpdesk.runtime import Runtime, current_runtime
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.serialize import conversation_dict, message_dict
 from helpdesk.web import close_session
 
-presence = Presence()
-flood = FloodGate()
+
+def _flood() -> FloodGate:
+    from helpdesk.chat import flood_gate
+
+    return flood_gate(current_runtime())
 
 
 @dataclass
@@ -59,8 +63,26 @@ class AgentConn:
     session_version: int
 
 
-_visitors: dict[str, VisitorConn] = {}
-_agents: dict[str, AgentConn] = {}
+@dataclass
+class SocketState:
+    """What this app's socket server holds in this process: the connected widgets and consoles and
+    the agents' presence. Per app (on its runtime), so two apps in one process share none of it."""
+
+    presence: Presence = field(default_factory=Presence)
+    visitors: dict[str, VisitorConn] = field(default_factory=dict)
+    agents: dict[str, AgentConn] = field(default_factory=dict)
+
+
+def socket_state(runtime: Runtime) -> SocketState:
+    return runtime.state("chat.sockets", SocketState)
+
+
+def _state() -> SocketState:
+    return socket_state(current_runtime())
+
+
+def _presence() -> Presence:
+    return _state().presence
 
 
 def _db() -> Database:
@@ -93,7 +115,7 @@ def acked(handler: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any
 # -- /widget ------------------------------------------------------------------------------------
 
 def _visitor_conn() -> VisitorConn:
-    conn = _visitors.get(request.sid)
+    conn = _state().visitors.get(request.sid)
     if conn is None:
         raise Unauthorized("connect with a site key first", code="not_connected")
     return conn
@@ -123,14 +145,14 @@ def widget_connect(auth: Any = None) -> None:
                             "email": customer.email if customer else None, "verified": started.verified},
                 "conversation": conversation_dict(current) if current else None,
                 "conversations": [conversation_dict(c) for c in mine],  # verified: all; else its own
-                "online": online_for_inbox(inbox, presence.online_agent_ids()),
+                "online": online_for_inbox(inbox, _presence().online_agent_ids()),
                 "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat"))},
             }
             conn = VisitorConn(visitor.id, inbox.id, customer.display_name if customer else "Visitor",
                                {c.public_id for c in mine}, visitor.customer_id)
     except DomainError as exc:
         raise _refuse(exc) from None
-    _visitors[request.sid] = conn
+    _state().visitors[request.sid] = conn
     join_room(visitor_room(conn.visitor_id))
     join_room(inbox_room(conn.inbox_id))
     emit("session", payload)
@@ -138,19 +160,19 @@ def widget_connect(auth: Any = None) -> None:
 
 @socketio.on("disconnect", namespace=WIDGET)
 def widget_disconnect(*_args: Any) -> None:
-    _visitors.pop(request.sid, None)
+    _state().visitors.pop(request.sid, None)
 
 
 @socketio.on("message:send", namespace=WIDGET)
 @acked
 def widget_send(data: Any = None) -> dict[str, Any]:
     conn = _visitor_conn()
-    if not flood.allow(conn.visitor_id):
+    if not _flood().allow(conn.visitor_id):
         error = RateLimited("you are sending messages too fast; wait a few seconds and try again")
         emit("error", error.as_dict())
         raise error
     with _visitor_work() as (session, visitor):
-        message = services.visitor_send(session, visitor, data, online_agent_ids=presence.online_agent_ids(),
+        message = services.visitor_send(session, visitor, data, online_agent_ids=_presence().online_agent_ids(),
                                         max_len=_max_body())
         result = widget_message(message, current_app.secret_key)
     conn.conversations.add(result["conversation_id"])
@@ -170,7 +192,7 @@ def widget_history(data: Any = None) -> dict[str, Any]:
 
 @socketio.on("typing", namespace=WIDGET)
 def widget_typing(data: Any = None) -> None:
-    conn = _visitors.get(request.sid)
+    conn = _state().visitors.get(request.sid)
     if conn is None or not isinstance(data, dict) or data.get("conversation_id") not in conn.conversations:
         return
     socketio.emit("typing", {"conversation_id": data["conversation_id"], "typing": bool(data.get("typing")),
@@ -183,7 +205,7 @@ def widget_typing(data: Any = None) -> None:
 def widget_contact(data: Any = None) -> dict[str, Any]:
     data = data if isinstance(data, dict) else {}
     conn = _visitor_conn()
-    if not flood.allow(conn.visitor_id):
+    if not _flood().allow(conn.visitor_id):
         raise RateLimited("too many changes; wait a few seconds and try again")
     with _visitor_work() as (session, visitor):
         customer = visitors.update_contact(session, visitor, email=data.get("email"), name=data.get("name"))
@@ -195,8 +217,8 @@ def widget_contact(data: Any = None) -> dict[str, Any]:
 @socketio.on("csat:submit", namespace=WIDGET)
 @acked
 def widget_csat(data: Any = None) -> dict[str, Any]:
-    """Routed to chat.csat_hook, which the reports room fills in (see helpdesk/chat/__init__.py)."""
-    from helpdesk import chat
+    """Recorded through the "csat.submit" capability of the tickets room (see chat/__init__.py)."""
+    from helpdesk.chat import CsatUnavailable
 
     data = data if isinstance(data, dict) else {}
     score = data.get("score")
@@ -207,7 +229,10 @@ def widget_csat(data: Any = None) -> dict[str, Any]:
         raise Invalid("comment", "text of at most 2000 characters")
     with _visitor_work() as (session, visitor):
         conversation = visitors.conversation_of(session, visitor, data.get("conversation_id"))
-        chat.csat_hook(session, visitors.actor_of(session, visitor), conversation, score, comment)
+        submit = current_runtime().capability("csat.submit")
+        if submit is None:
+            raise CsatUnavailable("satisfaction ratings are not set up on this helpdesk")
+        submit(session, visitors.actor_of(session, visitor), conversation, score, comment)
     return {}
 
 
@@ -227,7 +252,7 @@ def _origin_of(url: str) -> str:
 
 
 def _agent_conn() -> AgentConn:
-    conn = _agents.get(request.sid)
+    conn = _state().agents.get(request.sid)
     if conn is None:
         raise Unauthorized("log in first", code="not_logged_in")
     return conn
@@ -253,30 +278,30 @@ def console_connect(_auth: Any = None) -> None:
     # flask-login loaded the agent in the request's session: end it now, or on SQLite its open
     # transaction would hold the write lock against our own unit of work below.
     close_session()
-    _agents[request.sid] = conn
+    _state().agents[request.sid] = conn
     join_room(CONSOLE_ROOM)
-    came_online = presence.connect(request.sid, conn.agent_id, conn.public_id, conn.name)
+    came_online = _presence().connect(request.sid, conn.agent_id, conn.public_id, conn.name)
     emit("session", {"agent": {"id": conn.public_id, "name": conn.name,
-                               "status": presence.status_of(conn.agent_id)}, "agents": presence.roster()})
+                               "status": _presence().status_of(conn.agent_id)}, "agents": _presence().roster()})
     if came_online:
         _presence_changed(conn)
 
 
 def _presence_changed(conn: AgentConn) -> None:
     socketio.emit("presence", {"agent": {"id": conn.public_id, "name": conn.name},
-                               "status": presence.status_of(conn.agent_id)},
+                               "status": _presence().status_of(conn.agent_id)},
                   namespace=CONSOLE, to=CONSOLE_ROOM)
     with _db().unit_of_work() as session:
-        emits = announce_online(session, presence.online_agent_ids())
+        emits = announce_online(session, _presence().online_agent_ids())
     send(emits)
 
 
 @socketio.on("disconnect", namespace=CONSOLE)
 def console_disconnect(*_args: Any) -> None:
-    conn = _agents.pop(request.sid, None)
+    conn = _state().agents.pop(request.sid, None)
     if conn is None:
         return
-    went_offline, left = presence.disconnect(request.sid, conn.agent_id)
+    went_offline, left = _presence().disconnect(request.sid, conn.agent_id)
     for conversation_id in left:
         _emit_viewers(conversation_id)
     if went_offline:
@@ -285,7 +310,7 @@ def console_disconnect(*_args: Any) -> None:
 
 def _emit_viewers(conversation_id: str) -> None:
     socketio.emit("viewers", {"conversation_id": conversation_id,
-                              "agents": presence.viewers(conversation_id)},
+                              "agents": _presence().viewers(conversation_id)},
                   namespace=CONSOLE, to=conversation_room(conversation_id))
 
 
@@ -301,7 +326,7 @@ def console_subscribe(data: Any = None) -> dict[str, Any]:
                   "messages": [message_dict(m, for_agent=True) for m in messages]}
     public_id = result["conversation"]["id"]
     join_room(conversation_room(public_id))
-    presence.view(public_id, request.sid, agent.id)
+    _presence().view(public_id, request.sid, agent.id)
     _emit_viewers(public_id)
     return result
 
@@ -312,7 +337,7 @@ def console_unsubscribe(data: Any = None) -> dict[str, Any]:
     _agent_conn()
     conversation_id = str((data or {}).get("conversation_id") or "") if isinstance(data, dict) else ""
     leave_room(conversation_room(conversation_id))
-    presence.leave(conversation_id, request.sid)
+    _presence().leave(conversation_id, request.sid)
     _emit_viewers(conversation_id)
     return {}
 
@@ -338,7 +363,7 @@ def console_history(data: Any = None) -> dict[str, Any]:
 
 @socketio.on("typing", namespace=CONSOLE)
 def console_typing(data: Any = None) -> None:
-    conn = _agents.get(request.sid)
+    conn = _state().agents.get(request.sid)
     if conn is None or not isinstance(data, dict) or not isinstance(data.get("conversation_id"), str):
         return
     conversation_id = data["conversation_id"]
@@ -362,7 +387,7 @@ def console_presence(data: Any = None) -> dict[str, Any]:
     status = (data or {}).get("status") if isinstance(data, dict) else None
     if status not in STATUSES:
         raise Invalid("status", "online or away")
-    presence.set_status(conn.agent_id, status)
+    _presence().set_status(conn.agent_id, status)
     _presence_changed(conn)
     return {"status": status}
 

@@ -25,9 +25,9 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from helpdesk.accounts.models import Agent, Role
-from helpdesk.chat import attachments, settings, visitors
-from helpdesk.chat.sockets import flood
+from helpdesk.chat import attachments, flood_gate, settings, visitors
 from helpdesk.errors import DomainError, Invalid, NotFound, RateLimited
+from helpdesk.runtime import current_runtime
 from helpdesk.tickets.models import Channel, Inbox
 from helpdesk.web import commit, current_actor, db_session, require_role
 
@@ -91,7 +91,7 @@ def upload() -> Any:
     inbox = visitors.inbox_for_site(session, request.headers.get("X-Helpdesk-Site", ""))
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     visitor = visitors.resume(session, inbox, token.strip() if scheme == "Visitor" else "")
-    if not flood.allow(visitor.id):
+    if not flood_gate(current_runtime()).allow(visitor.id):
         raise RateLimited("you are sending files too fast; wait a few seconds and try again")
     file = request.files.get("file")
     if file is None:

@@ -7,7 +7,6 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 from helpdesk.actors import SYSTEM, Actor, customer_actor
 from helpdesk.chat.models import ChatVisitor, VisitorConversation
 from helpdesk.crm import services as crm
+from helpdesk.crm.merging import CustomerErased
 from helpdesk.crm.models import Customer, Identity, IdentityKind
 from helpdesk.db import utcnow
 from helpdesk.errors import Invalid, NotFound, Unauthorized
@@ -236,14 +236,19 @@ def visitor_ids_of(session: Session, conversation: Conversation) -> list[int]:
             ChatVisitor.id.in_(started)))))
 
 
-def erase_visitors(session: Session, erasure: Any) -> None:
-    """GDPR erase (customers360.erasure.ERASERS): the customer's browsers lose their tokens and
-    sessions, and files they uploaded but never sent go too."""
+def erase_visitors(session: Session, ev: CustomerErased) -> None:
+    """GDPR erase (an in-transaction listener of crm's CustomerErased, in the erase's own
+    transaction): the browsers of the customer and of every record merged into it lose their
+    tokens and sessions, and files they uploaded but never sent go too."""
     from helpdesk.chat.models import ChatUpload
     from helpdesk.tickets.models import Attachment
 
+    customer = session.get(Customer, ev.customer_id)
+    if customer is None:
+        return
+    customer_ids = crm.merged_ids(session, customer)
     visitor_ids = list(session.scalars(select(ChatVisitor.id).where(
-        ChatVisitor.customer_id.in_(erasure.customer_ids))))
+        ChatVisitor.customer_id.in_(customer_ids))))
     if not visitor_ids:
         return
     unsent = select(ChatUpload.attachment_id).where(ChatUpload.visitor_id.in_(visitor_ids))

@@ -21,3 +21,14 @@ def configured_provider(settings: dict[str, Any]) -> CRMProvider | None:
     if name not in PROVIDERS:
         raise ValueError(f"HELPDESK_CRM={name!r}: choose one of {', '.join(sorted(PROVIDERS))}")
     return PROVIDERS[name](settings)  # type: ignore[call-arg]
+
+
+def init_app(app: Any, runtime: Any) -> None:
+    """The CRM admin page, HubSpot's webhooks and the pull/push/refresh jobs."""
+    from helpdesk.crm import admin, sync, webhooks
+    from helpdesk.extensions import csrf
+
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(webhooks.bp)
+    csrf.exempt(webhooks.bp)  # signed by HubSpot, no cookies
+    sync.init_app(runtime)

@@ -65,7 +65,7 @@ def state() -> Any:
     return render_template(
         "admin/crm.html",
         providers=PROVIDERS,
-        active=sync.provider_name(),
+        active=sync.provider_name(config),
         states=states,
         links=links,
         tickets=tickets,
@@ -83,14 +83,14 @@ def state() -> Any:
 def pull() -> Any:
     session = db_session()
     full = request.form.get("full") == "1"
-    job = sync.request_pull(session, full=full)
+    job = sync.request_pull(session, current_app.config, full=full)
     if job is None:
         flash("No CRM is configured: set HELPDESK_CRM to hubspot or salesforce.", "error")
         return redirect(url_for("crm_admin.state")), 303
     if full:
-        state = sync.sync_state(session, sync.provider_name() or "")
+        state = sync.sync_state(session, sync.provider_name(current_app.config) or "")
         state.cursor = None  # a full pass starts from the beginning
-    audit(session, current_actor(), "crm.pull", "crm", sync.provider_name() or "", full=full)
+    audit(session, current_actor(), "crm.pull", "crm", sync.provider_name(current_app.config) or "", full=full)
     commit()
     flash("A full resync was queued." if full else "A pull was queued.", "success")
     return redirect(url_for("crm_admin.state")), 303

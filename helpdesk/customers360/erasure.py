@@ -4,11 +4,13 @@ crm/ erases the profile (merging.erase_customer); this module then purges what t
 keep of them: message texts and attachments, the raw inbound mails (body, attachments, sender),
 orders' email, addresses and tracking, CSAT comments, the automatic-mail log, audit values, job
 payloads and parked webhook payloads that mention them. Rooms above this one (chat: visitor rows
-and unsent uploads) add a function to ERASERS from their init_app."""
+and unsent uploads) purge theirs on crm's CustomerErased event, which they subscribe to in their
+init_app with `runtime.events.subscribe_in_transaction`: it runs inside the erase's own
+transaction, just before it commits, so their purge exists exactly when the erase does."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,8 +45,6 @@ class Erasure:
     crm_contacts: list[tuple[str, str]] = field(default_factory=list)  # provider, external id
 
 
-# fn(session, erasure): rooms above customers360 purge their own rows (chat visitors, uploads).
-ERASERS: list[Callable[[Session, Erasure], None]] = []
 
 
 def gather(session: Session, customer: Customer) -> Erasure:
@@ -82,8 +82,7 @@ def erase(session: Session, actor: Actor, customer: Customer, *, crm_delete: boo
     _auto_mails(session, erasure)
     _audit(session, erasure)
     _jobs_and_webhooks(session, erasure)
-    for eraser in ERASERS:
-        eraser(session, erasure)
+    # Rooms above (chat) purge theirs on merging.CustomerErased, recorded by erase_customer above.
     if crm_delete:
         for provider, external_id in erasure.crm_contacts:
             # Only the CRM's id: the job row stays after the erase and must not hold their address.

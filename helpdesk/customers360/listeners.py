@@ -1,4 +1,4 @@
-"""Ticket events -> CRM push jobs. Registered by create_app; crm/ itself never sees tickets/.
+"""Ticket events -> CRM push jobs. Registered by customers360.init_app; crm/ itself never sees tickets/.
 
 The listeners run inside the ticket change's transaction, write the push job there, and hand
 crm/ plain data (a ConversationPush), not ticket rows."""
@@ -6,13 +6,14 @@ crm/ plain data (a ConversationPush), not ticket rows."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from helpdesk.crm import sync
 from helpdesk.crm.provider import ConversationPush
+from helpdesk.runtime import Runtime
 from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, CsatAnswered
 from helpdesk.tickets.models import Conversation
 
@@ -46,18 +47,19 @@ def snapshot(conversation: Conversation, base_url: str = "") -> ConversationPush
 
 def push_conversation(
     session: Session,
+    settings: Mapping[str, Any],
     conversation_id: int,
     action: str,
-    base_url: str = "",
     csat: dict[str, Any] | None = None,
 ) -> None:
     conversation = session.get(Conversation, conversation_id)
     if conversation is None:
         return
-    sync.enqueue_push(session, snapshot(conversation, base_url), conversation.customer_id, action, csat)
+    push = snapshot(conversation, str(settings.get("BASE_URL") or ""))
+    sync.enqueue_push(session, settings, push, conversation.customer_id, action, csat)
 
 
-def register(dispatcher: Any, base_url: str) -> None:
+def register(runtime: Runtime) -> None:
     """Push jobs are written inside the ticket change's own transaction: they exist exactly when
     the change does (a crash can neither lose a push nor push a change that rolled back)."""
 
@@ -65,11 +67,11 @@ def register(dispatcher: Any, base_url: str) -> None:
         action_of: Callable[[Any], str | None], csat_of: Callable[[Any], Any] = lambda ev: None
     ) -> Callable[[Session, Any], None]:
         def listener(session: Session, ev: Any) -> None:
-            if sync.provider_name() is None:
+            if sync.provider_name(runtime.settings) is None:
                 return
             action = action_of(ev)
             if action is not None:
-                push_conversation(session, ev.conversation_id, action, base_url, csat_of(ev))
+                push_conversation(session, runtime.settings, ev.conversation_id, action, csat_of(ev))
 
         return listener
 
@@ -78,7 +80,7 @@ def register(dispatcher: Any, base_url: str) -> None:
             return None
         return "resolve" if ev.changes["status"][1] == "resolved" else "update"
 
-    dispatcher.subscribe_in_transaction(ConversationCreated, run(lambda ev: "open"))
-    dispatcher.subscribe_in_transaction(ConversationUpdated, run(on_update))
-    dispatcher.subscribe_in_transaction(
+    runtime.events.subscribe_in_transaction(ConversationCreated, run(lambda ev: "open"))
+    runtime.events.subscribe_in_transaction(ConversationUpdated, run(on_update))
+    runtime.events.subscribe_in_transaction(
         CsatAnswered, run(lambda ev: "csat", lambda ev: {"score": ev.score, "comment": ev.comment}))

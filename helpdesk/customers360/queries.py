@@ -8,7 +8,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from helpdesk.crm import services as crm
-from helpdesk.crm import sync
 from helpdesk.crm.models import CrmContact, Customer, Identity
 from helpdesk.orders import services as orders
 from helpdesk.orders.serialize import order_dict
@@ -88,25 +87,27 @@ def conversations_of(
     )
 
 
-def customer_360(session: Session, customer: Customer, limit: int = TIMELINE_LIMIT) -> dict[str, Any]:
+def customer_360(session: Session, customer: Customer, limit: int = TIMELINE_LIMIT, *,
+                 crm_provider: str | None = None) -> dict[str, Any]:
+    """The whole customer; `crm_provider` is the app's active CRM (sync.provider_name(settings))."""
     customer = crm.resolve(session, customer)
     ids = crm.merged_ids(session, customer)
     contacts = crm.crm_contacts_of(session, customer)
     primary = next(
-        (c for c in contacts if c.provider == sync.provider_name()), contacts[0] if contacts else None
+        (c for c in contacts if c.provider == crm_provider), contacts[0] if contacts else None
     )
     conversations = conversations_of(session, ids, limit)
     csat = csat_of(session, [c.id for c in conversations])
     scores = [v["score"] for v in csat.values() if v.get("score")]
     links = {}
-    if conversations and sync.provider_name():
+    if conversations and crm_provider:
         from helpdesk.crm.models import CrmConversationLink
 
         links = {
             link.conversation_id: link
             for link in session.scalars(
                 select(CrmConversationLink).where(
-                    CrmConversationLink.provider == sync.provider_name(),
+                    CrmConversationLink.provider == crm_provider,
                     CrmConversationLink.conversation_id.in_([c.id for c in conversations]),
                 )
             )
@@ -123,7 +124,7 @@ def customer_360(session: Session, customer: Customer, limit: int = TIMELINE_LIM
         "attributes": {k: v for k, v in (customer.attributes or {}).items() if k != "crm_conflicts"},
         "identities": [identity_dict(i) for i in sorted(customer.identities, key=lambda i: i.id)],
         "crm": {
-            "provider": primary.provider if primary else sync.provider_name(),
+            "provider": primary.provider if primary else crm_provider,
             "external_id": primary.external_id if primary else None,
             "url": primary.url if primary else None,
             "company": primary.company if primary else None,

@@ -66,11 +66,11 @@ def erase(session: Session, actor: Actor, customer: Customer, *, crm_delete: boo
     return erasure.erase(session, actor, customer, crm_delete=crm_delete)
 
 
-def export(session: Session, customer: Customer) -> dict[str, Any]:
+def export(session: Session, customer: Customer, *, crm_provider: str | None = None) -> dict[str, Any]:
     """Everything about the customer in one JSON document (the right of access): the 360 view
     and the public messages of every conversation. Agents' private notes are internal and left out."""
     customer = crm.resolve(session, customer)
-    data = customer_360(session, customer, limit=EXPORT_LIMIT)
+    data = customer_360(session, customer, limit=EXPORT_LIMIT, crm_provider=crm_provider)
     conversations = conversations_of(session, crm.merged_ids(session, customer), limit=EXPORT_LIMIT)
     messages = {c.id: [message_dict(m) for m in c.messages if not m.private] for c in conversations}
     data["conversations"] = [

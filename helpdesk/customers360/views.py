@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from helpdesk.crm import services as crm
 from helpdesk.crm import sync
@@ -15,6 +16,7 @@ from helpdesk.customers360 import services
 from helpdesk.customers360.queries import customer_360
 from helpdesk.db import MAX_INT
 from helpdesk.errors import DomainError, Invalid
+from helpdesk.orders.views import customer_orders
 from helpdesk.web import commit, current_actor, db_session
 
 bp = Blueprint("customers", __name__)
@@ -70,10 +72,12 @@ def customer_page(public_id: str) -> Any:
     customer = crm.get_customer(session, public_id)
     if customer.public_id != public_id:
         return redirect(url_for("customers.customer_page", public_id=customer.public_id))
-    view = customer_360(session, customer)
+    provider = sync.provider_name(current_app.config)
+    view = customer_360(session, customer, crm_provider=provider)
     identities = {i.id: i for i in customer.identities}
     return render_template(
-        "crm/customer.html", customer=customer, c=view, identities=identities, provider=sync.provider_name()
+        "crm/customer.html", customer=customer, c=view, identities=identities, provider=provider,
+        co=customer_orders(session, customer),
     )
 
 
@@ -154,11 +158,12 @@ def erase(public_id: str) -> Any:
     )
 
 
-def sidebar_data(conversation: Any) -> dict[str, Any]:
-    """For crm/_sidebar.html on the conversation page (a Jinja global)."""
-    session = db_session()
-    view = customer_360(session, conversation.customer)
-    link = sync.conversation_link(session, conversation.id)
+def sidebar_data(session: Session, conversation: Any) -> dict[str, Any]:
+    """The conversation page's customer card (crm/_sidebar.html): a panel of the
+    "conversation.sidebar" slot, which the tickets room's page asks for."""
+    settings = current_app.config
+    view = customer_360(session, conversation.customer, crm_provider=sync.provider_name(settings))
+    link = sync.conversation_link(session, settings, conversation.id)
     view["this_ticket"] = (
         {"url": link.url, "external_id": link.external_id, "state": link.state.value} if link else None
     )
@@ -172,6 +177,7 @@ def export(public_id: str) -> Any:
     from flask import jsonify
 
     session = db_session()
-    response = jsonify(services.export(session, crm.get_customer(session, public_id)))
+    response = jsonify(services.export(session, crm.get_customer(session, public_id),
+                                           crm_provider=sync.provider_name(current_app.config)))
     response.headers["Content-Disposition"] = f'attachment; filename="customer-{public_id}.json"'
     return response

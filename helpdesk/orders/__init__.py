@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from helpdesk.orders.bigcommerce import BigCommerceConnector
 from helpdesk.orders.connector import Connector
 from helpdesk.orders.magento import MagentoConnector
@@ -15,3 +17,10 @@ CONNECTORS: dict[str, type[Connector]] = {
     "bigcommerce": BigCommerceConnector,
     "magento": MagentoConnector,
 }
+
+
+def init_app(app: Any, runtime: Any) -> None:
+    """Blueprints, the conversation sidebar's orders panel, order recognition and the order jobs."""
+    from helpdesk.orders import views
+
+    views.init_app(app, runtime)

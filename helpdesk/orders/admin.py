@@ -40,7 +40,7 @@ def shops() -> Any:
     states = {(s.platform, s.shop): s for s in session.scalars(select(SyncState))}
     platforms = []
     for name in CONNECTORS:
-        connector = sync.configured(name)
+        connector = sync.configured(name, config)
         platforms.append({
             "name": name, "connector": connector,
             "state": states.get((name, connector.shop)) if connector else None,
@@ -61,7 +61,7 @@ def shops() -> Any:
 def backfill(platform: str) -> Any:
     session = db_session()
     try:
-        state = sync.start_backfill(session, platform)
+        state = sync.start_backfill(session, current_app.config, platform)
         audit(session, current_actor(), "orders.backfill", "shop", f"{platform}:{state.shop}")
         commit()
         flash(f"Backfill of {platform} orders started; the worker imports them page by page.", "success")

@@ -7,11 +7,13 @@ from typing import Any
 from flask import Blueprint, Flask, flash, redirect, render_template, url_for
 from flask import request as flask_request
 from flask_login import login_required
+from sqlalchemy.orm import Session
 
 from helpdesk.actors import SYSTEM
 from helpdesk.errors import DomainError
 from helpdesk.orders import linking, services, sync
 from helpdesk.orders.models import LinkState
+from helpdesk.runtime import Runtime
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.events import MessagePosted
 from helpdesk.tickets.models import Conversation
@@ -58,13 +60,13 @@ def unlink(public_id: str, order_id: str) -> Any:
 @login_required
 def panel(public_id: str) -> Any:
     """The sidebar's orders card alone: the live console swaps it in when links change."""
-    conv = tickets.get_conversation(db_session(), public_id, current_actor())
-    return render_template("orders/_sidebar.html", conv=conv)
-
-
-def order_panel(conv: Conversation) -> dict[str, Any]:
-    """What the conversation sidebar shows: linked orders, offered ones, the customer's recent ones."""
     session = db_session()
+    conv = tickets.get_conversation(session, public_id, current_actor())
+    return render_template("orders/_sidebar.html", conv=conv, panel=order_panel(session, conv))
+
+
+def order_panel(session: Session, conv: Conversation) -> dict[str, Any]:
+    """What the conversation sidebar shows: linked orders, offered ones, the customer's recent ones."""
     linked = linking.links(session, conv, LinkState.linked)
     suggested = linking.links(session, conv, LinkState.suggested)
     shown = {o.id for o in linked} | {o.id for o in suggested}
@@ -74,17 +76,15 @@ def order_panel(conv: Conversation) -> dict[str, Any]:
             "stats": {"value": value, "count": count, "average": average, "currency": currency}}
 
 
-def customer_orders(customer: Any, limit: int = 10) -> dict[str, Any]:
-    """For the customer 360 page: `{% include "orders/_customer_orders.html" %}` with `customer` set."""
-    session = db_session()
+def customer_orders(session: Session, customer: Any, limit: int = 10) -> dict[str, Any]:
+    """For the customer 360 page (`orders/_customer_orders.html`, given as `co`)."""
     value, count, average, currency = services.customer_order_stats(session, customer)
     return {"orders": services.recent_orders(session, customer, limit=limit),
             "stats": {"value": value, "count": count, "average": average, "currency": currency}}
 
 
-def init_app(app: Flask) -> None:
-    """Called by create_app: blueprints, template helpers, the recognition listener, job settings."""
-    from helpdesk import db_of
+def init_app(app: Flask, runtime: Runtime) -> None:
+    """Called by create_app: blueprints, the sidebar panel, the recognition listener, the jobs."""
     from helpdesk.extensions import csrf
     from helpdesk.orders import admin, webhooks, widget
 
@@ -94,9 +94,11 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(widget.bp)
     csrf.exempt(webhooks.bp)  # authenticated by their signatures, no cookies
     csrf.exempt(widget.bp)  # the widget frame sends no cookies; data needs number + email
-    app.jinja_env.globals.update(order_panel=order_panel, customer_orders=customer_orders)
-    sync.configure(app.config)
-    database = db_of(app)
+    # The conversation page belongs to tickets/, which must not import orders/: it shows the
+    # panels of its sidebar slot, and this is ours.
+    runtime.panels.add("conversation.sidebar", "orders", order_panel, "orders/_sidebar.html")
+    sync.init_app(runtime)
+    database = runtime.db
 
     def recognise_orders(event: MessagePosted) -> None:
         # After the message's commit, in a unit of work of its own: a failure here never
@@ -104,4 +106,4 @@ def init_app(app: Flask) -> None:
         with database.unit_of_work() as session:
             linking.recognise_message(session, SYSTEM, event.message_id)
 
-    app.extensions["helpdesk.dispatcher"].subscribe(MessagePosted, recognise_orders)
+    runtime.events.subscribe(MessagePosted, recognise_orders)

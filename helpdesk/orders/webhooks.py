@@ -81,7 +81,7 @@ def shopify_webhook() -> Any:
     if not services.record_delivery(session, "shopify", webhook_id, topic, shop):
         return jsonify(ok=True, result="duplicate")
     try:
-        result = sync.apply_shopify(session, topic, payload, shop)
+        result = sync.apply_shopify(session, current_app.config, topic, payload, shop)
     except PayloadError as exc:
         return _invalid_payload(exc)
     if result == "parked":
@@ -142,7 +142,7 @@ def bigcommerce_webhook() -> Any:
     # BigCommerce does not sign webhooks; it sends back the headers given when the hook was made.
     # Without a configured store and secret nobody can prove to be BigCommerce: refuse everyone.
     secret = current_app.config.get("BIGCOMMERCE_WEBHOOK_SECRET") or ""
-    if not secret or sync.configured("bigcommerce") is None:
+    if not secret or sync.configured("bigcommerce", current_app.config) is None:
         return _not_configured("BigCommerce", "HELPDESK_BIGCOMMERCE_STORE_HASH, _ACCESS_TOKEN and "
                                "_WEBHOOK_SECRET")
     if request.content_length is not None and request.content_length > BIGCOMMERCE_MAX_BODY:

@@ -1,0 +1,11 @@
+"""Read-only figures: CSAT, response and resolution times, volumes, exports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def init_app(app: Any, runtime: Any) -> None:
+    from helpdesk.reports import views
+
+    app.register_blueprint(views.bp)

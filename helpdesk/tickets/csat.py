@@ -1,6 +1,6 @@
 """CSAT surveys: asked when a conversation is resolved, answered once by its customer.
 
-Flow. `set_status(..., resolved)` records ConversationUpdated. A listener installed by `register`
+Flow. `set_status(..., resolved)` records ConversationUpdated. A listener installed by `init_app`
 runs inside that same transaction, just before it commits, and writes a `csat.send` job (delayed
 by the inbox's setting): the ticket services know nothing of surveys, yet the job exists exactly
 when the resolve does. When the job runs, and the conversation is still resolved, it creates the survey row -
@@ -18,7 +18,6 @@ from __future__ import annotations
 import html
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from helpdesk.accounts.services import audit, require
 from helpdesk.actors import Actor, customer_actor
 from helpdesk.db import utcnow
 from helpdesk.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from helpdesk.runtime import JobContext, Runtime
 from helpdesk.tickets.csat_models import CsatSurvey
 from helpdesk.tickets.events import ConversationUpdated, CsatAnswered
 from helpdesk.tickets.models import Conversation, Inbox, Status
@@ -56,12 +56,6 @@ class SurveyRequested(events.Event):
     survey_id: int
     conversation_id: int
     channel: str
-
-
-# Called inside the transaction that creates a survey, for channel code whose delivery must be a
-# job written in that same transaction (the email sender: `lambda session, survey: jobs.enqueue(...)`).
-# Listeners of SurveyRequested run after the commit instead (the widget's `csat:request` emit).
-SURVEY_CREATED_HOOKS: list[Callable[[Session, CsatSurvey], None]] = []
 
 
 class LinkGone(DomainError):
@@ -127,11 +121,11 @@ def request_survey_later(session: Session, conversation: Conversation) -> jobs.J
                         delay=settings.delay_minutes * 60, dedupe_key=f"csat:{conversation.id}")
 
 
-@jobs.handler(SEND_JOB)
-def send_survey_job(session: Session, payload: dict[str, Any]) -> None:
-    conversation = session.get(Conversation, int(payload["conversation_id"]))
-    if conversation is not None:
-        create_survey(session, conversation)
+def send_survey_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    with ctx.db.unit_of_work() as session:
+        conversation = session.get(Conversation, int(payload["conversation_id"]))
+        if conversation is not None:
+            create_survey(session, conversation)
 
 
 def create_survey(session: Session, conversation: Conversation) -> CsatSurvey | None:
@@ -152,8 +146,8 @@ def create_survey(session: Session, conversation: Conversation) -> CsatSurvey | 
     )
     session.add(survey)
     session.flush()
-    for hook in SURVEY_CREATED_HOOKS:
-        hook(session, survey)
+    # Channel code whose delivery must be a job written in this same transaction (the email
+    # sender) listens with `subscribe_in_transaction`; the widget's emit listens after commit.
     events.record(session, SurveyRequested(survey.id, conversation.id, conversation.channel.value))
     return survey
 
@@ -223,26 +217,10 @@ def submit_for_conversation(session: Session, actor: Actor, conversation: Conver
 
 # -- signed links ---------------------------------------------------------------------------------
 
-@dataclass
-class LinkConfig:
-    secret_key: str = ""
-    base_url: str = ""
-
-
-_links = LinkConfig()
-
-
-def configure(secret_key: str, base_url: str) -> None:
-    """Set by create_app: survey_email is called from jobs, outside any request."""
-    _links.secret_key = secret_key
-    _links.base_url = base_url.rstrip("/")
-
-
-def _serializer(salt: str, secret_key: str | None = None) -> URLSafeTimedSerializer:
-    key = secret_key or _links.secret_key
-    if not key:
-        raise RuntimeError("csat.configure() was not called: no secret to sign survey links")
-    return URLSafeTimedSerializer(key, salt=salt)
+def _serializer(salt: str, secret_key: str | None) -> URLSafeTimedSerializer:
+    if not secret_key:
+        raise RuntimeError("no secret to sign survey links: pass the app's SECRET_KEY")
+    return URLSafeTimedSerializer(secret_key, salt=salt)
 
 
 def link_token(survey: CsatSurvey, secret_key: str | None = None) -> str:
@@ -333,7 +311,7 @@ SCORE_COLORS = {1: "#d93f3f", 2: "#ef7b5a", 3: "#e8a317", 4: "#5fb97a", 5: "#0f9
 
 def score_url(survey: CsatSurvey, score: int, *, secret_key: str | None = None,
               base_url: str | None = None) -> str:
-    base = (base_url or _links.base_url).rstrip("/")
+    base = (base_url or "").rstrip("/")
     return f"{base}/csat/{link_token(survey, secret_key)}?score={score}"
 
 
@@ -376,9 +354,8 @@ def survey_email(survey: CsatSurvey, *, secret_key: str | None = None,
 
 # -- wiring ---------------------------------------------------------------------------------------
 
-def register(app: Any) -> None:
-    """Called by create_app: sign links with the app's secret, ask after each resolve."""
-    configure(app.config["SECRET_KEY"], app.config["BASE_URL"])
+def init_app(app: Any, runtime: Runtime) -> None:
+    """Called by the tickets room: ask after each resolve, the send job, the widget's submit."""
 
     def on_updated(session: Session, ev: ConversationUpdated) -> None:
         # In the resolve's own transaction: the survey job exists exactly when the resolve does.
@@ -389,5 +366,7 @@ def register(app: Any) -> None:
         if conversation is not None and conversation.status is Status.resolved:
             request_survey_later(session, conversation)
 
-    app.extensions["helpdesk.dispatcher"].subscribe_in_transaction(ConversationUpdated, on_updated)
-
+    runtime.events.subscribe_in_transaction(ConversationUpdated, on_updated)
+    runtime.jobs.register(SEND_JOB, send_survey_job)
+    # The widget's `csat:submit` (chat room) records its answer through this capability.
+    runtime.provide("csat.submit", submit_for_conversation)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask_login import current_user
 
 from helpdesk.errors import DomainError
@@ -25,7 +25,7 @@ def _page(survey: CsatSurvey | None = None, *, status: int = 200, error: DomainE
     context: dict[str, Any] = {"survey": survey, "error": error, "saved": saved, "token": token,
                                "labels": csat.SCORE_LABELS}
     if survey is not None and error is None:
-        context["form_token"] = csat.form_token(survey)
+        context["form_token"] = csat.form_token(survey, current_app.secret_key)
         context["can_change"] = csat.can_change(survey)
     response = render_template("csat/page.html", **context), status
     return response[0], status, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
@@ -46,9 +46,10 @@ def answer(token: str) -> Any:
     try:
         if score is None:
             # A link whose score was lost (some mail clients cut query strings): offer the choice.
-            survey = csat.survey_for_link(session, token)
+            survey = csat.survey_for_link(session, token, current_app.secret_key)
             return _picker(survey, token)
-        survey = csat.answer_by_link(session, token, score, signed_in=_signed_in())
+        survey = csat.answer_by_link(session, token, score, signed_in=_signed_in(),
+                                     secret_key=current_app.secret_key)
         commit()
     except DomainError as exc:
         return _page(status=exc.status, error=exc)
@@ -62,7 +63,8 @@ def comment() -> Any:
     form = request.form
     try:
         survey = csat.answer_by_form(session, form.get("form_token", ""), form.get("score"),
-                                     form.get("comment", ""), signed_in=_signed_in())
+                                     form.get("comment", ""), signed_in=_signed_in(),
+                                     secret_key=current_app.secret_key)
         commit()
     except DomainError as exc:
         return _page(status=exc.status, error=exc)

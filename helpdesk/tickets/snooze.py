@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk import jobs
 from helpdesk.actors import SYSTEM
 from helpdesk.db import utcnow
+from helpdesk.runtime import JobContext, Runtime
 from helpdesk.tickets.models import Conversation, Status
 from helpdesk.tickets.services import set_status
 
@@ -26,6 +26,10 @@ def wake_due(session: Session, limit: int = 500) -> int:
     return len(due)
 
 
-@jobs.periodic("tickets.wake_snoozed", WAKE_EVERY_SECONDS)
-def _wake(session: Session, payload: dict[str, Any]) -> None:
-    wake_due(session)
+def wake_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    with ctx.db.unit_of_work() as session:
+        wake_due(session)
+
+
+def init_app(runtime: Runtime) -> None:
+    runtime.jobs.periodic("tickets.wake_snoozed", WAKE_EVERY_SECONDS, wake_job)

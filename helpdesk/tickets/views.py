@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from helpdesk.accounts.models import Agent, Role
 from helpdesk.db import utcnow
 from helpdesk.errors import DomainError
+from helpdesk.runtime import current_runtime
 from helpdesk.tickets import canned, queries, services
 from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Priority, Status, Team
 from helpdesk.web import commit, current_actor, db_session, local_url, require_role
@@ -78,7 +79,13 @@ def conversation(public_id: str) -> Any:
     teams = session.scalars(select(Team).order_by(Team.name)).all()
     history = queries.list_conversations(session, customer=conv.customer, limit=10).items
     replies = [(r, canned.render(r.body, conv, current_user.name)) for r in canned.all_replies(session)]
+    # Higher rooms draw into this page through the runtime's panels (tickets/ imports none of them).
+    panels = current_runtime().panels
+    message_views = {m.id: view for m in conv.messages
+                     if (view := panels.first("conversation.message", m)) is not None}
     return render_template("console/conversation.html", conv=conv, agents=agents, teams=teams,
+                           sidebar_panels=panels.render("conversation.sidebar", session, conv),
+                           message_views=message_views,
                            statuses=[s.value for s in Status], priorities=[p.value for p in Priority],
                            snooze_choices=SNOOZE_CHOICES, canned_replies=replies,
                            history=[c for c in history if c.id != conv.id])

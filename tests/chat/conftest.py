@@ -11,21 +11,10 @@ from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
 
 from helpdesk import db_of
-from helpdesk.chat import sockets
 from helpdesk.extensions import socketio
 from helpdesk.tickets.models import Inbox
 from tests.conftest import login
 from tests.factories import make_inbox
-
-
-@pytest.fixture(autouse=True)
-def _fresh_presence() -> Iterator[None]:
-    """Presence and the flood gate are process memory: each test starts with nobody online."""
-    sockets.presence.__init__()
-    sockets.flood.__init__()
-    yield
-    sockets._visitors.clear()
-    sockets._agents.clear()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from helpdesk import db_of
 from helpdesk.actors import SYSTEM
 from helpdesk.jobs import Worker
+from helpdesk.runtime import runtime_of
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.csat_models import CsatSurvey
 from helpdesk.tickets.models import Conversation
@@ -25,7 +26,7 @@ def open_chat(clients: Clients, site: str) -> tuple[object, str]:
 def resolve(app: Flask, public_id: str) -> None:
     with db_of(app).unit_of_work() as s:
         tickets.set_status(s, SYSTEM, s.scalar(select(Conversation).filter_by(public_id=public_id)), "resolved")
-    Worker(db_of(app)).run_until_idle()  # the survey job (delay 0 by default)
+    Worker(runtime_of(app)).run_until_idle()  # the survey job (delay 0 by default)
 
 
 def test_resolve_asks_the_shopper_and_their_score_is_recorded(app: Flask, clients: Clients, site: str) -> None:

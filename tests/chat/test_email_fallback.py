@@ -1,5 +1,5 @@
 """An agent's chat answer is mailed only to a shopper who is not on the widget right now: the chat
-room tells the email room who is connected (outbound.SHOPPER_ONLINE)."""
+room tells the email room who is connected (the runtime capability "chat.shopper_online")."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from flask import Flask
 
 from helpdesk import db_of
 from helpdesk.actors import agent_actor
-from helpdesk.chat import online
 from helpdesk.jobs import Worker
+from helpdesk.runtime import runtime_of
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.email import outbound
 from helpdesk.tickets.models import Message
@@ -41,12 +41,12 @@ def agent_answers(app: Flask, conversation_id: str, body: str) -> int:
     with db_of(app).unit_of_work() as s:
         message = tickets.post_message(s, agent_actor(agent), tickets.get_conversation(s, conversation_id), body=body)
         message_id = message.id
-    Worker(db_of(app)).run_until_idle(max_jobs=20)
+    Worker(runtime_of(app)).run_until_idle(max_jobs=20)
     return message_id
 
 
-def test_the_chat_room_registers_its_presence_check_once(app: Flask) -> None:
-    assert outbound.SHOPPER_ONLINE.count(online.visitor_connected) == 1
+def test_the_chat_room_provides_its_presence_check_on_the_runtime(app: Flask) -> None:
+    assert callable(runtime_of(app).capability(outbound.SHOPPER_ONLINE_CAPABILITY))
 
 
 def test_a_shopper_on_the_widget_is_not_emailed(app: Flask, clients: Clients, site: str,

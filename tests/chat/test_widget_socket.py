@@ -267,14 +267,14 @@ def test_contact_update_stores_email_without_joining_that_customers_history(
     assert peek["ok"] is False
 
 
-def test_csat_submit_goes_to_the_hook_and_validates_the_score(
-    app: Flask, clients: Clients, site: str, monkeypatch
+def test_csat_submit_goes_to_the_capability_and_validates_the_score(
+    app: Flask, clients: Clients, site: str
 ) -> None:
-    import helpdesk.chat
+    from helpdesk.runtime import runtime_of
 
     seen = []
-    monkeypatch.setattr(
-        helpdesk.chat, "csat_hook", lambda s, actor, conv, score, comment: seen.append((score, comment))
+    runtime_of(app).provide(
+        "csat.submit", lambda s, actor, conv, score, comment: seen.append((score, comment)), replace=True
     )
     w = clients.widget({"site": site})
     conv_id = send(w, "hi", "1")["message"]["conversation_id"]

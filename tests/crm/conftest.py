@@ -12,8 +12,8 @@ from flask import Flask
 from sqlalchemy import update
 
 from helpdesk import db_of, jobs
-from helpdesk.crm import sync
 from helpdesk.db import utcnow
+from helpdesk.runtime import runtime_of
 from tests.crm.fake_hubspot import FakeHubSpot
 from tests.crm.fake_salesforce import FakeSalesforce
 from tests.servers import self_signed_cert
@@ -39,8 +39,7 @@ def salesforce(tls_cert: tuple[Path, Path]) -> Iterator[FakeSalesforce]:
 
 
 def use_crm(app: Flask, **settings: Any) -> Flask:
-    app.config.update(settings)
-    sync.configure(app.config)
+    app.config.update(settings)  # the runtime reads the app's config itself
     return app
 
 
@@ -57,7 +56,6 @@ def hubspot_app(app: Flask, hubspot: FakeHubSpot) -> Iterator[Flask]:
         HUBSPOT_SEARCH_RATE="1000/1",
         CRM_PULL_INTERVAL=0,
     )
-    sync.configure({})
 
 
 @pytest.fixture
@@ -70,12 +68,11 @@ def salesforce_app(app: Flask, salesforce: FakeSalesforce, tls_cert: tuple[Path,
         SALESFORCE_CA_BUNDLE=str(tls_cert[0]),
         CRM_PULL_INTERVAL=0,
     )
-    sync.configure({})
 
 
 def drain(app: Flask, *, now: bool = True, rounds: int = 20) -> int:
     """Run due jobs; with now=True jobs waiting on a backoff or Retry-After are made due first."""
-    worker = jobs.Worker(db_of(app), lease_seconds=60)
+    worker = jobs.Worker(runtime_of(app))
     total = 0
     for _ in range(rounds):
         if now:
@@ -93,4 +90,4 @@ def drain(app: Flask, *, now: bool = True, rounds: int = 20) -> int:
 
 
 def run_once(app: Flask) -> bool:
-    return jobs.Worker(db_of(app), lease_seconds=60).run_one()
+    return jobs.Worker(runtime_of(app)).run_one()

@@ -20,7 +20,7 @@ from tests.crm.fake_salesforce import FakeSalesforce
 
 def pull(app: Flask) -> None:
     with db_of(app).unit_of_work() as s:
-        sync.request_pull(s)
+        sync.request_pull(s, app.config)
     drain(app)
 
 

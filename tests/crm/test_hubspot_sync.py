@@ -22,6 +22,7 @@ from helpdesk.crm.models import (
     LinkState,
 )
 from helpdesk.crm.services import find_by_identity
+from helpdesk.runtime import runtime_of
 from helpdesk.tickets import services as tickets
 from tests.crm import fake_hubspot
 from tests.crm.conftest import drain
@@ -39,7 +40,7 @@ def state(app: Flask) -> CrmSyncState:
 
 def pull(app: Flask, full: bool = False) -> None:
     with db_of(app).unit_of_work() as s:
-        sync.request_pull(s, full=full)
+        sync.request_pull(s, app.config, full=full)
     drain(app)
 
 
@@ -103,8 +104,8 @@ def test_pull_stopped_by_a_429_resumes_from_its_cursor_without_duplicates(
     monkeypatch.setattr(hubspot_module, "PAGE_SIZE", 2)
     seed(hubspot, 5)
     with db_of(hubspot_app).unit_of_work() as s:
-        sync.request_pull(s)
-    worker = jobs.Worker(db_of(hubspot_app))
+        sync.request_pull(s, hubspot_app.config)
+    worker = jobs.Worker(runtime_of(hubspot_app))
     assert worker.run_one()  # page 1 of 3
     hubspot.fail_next(
         r"/contacts/search$",
@@ -148,8 +149,8 @@ def test_crm_answering_500_or_garbage_rolls_back_the_page_and_shows_the_error(
     seed(hubspot, 3)
     hubspot.fail_next(r"/deals/batch/read$", reply)  # half way through the page: contacts read, deals not
     with db_of(hubspot_app).unit_of_work() as s:
-        sync.request_pull(s)
-    assert jobs.Worker(db_of(hubspot_app)).run_one()
+        sync.request_pull(s, hubspot_app.config)
+    assert jobs.Worker(runtime_of(hubspot_app)).run_one()
     assert count(hubspot_app, CrmContact) == 0, "nothing of the page was written"
     assert count(hubspot_app, Customer) == 0
     st = state(hubspot_app)
@@ -240,7 +241,7 @@ def test_conversation_becomes_one_hubspot_ticket_with_a_transcript_note_on_resol
     with db_of(hubspot_app).unit_of_work() as s:
         from helpdesk.customers360.listeners import push_conversation
 
-        push_conversation(s, conv.id, "resolve")
+        push_conversation(s, hubspot_app.config, conv.id, "resolve")
     drain(hubspot_app)
     assert len(hubspot.tickets) == 1 and len(hubspot.notes) == 1
 
@@ -282,7 +283,6 @@ def test_unknown_customer_who_writes_gets_a_hubspot_contact(hubspot_app: Flask, 
 
 def test_no_contact_is_created_when_the_setting_is_off(hubspot_app: Flask, hubspot: FakeHubSpot) -> None:
     hubspot_app.config["CRM_CREATE_CONTACTS"] = False
-    sync.configure(hubspot_app.config)
     conversation_for(hubspot_app, email="quiet@example.com")
     drain(hubspot_app)
     assert hubspot.contacts == {} and hubspot.tickets == {}
@@ -311,7 +311,6 @@ def test_two_customers_claiming_one_contact_are_both_flagged_and_nothing_moves(
     ann = seed(hubspot, 1)
     pull(hubspot_app)
     hubspot_app.config["CRM_CREATE_CONTACTS"] = False
-    sync.configure(hubspot_app.config)
     conversation_for(hubspot_app, email="annie@work.example", name="Annie")  # a second helpdesk customer
     drain(hubspot_app)
     hubspot.touch(ann, email="annie@work.example")  # the CRM now says the contact is that address
@@ -330,7 +329,6 @@ def test_two_customers_claiming_one_contact_are_both_flagged_and_nothing_moves(
 
 def test_a_missing_token_parks_the_job_with_the_reason_instead_of_retrying(hubspot_app: Flask) -> None:
     hubspot_app.config["HUBSPOT_ACCESS_TOKEN"] = None
-    sync.configure(hubspot_app.config)
     pull(hubspot_app)
     with db_of(hubspot_app).unit_of_work() as s:
         job = s.scalar(select(jobs.Job).where(jobs.Job.kind == sync.PULL))
@@ -342,15 +340,14 @@ def test_a_finished_pass_schedules_the_next_and_pull_now_brings_it_forward(
     hubspot_app: Flask, hubspot: FakeHubSpot
 ) -> None:
     hubspot_app.config["CRM_PULL_INTERVAL"] = 300
-    sync.configure(hubspot_app.config)
     seed(hubspot, 2)
     with db_of(hubspot_app).unit_of_work() as s:
-        sync.request_pull(s)
-    jobs.Worker(db_of(hubspot_app)).run_until_idle()
+        sync.request_pull(s, hubspot_app.config)
+    jobs.Worker(runtime_of(hubspot_app)).run_until_idle()
     with db_of(hubspot_app).unit_of_work() as s:
         scheduled = s.scalar(select(jobs.Job).where(jobs.Job.state == jobs.JobState.queued))
         assert scheduled.kind == sync.PULL and (scheduled.run_at - scheduled.created_at).total_seconds() > 250
-        assert sync.request_pull(s, full=True).id == scheduled.id
+        assert sync.request_pull(s, hubspot_app.config, full=True).id == scheduled.id
     with db_of(hubspot_app).unit_of_work() as s:
         job = s.get(jobs.Job, scheduled.id)
         assert job.payload["full"] is True and (job.run_at - job.created_at).total_seconds() < 5

@@ -27,7 +27,7 @@ def seeded(app: Flask, hubspot: FakeHubSpot) -> Any:
     hubspot.touch(ann, associatedcompanyid=hubspot.add_company("Acme Outdoor"))
     hubspot.add_deal(ann, "Spring restock", "12500.00", "contractsent")
     with db_of(app).unit_of_work() as s:
-        sync.request_pull(s)
+        sync.request_pull(s, app.config)
     drain(app)
     inbox, _ = make_inbox(app)
     conv = make_conversation(app, inbox, email="ann@example.com", subject="Broken tent pole")
@@ -77,7 +77,7 @@ def test_admin_crm_page_shows_state_and_failures_and_retries_them(
     seeded(hubspot_app, hubspot)
     hubspot.expired = True
     with db_of(hubspot_app).unit_of_work() as s:
-        sync.request_pull(s)
+        sync.request_pull(s, hubspot_app.config)
     drain(hubspot_app)
     login(client, admin.email)
     html = client.get("/admin/crm").get_data(as_text=True)

@@ -11,6 +11,7 @@ from helpdesk import db_of, jobs
 from helpdesk.actors import agent_actor
 from helpdesk.crm import sync
 from helpdesk.crm.models import CrmContact, CrmConversationLink, CrmSyncState
+from helpdesk.runtime import runtime_of
 from helpdesk.tickets import services as tickets
 from tests.crm.conftest import drain, use_crm
 from tests.crm.fake_salesforce import FakeSalesforce
@@ -30,7 +31,7 @@ def seed(sf: FakeSalesforce) -> tuple[str, str]:
 
 def pull(app: Flask) -> None:
     with db_of(app).unit_of_work() as s:
-        sync.request_pull(s)
+        sync.request_pull(s, app.config)
     drain(app)
 
 
@@ -92,8 +93,8 @@ def test_case_is_created_once_with_a_transcript_task_on_resolve(
     with db_of(salesforce_app).unit_of_work() as s:
         from helpdesk.customers360.listeners import push_conversation
 
-        push_conversation(s, conv.id, "resolve")
-        push_conversation(s, conv.id, "csat", csat={"score": 5, "comment": "Quick and kind"})
+        push_conversation(s, salesforce_app.config, conv.id, "resolve")
+        push_conversation(s, salesforce_app.config, conv.id, "csat", csat={"score": 5, "comment": "Quick and kind"})
     drain(salesforce_app)
     assert len(salesforce.objects["Case"]) == 1 and len(salesforce.objects["Task"]) == 1
     comments = list(salesforce.objects["CaseComment"].values())
@@ -109,11 +110,12 @@ def test_request_limit_exceeded_waits_instead_of_failing(
         Reply(403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]),
     )
     with db_of(salesforce_app).unit_of_work() as s:
-        sync.request_pull(s)
-    assert jobs.Worker(db_of(salesforce_app)).run_one()
+        sync.request_pull(s, salesforce_app.config)
+    assert jobs.Worker(runtime_of(salesforce_app)).run_one()
     with db_of(salesforce_app).unit_of_work() as s:
         job = s.scalar(select(jobs.Job).where(jobs.Job.kind == sync.PULL))
         assert job.state is jobs.JobState.queued and "REQUEST_LIMIT_EXCEEDED" in job.last_error
+        assert job.attempts == 0, "waiting for the org's API allowance uses no attempt"
         assert (job.run_at - job.created_at).total_seconds() > 600
         assert "REQUEST_LIMIT_EXCEEDED" in s.scalar(select(CrmSyncState)).last_error
     drain(salesforce_app)
@@ -175,8 +177,8 @@ def test_an_expired_query_locator_restarts_the_pass_instead_of_ending_it(
 ) -> None:
     seed(salesforce)
     with db_of(salesforce_app).unit_of_work() as s:
-        sync.request_pull(s)
-    worker = jobs.Worker(db_of(salesforce_app))
+        sync.request_pull(s, salesforce_app.config)
+    worker = jobs.Worker(runtime_of(salesforce_app))
     assert worker.run_one()  # first page of 2; the locator for the rest is remembered
     salesforce.cursors.clear()  # ... and expires
     drain(salesforce_app)

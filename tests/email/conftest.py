@@ -21,8 +21,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
 
-from helpdesk import db_of
 from helpdesk.jobs import Worker
+from helpdesk.runtime import runtime_of
 from tests.factories import make_inbox
 from tests.servers import free_port, port_open, self_signed_cert, wait_until
 
@@ -194,7 +194,7 @@ def inbox(app: Flask) -> EmailInbox:
 
 
 def run_jobs(app: Flask) -> int:
-    return Worker(db_of(app)).run_until_idle(max_jobs=100)
+    return Worker(runtime_of(app)).run_until_idle(max_jobs=100)
 
 
 def mail(subject: str = "Where is my order?", *, sender: str = "Ann Buyer <ann@example.com>",

@@ -42,7 +42,7 @@ def test_an_imap_inbox_without_a_pending_poll_gets_one_and_only_one(app: Flask, 
                                                          "password": "p", "folder": "INBOX", "security": "none"}}
     for _ in range(2):
         with db_of(app).unit_of_work() as s:
-            housekeeping.restart_polls(s)
+            housekeeping.restart_polls(s, 60)
     with db_of(app).unit_of_work() as s:
         polls = s.scalars(select(Job).filter_by(kind=imap.POLL_JOB, state=JobState.queued)).all()
         assert [p.payload["inbox_id"] for p in polls] == [inbox.id]

@@ -14,7 +14,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from helpdesk import db_of
-from helpdesk.tickets.email import imap as imap_module
 from helpdesk.tickets.email import ingest
 from helpdesk.tickets.email.imap import ImapFetcher, TlsNotTrusted, schedule_poll
 from helpdesk.tickets.email.models import ImapCursor, InboundMail
@@ -96,9 +95,8 @@ def test_the_admin_page_shows_why_a_tls_account_cannot_be_polled(app: Flask, adm
     assert count(app, InboundMail) == 0
     # The admin trusts the CA; the next poll clears the error and fetches the mail.
     app.config["IMAP_CA_FILE"] = imap.ca_file
-    imap_module.configure(db_of(app), ingest.MailSettings.from_config(app.config), app.config["IMAP_POLL_SECONDS"])
-    with db_of(app).unit_of_work() as s:
-        schedule_poll(s, inbox.id, delay=0)
+    with db_of(app).unit_of_work() as s:  # the poll job reads the app's settings when it runs
+        schedule_poll(s, inbox.id, every=app.config["IMAP_POLL_SECONDS"], delay=0)
     run_jobs(app)
     assert count(app, Conversation) == 1
     with db_of(app).unit_of_work() as s:

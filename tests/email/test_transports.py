@@ -196,8 +196,8 @@ def test_the_worker_polls_imap_on_a_schedule(app: Flask, inbox: EmailInbox, imap
     configure_imap(app, inbox, imap)
     imap.append(mail(message_id="<w1@example.com>"))
     with db_of(app).unit_of_work() as s:
-        schedule_poll(s, inbox.id, delay=0)
-        schedule_poll(s, inbox.id, delay=0)  # saving the settings twice still means one poll
+        schedule_poll(s, inbox.id, every=60, delay=0)
+        schedule_poll(s, inbox.id, every=60, delay=0)  # saving the settings twice still means one poll
     assert run_jobs(app) == 1
     assert count(app, Conversation) == 1
     with db_of(app).unit_of_work() as s:
@@ -211,7 +211,7 @@ def test_an_unreachable_imap_server_is_recorded_and_polling_continues(app: Flask
         row = s.get(Inbox, inbox.id)
         row.settings = {"imap": {**imap.settings(), "password": "wrong"}}
         s.add(ImapCursor(inbox_id=inbox.id, folder="INBOX", uidvalidity=1, last_uid=0))
-        schedule_poll(s, inbox.id, delay=0)
+        schedule_poll(s, inbox.id, every=60, delay=0)
     run_jobs(app)
     with db_of(app).unit_of_work() as s:
         assert "authentication failed" in (s.scalar(select(ImapCursor)).last_error or "").lower()

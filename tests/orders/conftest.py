@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from helpdesk import db_of
 from helpdesk.jobs import Worker
+from helpdesk.runtime import runtime_of
 
 SHOPIFY_SECRET = "shpss_test_secret"
 WOO_SECRET = "woo webhook secret"
@@ -53,7 +54,7 @@ def shopify_post(client: FlaskClient) -> Callable[..., Any]:
 
 @pytest.fixture
 def run_jobs(app: Flask) -> Callable[[], int]:
-    worker = Worker(db_of(app))
+    worker = Worker(runtime_of(app))
     return worker.run_until_idle
 
 

@@ -15,6 +15,7 @@ from helpdesk.cli import cli
 from helpdesk.jobs import Job, JobState, Worker
 from helpdesk.orders import sync
 from helpdesk.orders.models import Order, SyncState
+from helpdesk.runtime import runtime_of
 from tests.orders.conftest import SHOP
 from tests.orders.fakes import FakeShopify, FakeWooCommerce, serving, shopify_order, woo_order
 
@@ -47,7 +48,7 @@ def test_shopify_backfill_follows_link_header_pages_one_job_per_page(app: Flask,
     with serving(FakeShopify(credentials={"X-Shopify-Access-Token": TOKEN}, orders=shopify_orders(5))) as fake:
         configure_shopify(app, fake)
         with db_of(app).unit_of_work() as s:
-            sync.start_backfill(s, "shopify")
+            sync.start_backfill(s, app.config, "shopify")
         assert run_jobs() == 3  # pages of 2, 2 and 1
     assert stored_numbers(session) == ["2000", "2001", "2002", "2003", "2004"]
     state = state_of(session, "shopify", SHOP)
@@ -63,7 +64,7 @@ def test_backfill_honours_retry_after_of_a_429(app: Flask, session: Session, run
     with serving(shop) as fake:
         configure_shopify(app, fake)
         with db_of(app).unit_of_work() as s:
-            sync.start_backfill(s, "shopify")
+            sync.start_backfill(s, app.config, "shopify")
         assert run_jobs() == 1
         job = session.scalar(select(Job).filter_by(kind=sync.BACKFILL))
         session.commit()
@@ -80,12 +81,12 @@ def test_backfill_survives_a_worker_dying_mid_run(app: Flask, session: Session) 
     with serving(FakeShopify(credentials={"X-Shopify-Access-Token": TOKEN}, orders=shopify_orders(5))) as fake:
         configure_shopify(app, fake)
         with db_of(app).unit_of_work() as s:
-            sync.start_backfill(s, "shopify")
-        assert Worker(db_of(app)).run_one()  # one page stored, then the process "dies"
+            sync.start_backfill(s, app.config, "shopify")
+        assert Worker(runtime_of(app)).run_one()  # one page stored, then the process "dies"
         assert stored_numbers(session) == ["2000", "2001"]
         assert state_of(session, "shopify", SHOP).backfill_cursor
         # A new worker (after a restart) goes on from the stored cursor, not from the start.
-        assert Worker(db_of(app)).run_until_idle() == 2
+        assert Worker(runtime_of(app)).run_until_idle() == 2
     assert stored_numbers(session) == ["2000", "2001", "2002", "2003", "2004"]
     first_pages = [r for r in fake.requests if r.path.endswith("/orders.json") and "page_info" not in r.query]
     assert len(first_pages) == 1
@@ -97,7 +98,7 @@ def test_backfill_of_one_customer_reads_their_orders_only(app: Flask, session: S
     with serving(FakeShopify(credentials={"X-Shopify-Access-Token": TOKEN}, orders=orders)) as fake:
         configure_shopify(app, fake)
         with db_of(app).unit_of_work() as s:
-            sync.start_backfill(s, "shopify", customer_id=customer_id)
+            sync.start_backfill(s, app.config, "shopify", customer_id=customer_id)
         run_jobs()
     assert stored_numbers(session) == ["2001"]
     assert fake.requests[0].path == f"/admin/api/2025-01/customers/{customer_id}/orders.json"
@@ -113,7 +114,7 @@ def test_woocommerce_backfill_pages_by_x_wp_totalpages_with_basic_auth(app: Flas
         app.config.update(WOOCOMMERCE_URL=fake.url, WOOCOMMERCE_CONSUMER_KEY="ck_key",
                           WOOCOMMERCE_CONSUMER_SECRET="cs_secret")
         with db_of(app).unit_of_work() as s:
-            sync.start_backfill(s, "woocommerce")
+            sync.start_backfill(s, app.config, "woocommerce")
         assert run_jobs() == 2
     assert stored_numbers(session, "woocommerce") == ["700", "701", "702"]
     assert [r.query["page"] for r in fake.requests] == [["1"], ["2"]]
@@ -125,7 +126,7 @@ def test_backfill_of_an_unconfigured_platform_is_refused(app: Flask) -> None:
     from helpdesk.errors import Invalid
 
     with pytest.raises(Invalid, match="not configured"), db_of(app).unit_of_work() as s:
-        sync.start_backfill(s, "bigcommerce")
+        sync.start_backfill(s, app.config, "bigcommerce")
 
 
 def test_cli_backfill_shows_a_progress_bar_and_imports_every_order(app: Flask, session: Session,

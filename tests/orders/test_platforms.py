@@ -16,6 +16,7 @@ from helpdesk import db_of
 from helpdesk.jobs import Job, JobState
 from helpdesk.orders import sync
 from helpdesk.orders.models import Order, SyncState, WebhookDelivery
+from helpdesk.runtime import runtime_of
 from tests.orders.conftest import WOO_SECRET, hmac_b64
 from tests.orders.fakes import (
     FakeBigCommerce,
@@ -199,11 +200,9 @@ def test_the_worker_starts_magento_pulls_once_magento_is_configured(app: Flask, 
         with db_of(app).unit_of_work() as s:
             return len(s.scalars(select(Job).filter_by(kind=sync.MAGENTO_PULL, state=JobState.queued)).all())
 
-    with db_of(app).unit_of_work() as s:
-        sync.start_pulls_job(s, {})
+    sync.start_pulls_job(runtime_of(app).context(), {})
     assert pending_pulls() == 0  # not configured: nothing to pull
     app.config.update(MAGENTO_URL="http://127.0.0.1:9", MAGENTO_ACCESS_TOKEN="mg-token")
     for _ in range(2):
-        with db_of(app).unit_of_work() as s:
-            sync.start_pulls_job(s, {})
+        sync.start_pulls_job(runtime_of(app).context(), {})
     assert pending_pulls() == 1  # started once, not twice

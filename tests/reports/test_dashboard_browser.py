@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from helpdesk.accounts.models import Agent
+from helpdesk.runtime import runtime_of
 from tests.conftest import PASSWORD, LiveServer
 from tests.reports.month import build_month
 
@@ -97,7 +98,7 @@ def test_a_customer_scores_from_the_email_link_and_adds_a_comment(app: Flask, se
     with app.extensions["helpdesk.db"].unit_of_work() as s:
         tickets.assign(s, SYSTEM, s.get(Conversation, conv.id), s.get(Agent, agent.id))
         tickets.set_status(s, SYSTEM, s.get(Conversation, conv.id), "resolved")
-    Worker(app.extensions["helpdesk.db"]).run_until_idle(max_jobs=10)
+    Worker(runtime_of(app)).run_until_idle(max_jobs=10)
     survey = session.query(CsatSurvey).one()
     # The live server signs with its own secret: build the link the way its mail would.
     _, text, html = csat.survey_email(survey, secret_key="live-secret", base_url=live_server.url)

@@ -20,12 +20,15 @@ from helpdesk.actors import SYSTEM, agent_actor, customer_actor
 from helpdesk.db import utcnow
 from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
 from helpdesk.jobs import Job, Worker
+from helpdesk.runtime import runtime_of
 from helpdesk.tickets import csat
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.csat_models import CsatSurvey
 from helpdesk.tickets.models import Conversation, Inbox, Team
 from tests.conftest import login
 from tests.factories import make_conversation, make_inbox
+
+SECRET = "test-secret-key"  # the app fixture's SECRET_KEY
 
 
 @pytest.fixture
@@ -45,7 +48,7 @@ def resolve(app: Flask, conversation: Conversation, agent: Agent | None = None,
 
 
 def run_jobs(app: Flask) -> int:
-    return Worker(db_of(app)).run_until_idle(max_jobs=50)
+    return Worker(runtime_of(app)).run_until_idle(max_jobs=50)
 
 
 def email_survey(app: Flask, agent: Agent, **settings: Any) -> CsatSurvey:
@@ -114,7 +117,7 @@ def test_a_second_resolve_or_a_retried_job_never_asks_twice(app: Flask, session:
         c = s.get(Conversation, conv.id)
         tickets.set_status(s, SYSTEM, c, "open")
         tickets.set_status(s, SYSTEM, c, "resolved")
-        csat.send_survey_job(s, {"conversation_id": conv.id})  # a redelivered job
+    csat.send_survey_job(runtime_of(app).context(), {"conversation_id": conv.id})  # a redelivered job
     run_jobs(app)
     assert session.scalar(select(func.count(CsatSurvey.id))) == 1
 
@@ -221,7 +224,7 @@ def test_the_widget_answers_through_the_conversation(app: Flask, session: Sessio
 
 def test_the_survey_email_has_one_signed_link_per_score(app: Flask, session: Session, agent: Agent) -> None:
     survey = load(session, email_survey(app, agent).id)
-    subject, text, html = csat.survey_email(survey)
+    subject, text, html = csat.survey_email(survey, secret_key=SECRET, base_url="http://localhost")
     assert subject == f"How did we do? [#{survey.conversation.ref}]"
     links = re.findall(r"http://localhost/csat/([\w.\-]+)\?score=(\d)", text)
     assert sorted(int(s) for _, s in links) == [1, 2, 3, 4, 5]
@@ -233,7 +236,7 @@ def test_the_survey_email_has_one_signed_link_per_score(app: Flask, session: Ses
 def test_one_click_records_the_score_and_opens_the_comment_page(app: Flask, client: FlaskClient,
                                                                 session: Session, agent: Agent) -> None:
     survey = email_survey(app, agent)
-    token = csat.link_token(survey)
+    token = csat.link_token(survey, SECRET)
     response = client.get(f"/csat/{token}?score=4")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
@@ -251,7 +254,7 @@ def test_one_click_records_the_score_and_opens_the_comment_page(app: Flask, clie
 
 def test_a_reused_link_is_refused(app: Flask, client: FlaskClient, session: Session, agent: Agent) -> None:
     survey = email_survey(app, agent)
-    token = csat.link_token(survey)
+    token = csat.link_token(survey, SECRET)
     assert client.get(f"/csat/{token}?score=5").status_code == 200
     again = client.get(f"/csat/{token}?score=1")
     assert again.status_code == 410 and 'data-error="token_used"' in again.get_data(as_text=True)
@@ -262,7 +265,7 @@ def test_a_forged_link_is_refused(app: Flask, client: FlaskClient, session: Sess
     survey = email_survey(app, agent)
     forged = URLSafeTimedSerializer("not-the-secret", salt=csat.LINK_SALT).dumps(
         [survey.public_id, survey.nonce])
-    tampered = csat.link_token(survey)[:-3] + "abc"
+    tampered = csat.link_token(survey, SECRET)[:-3] + "abc"
     for token in (forged, tampered, "garbage"):
         response = client.get(f"/csat/{token}?score=5")
         assert response.status_code == 404
@@ -280,7 +283,7 @@ def test_an_expired_link_is_refused(app: Flask, client: FlaskClient, session: Se
     old = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=csat.LINK_SALT,
                                  signer=SignedLongAgo).dumps([survey.public_id, survey.nonce])
     assert client.get(f"/csat/{old}?score=5").status_code == 410
-    token = csat.link_token(survey)
+    token = csat.link_token(survey, SECRET)
     with db_of(app).unit_of_work() as s:
         s.get(CsatSurvey, survey.id).expires_at = utcnow() - timedelta(minutes=1)
     response = client.get(f"/csat/{token}?score=5")
@@ -292,7 +295,7 @@ def test_an_expired_link_is_refused(app: Flask, client: FlaskClient, session: Se
 def test_a_bad_score_in_the_link_is_refused_and_leaves_the_link_usable(
         app: Flask, client: FlaskClient, session: Session, agent: Agent, score: str) -> None:
     survey = email_survey(app, agent)
-    token = csat.link_token(survey)
+    token = csat.link_token(survey, SECRET)
     response = client.get(f"/csat/{token}?score={score}")
     assert response.status_code == 422 and 'data-error="invalid_score"' in response.get_data(as_text=True)
     picker = client.get(f"/csat/{token}")  # no score at all: the customer picks one
@@ -304,7 +307,7 @@ def test_a_bad_score_in_the_link_is_refused_and_leaves_the_link_usable(
 def test_an_agent_signed_in_cannot_answer_for_the_customer(app: Flask, client: FlaskClient, session: Session,
                                                            agent: Agent) -> None:
     survey = email_survey(app, agent)
-    token = csat.link_token(survey)
+    token = csat.link_token(survey, SECRET)
     login(client, agent.email)
     response = client.get(f"/csat/{token}?score=5")
     assert response.status_code == 403
@@ -315,28 +318,26 @@ def test_an_agent_signed_in_cannot_answer_for_the_customer(app: Flask, client: F
 
 def test_a_forged_form_token_cannot_comment(app: Flask, client: FlaskClient, agent: Agent) -> None:
     survey = email_survey(app, agent)
-    client.get(f"/csat/{csat.link_token(survey)}?score=4")
+    client.get(f"/csat/{csat.link_token(survey, SECRET)}?score=4")
     forged = URLSafeTimedSerializer("guess", salt=csat.FORM_SALT).dumps([survey.public_id, survey.nonce])
     response = client.post("/csat/answer", data={"form_token": forged, "score": "1", "comment": "spam"})
     assert response.status_code == 404
     stored = fresh(app, survey.id)
     assert (stored.score, stored.comment) == (4, "")
     # A link token is not a form token either (the salts differ).
-    response = client.post("/csat/answer", data={"form_token": csat.link_token(survey), "score": "1"})
+    response = client.post("/csat/answer", data={"form_token": csat.link_token(survey, SECRET), "score": "1"})
     assert response.status_code == 404
 
 
-def test_a_channel_hook_writes_its_delivery_job_in_the_surveys_transaction(app: Flask, session: Session,
-                                                                          agent: Agent) -> None:
-    def mail_job(s: Session, survey: CsatSurvey) -> None:
+def test_a_channel_listener_writes_its_delivery_job_in_the_surveys_transaction(app: Flask, session: Session,
+                                                                              agent: Agent) -> None:
+    def mail_job(s: Session, ev: csat.SurveyRequested) -> None:
         from helpdesk import jobs
 
-        jobs.enqueue(s, "test.csat_mail", {"survey_id": survey.id})
+        jobs.enqueue(s, "test.csat_mail", {"survey_id": ev.survey_id})
 
-    csat.SURVEY_CREATED_HOOKS.append(mail_job)
-    try:
-        survey = email_survey(app, agent)
-    finally:
-        csat.SURVEY_CREATED_HOOKS.remove(mail_job)
+    # This app's dispatcher only: nothing to undo afterwards.
+    runtime_of(app).events.subscribe_in_transaction(csat.SurveyRequested, mail_job)
+    survey = email_survey(app, agent)
     job = session.scalar(select(Job).filter_by(kind="test.csat_mail"))
     assert job is not None and job.payload == {"survey_id": survey.id}

@@ -3,6 +3,8 @@ rate limits and the admin-visible state of each provider.
 
 A pull is a chain of jobs, one page each: every page is upserted in the same transaction that
 advances the cursor, so a pass stopped half way (crash, 429, expired token) resumes from there.
+Each job works in phases: read in a short transaction, call the CRM with no transaction open,
+write in a short transaction (so the SQLite write lock is never held across an HTTP call).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -30,7 +32,8 @@ from helpdesk.crm.provider import (
     RateLimited,
     Rejected,
 )
-from helpdesk.db import Database, utcnow
+from helpdesk.db import utcnow
+from helpdesk.runtime import JobContext, Runtime
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,40 +45,55 @@ REFRESH = "crm.refresh"
 SKEW = timedelta(minutes=1)
 MAX_RATE_WAITS = 50
 
-_settings: dict[str, Any] = {}
-_providers: dict[str, CRMProvider] = {}
-# Tests and the benchmark swap in a provider built around a fake server.
-provider_factory: Callable[[str, dict[str, Any]], CRMProvider] = lambda name, s: PROVIDERS[name](s)  # noqa: E731
+ProviderFactory = Callable[[str, Mapping[str, Any]], CRMProvider]
 
 
-def configure(settings: dict[str, Any]) -> None:
-    """Called by create_app: job handlers run outside any request, so they read settings here."""
-    _settings.clear()
-    _settings.update(settings)
-    _providers.clear()
+def _default_factory(name: str, settings: Mapping[str, Any]) -> CRMProvider:
+    return PROVIDERS[name](settings)  # type: ignore[arg-type]
 
 
-def provider_name() -> str | None:
-    name = (_settings.get("CRM") or "").strip().lower()
+class CrmRuntime:
+    """The CRM room's per-app state: one provider object per configuration, so its request
+    budget and caches are shared by every job of the app (and never by two apps)."""
+
+    def __init__(self, factory: ProviderFactory = _default_factory) -> None:
+        self.factory = factory
+        self._providers: dict[tuple[str, tuple[tuple[str, str], ...]], CRMProvider] = {}
+
+    def provider(self, settings: Mapping[str, Any]) -> CRMProvider | None:
+        name = provider_name(settings)
+        if name is None:
+            return None
+        # Keyed by the provider's own settings: a changed token or URL gets a fresh client.
+        prefix = f"{name.upper()}_"
+        key = (name, tuple(sorted((k, repr(v)) for k, v in settings.items()
+                                  if k.startswith(prefix) or k.startswith("CRM_"))))
+        if key not in self._providers:
+            self._providers[key] = self.factory(name, settings)
+        return self._providers[key]
+
+
+def crm_runtime(runtime: Runtime) -> CrmRuntime:
+    return runtime.state("crm", CrmRuntime)
+
+
+def provider_name(settings: Mapping[str, Any]) -> str | None:
+    name = (settings.get("CRM") or "").strip().lower()
     return name if name in PROVIDERS else None
 
 
-def provider() -> CRMProvider | None:
-    """The configured provider, kept per process so its request budget and caches are shared."""
-    name = provider_name()
-    if name is None:
-        return None
-    if name not in _providers:
-        _providers[name] = provider_factory(name, _settings)
-    return _providers[name]
+def provider(runtime: Runtime) -> CRMProvider | None:
+    """The configured provider of this app."""
+    return crm_runtime(runtime).provider(runtime.settings)
 
 
-def active_provider(session: Session) -> CRMProvider | None:
+def active_provider(ctx: JobContext) -> CRMProvider | None:
     """The provider for a job; settings that cannot work (no token) park the job with the reason."""
     try:
-        return provider()
+        return provider(ctx.runtime)
     except AuthExpired as exc:
-        record_failure(session, provider_name() or "crm", str(exc), auth=True)
+        with ctx.db.unit_of_work() as session:
+            record_failure(session, provider_name(ctx.settings) or "crm", str(exc), auth=True)
         raise jobs.Permanent(str(exc)) from exc
 
 
@@ -107,44 +125,51 @@ def _when(text: str | None) -> datetime | None:
 
 
 def record_failure(session: Session, name: str, message: str, *, auth: bool = False) -> None:
-    """Drop the half-done work of this job and write the reason where admins look."""
-    session.rollback()
+    """Write the reason where admins look (in the caller's transaction: nothing else is in it)."""
     state = sync_state(session, name)
     state.last_error = message[:2000]
     state.last_error_at = utcnow()
     state.auth_failed = auth or state.auth_failed
     _count(state, failures=1)
-    session.commit()
 
 
-def guarded(session: Session, prov: CRMProvider, work: Callable[[], T]) -> T:
-    """Run CRM work inside a job: rate limits become RetryLater(Retry-After), refused credentials a
-    dead job with a clear reason (not a crash loop), 5xx and garbage the worker's backoff."""
+def guarded(ctx: JobContext, prov: CRMProvider, work: Callable[[], T]) -> T:
+    """Run a job's CRM call, with no transaction open: rate limits become RetryLater(Retry-After)
+    (no attempt used), refused credentials a dead job with a clear reason (not a crash loop), 5xx
+    and garbage the worker's backoff. Each failure is noted in a short transaction of its own."""
     try:
-        result = work()
+        return work()
     except RateLimited as exc:
-        record_failure(session, prov.name, str(exc))
+        _note_failure(ctx, prov.name, str(exc))
         raise jobs.RetryLater(exc.retry_after, str(exc)) from exc
     except AuthExpired as exc:
-        record_failure(session, prov.name, str(exc), auth=True)
+        _note_failure(ctx, prov.name, str(exc), auth=True)
         raise jobs.Permanent(str(exc)) from exc
     except Rejected as exc:
-        record_failure(session, prov.name, str(exc))
+        _note_failure(ctx, prov.name, str(exc))
         raise jobs.Permanent(str(exc)) from exc
     except CRMError as exc:
-        record_failure(session, prov.name, str(exc))
+        _note_failure(ctx, prov.name, str(exc))
         raise
-    state = sync_state(session, prov.name)
+
+
+def _note_failure(ctx: JobContext, name: str, message: str, *, auth: bool = False) -> None:
+    with ctx.db.unit_of_work() as session:
+        record_failure(session, name, message, auth=auth)
+
+
+def _healthy(state: CrmSyncState) -> None:
+    """A call went through: the credentials work again."""
     if state.auth_failed:
         state.auth_failed = False
-    return result
 
 
 # -- pull -----------------------------------------------------------------------------------------
 
 
-def request_pull(session: Session, *, full: bool = False, delay: float = 0) -> jobs.Job | None:
-    name = provider_name()
+def request_pull(session: Session, settings: Mapping[str, Any], *, full: bool = False,
+                 delay: float = 0) -> jobs.Job | None:
+    name = provider_name(settings)
     if name is None:
         return None
     job = jobs.enqueue(session, PULL, {"full": full}, delay=delay, dedupe_key=f"{PULL}:{name}")
@@ -160,28 +185,29 @@ def request_pull(session: Session, *, full: bool = False, delay: float = 0) -> j
 Fetch = Callable[[datetime | None, str | None], ContactPage]
 
 
-def pull_page(
-    session: Session,
-    prov: CRMProvider,
-    state: CrmSyncState,
-    *,
-    full: bool = False,
-    chain: str | None = None,
-    fetch: Fetch | None = None,
-) -> tuple[bool, int, int | None]:
-    """Pull one page and advance the cursor in the same transaction. Returns (pass finished,
-    contacts on the page, total the CRM announced if it did)."""
+def page_cursor(state: CrmSyncState, *, full: bool = False, chain: str | None = None) -> dict[str, Any]:
+    """Where the next page starts: the pass in progress, or a new pass from the watermark."""
     cursor = dict(state.cursor or {})
-    now = utcnow()
     if not cursor:
         since = None if full or state.watermark is None else state.watermark - SKEW
-        cursor = {"since": _iso(since), "after": None, "started": _iso(now), "seen": 0}
-        state.pass_started_at = now
-        state.full = full
+        cursor = {"since": _iso(since), "after": None, "started": _iso(utcnow()), "seen": 0, "new": True,
+                  "full": full}
     if chain:
         cursor["chain"] = chain
-    page = (fetch or prov.pull_contacts)(_when(cursor["since"]), cursor["after"])
-    applied = apply_contacts(session, prov.name, page.contacts)
+    return cursor
+
+
+def apply_page(session: Session, name: str, state: CrmSyncState, cursor: dict[str, Any],
+               page: ContactPage) -> tuple[bool, int, int | None]:
+    """Store one fetched page and advance the cursor in the same transaction. Returns (pass
+    finished, contacts on the page, total the CRM announced if it did)."""
+    now = utcnow()
+    cursor = dict(cursor)
+    if cursor.pop("new", False):
+        state.pass_started_at = now
+        state.full = bool(cursor.get("full"))
+    cursor.pop("full", None)
+    applied = apply_contacts(session, name, page.contacts)
     _count(
         state,
         pulled=len(page.contacts),
@@ -190,6 +216,7 @@ def pull_page(
         conflicts=len(applied.conflicts),
         requests=page.requests,
     )
+    _healthy(state)
     problems = page.problems + applied.conflicts
     if problems:
         state.last_error = "; ".join(problems)[:2000]
@@ -211,6 +238,14 @@ def pull_page(
     return False, len(page.contacts), page.total
 
 
+def _same_position(state: CrmSyncState, cursor: dict[str, Any]) -> bool:
+    """Is the stored cursor still where this page started (no other pass moved it meanwhile)?"""
+    stored = state.cursor or {}
+    if cursor.get("new"):
+        return not stored
+    return all(stored.get(k) == cursor.get(k) for k in ("started", "since", "after"))
+
+
 def _other_pull_pending(session: Session) -> bool:
     waiting = session.scalar(
         select(jobs.Job.id).where(jobs.Job.kind == PULL, jobs.Job.state == jobs.JobState.queued).limit(1)
@@ -218,69 +253,67 @@ def _other_pull_pending(session: Session) -> bool:
     return waiting is not None
 
 
-@jobs.handler(PULL)
-def pull_job(session: Session, payload: dict[str, Any]) -> None:
-    prov = active_provider(session)
+def pull_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """One page of a pull, in three phases: read the cursor, fetch with no transaction open (the
+    SQLite write lock stays free for agents while the CRM takes its time), then store the page
+    and move the cursor in one short transaction, only if nobody moved it meanwhile."""
+    prov = active_provider(ctx)
     if prov is None:
         return
-    state = sync_state(session, prov.name)
     chain = payload.get("chain")
-    if chain and (state.cursor or {}).get("chain") != chain:
-        return  # another pass took over (e.g. `helpdesk crm sync`): this continuation is stale
-    if not chain and state.cursor and _other_pull_pending(session):
-        return  # a pass is running and its next page is queued
-    chain = chain or uuid.uuid4().hex
-    finished, _n, _total = guarded(
-        session,
-        prov,
-        lambda: pull_page(
-            session, prov, state, full=bool(payload.get("full")) and not state.cursor, chain=chain
-        ),
-    )
-    interval = float(_settings.get("CRM_PULL_INTERVAL") or 0)
-    if finished and interval > 0:
-        # This job still holds the schedule key while it runs; free it for the next pass.
-        session.execute(
-            update(jobs.Job)
-            .where(jobs.Job.dedupe_key == f"{PULL}:{prov.name}", jobs.Job.state == jobs.JobState.running)
-            .values(dedupe_key=None)
-        )
-        request_pull(session, delay=interval)
-    elif not finished:
-        jobs.enqueue(session, PULL, {"chain": chain})
+    with ctx.db.unit_of_work() as session:
+        state = sync_state(session, prov.name)
+        if chain and (state.cursor or {}).get("chain") != chain:
+            return  # another pass took over (e.g. `helpdesk crm sync`): this continuation is stale
+        if not chain and state.cursor and _other_pull_pending(session):
+            return  # a pass is running and its next page is queued
+        chain = chain or uuid.uuid4().hex
+        cursor = page_cursor(state, full=bool(payload.get("full")) and not state.cursor, chain=chain)
+    page = guarded(ctx, prov, lambda: prov.pull_contacts(_when(cursor["since"]), cursor["after"]))
+    interval = float(ctx.settings.get("CRM_PULL_INTERVAL") or 0)
+    with ctx.db.unit_of_work() as session:
+        state = sync_state(session, prov.name)
+        if not _same_position(state, cursor):
+            return  # another pass stored this page or moved on while we fetched: nothing to add
+        finished, _n, _total = apply_page(session, prov.name, state, cursor, page)
+        if finished and interval > 0:
+            # This job still holds the schedule key while it runs; free it for the next pass.
+            session.execute(
+                update(jobs.Job)
+                .where(jobs.Job.dedupe_key == f"{PULL}:{prov.name}", jobs.Job.state == jobs.JobState.running)
+                .values(dedupe_key=None)
+            )
+            request_pull(session, ctx.settings, delay=interval)
+        elif not finished:
+            jobs.enqueue(session, PULL, {"chain": chain})
 
 
 def run_pass(
-    db: Database,
+    runtime: Runtime,
     *,
     full: bool = False,
     progress: Callable[[int, int | None], None] | None = None,
     sleep: Callable[[float], Any] = time.sleep,
     max_pages: int = 1_000_000,
 ) -> CrmSyncState:
-    """A whole pass by hand (`helpdesk crm sync`, the benchmark): one transaction per page, waiting
-    out rate limits. It adopts a pass in progress, so a stopped sync resumes."""
-    prov = provider()
+    """A whole pass by hand (`helpdesk crm sync`, the benchmark): fetch with no transaction open,
+    one short transaction per page, waiting out rate limits. It adopts a pass in progress, so a
+    stopped sync resumes."""
+    prov = provider(runtime)
     if prov is None:
         raise RuntimeError("no CRM is configured: set HELPDESK_CRM=hubspot or salesforce")
+    db = runtime.db
     chain = uuid.uuid4().hex
     waits = 0
     first = True
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm-prefetch") as pool:
         fetch = _prefetching(prov, pool)
         for _ in range(max_pages):
+            with db.unit_of_work() as session:
+                state = sync_state(session, prov.name)
+                cursor = page_cursor(state, full=full and first and not state.cursor, chain=chain)
             try:
-                with db.unit_of_work() as session:
-                    state = sync_state(session, prov.name)
-                    finished, count, total = pull_page(
-                        session,
-                        prov,
-                        state,
-                        full=full and first and not state.cursor,
-                        chain=chain,
-                        fetch=fetch,
-                    )
-                first = False
+                page = fetch(_when(cursor["since"]), cursor["after"])
             except RateLimited as exc:
                 waits += 1
                 if waits > MAX_RATE_WAITS:
@@ -291,6 +324,10 @@ def run_pass(
                 with db.unit_of_work() as session:
                     record_failure(session, prov.name, str(exc), auth=isinstance(exc, AuthExpired))
                 raise
+            with db.unit_of_work() as session:
+                state = sync_state(session, prov.name)
+                finished, count, total = apply_page(session, prov.name, state, cursor, page)
+            first = False
             if progress:
                 progress(count, total)
             if finished:
@@ -323,19 +360,20 @@ def _prefetching(prov: CRMProvider, pool: ThreadPoolExecutor) -> Fetch:
 # -- refresh (webhooks) ---------------------------------------------------------------------------
 
 
-@jobs.handler(REFRESH)
-def refresh_job(session: Session, payload: dict[str, Any]) -> None:
-    prov = active_provider(session)
+def refresh_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    prov = active_provider(ctx)
     if prov is None or prov.name != payload.get("provider"):
         return
     ids = [str(i) for i in payload.get("ids", [])][:100]
-    contacts = guarded(session, prov, lambda: prov.get_contacts(ids))
-    applied = apply_contacts(session, prov.name, contacts)
-    state = sync_state(session, prov.name)
-    _count(state, refreshed=len(contacts), conflicts=len(applied.conflicts))
-    if applied.conflicts:
-        state.last_error = "; ".join(applied.conflicts)[:2000]
-        state.last_error_at = utcnow()
+    contacts = guarded(ctx, prov, lambda: prov.get_contacts(ids))  # no transaction open
+    with ctx.db.unit_of_work() as session:
+        applied = apply_contacts(session, prov.name, contacts)
+        state = sync_state(session, prov.name)
+        _healthy(state)
+        _count(state, refreshed=len(contacts), conflicts=len(applied.conflicts))
+        if applied.conflicts:
+            state.last_error = "; ".join(applied.conflicts)[:2000]
+            state.last_error_at = utcnow()
 
 
 # -- GDPR erase ------------------------------------------------------------------------------------
@@ -343,35 +381,48 @@ def refresh_job(session: Session, payload: dict[str, Any]) -> None:
 ERASE = "crm.erase_contact"  # written by helpdesk.customers360.erasure when HELPDESK_CRM_ERASE is on
 
 
-@jobs.handler(ERASE)
-def erase_contact_job(session: Session, payload: dict[str, Any]) -> None:
+def erase_contact_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Ask the CRM to delete an erased customer's contact. The payload holds only the CRM's id:
-    the job row outlives the erase and must not keep the person's address."""
-    prov = active_provider(session)
+    the job row outlives the erase and must not keep the person's address. Nothing is read or
+    written here, so the CRM's answer is awaited with no transaction open."""
+    prov = active_provider(ctx)
     if prov is None or prov.name != payload.get("provider"):
         raise jobs.Permanent(f"the CRM {payload.get('provider')!r} is no longer configured; delete the "
                              "contact there by hand")
     external_id = str(payload.get("external_id") or "")
-    session.rollback()  # no transaction is held while the CRM answers
-    guarded(session, prov, lambda: prov.delete_contact(external_id))
+    guarded(ctx, prov, lambda: prov.delete_contact(external_id))
 
 
-# The push side lives in its own module of this package; importing it registers its job handler.
+# The push side lives in its own module of this package.
 from helpdesk.crm.sync.push import conversation_link, enqueue_push, push_job  # noqa: E402
 
+
+def init_app(runtime: Runtime) -> None:
+    """The CRM jobs of this app."""
+    runtime.jobs.register(PULL, pull_job)
+    runtime.jobs.register(REFRESH, refresh_job)
+    runtime.jobs.register(PUSH, push_job)
+    runtime.jobs.register(ERASE, erase_contact_job)
+
+
 __all__ = [
+    "ERASE",
     "PULL",
     "PUSH",
     "REFRESH",
+    "CrmRuntime",
     "active_provider",
-    "configure",
+    "apply_page",
     "conversation_link",
+    "crm_runtime",
     "enqueue_push",
+    "erase_contact_job",
     "guarded",
+    "init_app",
+    "page_cursor",
     "provider",
     "provider_name",
     "pull_job",
-    "pull_page",
     "push_job",
     "record_failure",
     "refresh_job",

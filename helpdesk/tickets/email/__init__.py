@@ -24,23 +24,26 @@ def transport(name: str) -> Any:
     return getattr(import_module(module), attr)
 
 
-def init_app(app: Any) -> None:
-    """Wire the email room into an app: webhooks, admin pages, console rendering, outbound hook."""
+def init_app(app: Any, runtime: Any) -> None:
+    """Wire the email room into an app: webhooks, admin pages, the console's email view, the
+    outbound planning listener and the email jobs."""
     from helpdesk.extensions import csrf
-    from helpdesk.tickets.email import (  # noqa: F401 - survey and housekeeping register jobs
-        housekeeping,
-        imap,
-        ingest,
-        outbound,
-        survey,
-        views,
-        webhooks,
-    )
+    from helpdesk.tickets.csat import SurveyRequested
+    from helpdesk.tickets.email import housekeeping, imap, outbound, survey, views, webhooks
+    from helpdesk.tickets.events import MessagePosted
 
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)  # authenticated by token or signature, never by cookie
     app.register_blueprint(views.bp)
-    views.register_template_helpers(app)
-    database = app.extensions["helpdesk.db"]
-    outbound.configure(outbound.OutboundSettings.from_config(app.config), database.sessions)
-    imap.configure(database, ingest.MailSettings.from_config(app.config), app.config["IMAP_POLL_SECONDS"])
+    # The conversation page (tickets/) shows an email message through this per-message panel.
+    runtime.panels.add("conversation.message", "email", views.render_email)
+    # Inside the committing transaction: the send job exists exactly when the message does.
+    runtime.events.subscribe_in_transaction(
+        MessagePosted,
+        lambda session, ev: outbound.plan_posted(session, ev, outbound.OutboundSettings.from_config(runtime.settings)))
+    runtime.events.subscribe_in_transaction(SurveyRequested, survey.plan_survey_mail)
+    runtime.jobs.register(outbound.SEND_JOB, outbound.send_message_job)
+    runtime.jobs.register(outbound.ACK_JOB, outbound.acknowledge_job)
+    runtime.jobs.register(imap.POLL_JOB, imap.poll_job)
+    runtime.jobs.register(survey.SURVEY_JOB, survey.send_survey_mail)
+    runtime.jobs.periodic("email.housekeeping", housekeeping.EVERY_SECONDS, housekeeping.housekeeping)

@@ -19,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpdesk import jobs
-from helpdesk.db import Database, utcnow
+from helpdesk.db import Database
 from helpdesk.errors import Invalid
+from helpdesk.runtime import JobContext, utcnow
 from helpdesk.tickets.email import hosts, ingest
 from helpdesk.tickets.email.models import ImapCursor
 from helpdesk.tickets.models import Channel, Inbox
@@ -236,32 +237,19 @@ def imap_inboxes(session: Session, name: str | None = None) -> list[Inbox]:
 
 # -- the worker's schedule ----------------------------------------------------------------------
 
-RUNTIME_KEY = "helpdesk.email.imap"
-
-
-def configure(db: Database, settings: ingest.MailSettings, poll_seconds: float) -> None:
-    """Set by create_app into every session's info: the polling job needs the database to run
-    ingestion transactions of its own, and the poll interval."""
-    db.sessions.kw.setdefault("info", {})[RUNTIME_KEY] = {"db": db, "settings": settings,
-                                                          "poll_seconds": poll_seconds}
-
-
-def schedule_poll(session: Session, inbox_id: int, *, delay: float | None = None) -> jobs.Job:
+def schedule_poll(session: Session, inbox_id: int, *, every: float, delay: float | None = None) -> jobs.Job:
     """One pending poll per inbox and time slot: saving settings twice or two chains of polls
-    collapse into one through the dedupe key."""
-    every = float((session.info.get(RUNTIME_KEY) or {}).get("poll_seconds") or 60)
+    collapse into one through the dedupe key. `every` is IMAP_POLL_SECONDS."""
+    every = float(every or 60)
     delay = every if delay is None else delay
     slot = int((time.time() + delay) // every)
     return jobs.enqueue(session, POLL_JOB, {"inbox_id": inbox_id}, delay=delay,
                         dedupe_key=f"imap-poll:{inbox_id}:{slot}", max_attempts=3)
 
 
-@jobs.handler(POLL_JOB)
-def poll_job(session: Session, payload: dict[str, Any]) -> None:
-    runtime = session.info.get(RUNTIME_KEY) or {}
-    db, settings = runtime.get("db"), runtime.get("settings")
-    if db is None or settings is None:
-        raise jobs.Permanent("email is not configured in this process")
+def poll_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    db, settings = ctx.db, ingest.MailSettings.from_config(ctx.settings)
+    every = float(ctx.settings.get("IMAP_POLL_SECONDS") or 60)
     inbox_id = int(payload["inbox_id"])
     error = None
     try:
@@ -269,18 +257,19 @@ def poll_job(session: Session, payload: dict[str, Any]) -> None:
     except (OSError, imaplib.IMAP4.error, RuntimeError) as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
         log.warning("IMAP poll of inbox %s failed: %s", inbox_id, error)
-    inbox = session.get(Inbox, inbox_id)
-    if inbox is None or not (inbox.settings or {}).get("imap"):
-        return  # the account was removed: the chain of polls ends here
-    if error:
-        # The admin page shows the error on the cursor row, which the first successful login makes:
-        # a first poll that fails (bad certificate, password) makes the row itself, UIDVALIDITY 0
-        # meaning "never opened" (servers send 1 or more).
-        folder = str(inbox.settings["imap"].get("folder") or "INBOX")
-        cursor = session.scalar(select(ImapCursor).filter_by(inbox_id=inbox_id, folder=folder))
-        if cursor is None:
-            cursor = ImapCursor(inbox_id=inbox_id, folder=folder, uidvalidity=0, last_uid=0)
-            session.add(cursor)
-        cursor.last_polled_at = utcnow()
-        cursor.last_error = error
-    schedule_poll(session, inbox_id)
+    with db.unit_of_work() as session:
+        inbox = session.get(Inbox, inbox_id)
+        if inbox is None or not (inbox.settings or {}).get("imap"):
+            return  # the account was removed: the chain of polls ends here
+        if error:
+            # The admin page shows the error on the cursor row, which the first successful login makes:
+            # a first poll that fails (bad certificate, password) makes the row itself, UIDVALIDITY 0
+            # meaning "never opened" (servers send 1 or more).
+            folder = str(inbox.settings["imap"].get("folder") or "INBOX")
+            cursor = session.scalar(select(ImapCursor).filter_by(inbox_id=inbox_id, folder=folder))
+            if cursor is None:
+                cursor = ImapCursor(inbox_id=inbox_id, folder=folder, uidvalidity=0, last_uid=0)
+                session.add(cursor)
+            cursor.last_polled_at = utcnow()
+            cursor.last_error = error
+        schedule_poll(session, inbox_id, every=every)

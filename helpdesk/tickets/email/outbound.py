@@ -2,11 +2,12 @@
 message, sent over SMTP with our Message-ID, In-Reply-To, References, the [#REF] subject token,
 text and HTML alternatives and the attachments.
 
-Why a before_commit hook: `post_message` records `MessagePosted` in the session; listeners run
-only after commit, in a new transaction, so a crash between the two would lose the mail. The hook
-below runs inside the committing transaction, reads the events it recorded, and writes the send
-job (and the Message-ID and `delivery = sending`) into that same transaction: the job exists
-exactly when the message does, without the ticket services knowing that email exists.
+Why an in-transaction listener: `post_message` records `MessagePosted` in the session; ordinary
+listeners run only after commit, in a new transaction, so a crash between the two would lose the
+mail. `plan_posted` is subscribed with `subscribe_in_transaction` (see email/__init__.py): it runs
+inside the committing transaction and writes the send job (and the Message-ID and `delivery =
+sending`) into that same transaction: the job exists exactly when the message does, without the
+ticket services knowing that email exists.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session, sessionmaker
+from sqlalchemy.orm import Session, object_session
 
 from helpdesk import events, jobs
 from helpdesk.db import utcnow
+from helpdesk.runtime import JobContext
 from helpdesk.tickets.email.filter import loop_value
 from helpdesk.tickets.email.threading import make_message_id, reply_address
 from helpdesk.tickets.events import DeliveryChanged, MessagePosted
@@ -62,44 +63,22 @@ class OutboundSettings:
                    chat_fallback_seconds=float(config.get("CHAT_EMAIL_FALLBACK_SECONDS", 120)))
 
 
-# create_app puts the settings into the info of every session of its database: job handlers
-# receive only (session, payload), the SMTP password must not be written into job payloads, and
-# two apps in one process (tests) must not share one global.
-SETTINGS_KEY = "helpdesk.email.outbound"
-
-
-# The chat room may register "is this shopper connected right now?"; without it a shopper counts
-# as gone when they have not written for the fallback delay.
+# The chat room provides the capability "chat.shopper_online" (is this shopper connected right
+# now?); without it a shopper counts as gone when they have not written for the fallback delay.
 ShopperOnline = Callable[[Session, Conversation], bool]
-SHOPPER_ONLINE: list[ShopperOnline] = []
-
-
-def configure(settings: OutboundSettings, sessions: sessionmaker[Session]) -> None:
-    sessions.kw.setdefault("info", {})[SETTINGS_KEY] = settings
-    if not sa_event.contains(sessions, "before_commit", _plan_outbound):
-        sa_event.listen(sessions, "before_commit", _plan_outbound)
-
-
-def settings_of(session: Session) -> OutboundSettings:
-    settings = session.info.get(SETTINGS_KEY)
-    if settings is None:
-        raise jobs.Permanent("email is not configured for this database")
-    return settings
+SHOPPER_ONLINE_CAPABILITY = "chat.shopper_online"
 
 
 # -- enqueue, inside the transaction of the message ---------------------------------------------
 
-def _plan_outbound(session: Session) -> None:
-    settings = session.info.get(SETTINGS_KEY)
-    if settings is None:
+def plan_posted(session: Session, ev: MessagePosted, settings: OutboundSettings) -> None:
+    """In-transaction listener of MessagePosted: an agent's public message gets its send job."""
+    if ev.private or ev.author_type != "agent":
         return
-    for ev in events.pending(session):
-        if not isinstance(ev, MessagePosted) or ev.private or ev.author_type != "agent":
-            continue
-        message = session.get(Message, ev.message_id)
-        if message is None or message.meta.get("outbound_planned"):
-            continue
-        plan_message(session, message, settings)
+    message = session.get(Message, ev.message_id)
+    if message is None or message.meta.get("outbound_planned"):
+        return
+    plan_message(session, message, settings)
 
 
 def plan_message(session: Session, message: Message, settings: OutboundSettings) -> jobs.Job | None:
@@ -266,63 +245,64 @@ def _delivery_changed(session: Session, message: Message) -> None:
     events.record(session, DeliveryChanged(message.id, message.conversation_id, message.delivery.value))
 
 
-@jobs.handler(SEND_JOB)
-def send_message_job(session: Session, payload: dict[str, Any]) -> None:
-    settings = settings_of(session)
-    message = session.get(Message, int(payload["message_id"]))
-    if message is None or message.meta.get("emailed_at"):
-        return  # at-least-once delivery of the job; at-most-once of the mail we can tell about
-    conversation = message.conversation
-    if conversation.channel is Channel.chat and shopper_online(session, conversation, message, settings):
-        message.meta = {**message.meta, "email_skipped": "shopper online"}
-        return
-    channel = conversation.channel
-    try:
-        mail = build_mail(conversation, body_text=message.body_text, author=message.author_name,
-                          message_id=message.email_message_id or make_msgid(domain=settings.domain)[1:-1],
-                          settings=settings, before_seq=message.seq, attachments=list(message.attachments))
-        # Nothing is written yet: end the read transaction before talking to the SMTP server.
-        # On SQLite a transaction holds the write lock, and under gevent a request waiting for
-        # that lock stalls the whole process, the sending greenlet included.
-        session.rollback()
-        send(mail, settings.smtp_url)
-    except jobs.Permanent as exc:
-        # Recorded and finished, not raised: raising would roll back the note of the failure.
+def send_message_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    settings = OutboundSettings.from_config(ctx.settings)
+    online: ShopperOnline | None = ctx.runtime.capability(SHOPPER_ONLINE_CAPABILITY)
+    with ctx.db.unit_of_work() as session:
         message = session.get(Message, int(payload["message_id"]))
-        if channel is Channel.chat:
-            message.meta = {**message.meta, "email_error": str(exc)[:500]}  # the chat copy arrived
+        if message is None or message.meta.get("emailed_at"):
+            return  # at-least-once delivery of the job; at-most-once of the mail we can tell about
+        conversation = message.conversation
+        if conversation.channel is Channel.chat and shopper_online(session, conversation, message, settings, online):
+            message.meta = {**message.meta, "email_skipped": "shopper online"}
             return
-        message.delivery = Delivery.failed
-        message.delivery_error = str(exc)[:500]
-        _delivery_changed(session, message)
-        return
-    except TransientSMTP as exc:
-        # The retry is a new job written with the note of this attempt, in one transaction.
+        channel = conversation.channel
+        try:
+            mail = build_mail(conversation, body_text=message.body_text, author=message.author_name,
+                              message_id=message.email_message_id or make_msgid(domain=settings.domain)[1:-1],
+                              settings=settings, before_seq=message.seq, attachments=list(message.attachments))
+            # Nothing is written yet: end the read transaction before talking to the SMTP server.
+            # On SQLite a transaction holds the write lock, and under gevent a request waiting for
+            # that lock stalls the whole process, the sending greenlet included.
+            session.rollback()
+            send(mail, settings.smtp_url)
+        except jobs.Permanent as exc:
+            # Recorded and finished, not raised: raising would roll back the note of the failure.
+            message = session.get(Message, int(payload["message_id"]))
+            if channel is Channel.chat:
+                message.meta = {**message.meta, "email_error": str(exc)[:500]}  # the chat copy arrived
+                return
+            message.delivery = Delivery.failed
+            message.delivery_error = str(exc)[:500]
+            _delivery_changed(session, message)
+            return
+        except TransientSMTP as exc:
+            # The retry is a new job written with the note of this attempt, in one transaction.
+            message = session.get(Message, int(payload["message_id"]))
+            attempts = int(message.meta.get("send_attempts", 0)) + 1
+            message.meta = {**message.meta, "send_attempts": attempts}
+            message.delivery_error = str(exc)[:500]
+            if attempts >= SEND_ATTEMPTS:
+                if channel is Channel.email:
+                    message.delivery = Delivery.failed
+                    _delivery_changed(session, message)
+                return
+            jobs.enqueue(session, SEND_JOB, {"message_id": message.id}, delay=jobs.backoff(attempts),
+                         dedupe_key=f"email-send:{message.id}:{attempts}")
+            return
         message = session.get(Message, int(payload["message_id"]))
-        attempts = int(message.meta.get("send_attempts", 0)) + 1
-        message.meta = {**message.meta, "send_attempts": attempts}
-        message.delivery_error = str(exc)[:500]
-        if attempts >= SEND_ATTEMPTS:
-            if channel is Channel.email:
-                message.delivery = Delivery.failed
-                _delivery_changed(session, message)
-            return
-        jobs.enqueue(session, SEND_JOB, {"message_id": message.id}, delay=jobs.backoff(attempts),
-                     dedupe_key=f"email-send:{message.id}:{attempts}")
-        return
-    message = session.get(Message, int(payload["message_id"]))
-    if channel is Channel.email:
-        message.delivery = Delivery.sent  # a chat message's delivery belongs to the chat room
-        _delivery_changed(session, message)
-    message.delivery_error = None
-    message.meta = {**message.meta, "emailed_at": utcnow().isoformat()}
-    log.info("sent message %s by email", message.public_id)
+        if channel is Channel.email:
+            message.delivery = Delivery.sent  # a chat message's delivery belongs to the chat room
+            _delivery_changed(session, message)
+        message.delivery_error = None
+        message.meta = {**message.meta, "emailed_at": utcnow().isoformat()}
+        log.info("sent message %s by email", message.public_id)
 
 
 def shopper_online(session: Session, conversation: Conversation, message: Message,
-                   settings: OutboundSettings) -> bool:
-    if SHOPPER_ONLINE:
-        return any(check(session, conversation) for check in SHOPPER_ONLINE)
+                   settings: OutboundSettings, online: ShopperOnline | None = None) -> bool:
+    if online is not None:
+        return online(session, conversation)
     last = session.scalar(select(Message.created_at).filter_by(
         conversation_id=conversation.id, author_type=AuthorType.customer)
         .order_by(Message.seq.desc()).limit(1))
@@ -336,23 +316,23 @@ def _ago(seconds: float) -> datetime:
     return utcnow() - timedelta(seconds=seconds)
 
 
-@jobs.handler(ACK_JOB)
-def acknowledge_job(session: Session, payload: dict[str, Any]) -> None:
+def acknowledge_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     """The automatic 'we got your message' mail, marked Auto-Submitted so robots stay quiet."""
-    settings = settings_of(session)
-    conversation = session.get(Conversation, int(payload["conversation_id"]))
-    if conversation is None:
-        return
-    text = (conversation.inbox.settings or {}).get("acknowledge_text") or (
-        f"Hello,\n\nthank you for writing to {conversation.inbox.name}. We received your message and "
-        f"will answer as soon as we can. Your reference is #{conversation.ref}; keep it in the subject "
-        "when you write about this again.\n")
-    mail = build_mail(conversation, body_text=text, author=conversation.inbox.name,
-                      message_id=make_message_id(settings.secret, settings.domain, conversation.public_id,
-                                                 "acknowledgement"),
-                      settings=settings, before_seq=conversation.last_seq + 1, automatic=True)
-    session.rollback()  # no transaction (SQLite: no write lock) held while the SMTP server talks
-    try:
-        send(mail, settings.smtp_url)
-    except TransientSMTP as exc:
-        raise jobs.RetryLater(60, str(exc)) from None
+    settings = OutboundSettings.from_config(ctx.settings)
+    with ctx.db.unit_of_work() as session:
+        conversation = session.get(Conversation, int(payload["conversation_id"]))
+        if conversation is None:
+            return
+        text = (conversation.inbox.settings or {}).get("acknowledge_text") or (
+            f"Hello,\n\nthank you for writing to {conversation.inbox.name}. We received your message and "
+            f"will answer as soon as we can. Your reference is #{conversation.ref}; keep it in the subject "
+            "when you write about this again.\n")
+        mail = build_mail(conversation, body_text=text, author=conversation.inbox.name,
+                          message_id=make_message_id(settings.secret, settings.domain, conversation.public_id,
+                                                     "acknowledgement"),
+                          settings=settings, before_seq=conversation.last_seq + 1, automatic=True)
+        session.rollback()  # no transaction (SQLite: no write lock) held while the SMTP server talks
+        try:
+            send(mail, settings.smtp_url)
+        except TransientSMTP as exc:
+            raise jobs.RetryLater(60, str(exc)) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -82,10 +82,6 @@ def render_email(message: Message) -> dict[str, Any] | None:
     return {"html": Markup(rendered.html), "quoted": Markup(rendered.quoted),
             "blocked": rendered.blocked_images, "threaded_by": THREADED_BY.get(meta.get("threaded_by") or ""),
             "warning": meta.get("warning"), "note": meta.get("threading_note"), "auto": meta.get("auto")}
-
-
-def register_template_helpers(app: Flask) -> None:
-    app.jinja_env.globals["render_email"] = render_email
 
 
 # -- admin: inbound mail ------------------------------------------------------------------------
@@ -171,10 +167,10 @@ def inbox_settings(public_id: str) -> Any:
     audit(session, current_actor(), "inbox.email_settings", "inbox", inbox.public_id,
           imap=bool(settings.get("imap")), acknowledge=settings["acknowledge"])
     if settings.get("imap"):
-        schedule_poll(session, inbox.id, delay=0)
+        schedule_poll(session, inbox.id, every=float(current_app.config["IMAP_POLL_SECONDS"]), delay=0)
     commit()
     flash(f"Email settings of {inbox.name} saved.", "success")
     return redirect(url_for("email_admin.mail_list"), code=303)
 
 
-__all__ = ["bp", "jobs", "register_template_helpers", "render_email"]
+__all__ = ["bp", "jobs", "render_email"]
