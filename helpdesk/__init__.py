@@ -34,6 +34,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=False)
     app.config.update(values)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from helpdesk import logs
+
+    logs.install()
 
     dispatcher = Dispatcher()
     database = Database(app.config["DATABASE_URL"], dispatcher,
@@ -64,6 +67,7 @@ def _init_extensions(app: Flask) -> None:
     from helpdesk import web
     from helpdesk.extensions import csrf, limiter, login_manager, socketio
 
+    app.json = web.BoundedJSONProvider(app)
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"

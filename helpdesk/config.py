@@ -101,16 +101,22 @@ DEFAULTS: dict[str, Any] = {
     "CHAT_REDIS_PREFIX": "helpdesk:chat:",  # keys of presence and rate limits in Redis
     "REPORTS_TIMEZONE": "UTC",  # days of the reports start at local midnight here
     "REPORTS_BUSINESS_HOURS": "Mon-Fri 09:00-17:00",  # for ?hours=business, in REPORTS_TIMEZONE
+    # Customer data (issue 12)
+    "WEBHOOK_RATE": "600/minute",  # inbound webhooks and mail posts per client address
+    "CRM_ERASE": False,  # a GDPR erase also asks the CRM to delete the contact (a job)
+    "IMAP_ALLOW_LOOPBACK": False,  # IMAP hosts on 127.0.0.0/8 / ::1 (a local Dovecot)
+    "EMAIL_ACK_CAP_PER_INBOX": 100,  # acknowledgements one inbox sends per hour, to anyone
+    "WIDGET_LINK_DAYS": 7,  # a shopper's attachment link works this long; history re-issues it
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.
 _BOOL = {"RUN_MIGRATIONS", "DEMO", "SESSION_COOKIE_SECURE", "CRM_CREATE_CONTACTS",
-         "REMEMBER_COOKIE_SECURE", "CHAT_RATE_LIMITS"}
+         "REMEMBER_COOKIE_SECURE", "CHAT_RATE_LIMITS", "CRM_ERASE", "IMAP_ALLOW_LOOPBACK"}
 _INT = {"PROXY_FIX_HOPS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
         "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS",
         "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS", "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST",
         "EMAIL_MAX_PARTS", "EMAIL_MAX_TEXT_CHARS", "EMAIL_MAX_HTML_BYTES", "MAX_REQUEST_BYTES",
-        "CHAT_HISTORY_PAGE", "CHAT_HISTORY_MAX_CHARS"}
+        "CHAT_HISTORY_PAGE", "CHAT_HISTORY_MAX_CHARS", "EMAIL_ACK_CAP_PER_INBOX", "WIDGET_LINK_DAYS"}
 _FLOAT = {"WORKER_POLL_SECONDS", "JOB_LEASE_SECONDS", "JOB_HEARTBEAT_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS",
           "CHAT_FLOOD_WINDOW_SECONDS", "EMAIL_INGEST_WAIT_SECONDS", "SMTP_RETRY_HOURS",
           "SMTP_RETRY_FIRST_SECONDS", "SMTP_RETRY_MAX_SECONDS", "SQLITE_BUSY_SECONDS", "DRAIN_SECONDS",

@@ -54,9 +54,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# INTEGER columns (ids, seq) are 32-bit on PostgreSQL: a bigger number from a client in a query
+# is a database error there (and an OverflowError in SQLite past 2**63), so inputs stop here.
+MAX_INT = 2**31 - 1
+
+
 def public_id(prefix: str) -> str:
-    """An opaque id for URLs: never a row number."""
-    return f"{prefix}_{secrets.token_urlsafe(12)}"
+    """An opaque id for URLs: never a row number, and 128 random bits (some, like an upload's,
+    are all that stands between a guesser and a file)."""
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
 
 
 SQLITE_BUSY_SECONDS = 30.0  # default of the SQLITE_BUSY_SECONDS setting
@@ -92,6 +98,9 @@ def make_engine(url: str, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Engine:
             _retry_busy(lambda: dbapi_conn.execute("PRAGMA journal_mode=WAL"), time.monotonic() + busy_seconds)
             dbapi_conn.execute("PRAGMA foreign_keys=ON")
             dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows are overwritten with zeros, not left in free pages: a GDPR erase must not
+            # leave the raw mail readable in the database file.
+            dbapi_conn.execute("PRAGMA secure_delete=ON")
 
         _serialise_writers(engine, busy_seconds)
         return engine

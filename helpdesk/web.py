@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from functools import wraps
@@ -9,6 +10,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.orm import Session
@@ -17,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from helpdesk.accounts.models import Role
 from helpdesk.actors import Actor, agent_actor
 from helpdesk.db import Database, DatabaseBusy
-from helpdesk.errors import DomainError, Forbidden, error_body
+from helpdesk.errors import DomainError, Forbidden, RateLimited, error_body
 
 F = TypeVar("F", bound=Callable[..., Any])
 JSON_PREFIXES = ("/api/", "/inbound/", "/webhooks/", "/csat/")
@@ -119,6 +121,40 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(500, "internal_error", "something went wrong; it has been logged")
 
 
+MAX_JSON_DEPTH = 64
+_JSON_TOKENS = re.compile(r'\\.|["\[\]{}]')
+
+
+def json_depth_ok(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Is the JSON nested at most `limit` deep? Checked before parsing: 20,000 nested brackets
+    make the parser recurse until it fails with a RecursionError (a 500) after a long stall."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if text.count("[") + text.count("{") <= limit:
+        return True
+    depth, in_string = 0, False
+    for match in _JSON_TOKENS.finditer(text):
+        token = match.group()
+        if token[0] == "\\":
+            continue  # an escape inside a string
+        if token == '"':
+            in_string = not in_string
+        elif not in_string:
+            depth += 1 if token in "[{" else -1
+            if depth > limit:
+                return False
+    return True
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """app.json: request bodies nested deeper than MAX_JSON_DEPTH are malformed (400), not a crash."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        if not json_depth_ok(s):
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        return super().loads(s, **kwargs)
+
+
 class BadJSON(DomainError):
     status = 400
     code = "malformed_json"
@@ -170,3 +206,16 @@ def security_headers(response: Response) -> Response:
         headers["Content-Security-Policy"] = console_csp(csp_nonce())
         headers.setdefault("X-Frame-Options", "DENY")
     return response
+
+
+def limit_inbound() -> None:
+    """before_request of every webhook and inbound-mail blueprint: at most WEBHOOK_RATE requests
+    per client address (shared through Redis when it is set), counted before any signature check
+    so a flood of forged requests costs us a counter, not an HMAC and a database row each."""
+    from limits import parse
+
+    from helpdesk.extensions import limiter
+
+    item = parse(current_app.config.get("WEBHOOK_RATE") or "600/minute")
+    if not limiter.limiter.hit(item, "inbound", request.remote_addr or "unknown"):
+        raise RateLimited("too many webhook requests from this address; slow down")

@@ -16,6 +16,7 @@ from helpdesk.crm.models import Customer
 from helpdesk.customers360 import services
 from helpdesk.customers360.queries import customer_360, customer_summary
 from helpdesk.customers360.views import find_customer
+from helpdesk.db import MAX_INT
 from helpdesk.errors import Invalid
 from helpdesk.tickets import queries
 from helpdesk.web import commit, db_session, json_body
@@ -43,7 +44,7 @@ def customers_list() -> Any:
     args = request.args
     limit = queries.parse_limit(args.get("limit"))
     cursor = args.get("cursor") or None
-    if cursor is not None and not cursor.isdigit():
+    if cursor is not None and not (cursor.isdigit() and len(cursor) <= 10 and int(cursor) <= MAX_INT):
         raise Invalid("cursor", "not a cursor this API gave out")
     rows = crm.search_customers(
         db_session(),
@@ -137,6 +138,7 @@ def customers_export(public_id: str) -> Any:
 @bp.post("/customers/<public_id>/erase")
 def customers_erase(public_id: str) -> Any:
     session = db_session()
-    customer = services.erase(session, actor(), crm.get_customer(session, public_id))
+    customer = services.erase(session, actor(), crm.get_customer(session, public_id),
+                              crm_delete=bool(current_app.config.get("CRM_ERASE")))
     commit()
     return jsonify(_360(session, customer))

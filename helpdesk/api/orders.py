@@ -12,6 +12,7 @@ from sqlalchemy import and_, or_, select
 
 from helpdesk.api.views import actor, bp
 from helpdesk.crm import services as crm
+from helpdesk.db import MAX_INT
 from helpdesk.errors import Invalid, NotFound
 from helpdesk.orders import linking
 from helpdesk.orders import services as orders
@@ -29,6 +30,8 @@ def _cursor(order: Order) -> str:
 def _decode(cursor: str) -> tuple[datetime, int]:
     try:
         placed, _, row = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        if not 0 <= int(row) <= MAX_INT:
+            raise ValueError("row id out of range")
         return datetime.fromisoformat(placed), int(row)
     except (ValueError, UnicodeDecodeError):
         raise Invalid("cursor", "not a cursor this API gave out") from None

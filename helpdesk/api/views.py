@@ -12,6 +12,7 @@ from helpdesk.accounts.models import Agent
 from helpdesk.actors import Actor, agent_actor
 from helpdesk.api.openapi import spec
 from helpdesk.crm import services as crm
+from helpdesk.db import MAX_INT
 from helpdesk.errors import Forbidden, Invalid, NotFound, Unauthorized
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.models import Inbox, Message, Team
@@ -175,6 +176,8 @@ def messages_list(public_id: str) -> Any:
     limit = queries.parse_limit(request.args.get("limit"), 50)
     try:
         after = int(request.args.get("cursor") or request.args.get("after_seq") or 0)
+        if not 0 <= after <= MAX_INT:
+            raise ValueError("out of range")
     except ValueError:
         raise Invalid("cursor", "not a cursor this API gave out") from None
     rows = session.scalars(select(Message).where(Message.conversation_id == conv.id, Message.seq > after)

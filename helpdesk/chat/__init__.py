@@ -21,7 +21,8 @@ class CsatUnavailable(DomainError):
 
 
 def init_app(app: Flask, runtime: Runtime) -> None:
-    from helpdesk.chat import csat_relay, online, relay, state, transport, views
+    from helpdesk.chat import csat_relay, online, relay, state, transport, views, visitors
+    from helpdesk.crm.merging import CustomerErased
     from helpdesk.extensions import csrf
 
     # create_app imported `sockets` (and `orders`) before socketio.init_app: the /widget and
@@ -40,4 +41,7 @@ def init_app(app: Flask, runtime: Runtime) -> None:
 
     # Logout, disable, password or role change: the agent's live sockets close (security).
     runtime.events.subscribe(AgentAccessChanged, sockets.end_agent_sockets)
+    # A GDPR erase (customers360.erasure) also ends the customer's widget sessions: in the erase's
+    # own transaction, so a browser's token dies exactly when its customer does.
+    runtime.events.subscribe_in_transaction(CustomerErased, visitors.erase_visitors)
     app.wsgi_app = transport.NoDelay(app.wsgi_app)  # type: ignore[method-assign]

@@ -6,7 +6,7 @@ import hashlib
 import unicodedata
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -83,24 +83,29 @@ def claim_uploads(session: Session, visitor: ChatVisitor, ids: Any) -> list[Atta
     return sorted(rows, key=lambda a: order[a.public_id])
 
 
-def _signer(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt="helpdesk.widget-attachment")
+LINK_SECONDS = 7 * 24 * 3600  # HELPDESK_WIDGET_LINK_DAYS; `history` hands out fresh links
+
+
+def _signer(secret: str) -> URLSafeTimedSerializer:
+    # Timed: a link copied out of the widget (a forwarded screenshot, a proxy log) stops working.
+    return URLSafeTimedSerializer(secret, salt="helpdesk.widget-attachment.v2")
 
 
 def signed_url(secret: str, public_id: str) -> str:
     return f"/widget/attachments/{public_id}?sig={_signer(secret).dumps(public_id)}"
 
 
-def verify(secret: str, public_id: str, sig: str) -> bool:
+def verify(secret: str, public_id: str, sig: str, max_age: float = LINK_SECONDS) -> bool:
     try:
-        return _signer(secret).loads(sig) == public_id
-    except BadSignature:
+        return _signer(secret).loads(sig, max_age=max_age) == public_id
+    except BadSignature:  # SignatureExpired included
         return False
 
 
-def load_signed(session: Session, secret: str, public_id: str, sig: str) -> Attachment:
+def load_signed(session: Session, secret: str, public_id: str, sig: str,
+                max_age: float = LINK_SECONDS) -> Attachment:
     attachment = session.scalar(select(Attachment).filter_by(public_id=public_id))
-    if attachment is None or not verify(secret, public_id, sig):
+    if attachment is None or not verify(secret, public_id, sig, max_age):
         raise NotFound("no such file")
     message = attachment.message
     if message is not None and message.private:

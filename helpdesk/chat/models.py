@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from helpdesk.crm.models import Customer
@@ -26,6 +26,10 @@ class ChatVisitor(Base):
     # fill the customer list with empty "Visitor" records.
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"),
                                                     index=True)
+    # Set only by a valid identity HMAC from the shop. Verification belongs to this browser, not to
+    # the customer record: a merge can bring a verified identity onto the customer an anonymous
+    # browser writes as, and that must not make the browser verified.
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set while a browser of this visitor is on /widget, refreshed by the web process, cleared on
@@ -34,6 +38,19 @@ class ChatVisitor(Base):
 
     inbox: Mapped[Inbox] = relationship()
     customer: Mapped[Customer | None] = relationship()
+
+
+class VisitorConversation(Base):
+    """A conversation this browser started (or was verified for): what an unverified visitor may
+    see. Their customer record can be merged with anyone's; this list cannot."""
+
+    __tablename__ = "chat_visitor_conversations"
+    __table_args__ = (UniqueConstraint("visitor_id", "conversation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visitor_id: Mapped[int] = mapped_column(ForeignKey("chat_visitors.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ChatUpload(Base):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from helpdesk.actors import Actor
 from helpdesk.chat import assignment, attachments, visitors
 from helpdesk.chat.models import ChatVisitor
+from helpdesk.db import MAX_INT
 from helpdesk.errors import Invalid
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Conversation, Message
@@ -44,8 +45,9 @@ def visitor_send(session: Session, visitor: ChatVisitor, data: Any, *, online_ag
         conversation = _going_conversation(session, visitor, client_msg_id)
     if conversation is None:
         conversation = tickets.create_conversation(
-            session, actor, inbox=visitor.inbox, customer=visitors.ensure_customer(session, visitor),
+            session, actor, inbox=visitor.inbox, customer=visitors.owner_of(session, visitor),
             subject=" ".join(body.split())[:SUBJECT_CHARS] or (files[0].filename if files else ""))
+        visitors.record_started(session, visitor, conversation)
         assignment.route_new(session, conversation, online_agent_ids)
     return tickets.post_message(session, actor, conversation, body=body, client_msg_id=client_msg_id,
                                 max_len=max_len, author_name=visitor.customer.display_name if visitor.customer
@@ -65,7 +67,7 @@ def _going_conversation(session: Session, visitor: ChatVisitor, client_msg_id: s
 def history(session: Session, conversation: Conversation, after_seq: Any, *,
             for_agent: bool) -> list[Message]:
     """Messages after `after_seq`, in seq order; shoppers never get private notes."""
-    if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
+    if isinstance(after_seq, bool) or not isinstance(after_seq, int) or not 0 <= after_seq <= MAX_INT:
         raise Invalid("after_seq", "a whole number, 0 or more")
     query = select(Message).filter(Message.conversation_id == conversation.id, Message.seq > after_seq)
     if not for_agent:

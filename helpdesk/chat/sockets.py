@@ -156,8 +156,7 @@ def widget_connect(auth: Any = None) -> None:
                 "visitor": {"id": visitor.public_id, "name": customer.name if customer else None,
                             "email": customer.email if customer else None, "verified": started.verified},
                 "conversation": conversation_dict(current) if current else None,
-                "conversations": [conversation_dict(c) for c in mine] if started.verified else
-                [conversation_dict(current)] if current else [],
+                "conversations": [conversation_dict(c) for c in mine],  # verified: all; else its own
                 "online": online_for_inbox(inbox, online_ids),
                 "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat"))},
             }

@@ -109,7 +109,8 @@ def upload() -> Any:
 @bp.get("/widget/attachments/<public_id>")
 def download(public_id: str) -> Any:
     attachment = attachments.load_signed(db_session(), current_app.secret_key, public_id,
-                                         request.args.get("sig", ""))
+                                         request.args.get("sig", ""),
+                                         max_age=float(current_app.config["WIDGET_LINK_DAYS"]) * 86400)
     inline = attachment.content_type.startswith("image/")
     response = send_file(io.BytesIO(attachment.data), mimetype=attachment.content_type,
                          as_attachment=not inline, download_name=attachment.filename, max_age=3600)

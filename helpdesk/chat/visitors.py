@@ -8,12 +8,13 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from helpdesk.actors import SYSTEM, Actor, customer_actor
-from helpdesk.chat.models import ChatVisitor
+from helpdesk.chat.models import ChatVisitor, VisitorConversation
 from helpdesk.crm import services as crm
+from helpdesk.crm.merging import CustomerErased
 from helpdesk.crm.models import Customer, Identity, IdentityKind
 from helpdesk.db import utcnow
 from helpdesk.errors import Invalid, NotFound, Unauthorized
@@ -47,7 +48,12 @@ def inbox_for_site(session: Session, site_key: object) -> Inbox:
 
 
 def actor_of(session: Session, visitor: ChatVisitor) -> Actor:
-    return customer_actor(ensure_customer(session, visitor))
+    return customer_actor(owner_of(session, visitor))
+
+
+def owner_of(session: Session, visitor: ChatVisitor) -> Customer:
+    """The customer the visitor's new conversations belong to: their record, after merges."""
+    return crm.resolve(session, ensure_customer(session, visitor))
 
 
 def is_verified(session: Session, customer: Customer | None) -> bool:
@@ -75,7 +81,7 @@ def start(session: Session, inbox: Inbox, token: object = None,
         identify(session, visitor, email=identity.get("email"), name=identity.get("name"),
                  signature=identity.get("hmac"))
     session.flush()
-    return VisitorSession(visitor, token, is_verified(session, visitor.customer))
+    return VisitorSession(visitor, token, visitor.verified)
 
 
 def ensure_customer(session: Session, visitor: ChatVisitor) -> Customer:
@@ -102,7 +108,10 @@ def resume(session: Session, inbox: Inbox, token: object) -> ChatVisitor:
 
 
 def _follow_merges(session: Session, visitor: ChatVisitor) -> None:
-    if visitor.customer is not None:
+    # Only a verified browser follows its customer into a merge. An anonymous one keeps its own
+    # (tombstone) record for what it shows and edits: an agent merging a visitor who typed Ann's
+    # address into Ann must not hand that browser Ann's name, email or conversations.
+    if visitor.verified and visitor.customer is not None:
         visitor.customer = crm.resolve(session, visitor.customer)
 
 
@@ -123,7 +132,8 @@ def identify(session: Session, visitor: ChatVisitor, *, email: object, name: obj
     crm.add_identity(session, target, IdentityKind.email, target.email or email.strip().lower(),
                      verified=True)
     current = visitor.customer
-    if current is not None and current.id != target.id and not is_verified(session, current):
+    if current is not None and current.id != target.id and not visitor.verified \
+            and current.merged_into_id is None and not is_verified(session, current):
         # An anonymous visitor becoming known: their chats so far join the known customer.
         session.execute(update(Conversation).where(Conversation.customer_id == current.id)
                         .values(customer_id=target.id))
@@ -132,6 +142,7 @@ def identify(session: Session, visitor: ChatVisitor, *, email: object, name: obj
         current.merged_into_id = target.id
     # A verified visitor switching to another shopper (a shared computer) keeps nothing.
     visitor.customer = target
+    visitor.verified = True
     session.flush()
     return True
 
@@ -149,7 +160,7 @@ def update_contact(session: Session, visitor: ChatVisitor, *, email: object = No
     if email is not None:
         if not isinstance(email, str) or len(email) > 254 or not EMAIL_RE.match(email.strip()):
             raise Invalid("email", "not an email address")
-        if not is_verified(session, customer):
+        if not visitor.verified and not is_verified(session, customer):
             customer.email = email.strip().lower()
     session.flush()
     return customer
@@ -163,12 +174,29 @@ def _clean_name(name: object) -> str | None:
 
 
 def conversations(session: Session, visitor: ChatVisitor, limit: int = 20) -> list[Conversation]:
-    """The visitor's conversations on this site, newest first."""
+    """The visitor's conversations on this site, newest first: a verified shopper's are all of
+    their customer's; an unverified browser's are only those it started itself."""
     if visitor.customer_id is None:
         return []
-    return list(session.scalars(
-        select(Conversation).filter_by(customer_id=visitor.customer_id, inbox_id=visitor.inbox_id)
-        .order_by(Conversation.created_at.desc(), Conversation.id.desc()).limit(limit)))
+    query = select(Conversation).filter_by(inbox_id=visitor.inbox_id)
+    if visitor.verified:
+        query = query.filter_by(customer_id=visitor.customer_id)
+    else:
+        query = query.where(Conversation.id.in_(select(VisitorConversation.conversation_id)
+                                                .filter_by(visitor_id=visitor.id)))
+    return list(session.scalars(query.order_by(Conversation.created_at.desc(), Conversation.id.desc())
+                                .limit(limit)))
+
+
+def record_started(session: Session, visitor: ChatVisitor, conversation: Conversation) -> None:
+    """Remember that this browser opened the conversation: its key to it, whatever merges follow."""
+    session.add(VisitorConversation(visitor_id=visitor.id, conversation_id=conversation.id))
+    session.flush()
+
+
+def _started(session: Session, visitor: ChatVisitor, conversation: Conversation) -> bool:
+    return session.scalar(select(VisitorConversation.id).filter_by(
+        visitor_id=visitor.id, conversation_id=conversation.id)) is not None
 
 
 def current_conversation(session: Session, visitor: ChatVisitor) -> Conversation | None:
@@ -179,9 +207,13 @@ def current_conversation(session: Session, visitor: ChatVisitor) -> Conversation
 
 def conversation_of(session: Session, visitor: ChatVisitor, public_id: object) -> Conversation:
     """One of the visitor's own conversations; anyone else's is 'not found', never 'forbidden'."""
-    conversation = tickets.conversation_by_public_id(session, public_id) if isinstance(public_id, str) else None
-    if conversation is None or conversation.customer_id != visitor.customer_id \
-            or conversation.inbox_id != visitor.inbox_id:
+    conversation = tickets.conversation_by_public_id(session, public_id) \
+        if isinstance(public_id, str) else None
+    if conversation is None or conversation.inbox_id != visitor.inbox_id:
+        raise NotFound("no such conversation")
+    mine = conversation.customer_id == visitor.customer_id if visitor.verified \
+        else _started(session, visitor, conversation)
+    if not mine:
         raise NotFound("no such conversation")
     return conversation
 
@@ -195,10 +227,32 @@ def visitor_by_id(session: Session, visitor_id: int) -> ChatVisitor:
 
 
 def visitor_ids_of(session: Session, conversation: Conversation) -> list[int]:
-    """Every browser that speaks for this conversation's customer on its site: where its traffic goes."""
-    return list(session.scalars(_VISITORS_OF, {"customer_id": conversation.customer_id,
-                                               "inbox_id": conversation.inbox_id}))
+    """Every browser that may see this conversation: the verified browsers of its customer on its
+    site, and the browsers that started it. One query: this runs for every message emitted."""
+    started = select(VisitorConversation.visitor_id).filter_by(conversation_id=conversation.id)
+    return list(session.scalars(select(ChatVisitor.id).where(
+        ChatVisitor.inbox_id == conversation.inbox_id,
+        or_(and_(ChatVisitor.verified.is_(True), ChatVisitor.customer_id == conversation.customer_id),
+            ChatVisitor.id.in_(started)))))
 
 
-_VISITORS_OF = select(ChatVisitor.id).where(ChatVisitor.customer_id == bindparam("customer_id"),
-                                            ChatVisitor.inbox_id == bindparam("inbox_id"))
+def erase_visitors(session: Session, ev: CustomerErased) -> None:
+    """GDPR erase (an in-transaction listener of crm's CustomerErased, in the erase's own
+    transaction): the browsers of the customer and of every record merged into it lose their
+    tokens and sessions, and files they uploaded but never sent go too."""
+    from helpdesk.chat.models import ChatUpload
+    from helpdesk.tickets.models import Attachment
+
+    customer = session.get(Customer, ev.customer_id)
+    if customer is None:
+        return
+    customer_ids = crm.merged_ids(session, customer)
+    visitor_ids = list(session.scalars(select(ChatVisitor.id).where(
+        ChatVisitor.customer_id.in_(customer_ids))))
+    if not visitor_ids:
+        return
+    unsent = select(ChatUpload.attachment_id).where(ChatUpload.visitor_id.in_(visitor_ids))
+    session.execute(delete(Attachment).where(Attachment.id.in_(unsent), Attachment.message_id.is_(None))
+                    .execution_options(synchronize_session=False))
+    session.execute(delete(ChatVisitor).where(ChatVisitor.id.in_(visitor_ids))
+                    .execution_options(synchronize_session=False))

@@ -421,6 +421,17 @@ class HubSpotProvider:
         )
         self._note(text, ticket_id, contact_id)
 
+    def delete_contact(self, external_id: str) -> None:
+        """POST /crm/v3/objects/contacts/gdpr-delete: HubSpot's permanent (GDPR) delete."""
+        from hubspot.crm.contacts import PublicGdprDeleteInput
+
+        try:
+            self._call(self.client.crm.contacts.basic_api.purge, expect=None,
+                       public_gdpr_delete_input=PublicGdprDeleteInput(object_id=str(external_id)))
+        except Rejected as exc:
+            if "(404)" not in str(exc):
+                raise
+
     def record_url(self, object_type: str, external_id: str) -> str:
         kind = {"contact": "0-1", "company": "0-2", "deal": "0-3", "ticket": "0-5"}.get(object_type, "0-1")
         return f"https://app.hubspot.com/contacts/{self.portal_id}/record/{kind}/{external_id}"

@@ -254,6 +254,14 @@ class SalesforceProvider:
             url=self.record_url("Contact", str(created["id"])),
         )
 
+    def delete_contact(self, external_id: str) -> None:
+        """DELETE /sobjects/Contact/{id} (Salesforce keeps it in the recycle bin for 15 days)."""
+        try:
+            self._call(lambda sf: sf.Contact.delete(external_id))
+        except Rejected as exc:
+            if "NOT_FOUND" not in str(exc) and "ENTITY_IS_DELETED" not in str(exc):
+                raise
+
     def find_ticket(self, ref: str) -> RemoteTicket | None:
         soql = format_soql(
             "SELECT Id, Subject FROM Case WHERE Subject LIKE {pattern} LIMIT 1", pattern=f"%[#{ref}]%"

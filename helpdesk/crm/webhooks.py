@@ -17,9 +17,11 @@ from helpdesk import jobs
 from helpdesk.crm import sync
 from helpdesk.crm.models import CrmWebhookDelivery
 from helpdesk.errors import Invalid, Unauthorized
-from helpdesk.web import commit, db_session
+from helpdesk.web import commit, db_session, limit_inbound
 
 bp = Blueprint("crm_webhooks", __name__)
+bp.before_request(limit_inbound)
+MAX_BODY = 1024 * 1024  # 1,000 events of HubSpot's few hundred bytes each
 
 MAX_AGE_MS = 5 * 60 * 1000
 MAX_EVENTS = 1000
@@ -68,6 +70,7 @@ def verify(secret: str | None, now_ms: int | None = None) -> None:
 
 @bp.post("/webhooks/hubspot")
 def hubspot() -> Any:
+    request.max_content_length = MAX_BODY  # read no more than this before the signature check
     verify(current_app.config.get("HUBSPOT_CLIENT_SECRET"))
     try:
         events = json.loads(request.get_data(cache=True) or b"null")

@@ -12,9 +12,10 @@ from helpdesk.actors import Actor
 from helpdesk.crm import merging
 from helpdesk.crm import services as crm
 from helpdesk.crm.models import Customer, CustomerMerge
+from helpdesk.customers360 import erasure
 from helpdesk.customers360.queries import conversations_of, customer_360, identity_key
 from helpdesk.errors import NotFound
-from helpdesk.tickets.models import Attachment, Conversation, Message
+from helpdesk.tickets.models import Conversation
 from helpdesk.tickets.serialize import message_dict
 
 ERASED = "[erased]"
@@ -60,32 +61,9 @@ def split(session: Session, actor: Actor, customer: Customer, key: str) -> Custo
     return record
 
 
-def erase(session: Session, actor: Actor, customer: Customer) -> Customer:
-    """GDPR erasure: the crm/ side, then every message body and attachment of their conversations."""
-    customer = crm.resolve(session, customer)
-    ids = crm.merged_ids(session, customer)
-    merging.erase_customer(session, actor, customer)
-    conversation_ids = list(session.scalars(select(Conversation.id).where(Conversation.customer_id.in_(ids))))
-    if conversation_ids:
-        session.execute(
-            update(Conversation).where(Conversation.id.in_(conversation_ids)).values(subject=ERASED)
-        )
-        session.execute(
-            update(Message)
-            .where(Message.conversation_id.in_(conversation_ids))
-            .values(body_text=ERASED, body_html=None, meta={})
-        )
-        session.execute(
-            update(Message)
-            .where(Message.conversation_id.in_(conversation_ids), Message.author_type == "customer")
-            .values(author_name="Erased customer")
-        )
-        message_ids = select(Message.id).where(Message.conversation_id.in_(conversation_ids))
-        for attachment in session.scalars(select(Attachment).where(Attachment.message_id.in_(message_ids))):
-            session.delete(attachment)
-    session.flush()
-    session.expire_all()
-    return customer
+def erase(session: Session, actor: Actor, customer: Customer, *, crm_delete: bool = False) -> Customer:
+    """GDPR erasure everywhere (see customers360.erasure); `crm_delete` also asks the CRM, as a job."""
+    return erasure.erase(session, actor, customer, crm_delete=crm_delete)
 
 
 def export(session: Session, customer: Customer, *, crm_provider: str | None = None) -> dict[str, Any]:

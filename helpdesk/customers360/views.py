@@ -14,6 +14,7 @@ from helpdesk.crm import sync
 from helpdesk.crm.models import Customer, IdentityKind
 from helpdesk.customers360 import services
 from helpdesk.customers360.queries import customer_360
+from helpdesk.db import MAX_INT
 from helpdesk.errors import DomainError, Invalid
 from helpdesk.orders.views import customer_orders
 from helpdesk.web import commit, current_actor, db_session
@@ -41,6 +42,8 @@ def customer_list() -> Any:
     try:
         after = int(request.args.get("after") or 0) or None
     except ValueError:
+        after = None
+    if after is not None and not 0 < after <= MAX_INT:
         after = None
     rows = crm.search_customers(session, q=q or None, limit=PAGE + 1, after_id=after)
     more = len(rows) > PAGE
@@ -149,8 +152,9 @@ def split(public_id: str) -> Any:
 def erase(public_id: str) -> Any:
     return _act(
         public_id,
-        lambda s, c: services.erase(s, current_actor(), c),
-        "Customer erased: profile, identities, CRM data, notes and message texts are gone.",
+        lambda s, c: services.erase(s, current_actor(), c, crm_delete=bool(current_app.config.get("CRM_ERASE"))),
+        "Customer erased: profile, identities, CRM data, notes, message texts, raw mails, order "
+        "addresses and chat sessions are gone.",
     )
 
 

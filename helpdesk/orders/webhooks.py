@@ -15,11 +15,16 @@ from helpdesk.actors import SYSTEM
 from helpdesk.errors import error_body
 from helpdesk.orders import bigcommerce, services, shopify, sync, woocommerce
 from helpdesk.orders.connector import PayloadError
-from helpdesk.web import commit, db_session
+from helpdesk.web import commit, db_session, limit_inbound
 
 bp = Blueprint("orders_webhooks", __name__)
+bp.before_request(limit_inbound)
 
 MAX_BODY = 2 * 1024 * 1024
+# BigCommerce's body names only the changed order (scope, data.id, hash): a few hundred bytes.
+BIGCOMMERCE_MAX_BODY = 16 * 1024
+# A parked delivery keeps its payload for an admin to replay; beyond this only the error stays.
+MAX_PARKED_PAYLOAD = 256 * 1024
 WOO_ORDER_TOPICS = {"order.created", "order.updated", "order.restored"}
 
 
@@ -39,6 +44,14 @@ def _json(body: bytes) -> Any:
         return ...
 
 
+def _not_configured(platform: str, settings: str) -> Any:
+    return _refuse(401, "webhook_not_configured", f"{platform} webhooks are not configured ({settings})")
+
+
+def _parkable(body: bytes, payload: Any) -> dict[str, Any] | None:
+    return payload if isinstance(payload, dict) and len(body) <= MAX_PARKED_PAYLOAD else None
+
+
 def _invalid_payload(exc: PayloadError) -> Any:
     db_session().rollback()  # nothing half-written: the delivery record goes too, so a fixed retry applies
     return _refuse(422, "invalid_payload", str(exc))
@@ -50,6 +63,8 @@ def shopify_webhook() -> Any:
     if len(body) > MAX_BODY:
         return _refuse(413, "payload_too_large", "webhook body too large")
     secret = current_app.config.get("SHOPIFY_WEBHOOK_SECRET") or ""
+    if not secret:
+        return _not_configured("Shopify", "HELPDESK_SHOPIFY_WEBHOOK_SECRET")
     if not shopify.verify_webhook(secret, body, request.headers.get("X-Shopify-Hmac-Sha256", "")):
         return _refuse(401, "invalid_signature", "X-Shopify-Hmac-Sha256 does not match the body")
     topic = request.headers.get("X-Shopify-Topic", "")
@@ -71,7 +86,7 @@ def shopify_webhook() -> Any:
         return _invalid_payload(exc)
     if result == "parked":
         services.park_delivery(session, "shopify", webhook_id, "the order is not known and the Admin API "
-                               "is not configured to fetch it", payload if isinstance(payload, dict) else None)
+                               "is not configured to fetch it", _parkable(body, payload))
     commit()
     return jsonify(ok=True, result=result)
 
@@ -82,10 +97,12 @@ def woocommerce_webhook() -> Any:
     if len(body) > MAX_BODY:
         return _refuse(413, "payload_too_large", "webhook body too large")
     signature = request.headers.get("X-WC-Webhook-Signature", "")
+    secret = current_app.config.get("WOOCOMMERCE_WEBHOOK_SECRET") or ""
+    if not secret:
+        return _not_configured("WooCommerce", "HELPDESK_WOOCOMMERCE_WEBHOOK_SECRET")
     if not signature and _is_ping(body):
         # WooCommerce checks a new webhook's URL with an unsigned `webhook_id=N` form post.
         return jsonify(ok=True, result="ping")
-    secret = current_app.config.get("WOOCOMMERCE_WEBHOOK_SECRET") or ""
     if not woocommerce.verify_webhook(secret, body, signature):
         return _refuse(401, "invalid_signature", "X-WC-Webhook-Signature does not match the body")
     topic = request.headers.get("X-WC-Webhook-Topic", "")
@@ -122,13 +139,19 @@ def _is_ping(body: bytes) -> bool:
 
 @bp.post("/webhooks/bigcommerce")
 def bigcommerce_webhook() -> Any:
-    body = _raw()
-    if len(body) > MAX_BODY:
-        return _refuse(413, "payload_too_large", "webhook body too large")
     # BigCommerce does not sign webhooks; it sends back the headers given when the hook was made.
+    # Without a configured store and secret nobody can prove to be BigCommerce: refuse everyone.
     secret = current_app.config.get("BIGCOMMERCE_WEBHOOK_SECRET") or ""
-    if secret and not hmac.compare_digest(secret, request.headers.get("X-Webhook-Secret", "")):
+    if not secret or sync.configured("bigcommerce", current_app.config) is None:
+        return _not_configured("BigCommerce", "HELPDESK_BIGCOMMERCE_STORE_HASH, _ACCESS_TOKEN and "
+                               "_WEBHOOK_SECRET")
+    if request.content_length is not None and request.content_length > BIGCOMMERCE_MAX_BODY:
+        return _refuse(413, "payload_too_large", "webhook body too large")
+    if not hmac.compare_digest(secret.encode(), request.headers.get("X-Webhook-Secret", "").encode()):
         return _refuse(401, "invalid_signature", "X-Webhook-Secret is missing or wrong")
+    body = _raw()
+    if len(body) > BIGCOMMERCE_MAX_BODY:
+        return _refuse(413, "payload_too_large", "webhook body too large")
     payload = _json(body)
     if not isinstance(payload, dict):
         return _refuse(400, "malformed_json", "the body is not a JSON object")
@@ -145,12 +168,8 @@ def bigcommerce_webhook() -> Any:
     if not services.record_delivery(session, "bigcommerce", delivery, scope, store):
         return jsonify(ok=True, result="duplicate")
     # The body says only which order changed: fetch it, in a job, from the API.
-    if sync.configured("bigcommerce", current_app.config) is None:
-        services.park_delivery(session, "bigcommerce", delivery, "the BigCommerce API is not configured", payload)
-        result = "parked"
-    else:
-        jobs.enqueue(session, sync.FETCH, {"platform": "bigcommerce", "order_id": order_id},
-                     dedupe_key=f"{sync.FETCH}:bigcommerce:{order_id}")
-        result = "fetching"
+    jobs.enqueue(session, sync.FETCH, {"platform": "bigcommerce", "order_id": order_id},
+                 dedupe_key=f"{sync.FETCH}:bigcommerce:{order_id}")
+    result = "fetching"
     commit()
     return jsonify(ok=True, result=result), 200

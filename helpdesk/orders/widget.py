@@ -38,6 +38,7 @@ from helpdesk.web import db_session, json_body
 
 bp = Blueprint("orders_widget", __name__)
 NO_MATCH = "no order matches that number and email"
+MAX_LOOKUP_BODY = 4096
 
 
 def check_lookup_rate(key: str) -> None:
@@ -105,6 +106,8 @@ def pick_event(session: Session, customer: Customer, data: Any, *, verified: boo
 
 @bp.post("/widget/orders/lookup")
 def lookup() -> Any:
+    # Unauthenticated: {site, number, email} is a few hundred bytes; read no more than this.
+    request.max_content_length = MAX_LOOKUP_BODY
     data = json_body()
     session = db_session()
     if tickets.inbox_for_site_key(session, str(data.get("site") or "")) is None:

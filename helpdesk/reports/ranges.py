@@ -13,6 +13,7 @@ from helpdesk.errors import Invalid
 GROUPS = ("agent", "team", "inbox", "channel", "day")
 CHANNELS = ("chat", "email")
 MAX_DAYS = 3660
+MAX_TZ_NAME = 64  # the longest IANA name is about 30 characters
 DEFAULT_DAYS = 30
 
 
@@ -41,9 +42,11 @@ class Filters:
 
 
 def timezone(name: str | None) -> ZoneInfo:
+    if name and len(name) > MAX_TZ_NAME:  # a file name lookup: a long one is an OSError, not "unknown"
+        raise Invalid("timezone", "unknown time zone")
     try:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise Invalid("timezone", f"unknown time zone {name!r}") from None
 
 

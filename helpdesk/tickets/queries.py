@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from helpdesk.accounts.models import Agent
 from helpdesk.crm.models import Customer
+from helpdesk.db import MAX_INT
 from helpdesk.errors import Invalid
 from helpdesk.tickets.models import Conversation, Inbox, Status
 
@@ -34,8 +35,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         when, row_id = json.loads(raw)
+        if not 0 <= int(row_id) <= MAX_INT:
+            raise ValueError("row id out of range")
         return datetime.fromisoformat(when), int(row_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError):
         raise Invalid("cursor", "not a cursor this API gave out") from None
 
 

@@ -42,6 +42,7 @@ class FakeHubSpot(FakeServer):
         self.ids = itertools.count(1001)
         self._last_ms = 0  # lastmodifieddate: real time in ms, always rising
         self.contacts: dict[str, dict[str, Any]] = {}
+        self.gdpr_deleted: list[str] = []
         self._order: list[tuple[int, int]] = []  # (lastmodified ms, id) sorted, for search paging
         self.companies: dict[str, dict[str, Any]] = {}
         self.deals: dict[str, dict[str, Any]] = {}
@@ -76,6 +77,7 @@ class FakeHubSpot(FakeServer):
         self.route("POST", rf"{objects}/tickets/search", self.search_tickets)
         self.route("PATCH", rf"{objects}/tickets/(?P<oid>\d+)", self.update_ticket)
         self.route("POST", rf"{objects}/notes", lambda **kw: self.create(self.notes, **kw))
+        self.route("POST", rf"{objects}/contacts/gdpr-delete", self.gdpr_delete)
 
     # -- data --------------------------------------------------------------------------------------
 
@@ -316,3 +318,14 @@ class FakeHubSpot(FakeServer):
             return Reply(404, {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "not found"})
         self.tickets[oid]["properties"].update(body.get("properties") or {})
         return Reply(200, {k: v for k, v in self.tickets[oid].items() if k != "associations"})
+
+    def gdpr_delete(self, body: dict[str, Any], **_: Any) -> Reply:
+        """POST /crm/v3/objects/contacts/gdpr-delete {objectId, idProperty?}: 204, or 404 when unknown."""
+        key, prop = str(body.get("objectId") or ""), body.get("idProperty")
+        oid = next((o for o, c in self.contacts.items() if c["properties"].get(prop) == key), None) \
+            if prop else (key if key in self.contacts else None)
+        if oid is None:
+            return Reply(404, {"status": "error", "category": "OBJECT_NOT_FOUND", "message": "not found"})
+        del self.contacts[oid]
+        self.gdpr_deleted.append(oid)
+        return Reply(204)

@@ -47,11 +47,13 @@ class FakeSalesforce(FakeServer):
             k: {} for k in ("Contact", "Account", "Opportunity", "Case", "Task", "CaseComment", "User")
         }
         self.cursors: dict[str, list[dict[str, Any]]] = {}
+        self.deleted: list[tuple[str, str]] = []
         self.route("POST", r"/services/oauth2/token", self.oauth_token)
         self.route("GET", rf"{V}/query/?", self.query)
         self.route("GET", rf"{V}/query/(?P<locator>[\w]+)-(?P<offset>\d+)", self.query_more)
         self.route("POST", rf"{V}/sobjects/(?P<sobject>\w+)/?", self.create)
         self.route("PATCH", rf"{V}/sobjects/(?P<sobject>\w+)/(?P<oid>\w+)", self.update)
+        self.route("DELETE", rf"{V}/sobjects/(?P<sobject>\w+)/(?P<oid>\w+)", self.delete)
         self.owner = self._new("User", {"Name": "Sam Seller"})
 
     # -- data --------------------------------------------------------------------------------------
@@ -244,4 +246,12 @@ class FakeSalesforce(FakeServer):
                 404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
             )
         self.touch(sobject, oid, **body)
+        return Reply(204)
+
+    def delete(self, sobject: str, oid: str, **_: Any) -> Reply:
+        """DELETE /sobjects/{type}/{id}: 204, or 404 NOT_FOUND (ENTITY_IS_DELETED once deleted)."""
+        if oid not in self.objects[sobject]:
+            return Reply(404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}])
+        del self.objects[sobject][oid]
+        self.deleted.append((sobject, oid))
         return Reply(204)

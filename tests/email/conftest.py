@@ -179,7 +179,8 @@ def imap(imap_server: Imap) -> Iterator[Imap]:
 def app_config(app_config: dict[str, Any], smtp: SmtpSink) -> dict[str, Any]:
     """Every email test app sends through the SMTP sink."""
     return {**app_config, "SMTP_URL": smtp.url, "EMAIL_DOMAIN": "helpdesk.test",
-            "MAILGUN_SIGNING_KEY": "mailgun-key", "CHAT_EMAIL_FALLBACK_SECONDS": 0}
+            "MAILGUN_SIGNING_KEY": "mailgun-key", "CHAT_EMAIL_FALLBACK_SECONDS": 0,
+            "IMAP_ALLOW_LOOPBACK": True}  # the test Dovecot listens on 127.0.0.1
 
 
 @dataclass

@@ -89,7 +89,7 @@ def helpdesk_env(app: Flask, tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "HELPDESK_DATABASE_URL": app.config["DATABASE_URL"],
             "HELPDESK_SECRET_KEY": "test-secret-key",
             "HELPDESK_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT),
-            "HELPDESK_EMAIL_DOMAIN": "helpdesk.test"}
+            "HELPDESK_EMAIL_DOMAIN": "helpdesk.test", "HELPDESK_IMAP_ALLOW_LOOPBACK": "1"}
 
 
 def test_helpdesk_mail_smtpd_accepts_mail_for_inbox_addresses_only(app: Flask, inbox: EmailInbox,

@@ -101,6 +101,9 @@ def test_woocommerce_wrong_types_get_422(client: FlaskClient, session: Session) 
 
 # --- BigCommerce ----------------------------------------------------------------------------
 
+BC_SECRET = {"X-Webhook-Secret": "s3cret"}
+
+
 def bc_hook(order_id: int, scope: str = "store/order/statusUpdated", digest: str = "dd70c0976e06b67a") -> dict:
     return {"scope": scope, "store_id": "1025646", "data": {"type": "order", "id": order_id},
             "hash": digest, "created_at": 1774346400, "producer": "stores/abc123"}
@@ -116,8 +119,8 @@ def test_bigcommerce_id_only_webhook_fetches_the_order_with_items_and_tracking(
                                              "date_created": "Tue, 24 Mar 2026 09:00:00 +0000"}]})
     with serving(fake):
         app.config.update(BIGCOMMERCE_STORE_HASH="abc123", BIGCOMMERCE_ACCESS_TOKEN="bc-token",
-                          BIGCOMMERCE_API_URL=fake.url)
-        response = client.post("/webhooks/bigcommerce", json=bc_hook(250))
+                          BIGCOMMERCE_API_URL=fake.url, BIGCOMMERCE_WEBHOOK_SECRET="s3cret")
+        response = client.post("/webhooks/bigcommerce", json=bc_hook(250), headers=BC_SECRET)
         assert response.status_code == 200 and response.get_json()["result"] == "fetching"
         assert count(session, Order) == 0  # the body carried only the id
         assert run_jobs() == 1
@@ -133,22 +136,28 @@ def test_bigcommerce_id_only_webhook_fetches_the_order_with_items_and_tracking(
 
 
 def test_bigcommerce_repeat_and_garbage_change_nothing(app: Flask, client: FlaskClient, session: Session) -> None:
-    app.config.update(BIGCOMMERCE_STORE_HASH="abc123", BIGCOMMERCE_ACCESS_TOKEN="t", BIGCOMMERCE_API_URL="http://127.0.0.1:9")
-    assert client.post("/webhooks/bigcommerce", json=bc_hook(250)).status_code == 200
-    assert client.post("/webhooks/bigcommerce", json=bc_hook(250)).get_json()["result"] == "duplicate"
+    app.config.update(BIGCOMMERCE_STORE_HASH="abc123", BIGCOMMERCE_ACCESS_TOKEN="t", BIGCOMMERCE_API_URL="http://127.0.0.1:9",
+                      BIGCOMMERCE_WEBHOOK_SECRET="s3cret")
+    assert client.post("/webhooks/bigcommerce", json=bc_hook(250), headers=BC_SECRET).status_code == 200
+    again = client.post("/webhooks/bigcommerce", json=bc_hook(250), headers=BC_SECRET)
+    assert again.get_json()["result"] == "duplicate"
     assert count(session, Job) == 1
-    bad = client.post("/webhooks/bigcommerce", json={"scope": "store/order/created", "data": {"id": [1]}})
+    bad = client.post("/webhooks/bigcommerce", json={"scope": "store/order/created", "data": {"id": [1]}},
+                      headers=BC_SECRET)
     assert bad.status_code == 422
-    assert client.post("/webhooks/bigcommerce", data=b"nope").status_code == 400
+    assert client.post("/webhooks/bigcommerce", data=b"nope", headers=BC_SECRET).status_code == 400
     assert count(session, Job) == 1
 
 
-def test_bigcommerce_webhook_secret_header_is_checked_when_set(app: Flask, client: FlaskClient,
-                                                               session: Session) -> None:
-    app.config.update(BIGCOMMERCE_WEBHOOK_SECRET="s3cret")
-    assert client.post("/webhooks/bigcommerce", json=bc_hook(1)).status_code == 401
-    ok = client.post("/webhooks/bigcommerce", json=bc_hook(1), headers={"X-Webhook-Secret": "s3cret"})
-    assert ok.status_code == 200 and ok.get_json()["result"] == "parked"  # no API configured to fetch with
+def test_bigcommerce_webhook_secret_header_is_required(app: Flask, client: FlaskClient, session: Session) -> None:
+    app.config.update(BIGCOMMERCE_STORE_HASH="abc123", BIGCOMMERCE_ACCESS_TOKEN="t",
+                      BIGCOMMERCE_API_URL="http://127.0.0.1:9", BIGCOMMERCE_WEBHOOK_SECRET="s3cret")
+    missing = client.post("/webhooks/bigcommerce", json=bc_hook(1))
+    assert missing.status_code == 401 and missing.get_json()["error"]["code"] == "invalid_signature"
+    wrong = client.post("/webhooks/bigcommerce", json=bc_hook(1), headers={"X-Webhook-Secret": "s3cre"})
+    assert wrong.status_code == 401
+    ok = client.post("/webhooks/bigcommerce", json=bc_hook(1), headers=BC_SECRET)
+    assert ok.status_code == 200 and ok.get_json()["result"] == "fetching"
     assert count(session, WebhookDelivery) == 1
 
 

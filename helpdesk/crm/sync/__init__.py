@@ -376,6 +376,23 @@ def refresh_job(ctx: JobContext, payload: dict[str, Any]) -> None:
             state.last_error_at = utcnow()
 
 
+# -- GDPR erase ------------------------------------------------------------------------------------
+
+ERASE = "crm.erase_contact"  # written by helpdesk.customers360.erasure when HELPDESK_CRM_ERASE is on
+
+
+def erase_contact_job(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Ask the CRM to delete an erased customer's contact. The payload holds only the CRM's id:
+    the job row outlives the erase and must not keep the person's address. Nothing is read or
+    written here, so the CRM's answer is awaited with no transaction open."""
+    prov = active_provider(ctx)
+    if prov is None or prov.name != payload.get("provider"):
+        raise jobs.Permanent(f"the CRM {payload.get('provider')!r} is no longer configured; delete the "
+                             "contact there by hand")
+    external_id = str(payload.get("external_id") or "")
+    guarded(ctx, prov, lambda: prov.delete_contact(external_id))
+
+
 # The push side lives in its own module of this package.
 from helpdesk.crm.sync.push import conversation_link, enqueue_push, push_job  # noqa: E402
 
@@ -385,9 +402,11 @@ def init_app(runtime: Runtime) -> None:
     runtime.jobs.register(PULL, pull_job)
     runtime.jobs.register(REFRESH, refresh_job)
     runtime.jobs.register(PUSH, push_job)
+    runtime.jobs.register(ERASE, erase_contact_job)
 
 
 __all__ = [
+    "ERASE",
     "PULL",
     "PUSH",
     "REFRESH",
@@ -397,6 +416,7 @@ __all__ = [
     "conversation_link",
     "crm_runtime",
     "enqueue_push",
+    "erase_contact_job",
     "guarded",
     "init_app",
     "page_cursor",

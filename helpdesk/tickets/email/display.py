@@ -46,9 +46,17 @@ BLOCKED_PIXEL = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAA
 def sanitize_html(markup: str) -> str:
     """The allow-list: no scripts, styles, forms, event handlers or javascript: URLs survive."""
     return nh3.clean(markup, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     url_schemes={"http", "https", "mailto", "cid", "data", "tel"},
+                     url_schemes={"http", "https", "mailto", "cid"},
                      link_rel="noopener noreferrer nofollow", strip_comments=True,
-                     clean_content_tags=CONTENT_DROPPED)
+                     clean_content_tags=CONTENT_DROPPED, attribute_filter=_only_images_use_cid)
+
+
+def _only_images_use_cid(tag: str, attribute: str, value: str) -> str | None:
+    # cid: names an attachment of the same mail: meaningful as an image source, never as a link.
+    # (data: is not allowed at all: a data:text/html link opens a page the sender wrote.)
+    if value.strip().lower().startswith("cid:") and not (tag == "img" and attribute == "src"):
+        return None
+    return value
 
 
 # -- quoted history -----------------------------------------------------------------------------

@@ -92,8 +92,32 @@ def message_ids(value: str) -> list[str]:
     return seen
 
 
+ANGLE_ADDR = re.compile(r"<\s*([^<>\s@\"]+@[^<>\s@\"]+?)\s*>")
+_QUOTED_OR_COMMENT = re.compile(r'"(?:[^"\\]|\\.)*"|\((?:[^()\\]|\\.)*\)')
+
+
+def angle_address(value: str) -> re.Match[str] | None:
+    """The first <local@domain> outside quoted strings and comments (`"Eve <v@x>" <eve@y>` is eve's)."""
+    blanked = _QUOTED_OR_COMMENT.sub(lambda m: " " * len(m.group()), value)
+    match = ANGLE_ADDR.search(blanked)
+    return ANGLE_ADDR.match(value, match.start()) if match else None
+
+
 def split_sender(from_header: str) -> tuple[str, str]:
-    """(address, display name) of a From header, tolerant of the forms found in the wild."""
+    """(address, display name) of a From header, tolerant of the forms found in the wild.
+
+    When there is an angle-address, the address is that and nothing else: a display name that
+    looks like an address (`ann@example.com <attacker@evil.example>`) names nobody."""
+    addr, name = _split_tolerant(from_header)
+    angle = angle_address(from_header)
+    if angle and angle.group(1).strip().lower() != addr.lower():
+        name = from_header[: angle.start()]
+        name = re.sub(r"\([^()]*\)", "", name).strip() if '"' not in name else name
+        return angle.group(1).strip(), re.sub(r"\s+", " ", name).strip("'\" ")
+    return addr, name
+
+
+def _split_tolerant(from_header: str) -> tuple[str, str]:
     pairs = [(n, a) for n, a in getaddresses([from_header]) if a]
     if pairs:
         name, addr = pairs[0]

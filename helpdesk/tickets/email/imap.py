@@ -8,6 +8,7 @@ import contextlib
 import imaplib
 import logging
 import re
+import socket
 import ssl
 import time
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from helpdesk import jobs
 from helpdesk.db import Database
 from helpdesk.errors import Invalid
 from helpdesk.runtime import JobContext, utcnow
-from helpdesk.tickets.email import ingest
+from helpdesk.tickets.email import hosts, ingest
 from helpdesk.tickets.email.models import ImapCursor
 from helpdesk.tickets.models import Channel, Inbox
 
@@ -48,10 +49,14 @@ class ImapConfig:
                    folder=str(data.get("folder") or "INBOX"))
 
     @classmethod
-    def from_form(cls, form: Mapping[str, str], keep_password: str | None = None) -> ImapConfig:
+    def from_form(cls, form: Mapping[str, str], keep_password: str | None = None,
+                  old: Mapping[str, Any] | None = None, allow_loopback: bool = False) -> ImapConfig:
+        """The form's account. A stored password is kept only for the same host, port, security and
+        user: otherwise a changed host would receive the old server's password."""
         host = (form.get("imap_host") or "").strip()
         if not re.fullmatch(r"[A-Za-z0-9.-]{1,253}", host):
             raise Invalid("imap_host", "a host name")
+        hosts.check_literal(host, allow_loopback=allow_loopback)
         tls = form.get("imap_tls") or "ssl"
         if tls not in ("ssl", "starttls", "none"):
             raise Invalid("imap_tls", "ssl, starttls or none")
@@ -64,7 +69,12 @@ class ImapConfig:
         user = (form.get("imap_user") or "").strip()
         if not user:
             raise Invalid("imap_user", "the login name is required")
-        password = form.get("imap_password") or keep_password or ""
+        same = old is not None and (str(old.get("host", "")).lower(), str(old.get("port", "")),
+                                    str(old.get("tls", "ssl")), str(old.get("user", ""))) == (
+            host.lower(), str(port), tls, user)
+        password = form.get("imap_password") or (keep_password if same or old is None else None) or ""
+        if not password and keep_password and not same:
+            raise Invalid("imap_password", "enter the password again: the host, port, security or user changed")
         folder = (form.get("imap_folder") or "INBOX").strip()[:255]
         return cls(host, port, tls, user, password, folder)
 
@@ -88,14 +98,41 @@ def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
     return context
 
 
-def connect(config: ImapConfig, ca_file: str | None = None) -> imaplib.IMAP4:
+class _Pinned:
+    """Connect to the address that was vetted, not to whatever the name resolves to a moment later;
+    TLS still checks the certificate against the host name."""
+
+    _address: str
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        return socket.create_connection((self._address, self.port), timeout)  # type: ignore[attr-defined]
+
+
+class _PinnedIMAP4(_Pinned, imaplib.IMAP4):
+    def __init__(self, address: str, host: str, port: int, timeout: float) -> None:
+        self._address = address
+        super().__init__(host, port, timeout=timeout)
+
+
+class _PinnedIMAP4SSL(_Pinned, imaplib.IMAP4_SSL):
+    def __init__(self, address: str, host: str, port: int, timeout: float, ssl_context: ssl.SSLContext) -> None:
+        self._address = address
+        super().__init__(host, port, timeout=timeout, ssl_context=ssl_context)
+
+    def _create_socket(self, timeout: float | None) -> socket.socket:
+        raw = _Pinned._create_socket(self, timeout)
+        return self.ssl_context.wrap_socket(raw, server_hostname=self.host)
+
+
+def connect(config: ImapConfig, ca_file: str | None = None, allow_loopback: bool = False) -> imaplib.IMAP4:
     context = tls_context(ca_file) if config.tls in ("ssl", "starttls") else None
+    address = hosts.vetted_addresses(config.host, config.port, allow_loopback=allow_loopback)[0][1]
     try:
         if config.tls == "ssl":
-            client: imaplib.IMAP4 = imaplib.IMAP4_SSL(config.host, config.port, timeout=TIMEOUT,
-                                                      ssl_context=context)
+            assert context is not None
+            client: imaplib.IMAP4 = _PinnedIMAP4SSL(address, config.host, config.port, TIMEOUT, context)
         else:
-            client = imaplib.IMAP4(config.host, config.port, timeout=TIMEOUT)
+            client = _PinnedIMAP4(address, config.host, config.port, TIMEOUT)
     except ssl.SSLCertVerificationError as exc:
         raise _not_trusted(config, ca_file, exc) from exc
     try:
@@ -138,7 +175,7 @@ class ImapFetcher:
                 return FetchResult()
             config = ImapConfig.from_settings(inbox.settings["imap"])
         result = FetchResult(outcomes={})
-        client = connect(config, self.settings.imap_ca_file)
+        client = connect(config, self.settings.imap_ca_file, self.settings.imap_allow_loopback)
         try:
             status, _ = client.select(_quote(config.folder), readonly=True)
             if status != "OK":

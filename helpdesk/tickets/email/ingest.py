@@ -66,8 +66,10 @@ class MailSettings:
     max_bytes: int = 25 * 1024 * 1024
     auto_cap: int = 3
     auto_window: timedelta = timedelta(hours=1)
+    ack_inbox_cap: int = 100  # acknowledgements per inbox per hour (HELPDESK_EMAIL_ACK_CAP_PER_INBOX)
     imap_ca_file: str | None = None  # extra CA for IMAP servers' certificates (HELPDESK_IMAP_CA_FILE)
     bounds: MailBounds = field(default_factory=MailBounds)
+    imap_allow_loopback: bool = False  # HELPDESK_IMAP_ALLOW_LOOPBACK: an IMAP server on this machine
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
@@ -78,7 +80,9 @@ class MailSettings:
                    max_bytes=int(config.get("EMAIL_MAX_BYTES") or cls.max_bytes),
                    auto_cap=int(config.get("EMAIL_AUTO_REPLY_CAP", cls.auto_cap)),
                    auto_window=timedelta(seconds=int(config.get("EMAIL_AUTO_REPLY_WINDOW_SECONDS", 3600))),
+                   ack_inbox_cap=int(config.get("EMAIL_ACK_CAP_PER_INBOX", cls.ack_inbox_cap)),
                    imap_ca_file=config.get("IMAP_CA_FILE") or None,
+                   imap_allow_loopback=bool(config.get("IMAP_ALLOW_LOOPBACK")),
                    bounds=MailBounds.from_config(config))
 
 
@@ -131,6 +135,12 @@ def _sniff_headers(data: bytes) -> dict[str, str]:
 
 
 # -- step 2: understand it ----------------------------------------------------------------------
+
+def _agent_addresses(session: Session) -> set[str]:
+    from helpdesk.accounts.models import Agent
+
+    return {e.lower() for e in session.scalars(select(Agent.email))}
+
 
 def own_addresses(session: Session) -> set[str]:
     return {a.lower() for a in session.scalars(select(InboxAddress.address))}
@@ -200,7 +210,7 @@ def process(session: Session, inbound: InboundMail, settings: MailSettings,
         message_id = _synthetic_message_id(message_id.encode())
     if session.scalar(select(Message.id).filter_by(email_message_id=message_id)) is not None:
         return _finish(inbound, MailStatus.ignored, "ignored", "duplicate")
-    kind = noise.noise_kind(mail, own_addresses(session))
+    kind = noise.noise_kind(mail, own_addresses(session), settings.secret)
     if kind == "own_address":
         return _finish(inbound, MailStatus.ignored, "ignored", "own_address")
     threading = find_conversation(session, mail, secret=settings.secret)
@@ -326,12 +336,20 @@ def _maybe_acknowledge(session: Session, inbox: Inbox, conversation: Conversatio
     """The optional acknowledgement of a new conversation, capped per recipient."""
     if not (inbox.settings or {}).get("acknowledge"):
         return
-    if not noise.may_send_automatic(session, mail.from_email, cap=settings.auto_cap,
-                                    window=settings.auto_window):
-        conversation_note = {"auto_reply_suppressed": "cap"}
+    reason = None
+    if mail.from_email.lower() in _agent_addresses(session):
+        reason = "agent"  # never an automatic mail to one of our own people
+    elif not noise.may_send_automatic(session, mail.from_email, cap=settings.auto_cap,
+                                      window=settings.auto_window):
+        reason = "cap"
+    elif not noise.inbox_may_acknowledge(session, inbox.id, cap=settings.ack_inbox_cap,
+                                         window=timedelta(hours=1)):
+        reason = "inbox_cap"
+    if reason:
+        conversation_note = {"auto_reply_suppressed": reason}
         conversation.messages[-1].meta = {**conversation.messages[-1].meta, **conversation_note}
         return
-    noise.record_automatic(session, mail.from_email, "acknowledge")
+    noise.record_automatic(session, mail.from_email, noise.ack_kind(inbox.id))  # counts for both caps
     jobs.enqueue(session, "email.acknowledge", {"conversation_id": conversation.id},
                  dedupe_key=f"email-ack:{conversation.id}")
 

@@ -33,6 +33,7 @@ from helpdesk import events, jobs
 from helpdesk.db import utcnow
 from helpdesk.runtime import JobContext
 from helpdesk.tickets.email.delivery import RetryPolicy, retry_window_start
+from helpdesk.tickets.email.filter import loop_value
 from helpdesk.tickets.email.threading import make_message_id, reply_address
 from helpdesk.tickets.events import DeliveryChanged, MessagePosted
 from helpdesk.tickets.models import AuthorType, Channel, Conversation, Delivery, InboxAddress, Message
@@ -181,7 +182,7 @@ def build_mail(conversation: Conversation, *, body_text: str, author: str, messa
     if automatic:
         mail["Auto-Submitted"] = "auto-replied"  # RFC 3834: robots must not answer this
         mail["X-Auto-Response-Suppress"] = "All"
-    mail["X-Helpdesk-Loop"] = settings.domain
+    mail["X-Helpdesk-Loop"] = loop_value(settings.secret, settings.domain, message_id)
     mail.set_content(body_text)
     mail.add_alternative(body_html or _html_body(body_text), subtype="html")
     for attachment in attachments:

@@ -19,6 +19,7 @@ from helpdesk.tickets.email.charsets import codec_for, decode_bytes
 from helpdesk.tickets.email.headers import (
     BLANK_LINE,
     MAX_HEADER_CHARS,
+    angle_address,
     decode_header_value,
     header,
     message_ids,
@@ -316,14 +317,26 @@ def _declared_charset(msg: Message) -> str | None:
     return found[0] if found else None
 
 
-def _sender(msg: Message, fallback: str | None) -> str:
-    """The first From that holds an address (some spam carries a junk one first)."""
-    values = [str(v)[: MAX_HEADER_CHARS * 2] for k, v in msg.raw_items() if k.lower() == "from"]
-    candidates = [decode_header_value(v, fallback, phrase=True)[:MAX_HEADER_CHARS] for v in values]
-    for value in candidates:
-        if "@" in value:
-            return value
-    return candidates[0] if candidates else ""
+def _sender(msg: Message, fallback: str | None, name: str = "from") -> tuple[str, str, str]:
+    """(decoded header, address, display name) of the first From that holds an address (some spam
+    carries a junk one first). The address is read from the header as sent, before any encoded
+    word is decoded: `=?utf-8?Q?Eve=0D=0ABcc:_victim2@x?= <eve@evil.example>` is Eve's, whatever
+    its display name decodes to; the name is decoded on its own and kept on one line."""
+    values = [str(v)[: MAX_HEADER_CHARS * 2] for k, v in msg.raw_items() if k.lower() == name]
+    for value in values:
+        address, _name = split_sender(re.sub(r"\r?\n[ \t]", " ", value))
+        if "@" in address:
+            decoded = decode_header_value(value, fallback, phrase=True)[:MAX_HEADER_CHARS]
+            same, display = split_sender(decoded)
+            angle = angle_address(value)
+            if angle and same.lower() != address.lower():
+                # The decoded name holds another address: take only the words before our address.
+                display = decode_header_value(value[: angle.start()], fallback, phrase=True)
+            display = re.sub(r"[\x00-\x1f\x7f]+", " ", display).strip("'\" ")
+            return decoded, address, " ".join(display.split())[:MAX_HEADER_CHARS]
+    decoded = decode_header_value(values[0], fallback, phrase=True)[:MAX_HEADER_CHARS] if values else ""
+    address, display = split_sender(decoded)
+    return decoded, address, display
 
 
 def parse_mail(raw: bytes, bounds: MailBounds | None = None) -> ParsedMail:
@@ -337,11 +350,12 @@ def parse_mail(raw: bytes, bounds: MailBounds | None = None) -> ParsedMail:
     def h(name: str) -> str:
         return header(msg, name, fallback)
 
-    from_header = _sender(msg, fallback) or h("Sender")
-    from_email, from_name = split_sender(from_header)
+    from_header, from_email, from_name = _sender(msg, fallback)
+    if not from_header:
+        from_header, from_email, from_name = _sender(msg, fallback, "sender")
     if "@" not in from_email:
         # No usable sender address: answer where the mail says replies should go.
-        from_email = (split_sender(h("Reply-To"))[0] or split_sender(h("Return-Path"))[0]
+        from_email = (_sender(msg, fallback, "reply-to")[1] or _sender(msg, fallback, "return-path")[1]
                       or from_email)
     try:
         date = parsedate_to_datetime(h("Date")) if h("Date") else None

@@ -16,7 +16,7 @@ from helpdesk.crm.models import Customer
 from helpdesk.db import Database
 from helpdesk.runtime import JobContext
 from helpdesk.tickets.email import display
-from helpdesk.tickets.email.models import EmailDisplay, InboundMail
+from helpdesk.tickets.email.models import EmailDisplay
 from helpdesk.tickets.models import AuthorType, Conversation, Message
 
 
@@ -97,11 +97,9 @@ class _Ref:
 
 def forget_erased(session: Session, ev: CustomerErased) -> None:
     """In the erasing transaction (GDPR erasure rewrites the message bodies): the stored displays
-    of that customer's mails and the raw mails they came from go too, so no copy of what they
-    wrote is left in the email tables."""
+    of that customer's mails go too (customers360.erasure deletes the raw mails they came from)."""
     customer = session.get(Customer, ev.customer_id)
     ids = crm.merged_ids(session, customer) if customer is not None else [ev.customer_id]
     conversations = select(Conversation.id).where(Conversation.customer_id.in_(ids))
     messages = select(Message.id).where(Message.conversation_id.in_(conversations))
     session.execute(delete(EmailDisplay).where(EmailDisplay.message_id.in_(messages)))
-    session.execute(delete(InboundMail).where(InboundMail.conversation_id.in_(conversations)))

@@ -207,7 +207,8 @@ def inbox_settings(public_id: str) -> Any:
     try:
         if form.get("imap_host"):
             old = settings.get("imap") or {}
-            config = ImapConfig.from_form(form, keep_password=old.get("password"))
+            config = ImapConfig.from_form(form, keep_password=old.get("password"), old=old or None,
+                                          allow_loopback=bool(current_app.config.get("IMAP_ALLOW_LOOPBACK")))
             settings["imap"] = config.as_settings()
         elif "imap_host" in form:
             settings.pop("imap", None)

@@ -4,6 +4,7 @@ request, extracts the raw RFC 822 bytes and hands them to the one ingestion path
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import time
@@ -21,9 +22,10 @@ from helpdesk.tickets import services as tickets
 from helpdesk.tickets.email import ingest, transport
 from helpdesk.tickets.email.models import MailStatus
 from helpdesk.tickets.models import Inbox, InboxAddress
-from helpdesk.web import database, db_session
+from helpdesk.web import database, db_session, limit_inbound
 
 bp = Blueprint("email_inbound", __name__, url_prefix="/inbound/email")
+bp.before_request(limit_inbound)
 
 MAILGUN_MAX_AGE = 15 * 60  # seconds: older signed requests are replays
 
@@ -78,6 +80,15 @@ class MailgunTransport:
             raise Unauthorized("bad Mailgun signature", code="bad_signature")
         if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAILGUN_MAX_AGE:
             raise Unauthorized("stale Mailgun signature", code="stale_signature")
+        # Mailgun's token is unique per request: a second use inside the window is a replay.
+        # (The rate limiter's storage: in memory, or shared through Redis when it is set.)
+        from limits import parse
+
+        from helpdesk.extensions import limiter
+
+        if not limiter.limiter.hit(parse("1 per 16 minutes"), "mailgun-token", hashlib.sha256(
+                f"{timestamp}{token}".encode()).hexdigest()):
+            raise Unauthorized("this signed Mailgun request was already received", code="replayed_signature")
         raw = form.get("body-mime", "")
         if not raw:
             raise Invalid("body-mime", "missing: configure the route to forward the MIME message",
@@ -114,7 +125,10 @@ class PostmarkTransport:
             raise Invalid("RawEmail", "missing: enable raw email content in the inbound stream",
                           code="empty_mail")
         if data.get("RawEmailEncoding") == "base64":  # not sent today; cheap to accept
-            return Delivery(base64.b64decode(raw), inbox.id)
+            try:
+                return Delivery(base64.b64decode(raw, validate=True), inbox.id)
+            except binascii.Error:
+                raise Invalid("RawEmail", "not valid base64", code="invalid_base64") from None
         return Delivery(raw.encode("utf-8", "surrogateescape"), inbox.id)
 
 
