@@ -163,8 +163,8 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
         if existing := session.scalar(select(Message).filter_by(conversation_id=conversation.id,
                                                                 client_msg_id=client_msg_id)):
             return existing
-    if private and not actor.is_agent:
-        raise Forbidden("only agents write private notes")
+    if private and not (actor.is_agent or actor.type == "system"):
+        raise Forbidden("only agents write private notes")  # and the system's event lines (rules)
     if not isinstance(body, str):
         raise Invalid("body", "must be text")
     body = body.strip()
