@@ -185,7 +185,8 @@ def test_idle_rule_fires_once_per_quiet_spell_on_a_fake_clock(app: Flask, admin_
     from helpdesk.tickets.rules import engine
 
     rule(admin_api, name="Nudge", event="conversation.idle",
-         conditions=[{"field": "idle_hours", "op": "gt", "value": 24}, {"field": "status", "op": "is", "value": "open"}],
+         conditions=[{"field": "idle_hours", "op": "gt", "value": 24},
+                     {"field": "status", "op": "is", "value": "open"}],
          actions=[{"type": "add_tag", "value": "stale"}, {"type": "set_status", "value": "pending"}])
     conv = make_conversation(app, make_inbox(app)[0])
     runtime = runtime_of(app)
