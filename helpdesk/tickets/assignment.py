@@ -12,8 +12,10 @@ from collections.abc import Collection
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from helpdesk.accounts.models import Agent
-from helpdesk.actors import SYSTEM, agent_actor
+from helpdesk.accounts.models import Agent, Role
+from helpdesk.accounts.services import audit, require
+from helpdesk.actors import SYSTEM, Actor, agent_actor
+from helpdesk.errors import Invalid
 from helpdesk.runtime import Runtime
 from helpdesk.tickets import services
 from helpdesk.tickets.events import ConversationCreated, MessagePosted
@@ -84,3 +86,36 @@ def take_on_reply(session: Session, ev: MessagePosted) -> None:
 def init_app(runtime: Runtime) -> None:
     runtime.events.subscribe_in_transaction(ConversationCreated, route_email)
     runtime.events.subscribe_in_transaction(MessagePosted, take_on_reply)
+
+
+MAX_CAPACITY = 100
+
+
+def configure(session: Session, actor: Actor, inbox: Inbox, *, assign_on_reply: bool,
+              auto_assign: bool | None = None, max_open_per_agent: object = None,
+              members: list[Agent] | None = None) -> Inbox:
+    """An inbox's assignment settings (admins). Chat's round-robin is set on its chat settings page;
+    here an email inbox gets its own, and every inbox the first-reply rule."""
+    require(actor, Role.admin)
+    before = {"assign_on_reply": inbox.assign_on_reply, "auto_assign": inbox.auto_assign,
+              "max_open_per_agent": inbox.max_open_per_agent}
+    if max_open_per_agent is not None:
+        try:
+            limit = int(max_open_per_agent)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            raise Invalid("max_open_per_agent", "a whole number") from None
+        if not 0 <= limit <= MAX_CAPACITY:
+            raise Invalid("max_open_per_agent", f"0 (no limit) to {MAX_CAPACITY}")
+        inbox.max_open_per_agent = limit
+    if auto_assign is not None:
+        inbox.auto_assign = auto_assign
+    if members is not None:
+        inbox.members = members
+    inbox.assign_on_reply = assign_on_reply
+    session.flush()
+    after = {"assign_on_reply": inbox.assign_on_reply, "auto_assign": inbox.auto_assign,
+             "max_open_per_agent": inbox.max_open_per_agent}
+    audit(session, actor, "inbox.assignment", "inbox", inbox.public_id,
+          changes={k: [before[k], after[k]] for k in after if before[k] != after[k]},
+          members=[a.email for a in inbox.members])
+    return inbox

@@ -3,6 +3,8 @@ first agent reply takes an unassigned conversation (so no "Unassigned" row in th
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
 from helpdesk import db_of
@@ -10,7 +12,7 @@ from helpdesk.accounts.models import Agent
 from helpdesk.actors import agent_actor
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Conversation, Inbox
-from tests.conftest import make_agent
+from tests.conftest import csrf_token, make_agent
 from tests.factories import make_conversation, make_inbox
 
 
@@ -82,3 +84,22 @@ def test_first_reply_taking_is_a_per_inbox_setting(app: Flask, agent: Agent) -> 
     with db_of(app).unit_of_work() as s:
         tickets.post_message(s, agent_actor(s.get(Agent, agent.id)), s.get(Conversation, conv.id), body="Hi!")
     assert assignee(app, conv) is None
+
+
+def test_admin_sets_email_round_robin_and_first_reply_on_the_inbox_page(app: Flask, admin_client: Any,
+                                                                        agent: Agent) -> None:
+    inbox, _ = make_inbox(app, "Mail", "email", "help@shop.example")
+    page = f"/admin/inboxes/{inbox.public_id}/assignment"
+    token = csrf_token(admin_client, page)
+    with db_of(app).unit_of_work() as s:
+        agent_id = s.get(Agent, agent.id).public_id
+    saved = admin_client.post(page, data={"csrf_token": token, "auto_assign": "1", "max_open_per_agent": "3",
+                                          "members": [agent_id]})
+    assert saved.status_code == 303
+    with db_of(app).unit_of_work() as s:
+        row = s.get(Inbox, inbox.id)
+        assert (row.auto_assign, row.max_open_per_agent, row.assign_on_reply) == (True, 3, False)
+        assert [a.id for a in row.members] == [agent.id]
+    bad = admin_client.post(page, data={"csrf_token": token, "max_open_per_agent": "-1"}, follow_redirects=True)
+    assert "0 (no limit) to 100" in bad.get_data(as_text=True)
+    assert assignee(app, make_conversation(app, fresh(app, inbox))) == agent.email
