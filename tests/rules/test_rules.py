@@ -240,3 +240,19 @@ def test_dry_run_shows_matches_and_changes_nothing(app: Flask, admin_api: Any) -
         after = (s.scalar(select(func.count()).select_from(Job)), s.scalar(select(func.count()).select_from(Message)),
                  s.scalar(select(func.count()).select_from(AuditEntry)))
     assert after == before and load(app, hit)["tags"] == []
+
+
+def test_a_rule_reply_on_an_email_conversation_is_sent_but_its_event_line_is_not(
+        app: Flask, admin_api: Any, drain: Callable[[], int]) -> None:
+    rule(admin_api, name="Ack", actions=[{"type": "reply", "value": "Thanks {{ customer.first_name }}!"}])
+    inbox, _ = make_inbox(app, "Mail", "email", "help@shop.example")
+    conv = make_conversation(app, inbox, name="Ann Lee")
+    drain()
+    with db_of(app).unit_of_work() as s:
+        messages = s.scalars(select(Message).where(Message.conversation_id == conv.id,
+                                                   Message.author_type == "system")).all()
+        reply = next(m for m in messages if not m.private)
+        line = next(m for m in messages if m.private)
+        assert reply.body_text == "Thanks Ann!" and reply.meta.get("outbound_planned") and reply.email_message_id
+        assert not line.meta.get("outbound_planned") and line.email_message_id is None
+        assert s.get(Conversation, conv.id).first_response_at is None  # an auto-reply is no first response
