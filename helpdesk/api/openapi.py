@@ -314,7 +314,7 @@ PATHS["/tokens/{id}"] = {"parameters": [ID], "delete": {
 _ACTION = {"type": "object", "required": ["type", "value"], "additionalProperties": False, "properties": {
     "type": {"enum": ["add_tag", "remove_tag", "set_priority", "set_status", "assign_team", "assign_agent",
                       "reply", "note", "webhook"]},
-    "value": {"type": ["string", "integer"], "description": "tag, priority, status, team id or name, agent id "
+    "value": {"type": "string", "description": "tag, priority, status, team id or name, agent id "
               "or email, text (canned-reply placeholders), or an http(s) URL"}}}
 _CONDITION = {"type": "object", "required": ["field", "op", "value"], "additionalProperties": False, "properties": {
     "field": {"enum": ["subject", "body", "author", "channel", "inbox", "customer.email", "tags", "priority",

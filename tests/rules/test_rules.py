@@ -130,6 +130,7 @@ def test_assign_actions_take_an_agent_by_email_and_a_team(app: Flask, admin_api:
     ({"actions": [{"type": "set_status", "value": "snoozed"}]}, "invalid_value"),
     ({"actions": [{"type": "add_tag", "value": 5}]}, "invalid_value"),
     ({"actions": [{"type": "assign_agent", "value": "nobody@example.com"}]}, "invalid_value"),
+    ({"actions": [{"type": "assign_agent", "value": 1}]}, "invalid_value"),  # row numbers are not ids
     ({"actions": [{"type": "webhook", "value": "ftp://example.com/x"}]}, "invalid_url"),
     ({"actions": [{"type": "webhook", "value": "http://127.0.0.1:8080/x"}]}, "private_address"),
     ({"actions": [{"type": "webhook", "value": "http://[::ffff:10.0.0.1]/x"}]}, "private_address"),

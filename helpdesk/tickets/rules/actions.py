@@ -25,15 +25,12 @@ from helpdesk.tickets.rules import webhook
 
 
 def find_agent(session: Session, ref: Any) -> Agent | None:
-    if isinstance(ref, int):
-        return session.get(Agent, ref)
+    """By public id or email (never a row number: ids on the wire are public ids)."""
     ref = str(ref).strip()
     return session.scalar(select(Agent).where((Agent.public_id == ref) | (Agent.email == ref.lower())))
 
 
 def find_team(session: Session, ref: Any) -> Team | None:
-    if isinstance(ref, int):
-        return session.get(Team, ref)
     ref = str(ref).strip()
     return session.scalar(select(Team).where((Team.public_id == ref) | (Team.name == ref)))
 

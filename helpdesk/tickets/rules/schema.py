@@ -126,8 +126,6 @@ def clean_actions(raw: Any, *, allow_webhook: bool = True) -> list[dict[str, Any
 
 
 def _action_value(where: str, kind: str, value: Any) -> Any:
-    if kind in ("agent", "team") and isinstance(value, int) and not isinstance(value, bool):
-        return value
     if not isinstance(value, str) or not value.strip():
         raise Invalid(where, "the value must be non-empty text", code="invalid_value")
     value = value.strip()
