@@ -257,3 +257,18 @@ def test_a_rule_reply_on_an_email_conversation_is_sent_but_its_event_line_is_not
         assert reply.body_text == "Thanks Ann!" and reply.meta.get("outbound_planned") and reply.email_message_id
         assert not line.meta.get("outbound_planned") and line.email_message_id is None
         assert s.get(Conversation, conv.id).first_response_at is None  # an auto-reply is no first response
+
+
+def test_a_rules_job_delivered_twice_acts_once(app: Flask, admin_api: Any) -> None:
+    from helpdesk.runtime import JobInfo
+    from helpdesk.tickets.rules import engine
+
+    rule(admin_api, name="Ack", actions=[{"type": "reply", "value": "Got it"}])
+    conv = make_conversation(app, make_inbox(app)[0])
+    runtime = runtime_of(app)
+    with db_of(app).unit_of_work() as s:
+        job = s.scalar(select(Job).filter_by(kind="rules.run"))
+        info, payload = JobInfo(job.id, job.kind, 1, 8, job.created_at), dict(job.payload)
+    engine.run_job(runtime.context(info), payload)
+    engine.run_job(runtime.context(info), payload)  # the lease ran out after the commit: again
+    assert [p for p in load(app, conv)["public"] if p[0] == "system"] == [("system", "Rule 'Ack'", "Got it")]

@@ -55,11 +55,13 @@ def upgrade() -> None:
     sa.Column('rule_id', sa.Integer(), nullable=False),
     sa.Column('conversation_id', sa.Integer(), nullable=False),
     sa.Column('event', sa.String(length=32), nullable=False),
+    sa.Column('trigger', sa.String(length=64), nullable=True),
     sa.Column('done', sa.JSON(), nullable=False),
     sa.Column('fired_at', helpdesk.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_rule_runs_conversation_id_conversations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['rule_id'], ['automation_rules.id'], name=op.f('fk_rule_runs_rule_id_automation_rules'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_rule_runs'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rule_runs')),
+    sa.UniqueConstraint('rule_id', 'trigger', name=op.f('uq_rule_runs_rule_id_trigger'))
     )
     with op.batch_alter_table('rule_runs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_rule_runs_conversation_id'), ['conversation_id'], unique=False)

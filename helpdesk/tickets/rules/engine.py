@@ -184,7 +184,8 @@ def _facts_message(session: Session, conversation: Conversation, event: str,
     return session.scalar(query.order_by(order).limit(1))
 
 
-def fire(session: Session, rule: AutomationRule, conversation: Conversation, event: str, now: datetime) -> list[str]:
+def fire(session: Session, rule: AutomationRule, conversation: Conversation, event: str, now: datetime,
+         trigger: str | None = None) -> list[str]:
     """Apply the rule's actions and record them on the conversation as done by the rule."""
     actor = rule_actor(rule)
     signer = conversation.assignee.name if conversation.assignee else conversation.inbox.name
@@ -202,19 +203,22 @@ def fire(session: Session, rule: AutomationRule, conversation: Conversation, eve
         services.post_message(session, actor, conversation, body=line[:2000], private=True,
                               meta={"rule": rule.public_id, "event_line": True})
     session.add(RuleRun(rule_id=rule.id, conversation_id=conversation.id, event=event, done=done + failed,
-                        fired_at=now))
+                        fired_at=now, trigger=trigger))
     return done
 
 
 def run(session: Session, event: str, conversation: Conversation, message: Message | None, now: datetime,
-        chain: Chain) -> list[tuple[AutomationRule, list[str]]]:
+        chain: Chain, trigger: str | None = None) -> list[tuple[AutomationRule, list[str]]]:
+    done_before: set[int] = set()
+    if trigger is not None:  # this job ran before and committed: those rules have acted already
+        done_before = set(session.scalars(select(RuleRun.rule_id).where(RuleRun.trigger == trigger)))
     fired = []
     for rule in active_rules(session, event):
-        if rule.id in chain.ran:
+        if rule.id in chain.ran or rule.id in done_before:
             continue  # this rule's own change (or one it caused) brought us here: no loop
         if matches(session, rule.conditions, Facts(conversation, message, now)):
             chain.ran.add(rule.id)
-            fired.append((rule, fire(session, rule, conversation, event, now)))
+            fired.append((rule, fire(session, rule, conversation, event, now, trigger)))
     return fired
 
 
@@ -227,7 +231,8 @@ def run_job(ctx: JobContext, payload: dict[str, Any]) -> None:
         # Read by the listeners above when this transaction commits the rules' own changes.
         session.info[_CHAIN] = chain
         message = _facts_message(session, conversation, payload["event"], payload.get("message_id"))
-        run(session, payload["event"], conversation, message, ctx.now(), chain)
+        trigger = f"job:{ctx.job.id}" if ctx.job.id else None
+        run(session, payload["event"], conversation, message, ctx.now(), chain, trigger)
 
 
 def _idle_threshold(rule: AutomationRule) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from helpdesk.db import Base, UTCDateTime, public_id, utcnow
@@ -32,12 +32,15 @@ class RuleRun(Base):
     """One firing of a rule on a conversation: what it did; the idle check fires once per quiet spell."""
 
     __tablename__ = "rule_runs"
-    __table_args__ = (Index("ix_rule_runs_rule_conversation", "rule_id", "conversation_id", "fired_at"),)
+    __table_args__ = (Index("ix_rule_runs_rule_conversation", "rule_id", "conversation_id", "fired_at"),
+                      UniqueConstraint("rule_id", "trigger"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rule_id: Mapped[int] = mapped_column(ForeignKey("automation_rules.id", ondelete="CASCADE"))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     event: Mapped[str] = mapped_column(String(32))
+    # The job that fired it: a job run twice (at-least-once delivery) does not act twice.
+    trigger: Mapped[str | None] = mapped_column(String(64))
     done: Mapped[list[str]] = mapped_column(JSON, default=list)
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
