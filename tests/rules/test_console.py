@@ -66,3 +66,15 @@ def test_saving_from_the_builder_and_a_bad_rule_flashes_the_error(app: Flask, ad
         public_id = rules[0].public_id
     edit = admin_client.get(f"/admin/rules?id={public_id}").get_data(as_text=True)
     assert "Edit rule" in edit and "refund" in edit
+
+
+def test_the_list_turns_a_rule_off_and_on(app: Flask, admin_client: FlaskClient) -> None:
+    token = csrf_token(admin_client, "/admin/rules")
+    admin_client.post("/admin/rules", data={"csrf_token": token, "name": "R", "event": "conversation.created",
+                                            "active": "1", "actions_json": json.dumps(ACTIONS)})
+    with db_of(app).unit_of_work() as s:
+        public_id = s.scalar(select(AutomationRule)).public_id
+    assert admin_client.post(f"/admin/rules/{public_id}/active",
+                             data={"csrf_token": token, "active": "0"}).status_code == 303
+    with db_of(app).unit_of_work() as s:
+        assert s.scalar(select(AutomationRule)).active is False

@@ -101,6 +101,19 @@ def _dry_run(session: Any, data: dict[str, Any], editing: AutomationRule | None)
                            hits=hits, dry_run_limit=DRY_RUN_LIMIT, **_builder_context(session))
 
 
+@bp.post("/admin/rules/<public_id>/active")
+@login_required
+@require_role(Role.admin)
+def rule_toggle(public_id: str) -> Any:
+    session = db_session()
+    rule = rules.get_rule(session, public_id)
+    rules.update_rule(session, current_actor(), rule, {"active": request.form.get("active") == "1"},
+                      current_app.config)
+    commit()
+    flash(f"Rule '{rule.name}' is {'on' if rule.active else 'off'}.", "success")
+    return redirect(url_for("rules.rule_list"), code=303)
+
+
 @bp.post("/admin/rules/<public_id>/delete")
 @login_required
 @require_role(Role.admin)
