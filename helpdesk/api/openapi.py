@@ -325,6 +325,84 @@ PATHS["/healthz"] = {"servers": [{"url": "/", "description": "the site root, not
                      "The database (or a configured Redis) does not answer")}}}
 
 
+# -- automation rules and macros (helpdesk/api/automation.py) -------------------------------------
+_ACTION = {"type": "object", "required": ["type", "value"], "additionalProperties": False, "properties": {
+    "type": {"enum": ["add_tag", "remove_tag", "set_priority", "set_status", "assign_team", "assign_agent",
+                      "reply", "note", "webhook"]},
+    "value": {"type": "string", "description": "tag, priority, status, team id or name, agent id "
+              "or email, text (canned-reply placeholders), or an http(s) URL"}}}
+_CONDITION = {"type": "object", "required": ["field", "op", "value"], "additionalProperties": False, "properties": {
+    "field": {"enum": ["subject", "body", "author", "channel", "inbox", "customer.email", "tags", "priority",
+                       "status", "order.total", "idle_hours"]},
+    "op": {"enum": ["is", "is_not", "contains", "not_contains", "gt", "lt"]},
+    "value": {"type": ["string", "number"]}}}
+_EVENT = {"enum": ["conversation.created", "message.created", "conversation.updated", "conversation.idle"]}
+SCHEMAS["AutomationRule"] = {"type": "object", "required": ["id", "name", "event", "conditions", "actions", "active",
+                                                           "position"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"}, "event": _EVENT,
+    "conditions": {"type": "array", "items": _CONDITION}, "actions": {"type": "array", "items": _ACTION},
+    "active": {"type": "boolean"}, "position": {"type": "integer", "description": "rules run ascending"},
+    "created_at": {"type": "string", "format": "date-time"}}}
+SCHEMAS["AutomationRuleWrite"] = {"type": "object", "additionalProperties": False, "properties": {
+    "name": {"type": "string"}, "event": _EVENT, "conditions": {"type": "array", "items": _CONDITION},
+    "actions": {"type": "array", "items": _ACTION, "minItems": 1}, "active": {"type": "boolean"},
+    "position": {"type": "integer", "minimum": 0}}}
+SCHEMAS["Macro"] = {"type": "object", "required": ["id", "name", "actions", "shared"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"}, "actions": {"type": "array", "items": _ACTION},
+    "shared": {"type": "boolean", "description": "false: only its owner sees it"},
+    "created_at": {"type": "string", "format": "date-time"}}}
+SCHEMAS["MacroWrite"] = {"type": "object", "additionalProperties": False, "properties": {
+    "name": {"type": "string"}, "actions": {"type": "array", "items": _ACTION, "minItems": 1},
+    "shared": {"type": "boolean", "description": "shared macros need the manager role"}}}
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _list(name: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": _ref(name)}}}
+
+
+_ADMIN = {"403": _json(_ref("Error"), "The token's agent is not an admin")}
+PATHS["/automation-rules"] = {
+    "get": {"summary": "Every rule, by event and position (admins)", "responses": {
+        "200": _json(_list("AutomationRule")), **ERRORS, **_ADMIN}},
+    "post": {"summary": "Create a rule (admins); unknown field, operator or action: 422, nothing stored",
+             "requestBody": _body("AutomationRuleWrite"),
+             "responses": {"201": _json(_ref("AutomationRule"), "Created"), **ERRORS, **_ADMIN}}}
+PATHS["/automation-rules/{id}"] = {
+    "parameters": [ID],
+    "get": {"summary": "One rule", "responses": {"200": _json(_ref("AutomationRule")), **ERRORS, **_ADMIN}},
+    "patch": {"summary": "Change a rule; audited", "requestBody": _body("AutomationRuleWrite"),
+              "responses": {"200": _json(_ref("AutomationRule")), **ERRORS, **_ADMIN}},
+    "delete": {"summary": "Delete a rule; audited", "responses": {"204": {"description": "Deleted"}, **ERRORS,
+                                                                   **_ADMIN}}}
+PATHS["/automation-rules/dry-run"] = {"post": {
+    "summary": "Which of the last `limit` (default 200) conversations a rule would match, and what it would do;"
+               " nothing is changed",
+    "requestBody": _body("AutomationRuleWrite"),
+    "responses": {"200": _json({"type": "object", "properties": {"checked": {"type": "integer"}, "data": {
+        "type": "array", "items": {"type": "object", "properties": {
+            "conversation": {"type": "object"}, "would": {"type": "array", "items": {"type": "string"}}}}}}}),
+        **ERRORS, **_ADMIN}}}
+PATHS["/macros"] = {
+    "get": {"summary": "Shared macros and the caller's own", "responses": {"200": _json(_list("Macro")), **ERRORS}},
+    "post": {"summary": "Create a macro (personal unless shared)", "requestBody": _body("MacroWrite"),
+             "responses": {"201": _json(_ref("Macro"), "Created"), **ERRORS}}}
+PATHS["/macros/{id}"] = {
+    "parameters": [ID],
+    "get": {"summary": "One macro", "responses": {"200": _json(_ref("Macro")), **ERRORS}},
+    "patch": {"summary": "Change a macro", "requestBody": _body("MacroWrite"),
+              "responses": {"200": _json(_ref("Macro")), **ERRORS}},
+    "delete": {"summary": "Delete a macro", "responses": {"204": {"description": "Deleted"}, **ERRORS}}}
+PATHS["/conversations/{id}/macros/{macro_id}"] = {
+    "parameters": [ID, {"name": "macro_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+    "post": {"summary": "Apply a macro as the token's agent", "responses": {"200": _json({
+        "type": "object", "properties": {"conversation": _ref("Conversation"),
+                                         "done": {"type": "array", "items": {"type": "string"}}}}), **ERRORS}}}
+
+
 def spec() -> dict[str, Any]:
     responses = {name: _json(_ref("Error"), text) for name, text in [
         ("BadRequest", "Malformed request"), ("Unauthorized", "Missing or wrong API token"),

@@ -127,6 +127,7 @@
       case "a": click("[data-shortcut=a]"); break;
       case "x": { const r = rows()[selected]; if (r) { const c = $("input.pick", r); c.checked = !c.checked; updateBulk(); } break; }
       case "s": { const el = $("[data-shortcut-focus=s]"); if (el) { e.preventDefault(); el.focus(); } break; }
+      case "m": { const el = $("[data-shortcut-focus=m]"); if (el) { e.preventDefault(); el.focus(); } break; }
       case "g": pendingG = true; break;
       default: break;
     }

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
 from helpdesk.accounts.models import Agent, Role
 from helpdesk.errors import DomainError
-from helpdesk.tickets import services
+from helpdesk.tickets import assignment, services
 from helpdesk.tickets.models import Channel, Inbox, Team
 from helpdesk.web import commit, current_actor, db_session, require_role
 
@@ -75,3 +75,43 @@ def teams_create() -> Any:
     except DomainError as exc:
         flash(exc.message, "error")
     return redirect(url_for("tickets_admin.teams")), 303
+
+
+@bp.get("/inboxes/<public_id>/assignment")
+@login_required
+@require_role(Role.admin)
+def inbox_assignment(public_id: str) -> Any:
+    session = db_session()
+    inbox = _inbox(public_id)
+    return render_template("admin/inbox_assignment.html", inbox=inbox,
+                           agents=session.scalars(select(Agent).filter_by(active=True).order_by(Agent.name)).all())
+
+
+@bp.post("/inboxes/<public_id>/assignment")
+@login_required
+@require_role(Role.admin)
+def inbox_assignment_save(public_id: str) -> Any:
+    session = db_session()
+    inbox = _inbox(public_id)
+    form = request.form
+    email = inbox.channel is Channel.email  # chat's round-robin lives on its chat settings page
+    ids = form.getlist("members")
+    members = list(session.scalars(select(Agent).where(Agent.public_id.in_(ids)))) if ids else []
+    try:
+        assignment.configure(session, current_actor(), inbox, assign_on_reply=form.get("assign_on_reply") == "1",
+                             auto_assign=(form.get("auto_assign") == "1") if email else None,
+                             max_open_per_agent=form.get("max_open_per_agent", "0") if email else None,
+                             members=members if email else None)
+        commit()
+        flash(f"Assignment of {inbox.name} saved.", "success")
+    except DomainError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("tickets_admin.inbox_assignment", public_id=public_id)), 303
+
+
+def _inbox(public_id: str) -> Inbox:
+    inbox = db_session().scalar(select(Inbox).filter_by(public_id=public_id))
+    if inbox is None:
+        abort(404)
+    return inbox

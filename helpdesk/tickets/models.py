@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -107,6 +108,8 @@ class Inbox(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     auto_assign: Mapped[bool] = mapped_column(Boolean, default=False)
     max_open_per_agent: Mapped[int] = mapped_column(Integer, default=0)  # 0: no limit
+    # The first public reply of an agent takes an unassigned conversation (tickets/assignment.py).
+    assign_on_reply: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Per-inbox options that do not deserve a column (pre-chat form, greeting, CSAT, ...).
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

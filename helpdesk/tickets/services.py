@@ -182,8 +182,8 @@ def post_message(session: Session, actor: Actor, conversation: Conversation, *, 
             raise Invalid("client_msg_id", f"1 to {MAX_CLIENT_MSG_ID} characters")
         if existing := _sent_before(session, conversation, client_msg_id):
             return existing
-    if private and not actor.is_agent:
-        raise Forbidden("only agents write private notes")
+    if private and not (actor.is_agent or actor.type == "system"):
+        raise Forbidden("only agents write private notes")  # and the system's event lines (rules)
     if not isinstance(body, str):
         raise Invalid("body", "must be text")
     body = body.strip()

@@ -13,7 +13,7 @@ from helpdesk.accounts.models import Agent, Role
 from helpdesk.db import utcnow
 from helpdesk.errors import DomainError
 from helpdesk.runtime import current_runtime
-from helpdesk.tickets import canned, queries, services
+from helpdesk.tickets import canned, macros, queries, services
 from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Priority, Status, Team
 from helpdesk.web import commit, current_actor, db_session, local_url, require_role
 
@@ -88,6 +88,7 @@ def conversation(public_id: str) -> Any:
                            message_views=message_views,
                            statuses=[s.value for s in Status], priorities=[p.value for p in Priority],
                            snooze_choices=SNOOZE_CHOICES, canned_replies=replies,
+                           macros=macros.visible_macros(session, current_actor()),
                            history=[c for c in history if c.id != conv.id])
 
 

@@ -73,11 +73,13 @@ SHOPPER_ONLINE_CAPABILITY = "chat.shopper_online"
 
 def plan_posted(session: Session, ev: MessagePosted, settings: OutboundSettings) -> None:
     """In-transaction listener of MessagePosted: an agent's public message gets its send job."""
-    if ev.private or ev.author_type != "agent":
+    if ev.private or ev.author_type not in ("agent", "system"):
         return
     message = session.get(Message, ev.message_id)
     if message is None or message.meta.get("outbound_planned"):
         return
+    if ev.author_type == "system" and not message.meta.get("deliver"):
+        return  # system lines stay on the page; only an automation rule's reply is sent
     plan_message(session, message, settings)
 
 
