@@ -10,5 +10,6 @@ from helpdesk.orders import models as _orders  # noqa: F401
 from helpdesk.tickets import csat_models as _csat  # noqa: F401
 from helpdesk.tickets import models as _tickets  # noqa: F401
 from helpdesk.tickets.email import models as _email  # noqa: F401
+from helpdesk.tickets.sla import models as _sla  # noqa: F401
 
 metadata = Base.metadata
