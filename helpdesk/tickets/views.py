@@ -15,6 +15,7 @@ from helpdesk.errors import DomainError
 from helpdesk.runtime import current_runtime
 from helpdesk.tickets import canned, queries, services
 from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Priority, Status, Team
+from helpdesk.tickets.sla.serialize import badges as sla_badges
 from helpdesk.web import commit, current_actor, db_session, local_url, require_role
 
 bp = Blueprint("console", __name__)
@@ -45,9 +46,12 @@ def queue() -> Any:
         scope["assignee"] = current_user
     elif view == "unassigned":
         scope["unassigned"] = True
+    sort = request.args.get("sort", "activity")
+    if sort not in queries.SORTS:
+        sort = "activity"
     page = queries.list_conversations(session, status=status, limit=queries.parse_limit(
         request.args.get("limit"), current_app_page_size()), cursor=request.args.get("cursor") or None,
-        search=request.args.get("q") or None, **scope)
+        search=request.args.get("q") or None, sort=sort, **scope)
     counts = queries.status_counts(session, **scope)
     view_counts = {
         "mine": queries.status_counts(session, assignee=current_user, inbox=inbox)["open"],
@@ -57,7 +61,8 @@ def queue() -> Any:
     inboxes = session.scalars(select(Inbox).order_by(Inbox.name)).all()
     return render_template("console/queue.html", page=page, view=view, views=VIEWS, status=status,
                            statuses=[s.value for s in Status], counts=counts, view_counts=view_counts,
-                           inboxes=inboxes, inbox=inbox, q=request.args.get("q", ""))
+                           inboxes=inboxes, inbox=inbox, q=request.args.get("q", ""), sort=sort,
+                           sla_badges=sla_badges(session, page.items, current_runtime().clock()))
 
 
 def current_app_page_size() -> int:

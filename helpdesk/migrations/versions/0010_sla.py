@@ -2,7 +2,7 @@
 
 Revision ID: sla
 Revises: email (on main; the brief says 0006 - the lead chains it)
-Create Date: 2026-12-01 10:14:25.961230
+Create Date: 2026-12-01 10:21:04.790204
 """
 from collections.abc import Sequence
 
@@ -64,6 +64,7 @@ def upgrade() -> None:
     sa.Column('next_response_due_at', helpdesk.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolution_due_at', helpdesk.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('next_due_at', helpdesk.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('check_at', helpdesk.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('updated_at', helpdesk.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['conversation_id'], ['conversations.id'], name=op.f('fk_conversation_sla_conversation_id_conversations'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['policy_id'], ['sla_policies.id'], name=op.f('fk_conversation_sla_policy_id_sla_policies'), ondelete='SET NULL'),
@@ -71,6 +72,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('conversation_id', name=op.f('uq_conversation_sla_conversation_id'))
     )
     with op.batch_alter_table('conversation_sla', schema=None) as batch_op:
+        batch_op.create_index('ix_conversation_sla_check_at', ['check_at'], unique=False)
         batch_op.create_index('ix_conversation_sla_next_due', ['next_due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_conversation_sla_policy_id'), ['policy_id'], unique=False)
 
@@ -101,6 +103,7 @@ def downgrade() -> None:
     with op.batch_alter_table('conversation_sla', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_conversation_sla_policy_id'))
         batch_op.drop_index('ix_conversation_sla_next_due')
+        batch_op.drop_index('ix_conversation_sla_check_at')
 
     op.drop_table('conversation_sla')
     with op.batch_alter_table('sla_policies', schema=None) as batch_op:

@@ -54,7 +54,8 @@ class ConversationSla(Base):
     recomputed from the conversation and its policy, which is what happens on every change."""
 
     __tablename__ = "conversation_sla"
-    __table_args__ = (Index("ix_conversation_sla_next_due", "next_due_at"),)
+    __table_args__ = (Index("ix_conversation_sla_next_due", "next_due_at"),
+                      Index("ix_conversation_sla_check_at", "check_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"),
@@ -69,9 +70,10 @@ class ConversationSla(Base):
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The earliest due time still running (none met, none breached): the queue's sort and the
-    # breach sweep's index.
+    # The earliest due time not met yet, breached or not: the queue's sort and badge.
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The earliest due time neither met nor breached yet: when the worker's sweep looks again.
+    check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     conversation: Mapped[Conversation] = relationship()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from helpdesk.tickets.models import Conversation
 from helpdesk.tickets.serialize import iso
 from helpdesk.tickets.sla.models import BusinessHours, ConversationSla, SlaPolicy
 from helpdesk.tickets.sla.services import breached_metrics, targets_of
@@ -62,3 +67,14 @@ def badge(state: ConversationSla | None, now: datetime) -> dict[str, Any] | None
     text = f"due in {_span(left)}" + (" · breached" if breached else "")
     css = "breached" if breached else "soon" if left <= timedelta(hours=1) else "ok"
     return {"text": text, "css": css, "due": iso(state.next_due_at), "breached": breached}
+
+
+def badges(session: Session, conversations: Iterable[Conversation], now: datetime) -> dict[int, dict[str, Any]]:
+    """conversation id -> badge, for one page of the queue in one query."""
+    ids = [c.id for c in conversations]
+    if not ids:
+        return {}
+    states = session.scalars(select(ConversationSla).options(selectinload(ConversationSla.breaches),
+                                                             selectinload(ConversationSla.policy))
+                             .where(ConversationSla.conversation_id.in_(ids))).all()
+    return {s.conversation_id: b for s in states if (b := badge(s, now)) is not None}

@@ -320,7 +320,7 @@ def recompute(state: ConversationSla) -> None:
     conversation, policy = state.conversation, state.policy
     if policy is None:
         state.first_response_due_at = state.next_response_due_at = state.resolution_due_at = None
-        state.next_due_at = None
+        state.next_due_at = state.check_at = None
         return
     calendar = calendar_of(policy.business_hours)
     pauses = _pauses(state)
@@ -329,9 +329,10 @@ def recompute(state: ConversationSla) -> None:
                                   if state.awaiting_since and policy.next_response_minutes else None)
     state.resolution_due_at = (due(calendar, conversation.created_at, policy.resolution_minutes, pauses)
                                if policy.resolution_minutes else None)
-    running = [at for metric, at in _dues(state).items()
-               if at is not None and _met_at(state, metric) is None and not _breached(state, metric, at)]
-    state.next_due_at = min(running, default=None)
+    unmet = [(metric, at) for metric, at in _dues(state).items()
+             if at is not None and _met_at(state, metric) is None]
+    state.next_due_at = min((at for _m, at in unmet), default=None)
+    state.check_at = min((at for m, at in unmet if not _breached(state, m, at)), default=None)
 
 
 def record_breaches(session: Session, state: ConversationSla, now: datetime) -> list[str]:
@@ -420,8 +421,8 @@ def sweep(session: Session, now: datetime, limit: int = 500) -> int:
     """Record the breaches of clocks whose due time has passed; returns how many were found."""
     states = session.scalars(
         select(ConversationSla).options(selectinload(ConversationSla.breaches))
-        .where(ConversationSla.next_due_at <= now, ConversationSla.paused_at.is_(None))
-        .order_by(ConversationSla.next_due_at).limit(limit)).all()
+        .where(ConversationSla.check_at <= now, ConversationSla.paused_at.is_(None))
+        .order_by(ConversationSla.check_at).limit(limit)).all()
     found = 0
     for state in states:
         found += len(record_breaches(session, state, now))
