@@ -15,7 +15,9 @@ from helpdesk.errors import DomainError
 from helpdesk.runtime import current_runtime
 from helpdesk.tickets import canned, queries, services
 from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Priority, Status, Team
+from helpdesk.tickets.sla.serialize import badge as sla_badge
 from helpdesk.tickets.sla.serialize import badges as sla_badges
+from helpdesk.tickets.sla.services import state_of as sla_state_of
 from helpdesk.web import commit, current_actor, db_session, local_url, require_role
 
 bp = Blueprint("console", __name__)
@@ -92,8 +94,24 @@ def conversation(public_id: str) -> Any:
                            sidebar_panels=panels.render("conversation.sidebar", session, conv),
                            message_views=message_views,
                            statuses=[s.value for s in Status], priorities=[p.value for p in Priority],
-                           snooze_choices=SNOOZE_CHOICES, canned_replies=replies,
+                           snooze_choices=SNOOZE_CHOICES, canned_replies=replies, sla=_sla_view(session, conv),
                            history=[c for c in history if c.id != conv.id])
+
+
+def _sla_view(session: Any, conv: Conversation) -> dict[str, Any] | None:
+    state = sla_state_of(session, conv)
+    if state is None or state.policy is None:
+        return None
+    breached = {b.metric for b in state.breaches}
+    met = {"first_response": conv.first_response_at, "next_response": None, "resolution": conv.resolved_at}
+    targets = [(label, metric, due, met[metric]) for label, metric, due in (
+        ("First response", "first_response", state.first_response_due_at),
+        ("Next response", "next_response", state.next_response_due_at),
+        ("Resolution", "resolution", state.resolution_due_at)) if due is not None]
+    return {"policy": state.policy.name, "badge": sla_badge(state, current_runtime().clock()),
+            "targets": [{"label": label, "due": due, "met": done, "breached": metric in breached}
+                        for label, metric, due, done in targets],
+            "breached": sorted(breached)}
 
 
 def _back(conv: Conversation) -> Any:

@@ -129,3 +129,22 @@ def test_the_queue_marks_a_breached_but_met_conversation(app: Flask, agent_clien
         tickets.post_message(s, agent_actor(s.get(Agent, agent.id)), c, body="late")
     html = agent_client.get("/console?view=all").get_data(as_text=True)
     assert [(css, text) for _c, css, text in _due_badges(html)] == [("breached", "SLA breached")]
+
+
+def test_the_conversation_page_shows_its_policy_due_times_and_breaches(app: Flask, agent_client: FlaskClient,
+                                                                       agent: Agent) -> None:
+    inbox = make_inbox(app)[0]
+    with db_of(app).unit_of_work() as s:
+        sla.create_policy(s, SYSTEM, {"name": "Gold", "targets": {"first_response_minutes": 10,
+                                                                  "resolution_minutes": 600}})
+    conv = make_conversation(app, inbox)
+    with db_of(app).unit_of_work() as s:
+        c = s.get(Conversation, conv.id)
+        c.created_at -= timedelta(hours=1)
+        sla.apply(s, c, c.created_at)
+    sweep_job(runtime_of(app).context(), {})
+    html = agent_client.get(f"/console/c/{conv.public_id}").get_data(as_text=True)
+    panel = html[html.index('id="sla-panel"'):]
+    panel = panel[:panel.index("</section>")]
+    assert "Gold" in panel and "First response: due" in panel and "Resolution: due" in panel
+    assert 'class="sla sla-breached">breached<' in panel and "overdue" in panel
