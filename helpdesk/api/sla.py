@@ -8,6 +8,7 @@ from typing import Any
 from flask import jsonify
 
 from helpdesk.api.views import actor, bp
+from helpdesk.errors import Invalid
 from helpdesk.tickets.sla import services as sla
 from helpdesk.tickets.sla.serialize import business_hours_dict, policy_dict
 from helpdesk.web import commit, db_session, json_body
@@ -36,8 +37,10 @@ def business_hours_get(public_id: str) -> Any:
 def business_hours_patch(public_id: str) -> Any:
     session = db_session()
     row = sla.get_business_hours(session, public_id)
-    data = {"name": row.name, "timezone": row.timezone, "hours": row.hours, "holidays": row.holidays,
-            **json_body()}
+    body = json_body()
+    if unknown := sorted(set(body) - {"name", "timezone", "hours", "holidays"}):
+        raise Invalid(unknown[0], "not a field of business hours; use holidays, hours, name, timezone")
+    data = {"name": row.name, "timezone": row.timezone, "hours": row.hours, "holidays": row.holidays, **body}
     sla.update_business_hours(session, actor(), row, name=data["name"], timezone=data["timezone"],
                               hours=data["hours"], holidays=data["holidays"] or [])
     commit()

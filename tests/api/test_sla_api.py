@@ -121,3 +121,12 @@ def test_only_admins_write_and_names_are_unique(app: Flask, api: Any, agent_api:
     api.post("/sla-policies", json={"name": "Y", "business_hours": bh["id"],
                                     "targets": {"first_response_minutes": 5}})
     assert_error(api.delete(f"/business-hours/{bh['id']}"), 409, "business_hours_in_use")
+
+
+def test_patching_business_hours_validates_and_keeps_what_is_not_given(app: Flask, api: Any) -> None:
+    bh = api.post("/business-hours", json={"name": "Office", "timezone": "UTC", "hours": WEEK}).get_json()
+    r = api.patch(f"/business-hours/{bh['id']}", json={"holidays": ["2026-12-24"]})
+    assert r.status_code == 200 and r.get_json()["hours"] == WEEK and r.get_json()["holidays"] == ["2026-12-24"]
+    assert_error(api.patch(f"/business-hours/{bh['id']}", json={"hours": {"mon": [["10:00", "09:00"]]}}), 422)
+    assert_error(api.patch(f"/business-hours/{bh['id']}", json={"colour": "red"}), 422, "invalid_colour")
+    assert api.get(f"/business-hours/{bh['id']}").get_json()["holidays"] == ["2026-12-24"]

@@ -250,3 +250,22 @@ def test_bad_policies_are_refused_and_nothing_is_stored(app: Flask, data: dict, 
     assert err.value.field == field
     with db_of(app).unit_of_work() as s:
         assert s.scalar(select(SlaPolicy)) is None
+
+
+def test_a_pause_only_owes_back_the_open_hours_it_spanned(app: Flask, inbox: Inbox) -> None:
+    with db_of(app).unit_of_work() as s:
+        hours = sla.create_business_hours(s, SYSTEM, name="Office", timezone="Europe/Berlin", hours=BERLIN_WEEK)
+        hours_id = hours.public_id
+    policy(app, name="Office", business_hours=hours_id, targets={"first_response_minutes": 8 * 60})
+    conv = make_conversation(app, inbox)
+    monday_10 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)   # 10:00 Berlin
+    with db_of(app).unit_of_work() as s:
+        c = s.get(Conversation, conv.id)
+        c.created_at = monday_10
+        st = sla.apply(s, c, monday_10)
+        assert st.first_response_due_at == datetime(2026, 12, 8, 9, 0, tzinfo=UTC)   # Tue 10:00
+        # Waiting on the customer from Monday 16:00 to Tuesday 10:00: two open hours (16-17, 9-10).
+        sla.pause(st, datetime(2026, 12, 7, 15, 0, tzinfo=UTC))
+        sla.resume(st, datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
+        sla.recompute(st)
+        assert st.first_response_due_at == datetime(2026, 12, 8, 11, 0, tzinfo=UTC)  # Tue 12:00

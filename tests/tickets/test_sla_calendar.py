@@ -113,3 +113,28 @@ def test_impossible_calendars_are_refused(timezone: str, hours: dict, holidays: 
     with pytest.raises(Invalid) as err:
         cal.parse(timezone, hours, holidays)
     assert err.value.field == field
+
+
+pauses = st.lists(st.tuples(instants, st.integers(min_value=1, max_value=3000)), max_size=4).map(
+    lambda spans: _disjoint([(t, t + timedelta(minutes=m)) for t, m in spans]))
+
+
+def _disjoint(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    out: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+@FAST
+@given(calendars, instants, durations, pauses)
+def test_a_due_time_with_pauses_leaves_exactly_the_target_of_unpaused_open_time(
+        c: cal.Calendar, t: datetime, d: timedelta, spans: list[tuple[datetime, datetime]]) -> None:
+    from helpdesk.tickets.sla.services import due
+
+    at = due(c, t, int(d.total_seconds() // 60), spans)
+    paused = sum((cal.between(c, max(a, t), min(b, at)) for a, b in spans), timedelta(0))
+    assert cal.between(c, t, at) - paused == d
