@@ -286,6 +286,18 @@ PATHS["/reports/summary"] = {"get": {
     "parameters": [*REPORT_PARAMS, {"name": "group_by", "in": "query",
                                     "schema": {"enum": ["agent", "team", "inbox", "channel", "day"]}}],
     "responses": {"200": _json(_ref("ReportSummary")), **ERRORS, **FORBIDDEN}}}
+_SLA_ROW = {"type": "object", "properties": {
+    "key": {"type": ["string", "null"], "description": "agent, team or inbox id, or the priority"},
+    "label": {"type": "string"}, "conversations": {"type": "integer"}, "met": {"type": "integer"},
+    "breached": {"type": "integer"}, "running": {"type": "integer", "description": "a target still ahead"},
+    "met_rate": {"type": ["number", "null"], "description": "met / (met + breached), 0 to 1"}}}
+PATHS["/reports/sla"] = {"get": {
+    "summary": "Share of SLA targets met, in total and per agent, team, inbox and priority (managers)",
+    "parameters": REPORT_PARAMS,
+    "responses": {"200": _json({"type": "object", "properties": {
+        "totals": _SLA_ROW,
+        **{g: {"type": "array", "items": _SLA_ROW} for g in ("agent", "team", "inbox", "priority")}}}),
+        **ERRORS, **FORBIDDEN}}}
 PATHS["/reports/conversations.csv"] = {"get": {
     "summary": "One CSV row per conversation created in the period (managers); formula-like cells escaped",
     "parameters": REPORT_PARAMS,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from helpdesk import db_of
 from helpdesk.accounts.models import Agent
@@ -88,3 +89,18 @@ def test_the_csv_carries_due_times_and_breaches(app: Flask, client: FlaskClient,
     created = datetime.fromisoformat(on_time["created_at"].replace("Z", "+00:00"))
     due = datetime.fromisoformat(on_time["first_response_due_at"].replace("Z", "+00:00"))
     assert abs(due - created - timedelta(minutes=60)) <= timedelta(seconds=1)
+
+
+def test_the_sla_figures_by_rest_for_managers_only(app: Flask, client: FlaskClient, manager: Agent) -> None:
+    from helpdesk.accounts import services as accounts
+
+    _scenario(app)
+    with db_of(app).unit_of_work() as s:
+        token = accounts.create_api_token(s, SYSTEM, s.get(Agent, manager.id), "reports")
+        agent_token = accounts.create_api_token(s, SYSTEM, s.scalar(
+            select(Agent).filter_by(email="bob@example.com")), "reports")
+    body = client.get(f"/api/v1/reports/sla?{_range()}", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert body["totals"]["met_rate"] == 0.3333 and {r["label"] for r in body["agent"]} == {
+        "Alice", "Bob", "Unassigned"}
+    assert client.get(f"/api/v1/reports/sla?{_range()}",
+                      headers={"Authorization": f"Bearer {agent_token}"}).status_code == 403
