@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from helpdesk import db_of
+from helpdesk import db_of, events
 from helpdesk.accounts.models import Agent, AuditEntry
 from helpdesk.actors import SYSTEM, agent_actor, customer_actor
 from helpdesk.runtime import runtime_of
@@ -269,3 +269,52 @@ def test_a_pause_only_owes_back_the_open_hours_it_spanned(app: Flask, inbox: Inb
         sla.resume(st, datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
         sla.recompute(st)
         assert st.first_response_due_at == datetime(2026, 12, 8, 11, 0, tzinfo=UTC)  # Tue 12:00
+
+
+def test_a_breach_recorded_meanwhile_by_another_transaction_is_not_an_error(app: Flask, inbox: Inbox,
+                                                                             agent: Agent) -> None:
+    from sqlalchemy import insert
+
+    from helpdesk.tickets.sla.events import SlaBreached
+
+    policy(app, name="Default")
+    conv = make_conversation(app, inbox)
+    with db_of(app).unit_of_work() as s:
+        c = s.get(Conversation, conv.id)
+        c.created_at -= timedelta(hours=2)
+        st = sla.apply(s, c, c.created_at)
+        assert st.breaches == []  # loaded: the row below is unseen by this state, as with a racing sweep
+        s.execute(insert(SlaBreach).values(sla_id=st.id, metric="first_response", due_at=st.first_response_due_at,
+                                           recorded_at=datetime.now(UTC)))
+        assert sla.record_breaches(s, st, datetime.now(UTC)) == []
+        # The message that found it late still goes through.
+        tickets.post_message(s, agent_actor(s.get(Agent, agent.id)), c, body="Sorry")
+        assert not any(isinstance(e, SlaBreached) for e in events.pending(s))
+    assert [b.metric for b in state(app, conv).breaches] == ["first_response"]
+
+
+def test_a_breach_is_an_event_for_higher_rooms(app: Flask, inbox: Inbox) -> None:
+    from helpdesk.tickets.sla.events import SlaBreached
+
+    seen: list[SlaBreached] = []
+    runtime = runtime_of(app)
+    runtime.events.subscribe(SlaBreached, seen.append)
+    policy(app, name="Default")
+    conv = make_conversation(app, inbox)
+    st = state(app, conv)
+    runtime.clock = lambda: st.first_response_due_at + timedelta(seconds=1)
+    sweep_job(runtime.context(), {})
+    assert [(e.conversation_id, e.metric, e.due_at) for e in seen] == [
+        (conv.id, "first_response", st.first_response_due_at)]
+
+
+def test_a_target_the_business_hours_never_reach_is_refused(app: Flask) -> None:
+    from helpdesk.errors import Invalid
+
+    with db_of(app).unit_of_work() as s:
+        sparse = sla.create_business_hours(s, SYSTEM, name="Sparse", timezone="UTC",
+                                           hours={"mon": [["09:00", "09:01"]]})
+        with pytest.raises(Invalid) as err:
+            sla.create_policy(s, SYSTEM, {"name": "Never", "business_hours": sparse.public_id,
+                                          "targets": {"first_response_minutes": 500_000}})
+        assert err.value.field == "targets"

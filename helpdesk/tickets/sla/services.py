@@ -9,26 +9,30 @@ and due time, by the worker's sweep or at the moment a late reply or resolve hap
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from helpdesk import jobs
+from helpdesk import events, jobs
 from helpdesk.accounts.models import Role
 from helpdesk.accounts.services import audit, require
 from helpdesk.actors import Actor
 from helpdesk.errors import Conflict, Invalid, NotFound
 from helpdesk.tickets.models import Channel, Conversation, Inbox, Priority, Status
 from helpdesk.tickets.sla import calendar as cal
+from helpdesk.tickets.sla.events import SlaBreached
 from helpdesk.tickets.sla.models import BusinessHours, ConversationSla, SlaBreach, SlaPolicy
 
 MAX_TARGET_MINUTES = 365 * 24 * 60
 MATCH_KEYS = ("inbox", "channel", "priority", "tags")
 REAPPLY_JOB = "sla.reapply"
 REAPPLY_BATCH = 500
+log = logging.getLogger(__name__)
 
 
 # -- calendars --------------------------------------------------------------------------------
@@ -182,12 +186,29 @@ def _policy_fields(session: Session, data: dict[str, Any], policy: SlaPolicy | N
         fields["next_response_minutes"] = _target(targets.get("next_response_minutes"),
                                                   "next_response_minutes", False)
         fields["resolution_minutes"] = _target(targets.get("resolution_minutes"), "resolution_minutes", False)
+    calendar_row = fields.get("business_hours", policy.business_hours if policy is not None else None)
+    if calendar_row is not None:
+        targets_now = targets_of(policy) if policy is not None else {}
+        targets_now.update({k: v for k, v in fields.items() if k.endswith("_minutes")})
+        _check_reachable(calendar_of(calendar_row), list(targets_now.values()))
     if data.get("position") is not None:
         position = data["position"]
         if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= 100_000:
             raise Invalid("position", "a whole number from 0")
         fields["position"] = position
     return fields
+
+
+def _check_reachable(calendar: cal.Calendar | None, minutes: list[int | None]) -> None:
+    """A target that a sparse calendar cannot reach within the scan bound is refused here, once,
+    rather than failing every later message of every conversation under the policy."""
+    longest = max((m for m in minutes if m), default=None)
+    if calendar is None or longest is None:
+        return
+    try:
+        cal.add(calendar, datetime.now(UTC), timedelta(minutes=longest))
+    except Invalid:
+        raise Invalid("targets", "these business hours never reach that many minutes") from None
 
 
 def policy_audit_data(policy: SlaPolicy) -> dict[str, Any]:
@@ -322,13 +343,20 @@ def recompute(state: ConversationSla) -> None:
         state.first_response_due_at = state.next_response_due_at = state.resolution_due_at = None
         state.next_due_at = state.check_at = None
         return
-    calendar = calendar_of(policy.business_hours)
     pauses = _pauses(state)
-    state.first_response_due_at = due(calendar, conversation.created_at, policy.first_response_minutes, pauses)
-    state.next_response_due_at = (due(calendar, state.awaiting_since, policy.next_response_minutes, pauses)
-                                  if state.awaiting_since and policy.next_response_minutes else None)
-    state.resolution_due_at = (due(calendar, conversation.created_at, policy.resolution_minutes, pauses)
-                               if policy.resolution_minutes else None)
+    try:
+        calendar = calendar_of(policy.business_hours)
+        state.first_response_due_at = due(calendar, conversation.created_at, policy.first_response_minutes,
+                                          pauses)
+        state.next_response_due_at = (due(calendar, state.awaiting_since, policy.next_response_minutes, pauses)
+                                      if state.awaiting_since and policy.next_response_minutes else None)
+        state.resolution_due_at = (due(calendar, conversation.created_at, policy.resolution_minutes, pauses)
+                                   if policy.resolution_minutes else None)
+    except Invalid:
+        # Stored hours that no longer parse or never reach the target: no due times, rather than
+        # failing the message or status change that asked for the recompute.
+        log.exception("SLA policy %s: due times cannot be computed", policy.public_id)
+        state.first_response_due_at = state.next_response_due_at = state.resolution_due_at = None
     unmet = [(metric, at) for metric, at in _dues(state).items()
              if at is not None and _met_at(state, metric) is None]
     state.next_due_at = min((at for _m, at in unmet), default=None)
@@ -345,11 +373,19 @@ def record_breaches(session: Session, state: ConversationSla, now: datetime) -> 
             continue
         met = _met_at(state, metric)
         if (met is not None and at < met) or (met is None and at <= now):
-            state.breaches.append(SlaBreach(metric=metric, due_at=at, policy_id=state.policy_id,
-                                            recorded_at=now))
+            if state.id is None:
+                session.flush()
+            try:
+                with session.begin_nested():  # the sweep and a late reply may record it at once
+                    session.add(SlaBreach(sla_id=state.id, metric=metric, due_at=at, policy_id=state.policy_id,
+                                          recorded_at=now))
+                    session.flush()
+            except IntegrityError:
+                continue  # recorded by the other one: exactly what was wanted
+            finally:
+                session.expire(state, ["breaches"])
+            events.record(session, SlaBreached(state.conversation_id, state.policy_id, metric, at))
             found.append(metric)
-    if found:
-        session.flush()
     return found
 
 
