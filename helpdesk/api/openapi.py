@@ -98,7 +98,10 @@ PATHS: dict[str, Any] = {
             {"name": "inbox", "in": "query", "schema": {"type": "string"}},
             {"name": "assignee", "in": "query", "schema": {"type": "string"},
              "description": "agent id or email, or `none` for unassigned"},
-            {"name": "customer", "in": "query", "schema": {"type": "string"}}],
+            {"name": "customer", "in": "query", "schema": {"type": "string"}},
+            {"name": "sort", "in": "query", "schema": {"enum": ["activity", "due"]},
+             "description": "activity (default): most recent first; due: earliest unmet SLA due time first, "
+                            "conversations without one last"}],
             "responses": {"200": _json(_page("Conversation")), **ERRORS}},
         "post": {"summary": "Open a conversation",
                  "requestBody": {"required": True, "content": {"application/json": {

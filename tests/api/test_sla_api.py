@@ -130,3 +130,20 @@ def test_patching_business_hours_validates_and_keeps_what_is_not_given(app: Flas
     assert_error(api.patch(f"/business-hours/{bh['id']}", json={"hours": {"mon": [["10:00", "09:00"]]}}), 422)
     assert_error(api.patch(f"/business-hours/{bh['id']}", json={"colour": "red"}), 422, "invalid_colour")
     assert api.get(f"/business-hours/{bh['id']}").get_json()["holidays"] == ["2026-12-24"]
+
+
+def test_the_conversation_list_sorts_by_due_time(app: Flask, api: Any) -> None:
+    inbox = make_inbox(app)[0]
+    api.post("/sla-policies", json={"name": "Urgent", "match": {"priority": "urgent"},
+                                    "targets": {"first_response_minutes": 5}})
+    api.post("/sla-policies", json={"name": "Urgent-ish", "match": {"priority": "high"},
+                                    "targets": {"first_response_minutes": 50}})
+    convs = [make_conversation(app, inbox, email=f"c{i}@example.com") for i in range(3)]
+    api.patch(f"/conversations/{convs[1].public_id}", json={"priority": "urgent"})
+    api.patch(f"/conversations/{convs[2].public_id}", json={"priority": "high"})
+    first = api.get("/conversations?sort=due&limit=2").get_json()
+    rest = api.get(f"/conversations?sort=due&limit=2&cursor={first['next_cursor']}").get_json()
+    assert [c["id"] for c in first["data"] + rest["data"]] == [convs[1].public_id, convs[2].public_id,
+                                                              convs[0].public_id]
+    assert rest["next_cursor"] is None
+    assert_error(api.get("/conversations?sort=soonest"), 422, "invalid_sort")

@@ -444,6 +444,7 @@ def on_updated(session: Session, conversation: Conversation, changes: dict[str, 
         if old == Status.pending.value:
             resume(state, now)
         if new == Status.pending.value:
+            record_breaches(session, state, now)  # what was already late stays late while waiting
             pause(state, now)
     if state is not None or set(changes) & {"priority", "tags", "inbox", "channel"}:
         state = apply(session, conversation, now)
