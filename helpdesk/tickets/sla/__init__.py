@@ -49,10 +49,12 @@ def init_app(app: Any, runtime: Runtime) -> None:
     def posted(session: Session, ev: MessagePosted) -> None:
         if ev.private or ev.author_type not in ("agent", "customer"):
             return
-        message = session.get(Message, ev.message_id)
-        if message is not None:
-            services.on_message(session, message.conversation, author_type=ev.author_type,
-                                at=message.created_at)
+        message = session.get(Message, ev.message_id)  # in the identity map: no query
+        if message is None:
+            return
+        if ev.author_type == "customer" and message.conversation.first_response_at is None:
+            return  # before the first agent reply a customer message changes no clock: skip the look-up
+        services.on_message(session, message.conversation, author_type=ev.author_type, at=message.created_at)
 
     def updated(session: Session, ev: ConversationUpdated) -> None:
         if ev.changes and (conversation := session.get(Conversation, ev.conversation_id)):
