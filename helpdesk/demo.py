@@ -90,6 +90,7 @@ def seed(app: Flask) -> None:
                                               address="support@shop.example", team=team)
         email_inbox.members = [agent, second]
         inboxes = {Channel.chat.value: chat, Channel.email.value: email_inbox}
+        _seed_service_levels(session)
         customers = [crm.customer_for_email(session, SYSTEM, email, name) for name, email in CUSTOMERS]
         now = utcnow()
         for n, (who, channel, subject, status, lines) in enumerate(CONVERSATIONS):
@@ -120,6 +121,22 @@ def seed(app: Flask) -> None:
         seed_orders(session)  # the messages' order numbers are linked after this commit
         _ = admin
     _history_was_sent(app)
+
+
+def _seed_service_levels(session: Any) -> None:
+    """Shop hours and two policies, so the demo queue shows SLA countdowns and breaches."""
+    from helpdesk.tickets.sla import services as sla
+
+    hours = sla.create_business_hours(
+        session, SYSTEM, name="Shop hours", timezone="Europe/Berlin",
+        hours={**{d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")}, "sat": [["10:00", "14:00"]]},
+        holidays=["2026-12-24", "2026-12-25", "2026-12-26", "2027-01-01"])
+    sla.create_policy(session, SYSTEM, {"name": "Urgent", "match": {"priority": ["high", "urgent"]},
+                                        "targets": {"first_response_minutes": 30, "next_response_minutes": 60,
+                                                    "resolution_minutes": 480}})
+    sla.create_policy(session, SYSTEM, {"name": "Standard", "business_hours": hours.public_id,
+                                        "targets": {"first_response_minutes": 120, "next_response_minutes": 240,
+                                                    "resolution_minutes": 2880}})
 
 
 def _history_was_sent(app: Flask) -> None:

@@ -28,10 +28,10 @@ def test_every_room_registers_its_jobs_on_each_apps_own_runtime(app: Flask, othe
     assert first is not second and first.jobs is not second.jobs
     expected = {"crm.pull", "crm.push", "crm.refresh", "orders.fetch", "orders.backfill", "orders.magento_pull",
                 "orders.start_pulls", "csat.send", "tickets.wake_snoozed", "email.send", "email.acknowledge",
-                "email.imap_poll", "email.csat_survey", "email.housekeeping"}
+                "email.imap_poll", "email.csat_survey", "email.housekeeping", "sla.sweep", "sla.reapply"}
     assert expected <= set(first.jobs.kinds) == set(second.jobs.kinds)
     assert set(first.jobs.every) == {"tickets.wake_snoozed", "email.housekeeping", "email.display_backfill",
-                                     "orders.start_pulls", "rules.idle"}
+                                     "orders.start_pulls", "rules.idle", "sla.sweep"}
 
 
 def test_a_handler_registered_on_one_app_is_unknown_to_the_other(app: Flask, other_app: Flask) -> None:

@@ -10,6 +10,7 @@ def init_app(app: Any, runtime: Any) -> None:
     from helpdesk.api import customers as _customers  # noqa: F401
     from helpdesk.api import orders as _orders  # noqa: F401
     from helpdesk.api import reports as _reports  # noqa: F401
+    from helpdesk.api import sla as _sla  # noqa: F401
     from helpdesk.api import views
     from helpdesk.extensions import csrf
 

@@ -98,7 +98,10 @@ PATHS: dict[str, Any] = {
             {"name": "inbox", "in": "query", "schema": {"type": "string"}},
             {"name": "assignee", "in": "query", "schema": {"type": "string"},
              "description": "agent id or email, or `none` for unassigned"},
-            {"name": "customer", "in": "query", "schema": {"type": "string"}}],
+            {"name": "customer", "in": "query", "schema": {"type": "string"}},
+            {"name": "sort", "in": "query", "schema": {"enum": ["activity", "due"]},
+             "description": "activity (default): most recent first; due: earliest unmet SLA due time first, "
+                            "conversations without one last"}],
             "responses": {"200": _json(_page("Conversation")), **ERRORS}},
         "post": {"summary": "Open a conversation",
                  "requestBody": {"required": True, "content": {"application/json": {
@@ -286,6 +289,18 @@ PATHS["/reports/summary"] = {"get": {
     "parameters": [*REPORT_PARAMS, {"name": "group_by", "in": "query",
                                     "schema": {"enum": ["agent", "team", "inbox", "channel", "day"]}}],
     "responses": {"200": _json(_ref("ReportSummary")), **ERRORS, **FORBIDDEN}}}
+_SLA_ROW = {"type": "object", "properties": {
+    "key": {"type": ["string", "null"], "description": "agent, team or inbox id, or the priority"},
+    "label": {"type": "string"}, "conversations": {"type": "integer"}, "met": {"type": "integer"},
+    "breached": {"type": "integer"}, "running": {"type": "integer", "description": "a target still ahead"},
+    "met_rate": {"type": ["number", "null"], "description": "met / (met + breached), 0 to 1"}}}
+PATHS["/reports/sla"] = {"get": {
+    "summary": "Share of SLA targets met, in total and per agent, team, inbox and priority (managers)",
+    "parameters": REPORT_PARAMS,
+    "responses": {"200": _json({"type": "object", "properties": {
+        "totals": _SLA_ROW,
+        **{g: {"type": "array", "items": _SLA_ROW} for g in ("agent", "team", "inbox", "priority")}}}),
+        **ERRORS, **FORBIDDEN}}}
 PATHS["/reports/conversations.csv"] = {"get": {
     "summary": "One CSV row per conversation created in the period (managers); formula-like cells escaped",
     "parameters": REPORT_PARAMS,
@@ -308,6 +323,68 @@ PATHS["/tokens"] = {"get": {
 PATHS["/tokens/{id}"] = {"parameters": [ID], "delete": {
     "summary": "Revoke one of the caller's tokens at once: the next request with it gets 401",
     "responses": {"204": {"description": "Revoked"}, **ERRORS}}}
+
+# -- Service levels (helpdesk/api/sla.py) ----------------------------------------------------------
+_HHMM = {"type": "string", "pattern": "^([01][0-9]|2[0-4]):[0-5][0-9]$"}
+SCHEMAS["BusinessHours"] = {"type": "object", "required": ["name", "timezone", "hours"], "properties": {
+    "id": {"type": "string", "readOnly": True}, "name": {"type": "string", "maxLength": 120},
+    "timezone": {"type": "string", "description": "IANA time zone, e.g. Europe/Berlin"},
+    "hours": {"type": "object", "description": "weekday -> open intervals in local time; a day left out "
+              "is closed; 24:00 ends a day; intervals must not overlap",
+              "propertyNames": {"enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+              "additionalProperties": {"type": "array", "items": {
+                  "type": "array", "items": _HHMM, "minItems": 2, "maxItems": 2}}},
+    "holidays": {"type": "array", "items": {"type": "string", "format": "date"},
+                 "description": "closed all day"},
+    "created_at": {"type": "string", "format": "date-time", "readOnly": True}}}
+SCHEMAS["SlaPolicy"] = {"type": "object", "required": ["name", "targets"], "properties": {
+    "id": {"type": "string", "readOnly": True}, "name": {"type": "string", "maxLength": 120},
+    "position": {"type": "integer", "minimum": 0, "description": "ascending; a new policy goes last unless given"},
+    "business_hours": {"type": ["string", "null"], "description": "business hours id; null counts 24/7"},
+    "match": {"type": "object", "description": "all given conditions must hold; empty matches every conversation",
+              "properties": {"inbox": {"type": "string"}, "channel": {"enum": ["chat", "email"]},
+                             "priority": {"oneOf": [{"enum": ["low", "normal", "high", "urgent"]},
+                                                    {"type": "array", "items": {
+                                                        "enum": ["low", "normal", "high", "urgent"]}}]},
+                             "tags": {"type": "array", "items": {"type": "string"},
+                                      "description": "any one of them"}}},
+    "targets": {"type": "object", "required": ["first_response_minutes"], "properties": {
+        "first_response_minutes": {"type": "integer", "minimum": 1},
+        "next_response_minutes": {"type": ["integer", "null"], "minimum": 1},
+        "resolution_minutes": {"type": ["integer", "null"], "minimum": 1}}},
+    "created_at": {"type": "string", "format": "date-time", "readOnly": True}}}
+SCHEMAS["ConversationSla"] = {"type": ["object", "null"], "description": "null without a policy", "properties": {
+    "policy": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}}},
+    "first_response_due_at": {"type": ["string", "null"], "format": "date-time"},
+    "next_response_due_at": {"type": ["string", "null"], "format": "date-time"},
+    "resolution_due_at": {"type": ["string", "null"], "format": "date-time"},
+    "paused": {"type": "boolean", "description": "pending on the customer: the clock stands still"},
+    "breached": {"type": "array", "items": {"enum": ["first_response", "next_response", "resolution"]}}}}
+SCHEMAS["Conversation"]["properties"]["sla"] = {**_ref("ConversationSla"),
+                                                "description": "on GET and PATCH of one conversation"}
+_ADMIN = {"403": _json(_ref("Error"), "The token's agent is not an admin"),
+          "409": _json(_ref("Error"), "The name is taken, or the record is in use")}
+
+
+def _list(item: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": _ref(item)}}}
+
+
+def _body(item: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(item)}}}
+
+
+for _path, _item, _what in (("/business-hours", "BusinessHours", "business hours"),
+                            ("/sla-policies", "SlaPolicy", "SLA policies")):
+    PATHS[_path] = {
+        "get": {"summary": f"List {_what}", "responses": {"200": _json(_list(_item)), **ERRORS}},
+        "post": {"summary": f"Create {_what} (admins); bad input is 422 and nothing is stored",
+                 "requestBody": _body(_item), "responses": {"201": _json(_ref(_item), "Created"), **ERRORS, **_ADMIN}}}
+    PATHS[_path + "/{id}"] = {"parameters": [ID],
+        "get": {"summary": f"One of the {_what}", "responses": {"200": _json(_ref(_item)), **ERRORS}},
+        "patch": {"summary": "Change the fields given (admins); open conversations follow",
+                  "requestBody": _body(_item), "responses": {"200": _json(_ref(_item)), **ERRORS, **_ADMIN}},
+        "delete": {"summary": "Delete (admins)", "responses": {"204": {"description": "Deleted"}, **ERRORS, **_ADMIN}}}
 
 
 # Outside /api/v1 (hence its own server entry): no token, for load balancers (helpdesk/health.py).

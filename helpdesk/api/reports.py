@@ -12,6 +12,7 @@ from helpdesk.errors import Forbidden
 from helpdesk.reports import export
 from helpdesk.reports.figures import summary
 from helpdesk.reports.params import ReportQuery, read_query
+from helpdesk.reports.sla import sla_met
 from helpdesk.web import database, db_session
 
 
@@ -35,3 +36,9 @@ def reports_conversations_csv() -> Any:
     name = f"conversations-{query.period.days[0]}-{query.period.days[-1]}.csv"
     return Response(export.stream_csv(database(), query.period, query.filters),
                     mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.get("/reports/sla")
+def reports_sla() -> Any:
+    query = _manager_query()
+    return jsonify(sla_met(db_session(), query.period, query.filters))

@@ -17,6 +17,8 @@ from helpdesk.errors import Forbidden, Invalid, NotFound, Unauthorized
 from helpdesk.tickets import queries, services
 from helpdesk.tickets.models import Inbox, Message, Team
 from helpdesk.tickets.serialize import conversation_dict, message_dict
+from helpdesk.tickets.sla.serialize import sla_dict
+from helpdesk.tickets.sla.services import state_of
 from helpdesk.web import commit, db_session, json_body
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -88,7 +90,8 @@ def conversations_list() -> Any:
             raise Invalid("customer", "no such customer") from None
     page = queries.list_conversations(session, status=args.get("status") or None,
                                       limit=queries.parse_limit(args.get("limit")),
-                                      cursor=args.get("cursor") or None, **filters)
+                                      cursor=args.get("cursor") or None, sort=args.get("sort") or "activity",
+                                      **filters)
     return jsonify(data=[conversation_dict(c, for_agent=True) for c in page.items],
                    next_cursor=page.next_cursor)
 
@@ -121,8 +124,9 @@ def conversations_create() -> Any:
 
 @bp.get("/conversations/<public_id>")
 def conversations_get(public_id: str) -> Any:
-    conv = services.get_conversation(db_session(), public_id, actor())
-    return jsonify(conversation_dict(conv, for_agent=True))
+    session = db_session()
+    conv = services.get_conversation(session, public_id, actor())
+    return jsonify({**conversation_dict(conv, for_agent=True), "sla": sla_dict(state_of(session, conv))})
 
 
 @bp.patch("/conversations/<public_id>")
@@ -152,7 +156,7 @@ def conversations_patch(public_id: str) -> Any:
             raise Invalid("tags", "a list of tag names")
         services.set_tags(session, actor(), conv, data["tags"])
     commit()
-    return jsonify(conversation_dict(conv, for_agent=True))
+    return jsonify({**conversation_dict(conv, for_agent=True), "sla": sla_dict(state_of(session, conv))})
 
 
 def _when(value: Any) -> Any:

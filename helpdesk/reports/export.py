@@ -20,10 +20,12 @@ from helpdesk.reports.ranges import Filters, Period
 from helpdesk.reports.sql import epoch
 from helpdesk.tickets.csat_models import CsatSurvey
 from helpdesk.tickets.models import AuthorType, Conversation, Inbox, Message, Team
+from helpdesk.tickets.sla.models import ConversationSla, SlaBreach, SlaPolicy
 
 HEADER = ["conversation_id", "ref", "subject", "channel", "inbox", "team", "agent", "customer_email",
           "status", "created_at", "first_response_at", "resolved_at", "first_response_seconds",
-          "resolution_seconds", "agent_replies", "csat_score", "csat_comment", "csat_agent", "linked_orders"]
+          "resolution_seconds", "agent_replies", "csat_score", "csat_comment", "csat_agent", "linked_orders",
+          "sla_policy", "first_response_due_at", "next_response_due_at", "resolution_due_at", "sla_breached"]
 BATCH = 5_000
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -58,13 +60,17 @@ def rows(session: Session, period: Period, filters: Filters = Filters()) -> Iter
                type_coerce(Conversation.channel, String), Inbox.name, Team.name, assignee.name,
                Customer.email, type_coerce(Conversation.status, String), epoch(Conversation.created_at),
                epoch(Conversation.first_response_at), epoch(Conversation.resolved_at), replies,
-               CsatSurvey.score, CsatSurvey.comment, survey_agent.name)
+               CsatSurvey.score, CsatSurvey.comment, survey_agent.name, SlaPolicy.name,
+               epoch(ConversationSla.first_response_due_at), epoch(ConversationSla.next_response_due_at),
+               epoch(ConversationSla.resolution_due_at), ConversationSla.id)
         .join(Inbox, Inbox.id == Conversation.inbox_id)
         .join(Customer, Customer.id == Conversation.customer_id)
         .outerjoin(Team, Team.id == Conversation.team_id)
         .outerjoin(assignee, assignee.id == Conversation.assignee_id)
         .outerjoin(CsatSurvey, CsatSurvey.conversation_id == Conversation.id)
         .outerjoin(survey_agent, survey_agent.id == CsatSurvey.agent_id)
+        .outerjoin(ConversationSla, ConversationSla.conversation_id == Conversation.id)
+        .outerjoin(SlaPolicy, SlaPolicy.id == ConversationSla.policy_id)
         .where(Conversation.created_at >= period.start, Conversation.created_at < period.end,
                *_conversation_filters(filters))
         .order_by(Conversation.created_at, Conversation.id)
@@ -83,13 +89,27 @@ def rows(session: Session, period: Period, filters: Filters = Filters()) -> Iter
 
 def _emit(session: Session, batch: list[Any]) -> Iterator[list[Any]]:
     linked = _linked_orders(session, [r[0] for r in batch])
+    breaches = _breaches(session, [r[21] for r in batch if r[21] is not None])
     for r in batch:
         yield [escape_cell(v) for v in (
             r[1], r[2], r[3], r[4], r[5], r[6] or "", r[7] or "", r[8] or "", r[9],
             _iso(r[10]), _iso(r[11]), _iso(r[12]), _seconds(r[11], r[10]), _seconds(r[12], r[10]),
             r[13] or 0, "" if r[14] is None else r[14], r[15] or "", r[16] or "",
-            " ".join(linked.get(r[0], [])),
+            " ".join(linked.get(r[0], [])), r[17] or "", _iso(r[18]), _iso(r[19]), _iso(r[20]),
+            " ".join(breaches.get(r[21], [])),
         )]
+
+
+def _breaches(session: Session, sla_ids: list[int]) -> dict[int, list[str]]:
+    """The breached SLA metrics of each conversation's clock, each named once."""
+    out: dict[int, list[str]] = {}
+    if not sla_ids:
+        return out
+    query = (select(SlaBreach.sla_id, SlaBreach.metric).where(SlaBreach.sla_id.in_(sla_ids))
+             .distinct().order_by(SlaBreach.sla_id, SlaBreach.metric))
+    for sla_id, metric in session.execute(query):
+        out.setdefault(sla_id, []).append(metric)
+    return out
 
 
 def _linked_orders(session: Session, ids: list[int]) -> dict[int, list[str]]:

@@ -25,6 +25,8 @@ from helpdesk.reports.commerce import commerce
 from helpdesk.reports.figures import low_scores, summaries
 from helpdesk.reports.params import ReportQuery, read_query
 from helpdesk.reports.ranges import Filters, parse_period, timezone
+from helpdesk.reports.sla import GROUPS as SLA_GROUPS
+from helpdesk.reports.sla import sla_met
 from helpdesk.tickets import csat
 from helpdesk.tickets.models import Inbox, Team
 from helpdesk.web import commit, current_actor, database, db_session, require_role
@@ -99,6 +101,7 @@ def dashboard() -> Any:
         table=table, tables=TABLES,
         error=error, low=low_scores(session, query.period, query.filters),
         commerce=commerce(session, query.period),
+        sla=sla_met(session, query.period, query.filters), sla_groups=SLA_GROUPS,
         agent_list=session.scalars(select(Agent).order_by(Agent.name)).all(),
         team_list=session.scalars(select(Team).order_by(Team.name)).all(),
         inbox_list=session.scalars(select(Inbox).order_by(Inbox.name)).all(), period=query.period,

@@ -230,6 +230,10 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     if (existing && existing.classList.contains("live-new")) row.classList.add("fresh", "live-new");
     if (existing) {
       const moved = existing.querySelector("time") && existing.querySelector("time").getAttribute("datetime") !== (c.last_activity_at || "");
+      // The SLA badge is the server's (the socket payload has none): keep it on the rebuilt row.
+      const badge = existing.querySelector(".sla");
+      const time = row.querySelector(".row-time");
+      if (badge && time) time.before(badge);
       existing.replaceWith(row);
       if (moved) rowsList().prepend(row);
     } else {

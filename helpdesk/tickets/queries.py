@@ -7,6 +7,7 @@ import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -16,8 +17,10 @@ from helpdesk.crm.models import Customer
 from helpdesk.db import MAX_INT
 from helpdesk.errors import Invalid
 from helpdesk.tickets.models import Conversation, Inbox, Status
+from helpdesk.tickets.sla.models import ConversationSla
 
 MAX_LIMIT = 100
+SORTS = ("activity", "due")
 
 
 @dataclass
@@ -29,6 +32,22 @@ class Page:
 def encode_cursor(conversation: Conversation) -> str:
     raw = json.dumps([conversation.last_activity_at.isoformat(), conversation.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def encode_due_cursor(conversation: Conversation, due: datetime | None) -> str:
+    raw = json.dumps(["due", due.isoformat() if due else None, conversation.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_due_cursor(cursor: str) -> tuple[datetime | None, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, when, row_id = json.loads(raw)
+        if kind != "due":
+            raise ValueError(kind)
+        return (datetime.fromisoformat(when) if when else None), int(row_id)
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        raise Invalid("cursor", "not a cursor this API gave out") from None
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
@@ -57,7 +76,10 @@ def parse_limit(value: str | int | None, default: int = 25) -> int:
 def list_conversations(session: Session, *, status: str | None = None, inbox: Inbox | None = None,
                        assignee: Agent | None = None, unassigned: bool = False,
                        customer: Customer | None = None, search: str | None = None,
-                       limit: int = 25, cursor: str | None = None) -> Page:
+                       limit: int = 25, cursor: str | None = None, sort: str = "activity") -> Page:
+    """`sort="due"`: the SLA's earliest running due time first, conversations without one last."""
+    if sort not in SORTS:
+        raise Invalid("sort", f"one of {', '.join(SORTS)}")
     query = select(Conversation).options(
         selectinload(Conversation.customer), selectinload(Conversation.assignee),
         selectinload(Conversation.inbox), selectinload(Conversation.tags))
@@ -80,6 +102,8 @@ def list_conversations(session: Session, *, status: str | None = None, inbox: In
                                                func.lower(Customer.email).like(like),
                                                func.lower(Customer.name).like(like),
                                                Conversation.ref == search.strip().upper().lstrip("#")))
+    if sort == "due":
+        return _by_due(session, query, limit, cursor)
     if cursor:
         when, row_id = decode_cursor(cursor)
         query = query.where(or_(Conversation.last_activity_at < when,
@@ -89,6 +113,23 @@ def list_conversations(session: Session, *, status: str | None = None, inbox: In
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(rows[-1]) if more and rows else None)
+
+
+def _by_due(session: Session, query: Any, limit: int, cursor: str | None) -> Page:
+    due = ConversationSla.next_due_at
+    query = query.outerjoin(ConversationSla, ConversationSla.conversation_id == Conversation.id).add_columns(due)
+    if cursor:
+        when, row_id = decode_due_cursor(cursor)
+        if when is None:
+            query = query.where(due.is_(None), Conversation.id > row_id)
+        else:
+            query = query.where(or_(due > when, and_(due == when, Conversation.id > row_id), due.is_(None)))
+    # NULLs last on both engines without NULLS LAST: sort on "is null" first.
+    query = query.order_by(due.is_(None), due, Conversation.id).limit(limit + 1)
+    rows = list(session.execute(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page([r[0] for r in rows], encode_due_cursor(rows[-1][0], rows[-1][1]) if more and rows else None)
 
 
 def status_counts(session: Session, *, assignee: Agent | None = None, unassigned: bool = False,

@@ -15,6 +15,9 @@ from helpdesk.errors import DomainError
 from helpdesk.runtime import current_runtime
 from helpdesk.tickets import canned, macros, queries, services
 from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Priority, Status, Team
+from helpdesk.tickets.sla.serialize import badge as sla_badge
+from helpdesk.tickets.sla.serialize import badges as sla_badges
+from helpdesk.tickets.sla.services import state_of as sla_state_of
 from helpdesk.web import commit, current_actor, db_session, local_url, require_role
 
 bp = Blueprint("console", __name__)
@@ -45,9 +48,12 @@ def queue() -> Any:
         scope["assignee"] = current_user
     elif view == "unassigned":
         scope["unassigned"] = True
+    sort = request.args.get("sort", "activity")
+    if sort not in queries.SORTS:
+        sort = "activity"
     page = queries.list_conversations(session, status=status, limit=queries.parse_limit(
         request.args.get("limit"), current_app_page_size()), cursor=request.args.get("cursor") or None,
-        search=request.args.get("q") or None, **scope)
+        search=request.args.get("q") or None, sort=sort, **scope)
     counts = queries.status_counts(session, **scope)
     view_counts = {
         "mine": queries.status_counts(session, assignee=current_user, inbox=inbox)["open"],
@@ -57,7 +63,8 @@ def queue() -> Any:
     inboxes = session.scalars(select(Inbox).order_by(Inbox.name)).all()
     return render_template("console/queue.html", page=page, view=view, views=VIEWS, status=status,
                            statuses=[s.value for s in Status], counts=counts, view_counts=view_counts,
-                           inboxes=inboxes, inbox=inbox, q=request.args.get("q", ""))
+                           inboxes=inboxes, inbox=inbox, q=request.args.get("q", ""), sort=sort,
+                           sla_badges=sla_badges(session, page.items, current_runtime().clock()))
 
 
 def current_app_page_size() -> int:
@@ -87,9 +94,25 @@ def conversation(public_id: str) -> Any:
                            sidebar_panels=panels.render("conversation.sidebar", session, conv),
                            message_views=message_views,
                            statuses=[s.value for s in Status], priorities=[p.value for p in Priority],
-                           snooze_choices=SNOOZE_CHOICES, canned_replies=replies,
+                           snooze_choices=SNOOZE_CHOICES, canned_replies=replies, sla=_sla_view(session, conv),
                            macros=macros.visible_macros(session, current_actor()),
                            history=[c for c in history if c.id != conv.id])
+
+
+def _sla_view(session: Any, conv: Conversation) -> dict[str, Any] | None:
+    state = sla_state_of(session, conv)
+    if state is None or state.policy is None:
+        return None
+    breached = {b.metric for b in state.breaches}
+    met = {"first_response": conv.first_response_at, "next_response": None, "resolution": conv.resolved_at}
+    targets = [(label, metric, due, met[metric]) for label, metric, due in (
+        ("First response", "first_response", state.first_response_due_at),
+        ("Next response", "next_response", state.next_response_due_at),
+        ("Resolution", "resolution", state.resolution_due_at)) if due is not None]
+    return {"policy": state.policy.name, "badge": sla_badge(state, current_runtime().clock()),
+            "targets": [{"label": label, "due": due, "met": done, "breached": metric in breached}
+                        for label, metric, due, done in targets],
+            "breached": sorted(breached)}
 
 
 def _back(conv: Conversation) -> Any:
