@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from helpdesk import __version__
+from helpdesk.orders import CONNECTORS
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -222,12 +223,13 @@ PATHS.update({
 })
 
 
-# Orders (helpdesk/api/orders.py).
+# Orders (helpdesk/api/orders.py). The platforms are the registry's: a new one joins the enums.
+PLATFORMS = list(CONNECTORS)
 _MONEY = {"type": ["string", "null"], "description": "decimal amount, two places"}
 SCHEMAS["Order"] = {"type": "object", "required": ["id", "number", "name", "status", "currency", "total"],
                     "properties": {
                         "id": {"type": "string"}, "number": {"type": "string"}, "name": {"type": "string"},
-                        "platform": {"enum": ["shopify", "woocommerce", "bigcommerce", "magento"]},
+                        "platform": {"enum": PLATFORMS},
                         "shop": {"type": "string"}, "platform_order_id": {"type": "string"},
                         "status": {"enum": ["open", "closed", "cancelled"]},
                         "financial_status": {"type": ["string", "null"]},
