@@ -120,8 +120,11 @@ def conversations_create() -> Any:
 
 @bp.get("/conversations/<public_id>")
 def conversations_get(public_id: str) -> Any:
-    conv = services.get_conversation(db_session(), public_id, actor())
-    return jsonify(conversation_dict(conv, for_agent=True))
+    session = db_session()
+    conv = services.get_conversation(session, public_id, actor())
+    from helpdesk.api.orders import conversation_orders  # the orders routes join this blueprint
+
+    return jsonify({**conversation_dict(conv, for_agent=True), "orders": conversation_orders(session, conv)})
 
 
 @bp.patch("/conversations/<public_id>")

@@ -18,6 +18,7 @@ from helpdesk.orders.connector import (
     OrderPage,
     PayloadError,
     PlatformError,
+    PlatformRateLimited,
     RefundData,
     currency,
     full_name,
@@ -114,8 +115,15 @@ class BigCommerceConnector(Connector):
         if request.refund and request.amount:  # first, so a refused refund leaves the order open
             refunded = self.refund(ActionRequest("refund", request.order_id, request.currency,
                                                  amount=request.amount, reason=request.reason))
-        self._send("PUT", f"{self.api_url}/orders/{request.order_id}",
-                   {"status_id": 5, **({"staff_notes": request.reason} if request.reason else {})})
+        try:
+            self._send("PUT", f"{self.api_url}/orders/{request.order_id}",
+                       {"status_id": 5, **({"staff_notes": request.reason} if request.reason else {})})
+        except (PlatformRateLimited, PlatformError) as exc:
+            if refunded is None:
+                raise
+            # The money went back already: never let a retry refund it twice.
+            raise PlatformError(f"{refunded.summary}, but the cancel failed ({exc}); cancel it again "
+                                "without a refund") from exc
         return ActionResult("Cancelled" + (f", {refunded.summary.lower()}" if refunded else ""),
                             refunded.external_id if refunded else None, refunded.amount if refunded else None)
 

@@ -126,6 +126,7 @@ class ActionRequest:
     notify: bool = False
     address: dict[str, Any] = field(default_factory=dict)
     complete: bool = False  # reship: a completed order rather than a draft
+    whole: bool = False  # refund: everything left (amount then says how much that is)
 
 
 @dataclass

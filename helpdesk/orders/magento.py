@@ -17,6 +17,7 @@ from helpdesk.orders.connector import (
     OrderPage,
     PayloadError,
     PlatformError,
+    PlatformRateLimited,
     RefundData,
     currency,
     full_name,
@@ -102,7 +103,14 @@ class MagentoConnector(Connector):
         if request.refund and request.amount:
             refunded = self.refund(ActionRequest("refund", request.order_id, request.currency,
                                                  amount=request.amount, reason=request.reason, notify=request.notify))
-        ok = self._send("POST", f"{self.api_url}/orders/{request.order_id}/cancel").json()
+        try:
+            ok = self._send("POST", f"{self.api_url}/orders/{request.order_id}/cancel").json()
+        except (PlatformRateLimited, PlatformError) as exc:
+            if refunded is None:
+                raise
+            # The money went back already: never let a retry refund it twice.
+            raise PlatformError(f"{refunded.summary}, but the cancel failed ({exc}); cancel it again "
+                                "without a refund") from exc
         if ok is not True:
             raise PlatformError("magento: the order cannot be cancelled (it is invoiced or shipped)")
         return ActionResult("Cancelled" + (f", {refunded.summary.lower()}" if refunded else ""),

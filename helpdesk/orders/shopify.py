@@ -180,7 +180,7 @@ class ShopifyConnector(Connector):
 
     def refund_quote(self, request: ActionRequest) -> dict[str, Any]:
         """refunds/calculate: what Shopify would refund, and through which transaction."""
-        whole = request.amount is None and not request.lines
+        whole = request.whole or (request.amount is None and not request.lines)
         body = {"refund": self._refund_body(request, whole=whole)}
         if whole:  # a whole refund gives back every line too
             order = self._order_json(request.order_id)
@@ -199,7 +199,8 @@ class ShopifyConnector(Connector):
         quote = self.refund_quote(request)
         calc = quote["calculation"]
         transactions = []
-        remaining = request.amount  # a given amount is spread over the suggested transactions
+        # A given amount is spread over the suggested transactions; a whole refund takes them as they are.
+        remaining = None if request.whole else request.amount
         for tx in items(calc, "transactions"):
             tx = obj(tx, "transactions[]")
             amount = money(tx, "amount") or Decimal("0")

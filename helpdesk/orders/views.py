@@ -86,7 +86,7 @@ def customer_orders(session: Session, customer: Any, limit: int = 10) -> dict[st
 def init_app(app: Flask, runtime: Runtime) -> None:
     """Called by create_app: blueprints, the sidebar panel, the recognition listener, the jobs."""
     from helpdesk.extensions import csrf
-    from helpdesk.orders import admin, webhooks, widget
+    from helpdesk.orders import actions, admin, webhooks, widget
 
     app.register_blueprint(bp)
     app.register_blueprint(admin.bp)
@@ -98,6 +98,7 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     # panels of its sidebar slot, and this is ours.
     runtime.panels.add("conversation.sidebar", "orders", order_panel, "orders/_sidebar.html")
     sync.init_app(runtime)
+    actions.init_app(runtime)
     database = runtime.db
 
     def recognise_orders(event: MessagePosted) -> None:

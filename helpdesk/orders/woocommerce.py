@@ -20,6 +20,8 @@ from helpdesk.orders.connector import (
     OrderData,
     OrderPage,
     PayloadError,
+    PlatformError,
+    PlatformRateLimited,
     RefundData,
     currency,
     full_name,
@@ -94,7 +96,14 @@ class WooCommerceConnector(Connector):
         if request.refund and request.amount:
             refunded = self.refund(ActionRequest("refund", request.order_id, request.currency,
                                                  amount=request.amount, reason=request.reason))
-        self._send("PUT", f"{self.api_url}/orders/{request.order_id}", {"status": "cancelled"})
+        try:
+            self._send("PUT", f"{self.api_url}/orders/{request.order_id}", {"status": "cancelled"})
+        except (PlatformRateLimited, PlatformError) as exc:
+            if refunded is None:
+                raise
+            # The money went back already: never let a retry refund it twice.
+            raise PlatformError(f"{refunded.summary}, but the cancel failed ({exc}); cancel it again "
+                                "without a refund") from exc
         if request.reason:
             self._note(request.order_id, f"Cancelled: {request.reason}", request.notify)
         return ActionResult("Cancelled" + (f", {refunded.summary.lower()}" if refunded else ""),

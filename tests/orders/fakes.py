@@ -46,6 +46,7 @@ class Request:
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
+    body: Any = None  # the JSON a write sent
 
 
 @dataclass
@@ -55,8 +56,13 @@ class FakePlatform:
     credentials: dict[str, str] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     throttle_next: int = 0  # answer this many requests with 429 first
+    throttle_writes: int = 0  # answer this many writes (POST, PUT) with 429 first
     retry_after: str = "1"
     url: str = ""
+    fail_next: tuple[int, Any] | None = None  # the next write gets this (status, body)
+
+    def writes(self) -> list[Request]:
+        return [r for r in self.requests if r.method in ("POST", "PUT", "DELETE")]
 
     def routes(self) -> list[tuple[str, str, Any]]:
         raise NotImplementedError
@@ -64,15 +70,23 @@ class FakePlatform:
     def authorised(self, headers: dict[str, str]) -> bool:
         return all(headers.get(k) == v for k, v in self.credentials.items())
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+    def handle(self, method: str, raw_path: str, headers: dict[str, str],
+               body: Any = None) -> tuple[int, dict[str, str], Any]:
         parts = urlsplit(raw_path)
-        request = Request(method, parts.path, parse_qs(parts.query), headers)
+        request = Request(method, parts.path, parse_qs(parts.query), headers, body)
         self.requests.append(request)
         if not self.authorised(headers):
             return 401, {}, {"errors": "[API] Invalid API key or access token"}
         if self.throttle_next > 0:
             self.throttle_next -= 1
             return 429, {"Retry-After": self.retry_after}, {"errors": "Exceeded 2 calls per second"}
+        if method != "GET" and self.throttle_writes > 0:
+            self.throttle_writes -= 1
+            return 429, {"Retry-After": self.retry_after}, {"errors": "Exceeded 2 calls per second"}
+        if method != "GET" and self.fail_next is not None:
+            status, answer = self.fail_next
+            self.fail_next = None
+            return status, {}, answer
         for verb, pattern, fn in self.routes():
             match = re.fullmatch(pattern, parts.path)
             if verb == method and match:
@@ -86,8 +100,21 @@ def serving(fake: FakePlatform) -> Iterator[FakePlatform]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            self.answer("GET")
+
+        def do_POST(self) -> None:
+            self.answer("POST")
+
+        def do_PUT(self) -> None:
+            self.answer("PUT")
+
+        def answer(self, method: str) -> None:
             headers = {k.title(): v for k, v in self.headers.items()}
-            status, extra, body = fake.handle("GET", self.path, headers)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            sent = json.loads(raw) if raw else None
+            with lock:  # one request at a time changes the fake's orders
+                status, extra, body = fake.handle(method, self.path, headers, sent)
             data = b"" if body is None else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -100,6 +127,7 @@ def serving(fake: FakePlatform) -> Iterator[FakePlatform]:
         def log_message(self, *args: Any) -> None:
             pass
 
+    lock = threading.Lock()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -126,7 +154,138 @@ class FakeShopify(FakePlatform):
         return [("GET", base + r"/orders\.json", self.list),
                 ("GET", base + r"/orders/count\.json", self.count),
                 ("GET", base + r"/orders/(\d+)\.json", self.one),
-                ("GET", base + r"/customers/(\d+)/orders\.json", self.of_customer)]
+                ("GET", base + r"/customers/(\d+)/orders\.json", self.of_customer),
+                ("POST", base + r"/orders/(\d+)/refunds/calculate\.json", self.calculate),
+                ("POST", base + r"/orders/(\d+)/refunds\.json", self.refund),
+                ("POST", base + r"/orders/(\d+)/cancel\.json", self.cancel),
+                ("PUT", base + r"/orders/(\d+)\.json", self.update),
+                ("POST", base + r"/draft_orders\.json", self.draft),
+                ("PUT", base + r"/draft_orders/(\d+)/complete\.json", self.complete),
+                ("POST", base + r"/graphql\.json", self.graphql)]
+
+    # --- the action paths, as the Admin REST API answers them ----------------------------------
+    drafts: list[dict[str, Any]] = field(default_factory=list)
+    gateway_balance: float | None = None  # the payment gateway refuses refunds above this
+    emails_sent: list[str] = field(default_factory=list)
+
+    def _order(self, order_id: str) -> dict[str, Any] | None:
+        return next((o for o in self.orders if str(o["id"]) == order_id), None)
+
+    @staticmethod
+    def _refunded(order: dict[str, Any]) -> float:
+        return sum(float(t["amount"]) for r in order.get("refunds") or [] for t in r.get("transactions") or []
+                   if t.get("kind") == "refund" and t.get("status") == "success")
+
+    def _bump(self, order: dict[str, Any]) -> None:
+        order["updated_at"] = f"2030-01-01T00:{len(self.writes()) // 60 % 60:02d}:{len(self.writes()) % 60:02d}-00:00"
+
+    def calculate(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return 404, {}, {"errors": "Not Found"}
+        body = (request.body or {}).get("refund") or {}
+        lines = {li["id"]: li for li in order["line_items"]}
+        refund_lines, amount = [], 0.0
+        for rl in body.get("refund_line_items") or []:
+            line = lines.get(rl["line_item_id"])
+            if line is None:
+                return 422, {}, {"errors": {"refund_line_items": ["line_item_id is invalid"]}}
+            if rl["quantity"] > line["quantity"]:
+                return 422, {}, {"errors": {"refund_line_items": ["quantity cannot exceed the quantity ordered"]}}
+            subtotal = float(line["price"]) * rl["quantity"]
+            amount += subtotal
+            refund_lines.append({**rl, "price": line["price"], "subtotal": f"{subtotal:.2f}", "total_tax": "0.00"})
+        shipping_max = sum(float(x["price"]) for x in order.get("shipping_lines") or [])
+        shipping = body.get("shipping") or {}
+        ship = shipping_max if shipping.get("full_refund") else float(shipping.get("amount") or 0)
+        amount += ship
+        left = float(order["total_price"]) - self._refunded(order)
+        return 200, {}, {"refund": {
+            "currency": order["currency"], "shipping": {"amount": f"{ship:.2f}", "tax": "0.00",
+                                                        "maximum_refundable": f"{shipping_max:.2f}"},
+            "refund_line_items": refund_lines,
+            "transactions": [{"order_id": order["id"], "kind": "suggested_refund", "gateway": "bogus",
+                              "parent_id": 801038806, "amount": f"{min(amount, left):.2f}",
+                              "currency": order["currency"], "maximum_refundable": f"{left:.2f}"}]}}
+
+    def refund(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return 404, {}, {"errors": "Not Found"}
+        body = (request.body or {}).get("refund") or {}
+        total = sum(float(t["amount"]) for t in body.get("transactions") or [])
+        left = float(order["total_price"]) - self._refunded(order)
+        if total > left + 0.001:
+            return 422, {}, {"errors": {"amount": [f"must be less than or equal to {left:.2f}"]}}
+        if self.gateway_balance is not None and total > self.gateway_balance:
+            return 422, {}, {"errors": {"base": ["Refund failed: insufficient funds in the merchant account"]}}
+        refund = {"id": 509562969 + len(order.get("refunds") or []), "order_id": order["id"],
+                  "created_at": "2030-01-01T00:00:00-00:00", "processed_at": "2030-01-01T00:00:00-00:00",
+                  "note": body.get("note"), "refund_line_items": body.get("refund_line_items") or [],
+                  "transactions": [{"id": 179259969, "kind": "refund", "status": "success", "gateway": t["gateway"],
+                                    "parent_id": t["parent_id"], "amount": t["amount"]}
+                                   for t in body.get("transactions") or []]}
+        order.setdefault("refunds", []).append(refund)
+        order["financial_status"] = "refunded" if self._refunded(order) >= float(order["total_price"]) \
+            else "partially_refunded"
+        self._bump(order)
+        return 201, {}, {"refund": refund}
+
+    def cancel(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return 404, {}, {"errors": "Not Found"}
+        if order.get("fulfillment_status") == "fulfilled":
+            return 422, {}, {"error": "Cannot cancel an order that has been fulfilled"}
+        if order.get("cancelled_at"):
+            return 422, {}, {"error": "Order has already been cancelled"}
+        body = request.body or {}
+        order.update(cancelled_at="2030-01-01T00:00:00-00:00", cancel_reason=body.get("reason"))
+        if body.get("amount"):
+            order.setdefault("refunds", []).append({
+                "id": 609562969, "order_id": order["id"], "created_at": "2030-01-01T00:00:00-00:00",
+                "transactions": [{"id": 1, "kind": "refund", "status": "success", "amount": body["amount"]}]})
+            order["financial_status"] = "refunded"
+        self._bump(order)
+        return 200, {}, {"order": order}
+
+    def update(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return 404, {}, {"errors": "Not Found"}
+        changes = (request.body or {}).get("order") or {}
+        if "shipping_address" in changes:
+            if order.get("fulfillment_status") == "fulfilled":
+                return 422, {}, {"errors": {"shipping_address": ["cannot be changed once fulfilled"]}}
+            order["shipping_address"] = changes["shipping_address"]
+        self._bump(order)
+        return 200, {}, {"order": order}
+
+    def draft(self, request: Request, _m: Any) -> Any:
+        body = (request.body or {}).get("draft_order") or {}
+        draft = {**body, "id": 994118539 + len(self.drafts), "name": f"#D{len(self.drafts) + 1}", "status": "open",
+                 "invoice_url": "https://shop.example/invoices/abc", "order_id": None}
+        self.drafts.append(draft)
+        return 201, {}, {"draft_order": draft}
+
+    def complete(self, _r: Request, match: Any) -> Any:
+        draft = next((d for d in self.drafts if str(d["id"]) == match.group(1)), None)
+        if draft is None:
+            return 404, {}, {"errors": "Not Found"}
+        draft.update(status="completed", order_id=450789469 + 5000 + len(self.drafts))
+        return 200, {}, {"draft_order": draft}
+
+    def graphql(self, request: Request, _m: Any) -> Any:
+        body = request.body or {}
+        if "orderInvoiceSend" not in body.get("query", ""):
+            return 200, {}, {"errors": [{"message": "unknown query"}]}
+        gid = body.get("variables", {}).get("id", "")
+        if self._order(gid.rsplit("/", 1)[-1]) is None:
+            return 200, {}, {"data": {"orderInvoiceSend": {"order": None,
+                                                             "userErrors": [{"field": ["id"],
+                                                                             "message": "Order does not exist"}]}}}
+        self.emails_sent.append(gid)
+        return 200, {}, {"data": {"orderInvoiceSend": {"order": {"id": gid}, "userErrors": []}}}
 
     def list(self, request: Request, _m: Any, orders: list[dict[str, Any]] | None = None) -> Any:
         orders = self.orders if orders is None else orders
