@@ -223,8 +223,8 @@ def error_message(response: requests.Response) -> str:
                     message = message.replace(f"%{i}", str(v))
                 parts.append(message)
                 return
-            for k in ("message", "error", "errors", "title", "detail"):
-                if k in value:
+            for k in ("message", "title", "error", "errors", "detail"):
+                if value.get(k):  # the first that says something (BigCommerce sends `errors: {}`)
                     walk(value[k])
                     return
             for k, v in value.items():

@@ -349,7 +349,75 @@ class FakeWooCommerce(FakePlatform):
     page_size: int = 2
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        return [("GET", r"/wp-json/wc/v3/orders", self.list), ("GET", r"/wp-json/wc/v3/orders/(\d+)", self.one)]
+        return [("GET", r"/wp-json/wc/v3/orders", self.list), ("GET", r"/wp-json/wc/v3/orders/(\d+)", self.one),
+                ("POST", r"/wp-json/wc/v3/orders/(\d+)/refunds", self.refund),
+                ("PUT", r"/wp-json/wc/v3/orders/(\d+)", self.update),
+                ("POST", r"/wp-json/wc/v3/orders/(\d+)/notes", self.note),
+                ("POST", r"/wp-json/wc/v3/orders/(\d+)/actions/send_order_details", self.send_details)]
+
+    gateway_error: str | None = None  # the payment gateway refuses the refund with this message
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    emails_sent: list[str] = field(default_factory=list)
+
+    def _order(self, order_id: str) -> dict[str, Any] | None:
+        return next((o for o in self.orders if str(o["id"]) == order_id), None)
+
+    def _bump(self, order: dict[str, Any]) -> None:
+        n = len(self.writes())
+        order["date_modified_gmt"] = f"2030-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}"
+
+    @staticmethod
+    def _invalid_id() -> Any:
+        return 404, {}, {"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
+                         "data": {"status": 404}}
+
+    def refund(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return self._invalid_id()
+        body = request.body or {}
+        amount = float(body.get("amount") or 0)
+        left = float(order["total"]) - sum(abs(float(r["total"])) for r in order["refunds"])
+        if amount <= 0 or amount > left + 0.001:
+            return 500, {}, {"code": "woocommerce_rest_cannot_create_order_refund",
+                             "message": "Invalid refund amount.", "data": {"status": 500}}
+        if body.get("api_refund") and self.gateway_error:
+            return 500, {}, {"code": "woocommerce_rest_cannot_create_order_refund", "message": self.gateway_error,
+                             "data": {"status": 500}}
+        refund_id = 900 + len(order["refunds"])
+        order["refunds"].append({"id": refund_id, "reason": body.get("reason", ""), "total": f"-{amount:.2f}"})
+        if amount >= left - 0.001:
+            order["status"] = "refunded"
+        self._bump(order)
+        return 201, {}, {"id": refund_id, "date_created": "2030-01-01T00:00:00", "amount": f"{amount:.2f}",
+                         "reason": body.get("reason", ""), "refunded_by": 1, "refunded_payment": bool(
+                             body.get("api_refund")), "line_items": body.get("line_items") or []}
+
+    def update(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return self._invalid_id()
+        body = request.body or {}
+        if body.get("status") == "cancelled" and order["status"] == "completed":
+            return 400, {}, {"code": "woocommerce_rest_invalid_order_status",
+                             "message": "A completed order cannot be cancelled.", "data": {"status": 400}}
+        if "status" in body:
+            order["status"] = body["status"]
+        if "shipping" in body:
+            order["shipping"] = {**order["shipping"], **body["shipping"]}
+        self._bump(order)
+        return 200, {}, order
+
+    def note(self, request: Request, match: Any) -> Any:
+        self.notes.append({"order": match.group(1), **(request.body or {})})
+        return 201, {}, {"id": len(self.notes), **(request.body or {})}
+
+    def send_details(self, _r: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return self._invalid_id()
+        self.emails_sent.append(match.group(1))
+        return 200, {}, {"message": f"Order details sent to {order['billing']['email']}, via REST API."}
 
     def list(self, request: Request, _m: Any) -> Any:
         page = int(request.query.get("page", ["1"])[0])
@@ -388,9 +456,79 @@ class FakeBigCommerce(FakePlatform):
 
     def routes(self) -> list[tuple[str, str, Any]]:
         base = rf"/stores/{self.store_hash}/v2/orders"
+        v3 = rf"/stores/{self.store_hash}/v3/orders"
         return [("GET", base + r"/(\d+)", self.one), ("GET", base + r"/(\d+)/products", self.sub("products")),
                 ("GET", base + r"/(\d+)/shipments", self.sub("shipments")), ("GET", base, self.list),
-                ("GET", base + r"/count", self.count)]
+                ("GET", base + r"/count", self.count), ("PUT", base + r"/(\d+)", self.update),
+                ("POST", v3 + r"/(\d+)/payment_actions/refund_quotes", self.quote),
+                ("POST", v3 + r"/(\d+)/payment_actions/refunds", self.refund)]
+
+    declined: bool = False  # the payment provider declines the refund
+
+    @staticmethod
+    def _v3_error(status: int, title: str) -> Any:
+        return status, {}, {"status": status, "title": title,
+                            "type": "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes",
+                            "errors": {}}
+
+    def _refund_amount(self, order_id: int, items: list[dict[str, Any]]) -> float:
+        products = {p["id"]: p for p in self.products.get(order_id, [])}
+        amount = 0.0
+        for item in items:
+            if item["item_type"] == "ORDER":
+                amount += float(item["amount"])
+            elif item["item_type"] == "PRODUCT":
+                amount += float(products[item["item_id"]]["price_inc_tax"]) * item["quantity"]
+        return amount
+
+    def _left(self, order: dict[str, Any]) -> float:
+        return float(order["total_inc_tax"]) - float(order["refunded_amount"])
+
+    def quote(self, request: Request, match: Any) -> Any:
+        order = self.orders.get(int(match.group(1)))
+        if order is None:
+            return self._v3_error(404, "Order not found")
+        amount = self._refund_amount(order["id"], (request.body or {}).get("items") or [])
+        if amount > self._left(order) + 0.001:
+            return self._v3_error(422, "Refund amount is greater than remaining amount")
+        return 201, {}, {"data": {"order_id": order["id"], "total_refund_amount": amount, "total_refund_tax_amount": 0,
+                                  "rounding": 0, "adjustment": 0, "tax_inclusive": True, "refund_methods": [[{
+                                      "provider_id": "braintree", "provider_description": "Braintree (Visa 1111)",
+                                      "amount": amount, "offline": False, "offline_provider": False,
+                                      "offline_reason": ""}]]}, "meta": {}}
+
+    def refund(self, request: Request, match: Any) -> Any:
+        order = self.orders.get(int(match.group(1)))
+        if order is None:
+            return self._v3_error(404, "Order not found")
+        body = request.body or {}
+        amount = self._refund_amount(order["id"], body.get("items") or [])
+        paid = sum(float(p["amount"]) for p in body.get("payments") or [])
+        if abs(paid - amount) > 0.001 or amount > self._left(order) + 0.001:
+            return self._v3_error(422, "Payments do not add up to the refund amount")
+        if self.declined:
+            return self._v3_error(422, "The payment provider declined the refund: insufficient funds")
+        order["refunded_amount"] = f"{float(order['refunded_amount']) + amount:.4f}"
+        order["status_id"] = 4 if self._left(order) <= 0.001 else 14
+        order["date_modified"] = f"Tue, 01 Jan 2030 00:00:{len(self.writes()) % 60:02d} +0000"
+        return 201, {}, {"data": {"id": 1, "order_id": order["id"], "user_id": 0,
+                                  "created": "2030-01-01T00:00:00+00:00", "reason": body.get("reason", ""),
+                                  "total_amount": amount, "total_tax": 0,
+                                  "uses_merchant_override_values": False,
+                                  "payments": [{"id": 1, "provider_id": "braintree", "amount": amount, "offline": False,
+                                                "is_declined": False, "declined_message": ""}],
+                                  "items": body.get("items")}, "meta": {}}
+
+    def update(self, request: Request, match: Any) -> Any:
+        order = self.orders.get(int(match.group(1)))
+        if order is None:
+            return 404, {}, [{"status": 404, "message": "The requested resource was not found."}]
+        body = request.body or {}
+        if body.get("status_id") == 5 and order["status_id"] in (2, 10):
+            return 400, {}, [{"status": 400, "message": "The order has shipped and cannot be cancelled."}]
+        order.update(body)
+        order["date_modified"] = f"Tue, 01 Jan 2030 00:00:{len(self.writes()) % 60:02d} +0000"
+        return 200, {}, order
 
     def one(self, _r: Request, match: Any) -> Any:
         order = self.orders.get(int(match.group(1)))
@@ -438,7 +576,65 @@ class FakeMagento(FakePlatform):
     page_size: int = 100
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        return [("GET", r"/rest/V1/orders", self.search), ("GET", r"/rest/V1/orders/(\d+)", self.one)]
+        return [("GET", r"/rest/V1/orders", self.search), ("GET", r"/rest/V1/orders/(\d+)", self.one),
+                ("POST", r"/rest/V1/order/(\d+)/refund", self.refund),
+                ("POST", r"/rest/V1/orders/(\d+)/cancel", self.cancel),
+                ("POST", r"/rest/V1/orders/(\d+)/emails", self.email)]
+
+    emails_sent: list[str] = field(default_factory=list)
+
+    def _order(self, order_id: str) -> dict[str, Any] | None:
+        return next((o for o in self.orders if str(o["entity_id"]) == order_id), None)
+
+    def _bump(self, order: dict[str, Any]) -> None:
+        n = len(self.writes())
+        order["updated_at"] = f"2030-01-01 00:{n // 60 % 60:02d}:{n % 60:02d}"
+
+    @staticmethod
+    def _missing() -> Any:
+        return 404, {}, {"message": "The entity that was requested doesn't exist. Verify the entity and try again."}
+
+    def refund(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return self._missing()
+        body = request.body or {}
+        lines = {i["item_id"]: i for i in order["items"]}
+        amount = 0.0
+        for item in body.get("items") or []:
+            line = lines.get(item["order_item_id"])
+            if line is None:
+                return 400, {}, {"message": "The creditmemo contains product item that is not part of the original "
+                                            "order."}
+            amount += float(line["price"]) * item["qty"]
+        arguments = body.get("arguments") or {}
+        amount += float(arguments.get("shipping_amount") or 0) + float(arguments.get("adjustment_positive") or 0)
+        left = float(order["grand_total"]) - float(order.get("total_refunded") or 0)
+        if amount <= 0:
+            return 400, {}, {"message": "The credit memo's total must be positive."}
+        if amount > left + 0.001:
+            return 400, {}, {"message": "The most money available to refund is %1.", "parameters": [f"{left:.2f}"]}
+        order["total_refunded"] = float(order.get("total_refunded") or 0) + amount
+        if order["total_refunded"] >= float(order["grand_total"]) - 0.001:
+            order["status"] = order["state"] = "closed"
+        self._bump(order)
+        return 200, {}, 40 + len(self.writes())
+
+    def cancel(self, _r: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return self._missing()
+        if order["status"] in ("complete", "closed", "canceled"):
+            return 200, {}, False
+        order["status"] = order["state"] = "canceled"
+        self._bump(order)
+        return 200, {}, True
+
+    def email(self, _r: Request, match: Any) -> Any:
+        if self._order(match.group(1)) is None:
+            return self._missing()
+        self.emails_sent.append(match.group(1))
+        return 200, {}, True
 
     def search(self, request: Request, _m: Any) -> Any:
         q = {k: v[0] for k, v in request.query.items()}
