@@ -192,6 +192,10 @@ class ShopifyConnector(Connector):
                               body).json().get("refund"), "refund")
         suggested = [obj(t, "transactions[]") for t in items(calc, "transactions")]
         amount = sum((money(t, "amount") or Decimal("0") for t in suggested), Decimal("0"))
+        if request.amount is not None and not whole:
+            # An amount of its own: what the payments can still give back of it.
+            most = sum((money(t, "maximum_refundable") or Decimal("0") for t in suggested), Decimal("0"))
+            amount = min(request.amount, most)
         return {"amount": f"{amount:.2f}", "currency": text(calc, "currency", 8) or request.currency,
                 "shipping": (calc.get("shipping") or {}).get("amount"), "calculation": calc}
 
