@@ -134,7 +134,8 @@ def start_backfill(session: Session, settings: Mapping[str, Any], platform: str,
                                      "customer_id": customer_id},
                  dedupe_key=f"{BACKFILL}:{platform}:{conn.shop}:{customer_id or ''}:1"[:200])
     if shops.platform_of(platform).pulls:
-        ensure_magento_pull(session)
+        default = shops.default_shop(settings, platform)
+        ensure_magento_pull(session, shop=None if default and default.key == conn.shop else conn.shop)
     return state
 
 
@@ -175,12 +176,13 @@ def backfill_job(ctx: JobContext, payload: dict[str, Any]) -> None:
                      dedupe_key=f"{BACKFILL}:{platform}:{shop}:{payload.get('customer_id') or ''}:{page_no + 1}"[:200])
 
 
-def ensure_magento_pull(session: Session, delay: float = 0) -> None:
-    """Keep exactly one pending pull of Magento orders in the queue."""
-    pending = session.scalar(select(jobs.Job.id).where(
+def ensure_magento_pull(session: Session, delay: float = 0, shop: str | None = None) -> None:
+    """Keep exactly one pending pull of a Magento shop's orders in the queue (None: the settings' shop)."""
+    pending = session.scalars(select(jobs.Job).where(
         jobs.Job.kind == MAGENTO_PULL, jobs.Job.state == jobs.JobState.queued))
-    if pending is None:
-        jobs.enqueue(session, MAGENTO_PULL, {}, delay=delay)
+    if any(job.payload.get("shop") == shop for job in pending):
+        return
+    jobs.enqueue(session, MAGENTO_PULL, {"shop": shop} if shop else {}, delay=delay)
 
 
 def magento_pull_job(ctx: JobContext, payload: dict[str, Any]) -> None:
@@ -209,21 +211,23 @@ def magento_pull_job(ctx: JobContext, payload: dict[str, Any]) -> None:
         if newest and (state.watermark is None or newest > state.watermark):
             state.watermark = newest
         session.flush()
-        ensure_magento_pull(session, delay=float(ctx.settings.get("MAGENTO_PULL_SECONDS") or 300))
+        ensure_magento_pull(session, delay=float(ctx.settings.get("MAGENTO_PULL_SECONDS") or 300),
+                            shop=payload.get("shop"))
 
 
 START_PULLS_EVERY_SECONDS = 300
 
 
 def start_pulls_job(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Start Magento's chain of pulls once it is configured, and again should the chain break."""
-    if _connector_of(ctx, "magento", None) is None:
-        return
+    """Start the chain of pulls of every Magento shop once it is configured, and again should a
+    chain break."""
     with ctx.db.unit_of_work() as session:
-        pending = session.scalar(select(jobs.Job.id).where(
-            jobs.Job.kind == MAGENTO_PULL, jobs.Job.state.in_([jobs.JobState.queued, jobs.JobState.running])))
-        if pending is None:
-            ensure_magento_pull(session)
+        running = [job.payload.get("shop") for job in session.scalars(select(jobs.Job).where(
+            jobs.Job.kind == MAGENTO_PULL, jobs.Job.state.in_([jobs.JobState.queued, jobs.JobState.running])))]
+        for view in shops.shops_of(session, ctx.settings, "magento"):
+            shop = None if view.from_settings else view.key
+            if shop not in running:
+                ensure_magento_pull(session, shop=shop)
 
 
 def init_app(runtime: Runtime) -> None:

@@ -4,6 +4,7 @@ write-only on the admin page), one webhook route that finds the shop a delivery 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -77,3 +78,28 @@ def test_unknown_platform_webhook_is_404_and_registry_feeds_openapi(client: Flas
     assert client.post("/webhooks/magento", data=b"{}").status_code == 404  # Magento is pulled
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["components"]["schemas"]["Order"]["properties"]["platform"]["enum"] == list(CONNECTORS)
+
+
+def test_each_magento_shop_gets_its_own_chain_of_pulls(app: Flask, admin_client: FlaskClient, run_jobs: Any) -> None:
+    from helpdesk import db_of
+    from helpdesk.jobs import Job, JobState
+    from helpdesk.runtime import runtime_of
+    from tests.orders.fakes import FakeMagento, magento_order, serving
+
+    first = FakeMagento(credentials={"Authorization": "Bearer one"}, orders=[magento_order(1)])
+    second = FakeMagento(credentials={"Authorization": "Bearer two"}, orders=[magento_order(2, email="z@example.com")])
+    with serving(first), serving(second):
+        app.config.update(MAGENTO_URL=first.url, MAGENTO_ACCESS_TOKEN="one")
+        token = csrf_token(admin_client, "/admin/orders")
+        admin_client.post("/admin/orders/magento/shops", data={"csrf_token": token, "url": second.url,
+                                                               "access_token": "two"})
+        for _ in range(2):
+            sync.start_pulls_job(runtime_of(app).context(), {})
+        with db_of(app).unit_of_work() as s:
+            pending = [j.payload for j in s.scalars(select(Job).filter_by(kind=sync.MAGENTO_PULL,
+                                                                          state=JobState.queued))]
+        assert sorted(p.get("shop") or "" for p in pending) == ["", second.url.split("//")[1]]
+        run_jobs()
+        with db_of(app).unit_of_work() as s:
+            shops = sorted(s.scalars(select(Order.shop).filter_by(platform="magento")))
+        assert shops == sorted([first.url.split("//")[1], second.url.split("//")[1]])
