@@ -63,7 +63,7 @@ def order_id_of_webhook(payload: Any) -> str:
 class BigCommerceConnector(Connector):
     platform = "bigcommerce"
 
-    ACTIONS = ("refund", "cancel")
+    ACTIONS = ("refund", "cancel", "update_address")
 
     def __init__(self, store_hash: str, access_token: str, api_url: str | None = None) -> None:
         super().__init__(store_hash)
@@ -109,6 +109,25 @@ class BigCommerceConnector(Connector):
                 raise PlatformError(f"bigcommerce: refund declined: {payment.get('declined_message') or ''}")
         amount = money(made, "total_amount") or Decimal(quote["amount"])
         return ActionResult(f"Refunded {amount:.2f} {request.currency}", text(made, "id", 64), amount)
+
+    def update_address(self, request: ActionRequest) -> ActionResult:
+        """V2 keeps an order's addresses as a sub-resource: change the first (the one it ships to)."""
+        found = self._get(f"{self.api_url}/orders/{request.order_id}/shipping_addresses")
+        addresses = found.json() if found.content else []
+        if not isinstance(addresses, list) or not addresses:
+            raise PlatformError("bigcommerce: the order has no shipping address to change")
+        target = ident(obj(addresses[0], "shipping_addresses[]"), "id")
+        a = request.address
+        country = a.get("country_code") or a.get("country") or ""
+        body = {k: v for k, v in {
+            "first_name": a.get("first_name"), "last_name": a.get("last_name"), "company": a.get("company"),
+            "street_1": a.get("address1") or a.get("address_1"), "street_2": a.get("address2") or a.get("address_2"),
+            "city": a.get("city"), "state": a.get("province") or a.get("state"),
+            "zip": a.get("zip") or a.get("postcode"), "phone": a.get("phone"),
+            **({"country_iso2": country.upper()} if len(country) == 2 else {"country": country}),
+        }.items() if v}
+        self._send("PUT", f"{self.api_url}/orders/{request.order_id}/shipping_addresses/{target}", body)
+        return ActionResult("Shipping address updated")
 
     def cancel(self, request: ActionRequest) -> ActionResult:
         refunded = None

@@ -63,7 +63,7 @@ class WooCommerceConnector(Connector):
         self.api_url = url.rstrip("/") + "/wp-json/wc/v3"
         self.http.auth = (consumer_key, consumer_secret)  # HTTP Basic over HTTPS, as Woo documents
 
-    ACTIONS = ("refund", "cancel", "update_address", "resend_confirmation")
+    ACTIONS = ("refund", "cancel", "reship", "update_address", "resend_confirmation")
 
     @classmethod
     def from_credentials(cls, credentials: Mapping[str, Any]) -> WooCommerceConnector:
@@ -108,6 +108,31 @@ class WooCommerceConnector(Connector):
             self._note(request.order_id, f"Cancelled: {request.reason}", request.notify)
         return ActionResult("Cancelled" + (f", {refunded.summary.lower()}" if refunded else ""),
                             refunded.external_id if refunded else None, refunded.amount if refunded else None)
+
+    def reship(self, request: ActionRequest) -> ActionResult:
+        """A new order of the same products at zero price, shipped free, to the same customer."""
+        order = obj(self._get(f"{self.api_url}/orders/{request.order_id}").json(), "order")
+        wanted = {li.external_id: li.quantity for li in request.lines}
+        lines = []
+        for li in items(order, "line_items"):
+            li = obj(li, "line_items[]")
+            quantity = wanted.get(str(li.get("id")), 0) if wanted else integer(li, "quantity", 1)
+            if quantity > 0:
+                line = {"product_id": li.get("product_id"), "quantity": quantity, "subtotal": "0.00", "total": "0.00"}
+                if li.get("variation_id"):
+                    line["variation_id"] = li["variation_id"]
+                lines.append(line)
+        body = {"status": "processing" if request.complete else "pending", "customer_id": order.get("customer_id"),
+                "billing": order.get("billing") or {}, "shipping": order.get("shipping") or {}, "line_items": lines,
+                "shipping_lines": [{"method_id": "free_shipping", "method_title": "Replacement", "total": "0.00"}],
+                "customer_note": request.reason or "",
+                "meta_data": [{"key": "_helpdesk_replacement_for", "value": str(request.order_id)}]}
+        made = obj(self._send("POST", f"{self.api_url}/orders", body).json(), "order")
+        number = text(made, "number", 64) or ident(made, "id")
+        self._note(request.order_id, f"Replacement order #{number} created" +
+                   (f": {request.reason}" if request.reason else ""), False)
+        return ActionResult(f"Replacement order #{number} created at zero price", ident(made, "id"),
+                            data={"order_id": ident(made, "id")})
 
     def update_address(self, request: ActionRequest) -> ActionResult:
         address = {k: v for k, v in request.address.items()

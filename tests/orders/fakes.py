@@ -351,6 +351,7 @@ class FakeWooCommerce(FakePlatform):
     def routes(self) -> list[tuple[str, str, Any]]:
         return [("GET", r"/wp-json/wc/v3/orders", self.list), ("GET", r"/wp-json/wc/v3/orders/(\d+)", self.one),
                 ("POST", r"/wp-json/wc/v3/orders/(\d+)/refunds", self.refund),
+                ("POST", r"/wp-json/wc/v3/orders", self.create),
                 ("PUT", r"/wp-json/wc/v3/orders/(\d+)", self.update),
                 ("POST", r"/wp-json/wc/v3/orders/(\d+)/notes", self.note),
                 ("POST", r"/wp-json/wc/v3/orders/(\d+)/actions/send_order_details", self.send_details)]
@@ -408,6 +409,17 @@ class FakeWooCommerce(FakePlatform):
         self._bump(order)
         return 200, {}, order
 
+    def create(self, request: Request, _m: Any) -> Any:
+        body = request.body or {}
+        if not body.get("line_items"):
+            return 400, {}, {"code": "woocommerce_rest_required_product_reference_missing",
+                             "message": "Product ID or SKU is required.", "data": {"status": 400}}
+        new_id = max([int(o["id"]) for o in self.orders] + [1000]) + 1
+        order = {**woo_order(order_id=new_id), **body, "id": new_id, "number": str(new_id), "total": "0.00",
+                 "shipping_total": "0.00", "total_tax": "0.00", "refunds": [], "meta_data": body.get("meta_data", [])}
+        self.orders.append(order)
+        return 201, {}, order
+
     def note(self, request: Request, match: Any) -> Any:
         self.notes.append({"order": match.group(1), **(request.body or {})})
         return 201, {}, {"id": len(self.notes), **(request.body or {})}
@@ -460,10 +472,23 @@ class FakeBigCommerce(FakePlatform):
         return [("GET", base + r"/(\d+)", self.one), ("GET", base + r"/(\d+)/products", self.sub("products")),
                 ("GET", base + r"/(\d+)/shipments", self.sub("shipments")), ("GET", base, self.list),
                 ("GET", base + r"/count", self.count), ("PUT", base + r"/(\d+)", self.update),
+                ("GET", base + r"/(\d+)/shipping_addresses", self.sub("addresses")),
+                ("PUT", base + r"/(\d+)/shipping_addresses/(\d+)", self.update_address),
                 ("POST", v3 + r"/(\d+)/payment_actions/refund_quotes", self.quote),
                 ("POST", v3 + r"/(\d+)/payment_actions/refunds", self.refund)]
 
     declined: bool = False  # the payment provider declines the refund
+    addresses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def update_address(self, request: Request, match: Any) -> Any:
+        rows = self.addresses.get(int(match.group(1))) or []
+        row = next((a for a in rows if a["id"] == int(match.group(2))), None)
+        if row is None:
+            return 404, {}, [{"status": 404, "message": "The requested resource was not found."}]
+        if "country_iso2" not in (request.body or {}) and "country" not in (request.body or {}):
+            return 400, {}, [{"status": 400, "message": "The field 'country' is invalid."}]
+        row.update(request.body or {})
+        return 200, {}, row
 
     @staticmethod
     def _v3_error(status: int, title: str) -> Any:

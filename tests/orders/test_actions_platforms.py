@@ -103,9 +103,20 @@ def test_woocommerce_address_and_resend(app: Flask, api: Any, woo: FakeWooCommer
     assert {a["status"] for a in api("get", f"/orders/{woo_id}/actions").get_json()["data"]} == {"done"}
 
 
-def test_woocommerce_cannot_reship_from_the_helpdesk(api: Any, woo: FakeWooCommerce, woo_id: str) -> None:
-    answer = api("post", f"/orders/{woo_id}/actions", "w6", json={"type": "reship"})
-    assert answer.status_code == 422 and answer.get_json()["error"]["code"] == "unsupported_action"
+def test_woocommerce_reship_is_a_new_zero_price_order_of_the_same_products(app: Flask, api: Any,
+                                                                           woo: FakeWooCommerce, woo_id: str,
+                                                                           run_jobs: Any) -> None:
+    woo.orders[0]["line_items"][1]["product_id"] = 22
+    api("post", f"/orders/{woo_id}/actions", "w6", json={"type": "reship", "line_items": [{"id": "316"}],
+                                                          "complete": True, "reason": "lost"})
+    run_jobs()
+    created, note = woo.writes()
+    assert created.path == "/wp-json/wc/v3/orders" and created.body["status"] == "processing"
+    assert created.body["line_items"] == [{"product_id": 22, "quantity": 1, "subtotal": "0.00", "total": "0.00",
+                                           "variation_id": 23}]
+    assert created.body["shipping_lines"][0]["total"] == "0.00"
+    assert note.body == {"note": "Replacement order #1001 created: lost", "customer_note": False}
+    assert only_action(api, woo_id)["summary"] == "Replacement order #1001 created at zero price"
 
 
 # --- BigCommerce -------------------------------------------------------------------------------
@@ -155,6 +166,26 @@ def test_bigcommerce_declined_refund_fails_and_nothing_changes(app: Flask, api: 
     action = only_action(api, bc_id)
     assert action["status"] == "failed" and "insufficient funds" in action["error"]
     assert order_row(app, bc_id).refunded_total == Decimal("0")
+
+
+def test_bigcommerce_address_change_puts_the_shipping_address(app: Flask, api: Any, bc: FakeBigCommerce,
+                                                               bc_id: str, run_jobs: Any) -> None:
+    bc.addresses[250] = [{"id": 7, "first_name": "Dev", "street_1": "1 Old Rd", "city": "Austin", "zip": "78701",
+                          "country": "United States", "country_iso2": "US"}]
+    api("post", f"/orders/{bc_id}/actions", "b4", json={"type": "update_address", "address": {
+        "first_name": "Dev", "address1": "9 New Ave", "city": "Boston", "zip": "02101", "country": "US"}})
+    run_jobs()
+    [put] = bc.writes()
+    assert put.path == "/stores/abc123/v2/orders/250/shipping_addresses/7"
+    assert put.body == {"first_name": "Dev", "street_1": "9 New Ave", "city": "Boston", "zip": "02101",
+                        "country_iso2": "US"}
+    assert bc.addresses[250][0]["street_1"] == "9 New Ave" and only_action(api, bc_id)["status"] == "done"
+
+
+def test_bigcommerce_cannot_reship_from_the_helpdesk(api: Any, bc: FakeBigCommerce, bc_id: str) -> None:
+    answer = api("post", f"/orders/{bc_id}/actions", "b5", json={"type": "reship"})
+    assert answer.status_code == 422 and answer.get_json()["error"]["code"] == "unsupported_action"
+    assert bc.writes() == []
 
 
 def test_bigcommerce_cancel_without_refund_sets_status_cancelled(app: Flask, api: Any, bc: FakeBigCommerce,
