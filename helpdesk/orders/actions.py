@@ -17,7 +17,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk import jobs
+from helpdesk import events, jobs
 from helpdesk.accounts.models import Role
 from helpdesk.accounts.services import audit
 from helpdesk.actors import Actor
@@ -32,6 +32,7 @@ from helpdesk.orders.connector import (
     PlatformError,
     PlatformRateLimited,
 )
+from helpdesk.orders.events import OrderActionFinished
 from helpdesk.orders.models import ActionStatus, Order, OrderAction
 from helpdesk.runtime import JobContext
 from helpdesk.tickets import services as tickets
@@ -199,6 +200,9 @@ def request_action(session: Session, settings: Mapping[str, Any], actor: Actor, 
             raise Conflict("this Idempotency-Key was used for another action", code="idempotency_key_reused")
         return existing, False
     params = check(session, settings, actor, order, data)
+    if sync.configured(order.platform, settings, order.shop, session) is None:
+        raise Invalid("order", f"the {order.platform} shop {order.shop} is not connected (Admin → Shops)",
+                      code="not_configured")
     conversation = None
     if data.get("conversation_id") is not None:
         if not isinstance(data["conversation_id"], str):
@@ -304,6 +308,7 @@ def finish(session: Session, action: OrderAction, result: ActionResult | None, e
         action.status = ActionStatus.failed
         action.result = {}
         action.error = (error or "failed")[:4000]
+    events.record(session, OrderActionFinished(action.id, order.id, action.conversation_id, action.status.value))
     audit(session, actor, f"orders.action_{action.status.value}", "order", order.public_id,
           order_action=action.public_id, type=action.type, amount=action.result.get("amount"), error=action.error)
     if action.conversation_id is None:

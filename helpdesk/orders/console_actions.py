@@ -130,7 +130,7 @@ def action_panel(session: Session, order: Order) -> dict[str, Any]:
     """What an order card's action buttons need: which actions, past ones, a fresh idempotency key."""
     desc = CONNECTORS.get(order.platform)
     allowed = list(desc.actions) if desc else []
-    if order.cancelled:
+    if order.cancelled or sync.configured(order.platform, current_app.config, order.shop, session) is None:
         allowed = []
     elif order.financial_status == "refunded" or (order.total > 0 and actions.remaining(order) <= 0):
         allowed = [a for a in allowed if a not in ("refund", "cancel", "update_address")]

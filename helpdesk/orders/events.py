@@ -20,3 +20,13 @@ class OrderLinked(Event):
     order_id: int
     state: str  # linked, suggested or dismissed
     source: str
+
+
+@dataclass(frozen=True)
+class OrderActionFinished(Event):
+    """A refund, cancel, ... came back from the shop (status "done" or "failed")."""
+
+    action_id: int
+    order_id: int
+    conversation_id: int | None
+    status: str

@@ -270,3 +270,9 @@ def test_resend_confirmation_through_graphql(app: Flask, api: Any, shop: FakeSho
 def test_without_idempotency_key_nothing_is_queued(api: Any, order_id: str) -> None:
     answer = api("post", f"/orders/{order_id}/actions", json={"type": "refund", "amount": "1"})
     assert answer.get_json()["error"]["code"] == "missing_idempotency_key"
+
+
+def test_an_order_of_a_shop_that_is_not_connected_is_refused(app: Flask, api: Any) -> None:
+    order = store(app, ShopifyConnector("elsewhere.myshopify.com", ""), small_order(9200))
+    answer = api("post", f"/orders/{order}/actions", "n1", json={"type": "refund", "amount": "1"})
+    assert (answer.status_code, answer.get_json()["error"]["code"]) == (422, "not_configured")
