@@ -103,3 +103,40 @@ def test_each_magento_shop_gets_its_own_chain_of_pulls(app: Flask, admin_client:
         with db_of(app).unit_of_work() as s:
             shops = sorted(s.scalars(select(Order.shop).filter_by(platform="magento")))
         assert shops == sorted([first.url.split("//")[1], second.url.split("//")[1]])
+
+
+def test_woocommerce_webhook_of_a_second_shop_uses_that_shops_secret(admin_client: FlaskClient, client: FlaskClient,
+                                                                   session: Session) -> None:
+    from tests.orders.fakes import woo_order
+
+    token = csrf_token(admin_client, "/admin/orders")
+    admin_client.post("/admin/orders/woocommerce/shops", data={
+        "csrf_token": token, "url": "https://second-woo.example", "consumer_key": "ck_2", "webhook_secret": "woo two"})
+    body = json.dumps(woo_order(order_id=888)).encode()
+    headers = {"X-WC-Webhook-Topic": "order.created", "X-WC-Webhook-Source": "https://second-woo.example/",
+               "X-WC-Webhook-Delivery-ID": "d-2", "Content-Type": "application/json"}
+    assert client.post("/webhooks/woocommerce", data=body, headers={
+        **headers, "X-WC-Webhook-Signature": hmac_b64("woo webhook secret", body)}).status_code == 401
+    ok = client.post("/webhooks/woocommerce", data=body, headers={
+        **headers, "X-WC-Webhook-Signature": hmac_b64("woo two", body)})
+    assert ok.status_code == 200, ok.get_json()
+    assert session.scalar(select(Order.shop).filter_by(order_id="888")) == "second-woo.example"
+
+
+def test_admin_removes_a_shop_and_its_orders_stay(admin_client: FlaskClient, session: Session) -> None:
+    add_second_shop(admin_client)
+    row = session.scalar(select(Shop))
+    session.commit()
+    token = csrf_token(admin_client, "/admin/orders")
+    assert admin_client.post(f"/admin/orders/shops/{row.id}/delete", data={"csrf_token": token}).status_code == 303
+    session.expire_all()
+    assert session.scalar(select(Shop)) is None
+
+
+def test_cli_platform_choices_come_from_the_registry() -> None:
+    from click.testing import CliRunner
+
+    from helpdesk.cli import cli
+
+    out = CliRunner().invoke(cli, ["orders", "backfill", "--help"]).output
+    assert all(name in out for name in CONNECTORS) and "--shop" in out
