@@ -15,6 +15,7 @@ from typing import Any
 
 import requests
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from helpdesk import events, jobs
@@ -218,7 +219,7 @@ def request_action(session: Session, settings: Mapping[str, Any], actor: Actor, 
         with session.begin_nested():  # the same key sent twice at once: one action
             session.add(action)
             session.flush()
-    except Exception:
+    except IntegrityError:
         existing = session.scalar(select(OrderAction).filter_by(order_id=order.id, idempotency_key=key))
         if existing is None:
             raise
