@@ -319,17 +319,24 @@ def crm_sync(full: bool) -> None:
                f"{counts.get('conflicts', 0)} conflicts; watermark {state.watermark}")
 
 
+def _platforms() -> list[str]:
+    from helpdesk.orders import CONNECTORS
+
+    return list(CONNECTORS)
+
+
 @cli.group()
 def orders() -> None:
     """Orders from the shops."""
 
 
 @orders.command("backfill")
-@click.option("--platform", required=True, type=click.Choice(["shopify", "woocommerce", "bigcommerce", "magento"]))
+@click.option("--platform", required=True, type=click.Choice(list(_platforms())))
+@click.option("--shop", default=None, help="Which shop of the platform (domain or store hash); default: the first.")
 @click.option("--customer", "customer_id", default=None, help="Only this shop customer's orders (platform id).")
 @click.option("--detach", is_flag=True, help="Only queue the backfill; the worker does it.")
 @click.option("--timeout", default=3600, show_default=True, type=int, help="Give up waiting after this many seconds.")
-def orders_backfill(platform: str, customer_id: str | None, detach: bool, timeout: int) -> None:
+def orders_backfill(platform: str, shop: str | None, customer_id: str | None, detach: bool, timeout: int) -> None:
     """Import a shop's orders, page by page, as jobs that survive restarts."""
     import time
 
@@ -341,7 +348,7 @@ def orders_backfill(platform: str, customer_id: str | None, detach: bool, timeou
     database = db_of(app)
     try:
         with database.unit_of_work() as session:
-            state = sync.start_backfill(session, app.config, platform, customer_id)
+            state = sync.start_backfill(session, app.config, platform, customer_id, shop=shop)
             key = (state.platform, state.shop)
     except DomainError as exc:
         _fail(exc.message)

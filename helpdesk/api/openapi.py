@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from helpdesk import __version__
+from helpdesk.orders import CONNECTORS
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -225,12 +226,13 @@ PATHS.update({
 })
 
 
-# Orders (helpdesk/api/orders.py).
+# Orders (helpdesk/api/orders.py). The platforms are the registry's: a new one joins the enums.
+PLATFORMS = list(CONNECTORS)
 _MONEY = {"type": ["string", "null"], "description": "decimal amount, two places"}
 SCHEMAS["Order"] = {"type": "object", "required": ["id", "number", "name", "status", "currency", "total"],
                     "properties": {
                         "id": {"type": "string"}, "number": {"type": "string"}, "name": {"type": "string"},
-                        "platform": {"enum": ["shopify", "woocommerce", "bigcommerce", "magento"]},
+                        "platform": {"enum": PLATFORMS},
                         "shop": {"type": "string"}, "platform_order_id": {"type": "string"},
                         "status": {"enum": ["open", "closed", "cancelled"]},
                         "financial_status": {"type": ["string", "null"]},
@@ -270,6 +272,46 @@ PATHS["/conversations/{id}/orders"] = {"parameters": [ID], "post": {
     "responses": {"201": _json({"type": "object", "properties": {
         "conversation_id": {"type": "string"}, "state": {"const": "linked"}, "order": _ref("Order")}},
         "Linked"), **ERRORS}}}
+
+# Order actions (helpdesk/orders/actions.py), carried out on the shop by the worker.
+ACTION_TYPES = ["refund", "cancel", "reship", "update_address", "resend_confirmation"]
+SCHEMAS["OrderActionRequest"] = {"type": "object", "required": ["type"], "properties": {
+    "type": {"enum": ACTION_TYPES},
+    "amount": {"type": ["string", "number"], "description": "refund: this much (default: everything left, or "
+               "the worth of line_items); above the caller's role limit: 403 limit_exceeded"},
+    "line_items": {"type": "array", "items": {"type": "object", "required": ["id"], "properties": {
+        "id": {"type": "string", "description": "an ORDER line item's id"}, "quantity": {"type": "integer"}}}},
+    "shipping": {"type": ["boolean", "string", "number"], "description": "refund: true for all the shipping, "
+                 "or an amount of it"},
+    "restock": {"type": "boolean"}, "refund": {"type": "boolean", "description": "cancel: refund too (default)"},
+    "complete": {"type": "boolean", "description": "reship: a completed order instead of a draft"},
+    "address": {"type": "object", "description": "update_address: address1, city, zip, country (required), ..."},
+    "reason": {"type": "string"}, "notify_customer": {"type": "boolean"},
+    "conversation_id": {"type": "string", "description": "note the action on this conversation"}}}
+SCHEMAS["OrderAction"] = {"type": "object", "required": ["id", "type", "status"], "properties": {
+    "id": {"type": "string"}, "type": {"enum": ACTION_TYPES}, "status": {"enum": ["pending", "done", "failed"]},
+    "amount": _MONEY, "currency": {"type": "string"}, "reason": {"type": ["string", "null"]},
+    "line_items": {"type": "array", "items": {"type": "object"}}, "restock": {"type": ["boolean", "null"]},
+    "refund": {"type": ["boolean", "null"]}, "address": {"type": ["object", "null"]},
+    "notify_customer": {"type": "boolean"}, "summary": {"type": ["string", "null"]},
+    "error": {"type": ["string", "null"], "description": "failed: the shop's message"},
+    "requested_by": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+    "finished_at": {"type": ["string", "null"], "format": "date-time"}}}
+PATHS["/orders/{id}/actions"] = {"parameters": [ID], "post": {
+    "summary": "Refund, cancel, reship, change the address or resend the confirmation, on the shop",
+    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}}],
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("OrderActionRequest")}}},
+    "responses": {"202": _json(_ref("OrderAction"), "Accepted (a repeat of the key: the first action)"), **ERRORS,
+                  "403": _json(_ref("Error"), "limit_exceeded: above the caller's refund limit"),
+                  "409": _json(_ref("Error"), "order_cancelled, already_refunded, already_fulfilled, "
+                                              "idempotency_key_reused")}},
+    "get": {"summary": "The order's actions, newest first", "responses": {"200": _json(_page("OrderAction")),
+                                                                         **ERRORS}}}
+SCHEMAS["Conversation"]["properties"]["orders"] = {
+    "type": "array", "description": "GET /conversations/{id}: linked and suggested orders",
+    "items": {"type": "object", "required": ["id", "number", "platform", "state"], "properties": {
+        "id": {"type": "string"}, "number": {"type": "string"}, "name": {"type": "string"},
+        "platform": {"enum": PLATFORMS}, "state": {"enum": ["linked", "suggested"]}}}}
 
 REPORT_PARAMS = [
     {"name": "from", "in": "query", "schema": {"type": "string"},

@@ -7,14 +7,14 @@ import base64
 from datetime import datetime
 from typing import Any
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from sqlalchemy import and_, or_, select
 
 from helpdesk.api.views import actor, bp
 from helpdesk.crm import services as crm
 from helpdesk.db import MAX_INT
 from helpdesk.errors import Invalid, NotFound
-from helpdesk.orders import linking
+from helpdesk.orders import actions, linking
 from helpdesk.orders import services as orders
 from helpdesk.orders.models import Order
 from helpdesk.orders.serialize import order_dict
@@ -78,3 +78,31 @@ def conversation_orders_link(public_id: str) -> Any:
     linking.link_order(session, actor(), conv, order, source="api")
     commit()
     return jsonify(conversation_id=conv.public_id, state="linked", order=order_dict(order)), 201
+
+
+@bp.post("/orders/<public_id>/actions")
+def order_actions_create(public_id: str) -> Any:
+    """Refund, cancel, reship, update_address, resend_confirmation: checked now, carried out on the
+    shop by the worker. A repeat of the Idempotency-Key returns the first action."""
+    session = db_session()
+    order = orders.get_order(session, public_id)
+    action, _created = actions.request_action(session, current_app.config, actor(), order, json_body(),
+                                              request.headers.get("Idempotency-Key", ""))
+    commit()
+    return jsonify(actions.action_dict(action)), 202
+
+
+@bp.get("/orders/<public_id>/actions")
+def order_actions_list(public_id: str) -> Any:
+    session = db_session()
+    order = orders.get_order(session, public_id)
+    return jsonify(data=[actions.action_dict(a) for a in actions.actions_of(session, order)], next_cursor=None)
+
+
+def conversation_orders(session: Any, conv: Any) -> list[dict[str, Any]]:
+    """`orders` of GET /conversations/{id}: linked and suggested (dismissed ones are left out)."""
+    from helpdesk.orders.models import LinkState
+
+    return [{"id": o.public_id, "number": o.number, "name": o.display_name, "platform": o.platform,
+             "state": state.value}
+            for state in (LinkState.linked, LinkState.suggested) for o in linking.links(session, conv, state)]

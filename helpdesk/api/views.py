@@ -126,7 +126,10 @@ def conversations_create() -> Any:
 def conversations_get(public_id: str) -> Any:
     session = db_session()
     conv = services.get_conversation(session, public_id, actor())
-    return jsonify({**conversation_dict(conv, for_agent=True), "sla": sla_dict(state_of(session, conv))})
+    from helpdesk.api.orders import conversation_orders  # the orders routes join this blueprint
+
+    return jsonify({**conversation_dict(conv, for_agent=True), "sla": sla_dict(state_of(session, conv)),
+                    "orders": conversation_orders(session, conv)})
 
 
 @bp.patch("/conversations/<public_id>")

@@ -17,7 +17,7 @@ from helpdesk.chat.attachments import signed_url
 from helpdesk.db import Database
 from helpdesk.events import Event
 from helpdesk.extensions import socketio
-from helpdesk.orders.events import OrderLinked
+from helpdesk.orders.events import OrderActionFinished, OrderLinked
 from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, DeliveryChanged, MessagePosted
 from helpdesk.tickets.models import Channel, Conversation, Inbox, Message
 from helpdesk.tickets.serialize import conversation_dict, message_dict
@@ -223,9 +223,12 @@ def wire(app: Flask) -> None:
             emits = [Emit("message:updated", data, CONSOLE, conversation_room(message.conversation.public_id))]
         send(emits)
 
-    def order_linked(ev: OrderLinked) -> None:
+    def order_linked(ev: OrderLinked | OrderActionFinished) -> None:
         # Agents watching the conversation reload its orders card (a shopper picked one, the
-        # recogniser offered one): the card is server-rendered, so only a nudge goes out.
+        # recogniser offered one, a refund came back from the shop): the card is server-rendered,
+        # so only a nudge goes out.
+        if ev.conversation_id is None:
+            return
         with database.sessions() as session:
             conversation = session.get(Conversation, ev.conversation_id)
             if conversation is None:
@@ -241,3 +244,4 @@ def wire(app: Flask) -> None:
     dispatcher.subscribe(MessagePosted, email_message_posted)
     dispatcher.subscribe(DeliveryChanged, delivery_changed)
     dispatcher.subscribe(OrderLinked, order_linked)
+    dispatcher.subscribe(OrderActionFinished, order_linked)

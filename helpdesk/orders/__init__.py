@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from helpdesk.orders.bigcommerce import BigCommerceConnector
-from helpdesk.orders.connector import Connector
-from helpdesk.orders.magento import MagentoConnector
-from helpdesk.orders.shopify import ShopifyConnector
-from helpdesk.orders.woocommerce import WooCommerceConnector
+from helpdesk.orders import bigcommerce, magento, shopify, woocommerce
+from helpdesk.orders.platform import Platform
 
-# One line per platform: a new platform is one module plus one entry here.
-CONNECTORS: dict[str, type[Connector]] = {
-    "shopify": ShopifyConnector,
-    "woocommerce": WooCommerceConnector,
-    "bigcommerce": BigCommerceConnector,
-    "magento": MagentoConnector,
-}
+# One line per platform: a new platform is one module (with its PLATFORM descriptor) plus one
+# entry here; the webhook route, the admin page, the CLI, the OpenAPI enums and the sync read it.
+CONNECTORS: dict[str, Platform] = {p.key: p for p in (
+    shopify.PLATFORM,
+    woocommerce.PLATFORM,
+    bigcommerce.PLATFORM,
+    magento.PLATFORM,
+)}
 
 
 def init_app(app: Any, runtime: Any) -> None:

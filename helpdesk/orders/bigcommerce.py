@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from helpdesk.orders.connector import (
+    ActionRequest,
+    ActionResult,
     Connector,
     CustomerData,
     FulfillmentData,
@@ -14,6 +17,8 @@ from helpdesk.orders.connector import (
     OrderData,
     OrderPage,
     PayloadError,
+    PlatformError,
+    PlatformRateLimited,
     RefundData,
     currency,
     full_name,
@@ -25,6 +30,7 @@ from helpdesk.orders.connector import (
     text,
     when,
 )
+from helpdesk.orders.platform import Credentials, CredentialsOf, Field, Inbound, Platform, WebhookRefused
 from helpdesk.orders.tracking import tracking_link
 
 PAGE_SIZE = 50
@@ -57,17 +63,88 @@ def order_id_of_webhook(payload: Any) -> str:
 class BigCommerceConnector(Connector):
     platform = "bigcommerce"
 
+    ACTIONS = ("refund", "cancel", "update_address")
+
     def __init__(self, store_hash: str, access_token: str, api_url: str | None = None) -> None:
         super().__init__(store_hash)
         self.api_url = f"{(api_url or 'https://api.bigcommerce.com').rstrip('/')}/stores/{store_hash}/v2"
+        self.v3_url = self.api_url[: -len("/v2")] + "/v3"
         self.http.headers.update({"X-Auth-Token": access_token, "Accept": "application/json"})
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> BigCommerceConnector | None:
-        store = settings.get("BIGCOMMERCE_STORE_HASH")
-        if not store or not settings.get("BIGCOMMERCE_ACCESS_TOKEN"):
-            return None
-        return cls(store, settings["BIGCOMMERCE_ACCESS_TOKEN"], settings.get("BIGCOMMERCE_API_URL"))
+    def from_credentials(cls, credentials: Mapping[str, Any]) -> BigCommerceConnector:
+        return cls(credentials["store_hash"], credentials.get("access_token") or "", credentials.get("api_url"))
+
+    # --- order actions: V3 payment actions, V2 status -------------------------------------------
+
+    def _refund_items(self, request: ActionRequest) -> list[dict[str, Any]]:
+        order_id = int(request.order_id) if request.order_id.isdigit() else request.order_id
+        if request.amount is not None:
+            return [{"item_type": "ORDER", "item_id": order_id, "amount": float(request.amount)}]
+        return [{"item_type": "PRODUCT", "item_id": int(li.external_id) if li.external_id.isdigit()
+                 else li.external_id, "quantity": li.quantity} for li in request.lines]
+
+    def refund_quote(self, request: ActionRequest) -> dict[str, Any]:
+        """payment_actions/refund_quotes: the amount and the payment providers it would go back through."""
+        body = {"items": self._refund_items(request)}
+        quote = obj(self._send("POST", f"{self.v3_url}/orders/{request.order_id}/payment_actions/refund_quotes",
+                               body).json().get("data"), "data")
+        amount = money(quote, "total_refund_amount") or Decimal("0")
+        return {"amount": f"{amount:.2f}", "currency": request.currency, "calculation": quote}
+
+    def refund(self, request: ActionRequest) -> ActionResult:
+        quote = self.refund_quote(request)
+        methods = quote["calculation"].get("refund_methods") or []
+        # Each entry is one way to pay the refund (a list of payments); the first is the original tender.
+        payments = [obj(p, "refund_methods[][]") for p in (methods[0] if methods else [])]
+        if not payments:
+            raise PlatformError("bigcommerce: the refund quote offers no way to pay it back")
+        body = {"items": self._refund_items(request), "reason": request.reason or "",
+                "payments": [{"provider_id": p.get("provider_id"), "amount": p.get("amount"),
+                              "offline": bool(p.get("offline"))} for p in payments]}
+        made = obj(self._send("POST", f"{self.v3_url}/orders/{request.order_id}/payment_actions/refunds",
+                              body).json().get("data"), "data")
+        for payment in made.get("payments") or []:
+            if isinstance(payment, Mapping) and payment.get("is_declined"):
+                raise PlatformError(f"bigcommerce: refund declined: {payment.get('declined_message') or ''}")
+        amount = money(made, "total_amount") or Decimal(quote["amount"])
+        return ActionResult(f"Refunded {amount:.2f} {request.currency}", text(made, "id", 64), amount)
+
+    def update_address(self, request: ActionRequest) -> ActionResult:
+        """V2 keeps an order's addresses as a sub-resource: change the first (the one it ships to)."""
+        found = self._get(f"{self.api_url}/orders/{request.order_id}/shipping_addresses")
+        addresses = found.json() if found.content else []
+        if not isinstance(addresses, list) or not addresses:
+            raise PlatformError("bigcommerce: the order has no shipping address to change")
+        target = ident(obj(addresses[0], "shipping_addresses[]"), "id")
+        a = request.address
+        country = a.get("country_code") or a.get("country") or ""
+        body = {k: v for k, v in {
+            "first_name": a.get("first_name"), "last_name": a.get("last_name"), "company": a.get("company"),
+            "street_1": a.get("address1") or a.get("address_1"), "street_2": a.get("address2") or a.get("address_2"),
+            "city": a.get("city"), "state": a.get("province") or a.get("state"),
+            "zip": a.get("zip") or a.get("postcode"), "phone": a.get("phone"),
+            **({"country_iso2": country.upper()} if len(country) == 2 else {"country": country}),
+        }.items() if v}
+        self._send("PUT", f"{self.api_url}/orders/{request.order_id}/shipping_addresses/{target}", body)
+        return ActionResult("Shipping address updated")
+
+    def cancel(self, request: ActionRequest) -> ActionResult:
+        refunded = None
+        if request.refund and request.amount:  # first, so a refused refund leaves the order open
+            refunded = self.refund(ActionRequest("refund", request.order_id, request.currency,
+                                                 amount=request.amount, reason=request.reason))
+        try:
+            self._send("PUT", f"{self.api_url}/orders/{request.order_id}",
+                       {"status_id": 5, **({"staff_notes": request.reason} if request.reason else {})})
+        except (PlatformRateLimited, PlatformError) as exc:
+            if refunded is None:
+                raise
+            # The money went back already: never let a retry refund it twice.
+            raise PlatformError(f"{refunded.summary}, but the cancel failed ({exc}); cancel it again "
+                                "without a refund") from exc
+        return ActionResult("Cancelled" + (f", {refunded.summary.lower()}" if refunded else ""),
+                            refunded.external_id if refunded else None, refunded.amount if refunded else None)
 
     def fetch_order(self, order_id: str) -> OrderData:
         order = self._get(f"{self.api_url}/orders/{order_id}").json()
@@ -141,3 +218,51 @@ class BigCommerceConnector(Connector):
                                tracking_number=number,
                                tracking_url=tracking_link(carrier, number, text(data, "tracking_link", 1000)),
                                shipped_at=when(data, "date_created"))
+
+
+# BigCommerce's body names only the changed order (scope, data.id, hash): a few hundred bytes.
+MAX_WEBHOOK_BODY = 16 * 1024
+
+
+def receive_webhook(headers: Mapping[str, str], body: bytes, credentials_of: CredentialsOf,
+                    default: Credentials | None) -> Inbound:
+    """BigCommerce does not sign webhooks; it sends back the headers given when the hook was made.
+    The body names only the store (`producer`) and the order: the order is fetched from the API."""
+    import json
+
+    if len(body) > MAX_WEBHOOK_BODY:
+        raise WebhookRefused(413, "payload_too_large", "webhook body too large")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    store = str(payload.get("producer", "")).split("/")[-1] if isinstance(payload, dict) else ""
+    creds = (credentials_of(store) if store else None) or default or {}
+    secret = creds.get("webhook_secret") or ""
+    # Unsigned: the secret header is all that proves a call comes from BigCommerce. Without a
+    # store that can fetch the order and a secret, nobody can prove it: refuse everyone.
+    if not (secret and creds.get("access_token") and creds.get("store_hash")):
+        raise WebhookRefused(401, "webhook_not_configured", "BigCommerce webhooks are not configured "
+                             "(store hash, access token and the X-Webhook-Secret value)")
+    if not hmac.compare_digest(secret.encode(), headers.get("X-Webhook-Secret", "").encode()):
+        raise WebhookRefused(401, "invalid_signature", "X-Webhook-Secret is missing or wrong")
+    if not isinstance(payload, dict):
+        raise WebhookRefused(400, "malformed_json", "the body is not a JSON object")
+    scope = str(payload.get("scope") or "")
+    if not scope.startswith("store/order/"):
+        return Inbound(result="ignored")
+    try:
+        order_id = order_id_of_webhook(payload)
+    except PayloadError as exc:
+        raise WebhookRefused(422, "invalid_payload", str(exc)) from None
+    delivery = str(payload.get("hash") or f"{scope}:{order_id}:{payload.get('created_at')}")
+    return Inbound(delivery_id=delivery, topic=scope, shop=creds.get("store_hash") or store, payload=payload,
+                   fetch=[order_id])
+
+
+PLATFORM = Platform(
+    key="bigcommerce", label="BigCommerce", connector=BigCommerceConnector, webhook=receive_webhook,
+    fields=(Field("store_hash", "Store hash", required=True),
+            Field("access_token", "API account access token", secret=True, required=True),
+            Field("api_url", "API URL (default https://api.bigcommerce.com)"),
+            Field("webhook_secret", "Value of the X-Webhook-Secret header", secret=True)))

@@ -103,19 +103,81 @@ class OrderPage:
     total: int | None = None
 
 
+@dataclass
+class ActionLine:
+    external_id: str  # the platform's line item id
+    quantity: int
+    price: Decimal = Decimal("0")
+
+
+@dataclass
+class ActionRequest:
+    """An order action, checked against the stored order: what to ask the platform for."""
+
+    type: str  # refund, cancel, reship, update_address, resend_confirmation
+    order_id: str  # the platform's order id
+    currency: str
+    amount: Decimal | None = None  # refund: the money to give back (None with lines: their worth)
+    lines: list[ActionLine] = field(default_factory=list)
+    shipping: Decimal = Decimal("0")  # refund: of the shipping, this much
+    restock: bool = False
+    refund: bool = False  # cancel: give the money back too
+    reason: str | None = None
+    notify: bool = False
+    address: dict[str, Any] = field(default_factory=dict)
+    complete: bool = False  # reship: a completed order rather than a draft
+    whole: bool = False  # refund: everything left (amount then says how much that is)
+
+
+@dataclass
+class ActionResult:
+    summary: str  # for the note and the audit log: "Refunded 10.00 EUR"
+    external_id: str | None = None  # the refund's, the draft's, ...
+    amount: Decimal | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 class Connector:
     """One shop platform. Subclasses speak its API and map its JSON to OrderData."""
 
     platform: ClassVar[str] = ""
+    ACTIONS: ClassVar[tuple[str, ...]] = ()  # the order actions this platform's API can carry out
 
     def __init__(self, shop: str) -> None:
         self.shop = shop
         self.http = requests.Session()
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> Connector | None:
-        """The connector configured by settings, or None when this platform is not set up."""
+    def from_credentials(cls, credentials: Mapping[str, Any]) -> Connector:
         raise NotImplementedError
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> Connector | None:
+        """The connector of the default shop configured by settings, or None when it is not set up."""
+        from helpdesk.orders import CONNECTORS
+
+        platform = CONNECTORS[cls.platform]
+        credentials = platform.env_credentials(settings)
+        return platform.connect(credentials) if platform.configured(credentials) else None
+
+    def act(self, request: ActionRequest) -> ActionResult:
+        """Carry out one order action on the platform; raises PlatformError with the shop's message."""
+        if request.type not in self.ACTIONS:
+            raise PlatformError(f"{self.platform} cannot {request.type.replace('_', ' ')} from here")
+        return getattr(self, request.type)(request)
+
+    def refund_quote(self, request: ActionRequest) -> dict[str, Any] | None:
+        """What the platform would refund for this request, where it can tell (None: it cannot)."""
+        return None
+
+    def _send(self, method: str, url: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        """A write: the platform's own error message is kept, so a failed action shows it."""
+        response = self.http.request(method, url, json=body, timeout=TIMEOUT, **kwargs)
+        if response.status_code == 429:
+            raise PlatformRateLimited(retry_after(response))
+        if response.status_code >= 400:
+            raise PlatformError(f"{self.platform} answered {response.status_code}: {error_message(response)}")
+        return response
 
     def parse_order(self, payload: Any) -> OrderData:
         raise NotImplementedError
@@ -136,6 +198,40 @@ class Connector:
         if response.status_code >= 400:
             raise PlatformError(f"{self.platform} answered {response.status_code}: {response.text[:200]}")
         return response
+
+
+def error_message(response: requests.Response) -> str:
+    """The human part of a platform's error body, whichever of their shapes it has."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason or "error"
+    parts: list[str] = []
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, str):
+            parts.append(f"{key}: {value}" if key and key not in ("base", "message", "error", "errors",
+                                                                  "title", "detail") else value)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, Mapping):
+            if isinstance(value.get("message"), str) and isinstance(value.get("parameters"), list | dict):
+                params = value["parameters"]
+                message = value["message"]  # Magento: "The most money available to refund is %1."
+                for i, v in enumerate(params.values() if isinstance(params, dict) else params, 1):
+                    message = message.replace(f"%{i}", str(v))
+                parts.append(message)
+                return
+            for k in ("message", "title", "error", "errors", "detail"):
+                if value.get(k):  # the first that says something (BigCommerce sends `errors: {}`)
+                    walk(value[k])
+                    return
+            for k, v in value.items():
+                walk(v, str(k))
+
+    walk(body)
+    return "; ".join(parts)[:500] or "error"
 
 
 def retry_after(response: requests.Response, default: float = 10.0) -> float:

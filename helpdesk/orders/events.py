@@ -27,3 +27,13 @@ class OrdersMentioned(Event):
     """A message names something that looks like an order number: recognition has work to do."""
 
     message_id: int
+
+
+@dataclass(frozen=True)
+class OrderActionFinished(Event):
+    """A refund, cancel, ... came back from the shop (status "done" or "failed")."""
+
+    action_id: int
+    order_id: int
+    conversation_id: int | None
+    status: str

@@ -8,12 +8,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from helpdesk.orders.connector import (
+    ActionRequest,
+    ActionResult,
     Connector,
     CustomerData,
     LineItemData,
     OrderData,
     OrderPage,
     PayloadError,
+    PlatformError,
+    PlatformRateLimited,
     RefundData,
     currency,
     full_name,
@@ -24,6 +28,7 @@ from helpdesk.orders.connector import (
     required_when,
     text,
 )
+from helpdesk.orders.platform import Field, Platform
 
 PAGE_SIZE = 100
 # Magento's order status -> (order status, financial status, fulfilment status)
@@ -67,12 +72,54 @@ class MagentoConnector(Connector):
         self.api_url = url.rstrip("/") + "/rest/V1"
         self.http.headers.update({"Authorization": f"Bearer {access_token}", "Accept": "application/json"})
 
+    ACTIONS = ("refund", "cancel", "resend_confirmation")
+
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> MagentoConnector | None:
-        url = settings.get("MAGENTO_URL")
-        if not url or not settings.get("MAGENTO_ACCESS_TOKEN"):
-            return None
-        return cls(url, settings["MAGENTO_ACCESS_TOKEN"])
+    def from_credentials(cls, credentials: Mapping[str, Any]) -> MagentoConnector:
+        return cls(credentials["url"], credentials.get("access_token") or "")
+
+    # --- order actions: credit memos, cancel, the order email -----------------------------------
+
+    def refund(self, request: ActionRequest) -> ActionResult:
+        """POST /V1/order/{id}/refund makes a credit memo; an amount alone is an adjustment refund."""
+        arguments: dict[str, Any] = {"shipping_amount": float(request.shipping)}
+        lines: list[dict[str, Any]] = []
+        if request.amount is not None and not request.lines:
+            arguments["adjustment_positive"] = float(request.amount)
+        else:
+            lines = [{"order_item_id": int(li.external_id) if li.external_id.isdigit() else li.external_id,
+                      "qty": li.quantity} for li in request.lines]
+        if request.restock and lines:
+            arguments["extension_attributes"] = {"return_to_stock_items": [li["order_item_id"] for li in lines]}
+        body = {"items": lines, "notify": request.notify, "appendComment": bool(request.reason),
+                "comment": {"comment": request.reason or "", "is_visible_on_front": 0}, "arguments": arguments}
+        memo = self._send("POST", f"{self.api_url}/order/{request.order_id}/refund", body).json()
+        amount = request.amount if request.amount is not None else (
+            sum((li.price * li.quantity for li in request.lines), Decimal("0")) + request.shipping)
+        return ActionResult(f"Refunded {amount:.2f} {request.currency} (credit memo {memo})", str(memo), amount)
+
+    def cancel(self, request: ActionRequest) -> ActionResult:
+        refunded = None
+        if request.refund and request.amount:
+            refunded = self.refund(ActionRequest("refund", request.order_id, request.currency,
+                                                 amount=request.amount, reason=request.reason, notify=request.notify))
+        try:
+            ok = self._send("POST", f"{self.api_url}/orders/{request.order_id}/cancel").json()
+        except (PlatformRateLimited, PlatformError) as exc:
+            if refunded is None:
+                raise
+            # The money went back already: never let a retry refund it twice.
+            raise PlatformError(f"{refunded.summary}, but the cancel failed ({exc}); cancel it again "
+                                "without a refund") from exc
+        if ok is not True:
+            raise PlatformError("magento: the order cannot be cancelled (it is invoiced or shipped)")
+        return ActionResult("Cancelled" + (f", {refunded.summary.lower()}" if refunded else ""),
+                            refunded.external_id if refunded else None, refunded.amount if refunded else None)
+
+    def resend_confirmation(self, request: ActionRequest) -> ActionResult:
+        if self._send("POST", f"{self.api_url}/orders/{request.order_id}/emails").json() is not True:
+            raise PlatformError("magento: the order email was not sent")
+        return ActionResult("Order confirmation sent again to the customer")
 
     def fetch_order(self, order_id: str) -> OrderData:
         return self.parse_order(self._get(f"{self.api_url}/orders/{order_id}").json())
@@ -128,3 +175,10 @@ class MagentoConnector(Connector):
             cancelled_at=updated if status == "cancelled" else None, line_items=lines,
             refunds=[RefundData(external_id="total_refunded", amount=refunded)] if refunded else [],
         )
+
+
+PLATFORM = Platform(
+    key="magento", label="Magento 2", connector=MagentoConnector, pulls=True,
+    fields=(Field("url", "Store URL (https://shop.example)", required=True),
+            Field("access_token", "Integration access token", secret=True, required=True)),
+    extra_settings=("MAGENTO_PULL_SECONDS",))

@@ -180,3 +180,52 @@ class SyncState(Base):
     backfill_total: Mapped[int | None] = mapped_column(Integer)
     backfill_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Shop(Base):
+    """A connected shop: several per platform, each with its own credentials (secrets write-only)."""
+
+    __tablename__ = "shops"
+    __table_args__ = (UniqueConstraint("platform", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(255))  # what orders.shop holds: domain or store hash
+    credentials: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ActionStatus(enum.StrEnum):
+    pending = "pending"
+    done = "done"
+    failed = "failed"
+
+
+class OrderAction(Base):
+    """An agent's refund, cancel, reship, ... of an order, carried out on the shop by a job.
+    The (order, idempotency key) pair is unique: a retried request gets the first action back."""
+
+    __tablename__ = "order_actions"
+    __table_args__ = (UniqueConstraint("order_id", "idempotency_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: public_id("oa"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[ActionStatus] = mapped_column(_enum(ActionStatus), default=ActionStatus.pending)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # the checked request
+    amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    notify_customer: Mapped[bool] = mapped_column(default=False)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    order: Mapped[Order] = relationship()

@@ -26,8 +26,8 @@ def order_dict(order: Order, *, for_agent: bool = True) -> dict[str, Any]:
         "refunded_total": amount(order.refunded_total),
         "placed_at": iso(order.placed_at),
         "cancelled_at": iso(order.cancelled_at),
-        "line_items": [{"title": li.title, "variant": li.variant, "sku": li.sku, "quantity": li.quantity,
-                        "price": amount(li.price)} for li in order.line_items],
+        "line_items": [{"id": li.external_id, "title": li.title, "variant": li.variant, "sku": li.sku,
+                        "quantity": li.quantity, "price": amount(li.price)} for li in order.line_items],
         "fulfillments": [{"status": f.status, "carrier": f.carrier, "tracking_number": f.tracking_number,
                           "tracking_url": f.tracking_url, "shipped_at": iso(f.shipped_at)}
                          for f in order.fulfillments],

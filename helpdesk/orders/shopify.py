@@ -11,6 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from helpdesk.orders.connector import (
+    ActionRequest,
+    ActionResult,
     Connector,
     CustomerData,
     FulfillmentData,
@@ -18,6 +20,7 @@ from helpdesk.orders.connector import (
     OrderData,
     OrderPage,
     PayloadError,
+    PlatformError,
     RefundData,
     currency,
     full_name,
@@ -30,6 +33,7 @@ from helpdesk.orders.connector import (
     text,
     when,
 )
+from helpdesk.orders.platform import Credentials, CredentialsOf, Field, Inbound, Platform, WebhookRefused
 
 API_VERSION = "2025-01"
 PAGE_SIZE = 250
@@ -53,12 +57,11 @@ class ShopifyConnector(Connector):
         self.api_url = (api_url or f"https://{shop}/admin/api/{API_VERSION}").rstrip("/")
         self.http.headers.update({"X-Shopify-Access-Token": access_token, "Accept": "application/json"})
 
+    ACTIONS = ("refund", "cancel", "reship", "update_address", "resend_confirmation")
+
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> ShopifyConnector | None:
-        shop = settings.get("SHOPIFY_SHOP")
-        if not shop or not settings.get("SHOPIFY_ACCESS_TOKEN"):
-            return None
-        return cls(shop, settings["SHOPIFY_ACCESS_TOKEN"], settings.get("SHOPIFY_API_URL"))
+    def from_credentials(cls, credentials: Mapping[str, Any]) -> ShopifyConnector:
+        return cls(credentials["shop"], credentials.get("access_token") or "", credentials.get("api_url"))
 
     def fetch_order(self, order_id: str) -> OrderData:
         return self.parse_order(self._get(f"{self.api_url}/orders/{order_id}.json").json().get("order"))
@@ -155,6 +158,204 @@ class ShopifyConnector(Connector):
             tracking_number=text(data, "tracking_number", 120) or (str(numbers[0])[:120] if numbers else None),
             tracking_url=text(data, "tracking_url", 1000) or (str(urls[0])[:1000] if urls else None),
             shipped_at=when(data, "created_at"))
+
+
+    # --- order actions (Admin REST) -----------------------------------------------------------
+
+    def _order_json(self, order_id: str) -> Mapping[str, Any]:
+        return obj(self._get(f"{self.api_url}/orders/{order_id}.json").json().get("order"), "order")
+
+    def _refund_body(self, request: ActionRequest, *, whole: bool) -> dict[str, Any]:
+        restock = "return" if request.restock else "no_restock"
+        body: dict[str, Any] = {"currency": request.currency}
+        if whole:
+            body["shipping"] = {"full_refund": True}
+        elif request.shipping:
+            body["shipping"] = {"amount": f"{request.shipping:.2f}"}
+        if request.lines:
+            body["refund_line_items"] = [{"line_item_id": int(li.external_id) if li.external_id.isdigit()
+                                          else li.external_id, "quantity": li.quantity, "restock_type": restock}
+                                         for li in request.lines]
+        return body
+
+    def refund_quote(self, request: ActionRequest) -> dict[str, Any]:
+        """refunds/calculate: what Shopify would refund, and through which transaction."""
+        whole = request.whole or (request.amount is None and not request.lines)
+        body = {"refund": self._refund_body(request, whole=whole)}
+        if whole:  # a whole refund gives back every line too
+            order = self._order_json(request.order_id)
+            body["refund"]["refund_line_items"] = [
+                {"line_item_id": li["id"], "quantity": li.get("quantity", 1),
+                 "restock_type": "return" if request.restock else "no_restock"}
+                for li in items(order, "line_items") if isinstance(li, Mapping)]
+        calc = obj(self._send("POST", f"{self.api_url}/orders/{request.order_id}/refunds/calculate.json",
+                              body).json().get("refund"), "refund")
+        suggested = [obj(t, "transactions[]") for t in items(calc, "transactions")]
+        amount = sum((money(t, "amount") or Decimal("0") for t in suggested), Decimal("0"))
+        if request.amount is not None and not whole:
+            # An amount of its own: what the payments can still give back of it.
+            most = sum((money(t, "maximum_refundable") or Decimal("0") for t in suggested), Decimal("0"))
+            amount = min(request.amount, most)
+        return {"amount": f"{amount:.2f}", "currency": text(calc, "currency", 8) or request.currency,
+                "shipping": (calc.get("shipping") or {}).get("amount"), "calculation": calc}
+
+    def refund(self, request: ActionRequest) -> ActionResult:
+        quote = self.refund_quote(request)
+        calc = quote["calculation"]
+        transactions = []
+        # A given amount is spread over the suggested transactions; a whole refund takes them as they are.
+        remaining = None if request.whole else request.amount
+        for tx in items(calc, "transactions"):
+            tx = obj(tx, "transactions[]")
+            amount = money(tx, "amount") or Decimal("0")
+            if remaining is not None:
+                most = money(tx, "maximum_refundable") or amount
+                amount, remaining = min(most, remaining), remaining - min(most, remaining)
+            if amount > 0:
+                transactions.append({"parent_id": tx.get("parent_id"), "amount": f"{amount:.2f}",
+                                     "kind": "refund", "gateway": tx.get("gateway")})
+        if remaining is not None and remaining > 0:
+            if not transactions and not items(calc, "transactions"):
+                raise PlatformError("shopify: no payment on this order can be refunded")
+            raise PlatformError(f"shopify: only {quote['amount']} {quote['currency']} can be refunded")
+        body = {"refund": {**{k: v for k, v in calc.items() if k in ("currency", "shipping", "refund_line_items")},
+                           "notify": request.notify, "note": request.reason or "", "transactions": transactions}}
+        for line in body["refund"].get("refund_line_items") or []:
+            for key in ("price", "subtotal", "total_tax", "discounted_price", "discounted_total_price",
+                        "total_cart_discount_amount"):
+                line.pop(key, None)
+        made = obj(self._send("POST", f"{self.api_url}/orders/{request.order_id}/refunds.json", body)
+                   .json().get("refund"), "refund")
+        _order_id, refund = self.parse_refund(made)
+        return ActionResult(f"Refunded {refund.amount:.2f} {request.currency}", refund.external_id, refund.amount)
+
+    def cancel(self, request: ActionRequest) -> ActionResult:
+        body: dict[str, Any] = {"reason": _cancel_reason(request.reason), "email": request.notify,
+                                "restock": request.restock}
+        if request.refund and request.amount:
+            body.update(amount=f"{request.amount:.2f}", currency=request.currency)
+        self._send("POST", f"{self.api_url}/orders/{request.order_id}/cancel.json", body)
+        refunded = f", refunded {request.amount:.2f} {request.currency}" if request.refund and request.amount else ""
+        return ActionResult(f"Cancelled{' and restocked' if request.restock else ''}{refunded}",
+                            amount=request.amount if request.refund else None)
+
+    def reship(self, request: ActionRequest) -> ActionResult:
+        """A draft order of the same variants at zero price (a 100 % discount), completed on request."""
+        order = self._order_json(request.order_id)
+        wanted = {li.external_id: li.quantity for li in request.lines}
+        lines = []
+        for li in items(order, "line_items"):
+            li = obj(li, "line_items[]")
+            quantity = wanted.get(str(li.get("id")), 0) if wanted else integer(li, "quantity", 1)
+            if quantity <= 0:
+                continue
+            line: dict[str, Any] = {"quantity": quantity,
+                                    "applied_discount": {"description": "Replacement", "value_type": "percentage",
+                                                         "value": "100.0", "title": "Replacement"}}
+            if li.get("variant_id"):
+                line["variant_id"] = li["variant_id"]
+            else:
+                line.update(title=li.get("title") or li.get("name") or "Item", price=li.get("price") or "0.00")
+            lines.append(line)
+        draft: dict[str, Any] = {"line_items": lines, "note": f"Replacement for {order.get('name') or request.order_id}"
+                                 + (f": {request.reason}" if request.reason else ""),
+                                 "tags": "replacement", "shipping_line": {"title": "Replacement", "price": "0.00"}}
+        if isinstance(order.get("customer"), Mapping) and order["customer"].get("id"):
+            draft["customer"] = {"id": order["customer"]["id"]}
+        if isinstance(order.get("shipping_address"), Mapping):
+            draft["shipping_address"] = dict(order["shipping_address"])
+        if order.get("email"):
+            draft["email"] = order["email"]
+        made = obj(self._send("POST", f"{self.api_url}/draft_orders.json", {"draft_order": draft})
+                   .json().get("draft_order"), "draft_order")
+        draft_id = ident(made, "id")
+        if request.complete:
+            done = obj(self._send("PUT", f"{self.api_url}/draft_orders/{draft_id}/complete.json",
+                                  params={"payment_pending": "false"}).json().get("draft_order"), "draft_order")
+            return ActionResult(f"Replacement order created ({done.get('name') or draft_id})", str(done.get("order_id")
+                                or draft_id), data={"draft_order_id": draft_id, "order_id": done.get("order_id")})
+        return ActionResult(f"Replacement draft {made.get('name') or draft_id} created at zero price", draft_id,
+                            data={"draft_order_id": draft_id, "invoice_url": made.get("invoice_url")})
+
+    def update_address(self, request: ActionRequest) -> ActionResult:
+        self._send("PUT", f"{self.api_url}/orders/{request.order_id}.json",
+                   {"order": {"id": int(request.order_id) if request.order_id.isdigit() else request.order_id,
+                              "shipping_address": request.address}})
+        return ActionResult("Shipping address updated")
+
+    def resend_confirmation(self, request: ActionRequest) -> ActionResult:
+        """REST has no call for it; the Admin GraphQL API's orderInvoiceSend sends the order's email."""
+        query = ("mutation OrderInvoiceSend($id: ID!) { orderInvoiceSend(id: $id) "
+                 "{ order { id } userErrors { field message } } }")
+        answer = self._send("POST", f"{self.api_url}/graphql.json",
+                            {"query": query, "variables": {"id": f"gid://shopify/Order/{request.order_id}"}}).json()
+        errors = (answer.get("errors") or
+                  ((answer.get("data") or {}).get("orderInvoiceSend") or {}).get("userErrors") or [])
+        if errors:
+            raise PlatformError("shopify: " + "; ".join(str(e.get("message", e)) if isinstance(e, Mapping) else str(e)
+                                                        for e in errors))
+        return ActionResult("Order confirmation sent again to the customer")
+
+
+CANCEL_REASONS = {"customer", "inventory", "fraud", "declined", "other"}
+
+
+def _cancel_reason(reason: str | None) -> str:
+    return reason if reason in CANCEL_REASONS else "other" if reason else "customer"
+
+
+# --- webhooks -------------------------------------------------------------------------------------
+
+ORDER_TOPICS = {"orders/create", "orders/updated", "orders/fulfilled", "orders/cancelled",
+                "orders/paid", "orders/partially_fulfilled"}
+TOPICS = ORDER_TOPICS | {"refunds/create", "customers/update", "customers/create"}
+
+
+def receive_webhook(headers: Mapping[str, str], body: bytes, credentials_of: CredentialsOf,
+                    default: Credentials | None) -> Inbound:
+    """X-Shopify-Shop-Domain names the shop, whose secret signs the body."""
+    named = headers.get("X-Shopify-Shop-Domain", "")
+    creds = (credentials_of(named) if named else None) or default or {}
+    secret = creds.get("webhook_secret") or ""
+    if not secret:  # nobody can prove to be Shopify: refuse everyone
+        raise WebhookRefused(401, "webhook_not_configured", "Shopify webhooks are not configured "
+                             "(HELPDESK_SHOPIFY_WEBHOOK_SECRET or the shop's webhook secret)")
+    if not verify_webhook(secret, body, headers.get("X-Shopify-Hmac-Sha256", "")):
+        raise WebhookRefused(401, "invalid_signature", "X-Shopify-Hmac-Sha256 does not match the body")
+    topic = headers.get("X-Shopify-Topic", "")
+    webhook_id = headers.get("X-Shopify-Webhook-Id", "")
+    if not webhook_id:
+        raise WebhookRefused(400, "missing_webhook_id", "X-Shopify-Webhook-Id is required")
+    if topic not in TOPICS:
+        return Inbound(result="ignored")
+    payload = _json(body)
+    shop = creds.get("shop") or named
+    inbound = Inbound(delivery_id=webhook_id, topic=topic, shop=shop, payload=payload)
+    parser = ShopifyConnector(shop, access_token="")
+    if topic in ORDER_TOPICS:
+        inbound.orders.append(parser.parse_order(payload))
+    elif topic == "refunds/create":
+        inbound.refunds.append(parser.parse_refund(payload))
+    else:
+        inbound.customers.append(parser.parse_customer(payload))
+    return inbound
+
+
+def _json(body: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRefused(400, "malformed_json", "the body is not JSON") from None
+
+
+PLATFORM = Platform(
+    key="shopify", label="Shopify", connector=ShopifyConnector, webhook=receive_webhook,
+    fields=(Field("shop", "Shop domain (shop.myshopify.com)", required=True),
+            Field("access_token", "Admin API access token", secret=True, required=True),
+            Field("api_url", "API URL (default https://{shop}/admin/api/2025-01)"),
+            Field("webhook_secret", "Webhook signing secret", secret=True)))
 
 
 def _next_page_info(link: str) -> str | None:

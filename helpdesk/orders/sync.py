@@ -15,17 +15,14 @@ from sqlalchemy.orm import Session
 from helpdesk import jobs
 from helpdesk.actors import SYSTEM
 from helpdesk.errors import Invalid
-from helpdesk.orders import CONNECTORS, services
+from helpdesk.orders import services, shops
 from helpdesk.orders.connector import Connector, PayloadError, PlatformError, PlatformRateLimited
 from helpdesk.orders.models import SyncState
-from helpdesk.orders.shopify import ShopifyConnector
+from helpdesk.orders.platform import Inbound
 from helpdesk.runtime import JobContext, Runtime
 
 log = logging.getLogger(__name__)
 
-SHOPIFY_ORDER_TOPICS = {"orders/create", "orders/updated", "orders/fulfilled", "orders/cancelled",
-                        "orders/paid", "orders/partially_fulfilled"}
-SHOPIFY_TOPICS = SHOPIFY_ORDER_TOPICS | {"refunds/create", "customers/update", "customers/create"}
 MAGENTO_MAX_PAGES_PER_PULL = 20
 BACKFILL = "orders.backfill"
 FETCH = "orders.fetch"
@@ -33,50 +30,62 @@ MAGENTO_PULL = "orders.magento_pull"
 
 
 
-def connector(platform: str, settings: Mapping[str, Any]) -> Connector:
-    cls = CONNECTORS.get(platform)
-    if cls is None:
-        raise Invalid("platform", f"unknown platform; one of {', '.join(sorted(CONNECTORS))}")
-    conn = cls.from_settings(settings)
-    if conn is None:
-        raise Invalid("platform", f"{platform} is not configured (see the HELPDESK_{platform.upper()}_* settings)",
-                      code="not_configured")
-    return conn
+def connector(platform: str, settings: Mapping[str, Any], shop: str | None = None,
+              session: Session | None = None) -> Connector:
+    """The connector of a platform's shop `shop` (None: its first). With a session, the shops
+    table is read too; without one, only the settings' default shop."""
+    desc = shops.platform_of(platform)
+    view = shops.find_shop(session, settings, platform, shop)
+    if view is None:
+        what = f"{platform} shop {shop}" if shop else platform
+        raise Invalid("platform", f"{what} is not configured (see the HELPDESK_{platform.upper()}_* settings "
+                      "or Admin → Shops)", code="not_configured")
+    return desc.connect(view.credentials)
 
 
-def configured(platform: str, settings: Mapping[str, Any]) -> Connector | None:
+def configured(platform: str, settings: Mapping[str, Any], shop: str | None = None,
+               session: Session | None = None) -> Connector | None:
     try:
-        return connector(platform, settings)
+        return connector(platform, settings, shop, session)
     except Invalid:
         return None
 
 
 # --- webhook bodies -------------------------------------------------------------------------
 
-def apply_shopify(session: Session, settings: Mapping[str, Any], topic: str, payload: Any, shop: str) -> str:
-    """Apply one verified Shopify webhook. Returns what happened; raises PayloadError on a bad body."""
-    parser = ShopifyConnector(shop, access_token="")
-    if topic in SHOPIFY_ORDER_TOPICS:
-        _order, changed = services.upsert_order(session, SYSTEM, parser.parse_order(payload))
-        return "applied" if changed else "stale"
-    if topic == "refunds/create":
-        order_id, refund = parser.parse_refund(payload)
-        if services.add_refund(session, SYSTEM, "shopify", shop, order_id, refund) is None:
-            return enqueue_fetch(session, settings, "shopify", order_id)
-        return "applied"
-    if topic in ("customers/update", "customers/create"):
-        services.update_customer(session, SYSTEM, "shopify", shop, parser.parse_customer(payload))
-        return "applied"
-    return "ignored"
+def apply_inbound(session: Session, settings: Mapping[str, Any], platform: str, inbound: Inbound) -> str:
+    """Apply one verified, parsed webhook. Returns what happened ("parked": kept for an admin)."""
+    result = "ignored"
+    for data in inbound.orders:
+        _order, changed = services.upsert_order(session, SYSTEM, data)
+        result = "applied" if changed else "stale"
+    for order_id, refund in inbound.refunds:
+        if services.add_refund(session, SYSTEM, platform, inbound.shop, order_id, refund) is None:
+            result = enqueue_fetch(session, settings, platform, order_id, inbound.shop)
+        else:
+            result = "applied"
+    for customer in inbound.customers:
+        services.update_customer(session, SYSTEM, platform, inbound.shop, customer)
+        result = "applied"
+    for order_id in inbound.fetch:
+        result = enqueue_fetch(session, settings, platform, order_id, inbound.shop)
+    return result
 
 
-def enqueue_fetch(session: Session, settings: Mapping[str, Any], platform: str, order_id: str) -> str:
+def enqueue_fetch(session: Session, settings: Mapping[str, Any], platform: str, order_id: str,
+                  shop: str | None = None) -> str:
     """Fetch an order from its platform, later, in a job. "parked" when the API is not set up."""
-    if configured(platform, settings) is None:
+    conn = configured(platform, settings, shop, session)
+    if conn is None:
         return "parked"
-    jobs.enqueue(session, FETCH, {"platform": platform, "order_id": order_id},
-                 dedupe_key=f"{FETCH}:{platform}:{order_id}"[:200])
+    jobs.enqueue(session, FETCH, {"platform": platform, "order_id": order_id, "shop": conn.shop},
+                 dedupe_key=f"{FETCH}:{platform}:{conn.shop}:{order_id}"[:200])
     return "fetching"
+
+
+def _connector_of(ctx: JobContext, platform: str, shop: str | None) -> Connector | None:
+    with ctx.db.unit_of_work() as session:  # a short read of the shop's credentials
+        return configured(platform, ctx.settings, shop, session)
 
 
 # --- jobs -----------------------------------------------------------------------------------
@@ -92,7 +101,7 @@ def _platform_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def fetch_job(ctx: JobContext, payload: dict[str, Any]) -> None:
-    conn = configured(payload["platform"], ctx.settings)
+    conn = _connector_of(ctx, payload["platform"], payload.get("shop"))
     if conn is None:
         raise jobs.Permanent(f"{payload['platform']} is not configured")
     data = _platform_call(conn.fetch_order, str(payload["order_id"]))  # no transaction open
@@ -110,10 +119,10 @@ def sync_state(session: Session, platform: str, shop: str) -> SyncState:
 
 
 def start_backfill(session: Session, settings: Mapping[str, Any], platform: str,
-                   customer_id: str | None = None) -> SyncState:
+                   customer_id: str | None = None, shop: str | None = None) -> SyncState:
     """Backfill a shop's orders page by page: one job per page, the cursor kept with the orders,
     so a restart goes on from the last page stored."""
-    conn = connector(platform, settings)
+    conn = connector(platform, settings, shop, session)
     state = sync_state(session, platform, conn.shop)
     state.backfill_state = "running"
     state.backfill_cursor = None
@@ -124,8 +133,9 @@ def start_backfill(session: Session, settings: Mapping[str, Any], platform: str,
     jobs.enqueue(session, BACKFILL, {"platform": platform, "shop": conn.shop, "page": 1,
                                      "customer_id": customer_id},
                  dedupe_key=f"{BACKFILL}:{platform}:{conn.shop}:{customer_id or ''}:1"[:200])
-    if platform == "magento":
-        ensure_magento_pull(session)
+    if shops.platform_of(platform).pulls:
+        default = shops.default_shop(settings, platform)
+        ensure_magento_pull(session, shop=None if default and default.key == conn.shop else conn.shop)
     return state
 
 
@@ -133,7 +143,7 @@ def backfill_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     """One page: read the cursor, fetch the page with no transaction open, then store it and move
     the cursor in one short transaction (only if the cursor is still where the page began)."""
     platform, shop, page_no = payload["platform"], payload["shop"], int(payload.get("page", 1))
-    conn = configured(platform, ctx.settings)
+    conn = _connector_of(ctx, platform, shop)
     if conn is None:
         raise jobs.Permanent(f"{platform} is not configured")
     with ctx.db.unit_of_work() as session:
@@ -166,19 +176,20 @@ def backfill_job(ctx: JobContext, payload: dict[str, Any]) -> None:
                      dedupe_key=f"{BACKFILL}:{platform}:{shop}:{payload.get('customer_id') or ''}:{page_no + 1}"[:200])
 
 
-def ensure_magento_pull(session: Session, delay: float = 0) -> None:
-    """Keep exactly one pending pull of Magento orders in the queue."""
-    pending = session.scalar(select(jobs.Job.id).where(
+def ensure_magento_pull(session: Session, delay: float = 0, shop: str | None = None) -> None:
+    """Keep exactly one pending pull of a Magento shop's orders in the queue (None: the settings' shop)."""
+    pending = session.scalars(select(jobs.Job).where(
         jobs.Job.kind == MAGENTO_PULL, jobs.Job.state == jobs.JobState.queued))
-    if pending is None:
-        jobs.enqueue(session, MAGENTO_PULL, {}, delay=delay)
+    if any(job.payload.get("shop") == shop for job in pending):
+        return
+    jobs.enqueue(session, MAGENTO_PULL, {"shop": shop} if shop else {}, delay=delay)
 
 
 def magento_pull_job(ctx: JobContext, payload: dict[str, Any]) -> None:
     """Pull the orders updated since the watermark; then come again after MAGENTO_PULL_SECONDS.
     Each page is fetched with no transaction open and stored in a short one (upserts are
     idempotent); the watermark moves once the pull is through."""
-    conn = configured("magento", ctx.settings)
+    conn = _connector_of(ctx, "magento", payload.get("shop"))
     if conn is None:
         return  # no longer configured: the schedule ends here
     with ctx.db.unit_of_work() as session:
@@ -200,21 +211,23 @@ def magento_pull_job(ctx: JobContext, payload: dict[str, Any]) -> None:
         if newest and (state.watermark is None or newest > state.watermark):
             state.watermark = newest
         session.flush()
-        ensure_magento_pull(session, delay=float(ctx.settings.get("MAGENTO_PULL_SECONDS") or 300))
+        ensure_magento_pull(session, delay=float(ctx.settings.get("MAGENTO_PULL_SECONDS") or 300),
+                            shop=payload.get("shop"))
 
 
 START_PULLS_EVERY_SECONDS = 300
 
 
 def start_pulls_job(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Start Magento's chain of pulls once it is configured, and again should the chain break."""
-    if configured("magento", ctx.settings) is None:
-        return
+    """Start the chain of pulls of every Magento shop once it is configured, and again should a
+    chain break."""
     with ctx.db.unit_of_work() as session:
-        pending = session.scalar(select(jobs.Job.id).where(
-            jobs.Job.kind == MAGENTO_PULL, jobs.Job.state.in_([jobs.JobState.queued, jobs.JobState.running])))
-        if pending is None:
-            ensure_magento_pull(session)
+        running = [job.payload.get("shop") for job in session.scalars(select(jobs.Job).where(
+            jobs.Job.kind == MAGENTO_PULL, jobs.Job.state.in_([jobs.JobState.queued, jobs.JobState.running])))]
+        for view in shops.shops_of(session, ctx.settings, "magento"):
+            shop = None if view.from_settings else view.key
+            if shop not in running:
+                ensure_magento_pull(session, shop=shop)
 
 
 def init_app(runtime: Runtime) -> None:

@@ -74,7 +74,10 @@ def order_panel(session: Session, conv: Conversation) -> dict[str, Any]:
     shown = {o.id for o in linked} | {o.id for o in suggested}
     recent = [o for o in services.recent_orders(session, conv.customer, limit=6) if o.id not in shown][:5]
     value, count, average, currency = services.customer_order_stats(session, conv.customer)
+    from helpdesk.orders.console_actions import action_panel
+
     return {"linked": linked, "suggested": suggested, "recent": recent,
+            "actions": {o.id: action_panel(session, o) for o in linked},
             "stats": {"value": value, "count": count, "average": average, "currency": currency}}
 
 
@@ -88,7 +91,7 @@ def customer_orders(session: Session, customer: Any, limit: int = 10) -> dict[st
 def init_app(app: Flask, runtime: Runtime) -> None:
     """Called by create_app: blueprints, the sidebar panel, the recognition listener, the jobs."""
     from helpdesk.extensions import csrf
-    from helpdesk.orders import admin, webhooks, widget
+    from helpdesk.orders import actions, admin, console_actions, webhooks, widget
 
     app.register_blueprint(bp)
     app.register_blueprint(admin.bp)
@@ -100,6 +103,8 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     # panels of its sidebar slot, and this is ours.
     runtime.panels.add("conversation.sidebar", "orders", order_panel, "orders/_sidebar.html")
     sync.init_app(runtime)
+    actions.init_app(runtime)
+    console_actions.init_app(app, runtime)
     database = runtime.db
 
     def spot_order_numbers(session: Session, event: MessagePosted) -> None:

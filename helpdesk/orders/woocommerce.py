@@ -11,6 +11,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from helpdesk.orders.connector import (
+    ActionRequest,
+    ActionResult,
     Connector,
     CustomerData,
     FulfillmentData,
@@ -18,6 +20,8 @@ from helpdesk.orders.connector import (
     OrderData,
     OrderPage,
     PayloadError,
+    PlatformError,
+    PlatformRateLimited,
     RefundData,
     currency,
     full_name,
@@ -29,6 +33,7 @@ from helpdesk.orders.connector import (
     text,
     when,
 )
+from helpdesk.orders.platform import Credentials, CredentialsOf, Field, Inbound, Platform, WebhookRefused
 from helpdesk.orders.tracking import tracking_link
 
 PAGE_SIZE = 100
@@ -58,12 +63,87 @@ class WooCommerceConnector(Connector):
         self.api_url = url.rstrip("/") + "/wp-json/wc/v3"
         self.http.auth = (consumer_key, consumer_secret)  # HTTP Basic over HTTPS, as Woo documents
 
+    ACTIONS = ("refund", "cancel", "reship", "update_address", "resend_confirmation")
+
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> WooCommerceConnector | None:
-        url = settings.get("WOOCOMMERCE_URL")
-        if not url or not settings.get("WOOCOMMERCE_CONSUMER_KEY"):
-            return None
-        return cls(url, settings["WOOCOMMERCE_CONSUMER_KEY"], settings.get("WOOCOMMERCE_CONSUMER_SECRET") or "")
+    def from_credentials(cls, credentials: Mapping[str, Any]) -> WooCommerceConnector:
+        return cls(credentials["url"], credentials.get("consumer_key") or "", credentials.get("consumer_secret") or "")
+
+    # --- order actions (REST v3) --------------------------------------------------------------
+
+    def _note(self, order_id: str, note: str, customer: bool) -> None:
+        self._send("POST", f"{self.api_url}/orders/{order_id}/notes", {"note": note, "customer_note": customer})
+
+    def refund(self, request: ActionRequest) -> ActionResult:
+        """orders/{id}/refunds with api_refund: WooCommerce asks the payment gateway to pay it back."""
+        amount = request.amount
+        if amount is None:
+            amount = sum((li.price * li.quantity for li in request.lines), Decimal("0")) + request.shipping
+        body: dict[str, Any] = {"amount": f"{amount:.2f}", "reason": request.reason or "", "api_refund": True,
+                                "api_restock": request.restock}
+        if request.lines:
+            body["line_items"] = [{"id": int(li.external_id) if li.external_id.isdigit() else li.external_id,
+                                   "quantity": li.quantity, "refund_total": f"{li.price * li.quantity:.2f}"}
+                                  for li in request.lines]
+        made = obj(self._send("POST", f"{self.api_url}/orders/{request.order_id}/refunds", body).json(), "refund")
+        refunded = abs(money(made, "amount") or amount)
+        return ActionResult(f"Refunded {refunded:.2f} {request.currency}", ident(made, "id"), refunded)
+
+    def cancel(self, request: ActionRequest) -> ActionResult:
+        # Cancelling gives stock back in WooCommerce itself; a refund is its own call, made first so
+        # a refused refund leaves the order as it was.
+        refunded = None
+        if request.refund and request.amount:
+            refunded = self.refund(ActionRequest("refund", request.order_id, request.currency,
+                                                 amount=request.amount, reason=request.reason))
+        try:
+            self._send("PUT", f"{self.api_url}/orders/{request.order_id}", {"status": "cancelled"})
+        except (PlatformRateLimited, PlatformError) as exc:
+            if refunded is None:
+                raise
+            # The money went back already: never let a retry refund it twice.
+            raise PlatformError(f"{refunded.summary}, but the cancel failed ({exc}); cancel it again "
+                                "without a refund") from exc
+        if request.reason:
+            self._note(request.order_id, f"Cancelled: {request.reason}", request.notify)
+        return ActionResult("Cancelled" + (f", {refunded.summary.lower()}" if refunded else ""),
+                            refunded.external_id if refunded else None, refunded.amount if refunded else None)
+
+    def reship(self, request: ActionRequest) -> ActionResult:
+        """A new order of the same products at zero price, shipped free, to the same customer."""
+        order = obj(self._get(f"{self.api_url}/orders/{request.order_id}").json(), "order")
+        wanted = {li.external_id: li.quantity for li in request.lines}
+        lines = []
+        for li in items(order, "line_items"):
+            li = obj(li, "line_items[]")
+            quantity = wanted.get(str(li.get("id")), 0) if wanted else integer(li, "quantity", 1)
+            if quantity > 0:
+                line = {"product_id": li.get("product_id"), "quantity": quantity, "subtotal": "0.00", "total": "0.00"}
+                if li.get("variation_id"):
+                    line["variation_id"] = li["variation_id"]
+                lines.append(line)
+        body = {"status": "processing" if request.complete else "pending", "customer_id": order.get("customer_id"),
+                "billing": order.get("billing") or {}, "shipping": order.get("shipping") or {}, "line_items": lines,
+                "shipping_lines": [{"method_id": "free_shipping", "method_title": "Replacement", "total": "0.00"}],
+                "customer_note": request.reason or "",
+                "meta_data": [{"key": "_helpdesk_replacement_for", "value": str(request.order_id)}]}
+        made = obj(self._send("POST", f"{self.api_url}/orders", body).json(), "order")
+        number = text(made, "number", 64) or ident(made, "id")
+        self._note(request.order_id, f"Replacement order #{number} created" +
+                   (f": {request.reason}" if request.reason else ""), False)
+        return ActionResult(f"Replacement order #{number} created at zero price", ident(made, "id"),
+                            data={"order_id": ident(made, "id")})
+
+    def update_address(self, request: ActionRequest) -> ActionResult:
+        address = {k: v for k, v in request.address.items()
+                   if k in ("first_name", "last_name", "company", "address_1", "address_2", "city", "state",
+                            "postcode", "country", "phone")}
+        self._send("PUT", f"{self.api_url}/orders/{request.order_id}", {"shipping": address})
+        return ActionResult("Shipping address updated")
+
+    def resend_confirmation(self, request: ActionRequest) -> ActionResult:
+        self._send("POST", f"{self.api_url}/orders/{request.order_id}/actions/send_order_details", {})
+        return ActionResult("Order details sent again to the customer")
 
     def fetch_order(self, order_id: str) -> OrderData:
         return self.parse_order(self._get(f"{self.api_url}/orders/{order_id}").json())
@@ -158,3 +238,56 @@ class WooCommerceConnector(Connector):
                     carrier=carrier, tracking_number=number,
                     tracking_url=tracking_link(carrier, number, text(parcel, "custom_tracking_link", 1000))))
         return found
+
+
+ORDER_TOPICS = {"order.created", "order.updated", "order.restored"}
+
+
+def _is_ping(body: bytes) -> bool:
+    from urllib.parse import parse_qs
+
+    try:
+        form = parse_qs(body.decode("ascii"), strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return list(form) == ["webhook_id"] and form["webhook_id"][0].isdigit()
+
+
+def receive_webhook(headers: Mapping[str, str], body: bytes, credentials_of: CredentialsOf,
+                    default: Credentials | None) -> Inbound:
+    """X-WC-Webhook-Source names the shop, whose webhook secret signs the body."""
+    import json
+
+    signature = headers.get("X-WC-Webhook-Signature", "")
+    source = headers.get("X-WC-Webhook-Source", "")
+    creds = (credentials_of(shop_of(source)) if source else None) or default or {}
+    if not creds.get("webhook_secret"):  # not even the unsigned ping is answered for a shop we don't know
+        raise WebhookRefused(401, "webhook_not_configured", "WooCommerce webhooks are not configured "
+                             "(HELPDESK_WOOCOMMERCE_WEBHOOK_SECRET or the shop's webhook secret)")
+    if not signature and _is_ping(body):
+        # WooCommerce checks a new webhook's URL with an unsigned `webhook_id=N` form post.
+        return Inbound(result="ping")
+    if not verify_webhook(creds.get("webhook_secret") or "", body, signature):
+        raise WebhookRefused(401, "invalid_signature", "X-WC-Webhook-Signature does not match the body")
+    topic = headers.get("X-WC-Webhook-Topic", "")
+    delivery = headers.get("X-WC-Webhook-Delivery-ID", "")
+    if not delivery:
+        raise WebhookRefused(400, "missing_webhook_id", "X-WC-Webhook-Delivery-ID is required")
+    if topic not in ORDER_TOPICS:
+        return Inbound(result="ignored")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRefused(400, "malformed_json", "the body is not JSON") from None
+    url = creds.get("url") or source
+    parser = WooCommerceConnector(url or "https://woocommerce.invalid", "", "")
+    return Inbound(delivery_id=delivery, topic=topic, shop=parser.shop, payload=payload,
+                   orders=[parser.parse_order(payload)])
+
+
+PLATFORM = Platform(
+    key="woocommerce", label="WooCommerce", connector=WooCommerceConnector, webhook=receive_webhook,
+    fields=(Field("url", "Shop URL (https://shop.example)", required=True),
+            Field("consumer_key", "REST API consumer key", secret=True, required=True),
+            Field("consumer_secret", "REST API consumer secret", secret=True),
+            Field("webhook_secret", "Webhook secret", secret=True)))

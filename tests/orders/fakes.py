@@ -46,6 +46,7 @@ class Request:
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]
+    body: Any = None  # the JSON a write sent
 
 
 @dataclass
@@ -55,8 +56,13 @@ class FakePlatform:
     credentials: dict[str, str] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     throttle_next: int = 0  # answer this many requests with 429 first
+    throttle_writes: int = 0  # answer this many writes (POST, PUT) with 429 first
     retry_after: str = "1"
     url: str = ""
+    fail_next: tuple[int, Any] | None = None  # the next write gets this (status, body)
+
+    def writes(self) -> list[Request]:
+        return [r for r in self.requests if r.method in ("POST", "PUT", "DELETE")]
 
     def routes(self) -> list[tuple[str, str, Any]]:
         raise NotImplementedError
@@ -64,15 +70,23 @@ class FakePlatform:
     def authorised(self, headers: dict[str, str]) -> bool:
         return all(headers.get(k) == v for k, v in self.credentials.items())
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+    def handle(self, method: str, raw_path: str, headers: dict[str, str],
+               body: Any = None) -> tuple[int, dict[str, str], Any]:
         parts = urlsplit(raw_path)
-        request = Request(method, parts.path, parse_qs(parts.query), headers)
+        request = Request(method, parts.path, parse_qs(parts.query), headers, body)
         self.requests.append(request)
         if not self.authorised(headers):
             return 401, {}, {"errors": "[API] Invalid API key or access token"}
         if self.throttle_next > 0:
             self.throttle_next -= 1
             return 429, {"Retry-After": self.retry_after}, {"errors": "Exceeded 2 calls per second"}
+        if method != "GET" and self.throttle_writes > 0:
+            self.throttle_writes -= 1
+            return 429, {"Retry-After": self.retry_after}, {"errors": "Exceeded 2 calls per second"}
+        if method != "GET" and self.fail_next is not None:
+            status, answer = self.fail_next
+            self.fail_next = None
+            return status, {}, answer
         for verb, pattern, fn in self.routes():
             match = re.fullmatch(pattern, parts.path)
             if verb == method and match:
@@ -86,8 +100,21 @@ def serving(fake: FakePlatform) -> Iterator[FakePlatform]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            self.answer("GET")
+
+        def do_POST(self) -> None:
+            self.answer("POST")
+
+        def do_PUT(self) -> None:
+            self.answer("PUT")
+
+        def answer(self, method: str) -> None:
             headers = {k.title(): v for k, v in self.headers.items()}
-            status, extra, body = fake.handle("GET", self.path, headers)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            sent = json.loads(raw) if raw else None
+            with lock:  # one request at a time changes the fake's orders
+                status, extra, body = fake.handle(method, self.path, headers, sent)
             data = b"" if body is None else json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -100,6 +127,7 @@ def serving(fake: FakePlatform) -> Iterator[FakePlatform]:
         def log_message(self, *args: Any) -> None:
             pass
 
+    lock = threading.Lock()
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -126,7 +154,138 @@ class FakeShopify(FakePlatform):
         return [("GET", base + r"/orders\.json", self.list),
                 ("GET", base + r"/orders/count\.json", self.count),
                 ("GET", base + r"/orders/(\d+)\.json", self.one),
-                ("GET", base + r"/customers/(\d+)/orders\.json", self.of_customer)]
+                ("GET", base + r"/customers/(\d+)/orders\.json", self.of_customer),
+                ("POST", base + r"/orders/(\d+)/refunds/calculate\.json", self.calculate),
+                ("POST", base + r"/orders/(\d+)/refunds\.json", self.refund),
+                ("POST", base + r"/orders/(\d+)/cancel\.json", self.cancel),
+                ("PUT", base + r"/orders/(\d+)\.json", self.update),
+                ("POST", base + r"/draft_orders\.json", self.draft),
+                ("PUT", base + r"/draft_orders/(\d+)/complete\.json", self.complete),
+                ("POST", base + r"/graphql\.json", self.graphql)]
+
+    # --- the action paths, as the Admin REST API answers them ----------------------------------
+    drafts: list[dict[str, Any]] = field(default_factory=list)
+    gateway_balance: float | None = None  # the payment gateway refuses refunds above this
+    emails_sent: list[str] = field(default_factory=list)
+
+    def _order(self, order_id: str) -> dict[str, Any] | None:
+        return next((o for o in self.orders if str(o["id"]) == order_id), None)
+
+    @staticmethod
+    def _refunded(order: dict[str, Any]) -> float:
+        return sum(float(t["amount"]) for r in order.get("refunds") or [] for t in r.get("transactions") or []
+                   if t.get("kind") == "refund" and t.get("status") == "success")
+
+    def _bump(self, order: dict[str, Any]) -> None:
+        order["updated_at"] = f"2030-01-01T00:{len(self.writes()) // 60 % 60:02d}:{len(self.writes()) % 60:02d}-00:00"
+
+    def calculate(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return 404, {}, {"errors": "Not Found"}
+        body = (request.body or {}).get("refund") or {}
+        lines = {li["id"]: li for li in order["line_items"]}
+        refund_lines, amount = [], 0.0
+        for rl in body.get("refund_line_items") or []:
+            line = lines.get(rl["line_item_id"])
+            if line is None:
+                return 422, {}, {"errors": {"refund_line_items": ["line_item_id is invalid"]}}
+            if rl["quantity"] > line["quantity"]:
+                return 422, {}, {"errors": {"refund_line_items": ["quantity cannot exceed the quantity ordered"]}}
+            subtotal = float(line["price"]) * rl["quantity"]
+            amount += subtotal
+            refund_lines.append({**rl, "price": line["price"], "subtotal": f"{subtotal:.2f}", "total_tax": "0.00"})
+        shipping_max = sum(float(x["price"]) for x in order.get("shipping_lines") or [])
+        shipping = body.get("shipping") or {}
+        ship = shipping_max if shipping.get("full_refund") else float(shipping.get("amount") or 0)
+        amount += ship
+        left = float(order["total_price"]) - self._refunded(order)
+        return 200, {}, {"refund": {
+            "currency": order["currency"], "shipping": {"amount": f"{ship:.2f}", "tax": "0.00",
+                                                        "maximum_refundable": f"{shipping_max:.2f}"},
+            "refund_line_items": refund_lines,
+            "transactions": [{"order_id": order["id"], "kind": "suggested_refund", "gateway": "bogus",
+                              "parent_id": 801038806, "amount": f"{min(amount, left):.2f}",
+                              "currency": order["currency"], "maximum_refundable": f"{left:.2f}"}]}}
+
+    def refund(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return 404, {}, {"errors": "Not Found"}
+        body = (request.body or {}).get("refund") or {}
+        total = sum(float(t["amount"]) for t in body.get("transactions") or [])
+        left = float(order["total_price"]) - self._refunded(order)
+        if total > left + 0.001:
+            return 422, {}, {"errors": {"amount": [f"must be less than or equal to {left:.2f}"]}}
+        if self.gateway_balance is not None and total > self.gateway_balance:
+            return 422, {}, {"errors": {"base": ["Refund failed: insufficient funds in the merchant account"]}}
+        refund = {"id": 509562969 + len(order.get("refunds") or []), "order_id": order["id"],
+                  "created_at": "2030-01-01T00:00:00-00:00", "processed_at": "2030-01-01T00:00:00-00:00",
+                  "note": body.get("note"), "refund_line_items": body.get("refund_line_items") or [],
+                  "transactions": [{"id": 179259969, "kind": "refund", "status": "success", "gateway": t["gateway"],
+                                    "parent_id": t["parent_id"], "amount": t["amount"]}
+                                   for t in body.get("transactions") or []]}
+        order.setdefault("refunds", []).append(refund)
+        order["financial_status"] = "refunded" if self._refunded(order) >= float(order["total_price"]) \
+            else "partially_refunded"
+        self._bump(order)
+        return 201, {}, {"refund": refund}
+
+    def cancel(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return 404, {}, {"errors": "Not Found"}
+        if order.get("fulfillment_status") == "fulfilled":
+            return 422, {}, {"error": "Cannot cancel an order that has been fulfilled"}
+        if order.get("cancelled_at"):
+            return 422, {}, {"error": "Order has already been cancelled"}
+        body = request.body or {}
+        order.update(cancelled_at="2030-01-01T00:00:00-00:00", cancel_reason=body.get("reason"))
+        if body.get("amount"):
+            order.setdefault("refunds", []).append({
+                "id": 609562969, "order_id": order["id"], "created_at": "2030-01-01T00:00:00-00:00",
+                "transactions": [{"id": 1, "kind": "refund", "status": "success", "amount": body["amount"]}]})
+            order["financial_status"] = "refunded"
+        self._bump(order)
+        return 200, {}, {"order": order}
+
+    def update(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return 404, {}, {"errors": "Not Found"}
+        changes = (request.body or {}).get("order") or {}
+        if "shipping_address" in changes:
+            if order.get("fulfillment_status") == "fulfilled":
+                return 422, {}, {"errors": {"shipping_address": ["cannot be changed once fulfilled"]}}
+            order["shipping_address"] = changes["shipping_address"]
+        self._bump(order)
+        return 200, {}, {"order": order}
+
+    def draft(self, request: Request, _m: Any) -> Any:
+        body = (request.body or {}).get("draft_order") or {}
+        draft = {**body, "id": 994118539 + len(self.drafts), "name": f"#D{len(self.drafts) + 1}", "status": "open",
+                 "invoice_url": "https://shop.example/invoices/abc", "order_id": None}
+        self.drafts.append(draft)
+        return 201, {}, {"draft_order": draft}
+
+    def complete(self, _r: Request, match: Any) -> Any:
+        draft = next((d for d in self.drafts if str(d["id"]) == match.group(1)), None)
+        if draft is None:
+            return 404, {}, {"errors": "Not Found"}
+        draft.update(status="completed", order_id=450789469 + 5000 + len(self.drafts))
+        return 200, {}, {"draft_order": draft}
+
+    def graphql(self, request: Request, _m: Any) -> Any:
+        body = request.body or {}
+        if "orderInvoiceSend" not in body.get("query", ""):
+            return 200, {}, {"errors": [{"message": "unknown query"}]}
+        gid = body.get("variables", {}).get("id", "")
+        if self._order(gid.rsplit("/", 1)[-1]) is None:
+            return 200, {}, {"data": {"orderInvoiceSend": {"order": None,
+                                                             "userErrors": [{"field": ["id"],
+                                                                             "message": "Order does not exist"}]}}}
+        self.emails_sent.append(gid)
+        return 200, {}, {"data": {"orderInvoiceSend": {"order": {"id": gid}, "userErrors": []}}}
 
     def list(self, request: Request, _m: Any, orders: list[dict[str, Any]] | None = None) -> Any:
         orders = self.orders if orders is None else orders
@@ -190,7 +349,87 @@ class FakeWooCommerce(FakePlatform):
     page_size: int = 2
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        return [("GET", r"/wp-json/wc/v3/orders", self.list), ("GET", r"/wp-json/wc/v3/orders/(\d+)", self.one)]
+        return [("GET", r"/wp-json/wc/v3/orders", self.list), ("GET", r"/wp-json/wc/v3/orders/(\d+)", self.one),
+                ("POST", r"/wp-json/wc/v3/orders/(\d+)/refunds", self.refund),
+                ("POST", r"/wp-json/wc/v3/orders", self.create),
+                ("PUT", r"/wp-json/wc/v3/orders/(\d+)", self.update),
+                ("POST", r"/wp-json/wc/v3/orders/(\d+)/notes", self.note),
+                ("POST", r"/wp-json/wc/v3/orders/(\d+)/actions/send_order_details", self.send_details)]
+
+    gateway_error: str | None = None  # the payment gateway refuses the refund with this message
+    notes: list[dict[str, Any]] = field(default_factory=list)
+    emails_sent: list[str] = field(default_factory=list)
+
+    def _order(self, order_id: str) -> dict[str, Any] | None:
+        return next((o for o in self.orders if str(o["id"]) == order_id), None)
+
+    def _bump(self, order: dict[str, Any]) -> None:
+        n = len(self.writes())
+        order["date_modified_gmt"] = f"2030-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}"
+
+    @staticmethod
+    def _invalid_id() -> Any:
+        return 404, {}, {"code": "woocommerce_rest_shop_order_invalid_id", "message": "Invalid ID.",
+                         "data": {"status": 404}}
+
+    def refund(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return self._invalid_id()
+        body = request.body or {}
+        amount = float(body.get("amount") or 0)
+        left = float(order["total"]) - sum(abs(float(r["total"])) for r in order["refunds"])
+        if amount <= 0 or amount > left + 0.001:
+            return 500, {}, {"code": "woocommerce_rest_cannot_create_order_refund",
+                             "message": "Invalid refund amount.", "data": {"status": 500}}
+        if body.get("api_refund") and self.gateway_error:
+            return 500, {}, {"code": "woocommerce_rest_cannot_create_order_refund", "message": self.gateway_error,
+                             "data": {"status": 500}}
+        refund_id = 900 + len(order["refunds"])
+        order["refunds"].append({"id": refund_id, "reason": body.get("reason", ""), "total": f"-{amount:.2f}"})
+        if amount >= left - 0.001:
+            order["status"] = "refunded"
+        self._bump(order)
+        return 201, {}, {"id": refund_id, "date_created": "2030-01-01T00:00:00", "amount": f"{amount:.2f}",
+                         "reason": body.get("reason", ""), "refunded_by": 1, "refunded_payment": bool(
+                             body.get("api_refund")), "line_items": body.get("line_items") or []}
+
+    def update(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return self._invalid_id()
+        body = request.body or {}
+        if body.get("status") == "cancelled" and order["status"] == "completed":
+            return 400, {}, {"code": "woocommerce_rest_invalid_order_status",
+                             "message": "A completed order cannot be cancelled.", "data": {"status": 400}}
+        if "status" in body:
+            order["status"] = body["status"]
+        if "shipping" in body:
+            order["shipping"] = {**order["shipping"], **body["shipping"]}
+        self._bump(order)
+        return 200, {}, order
+
+    def create(self, request: Request, _m: Any) -> Any:
+        body = request.body or {}
+        if not body.get("line_items"):
+            return 400, {}, {"code": "woocommerce_rest_required_product_reference_missing",
+                             "message": "Product ID or SKU is required.", "data": {"status": 400}}
+        new_id = max([int(o["id"]) for o in self.orders] + [1000]) + 1
+        order = {**woo_order(order_id=new_id), **body, "id": new_id, "number": str(new_id), "total": "0.00",
+                 "shipping_total": "0.00", "total_tax": "0.00", "refunds": [], "meta_data": body.get("meta_data", [])}
+        self.orders.append(order)
+        return 201, {}, order
+
+    def note(self, request: Request, match: Any) -> Any:
+        self.notes.append({"order": match.group(1), **(request.body or {})})
+        return 201, {}, {"id": len(self.notes), **(request.body or {})}
+
+    def send_details(self, _r: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return self._invalid_id()
+        self.emails_sent.append(match.group(1))
+        return 200, {}, {"message": f"Order details sent to {order['billing']['email']}, via REST API."}
 
     def list(self, request: Request, _m: Any) -> Any:
         page = int(request.query.get("page", ["1"])[0])
@@ -229,9 +468,92 @@ class FakeBigCommerce(FakePlatform):
 
     def routes(self) -> list[tuple[str, str, Any]]:
         base = rf"/stores/{self.store_hash}/v2/orders"
+        v3 = rf"/stores/{self.store_hash}/v3/orders"
         return [("GET", base + r"/(\d+)", self.one), ("GET", base + r"/(\d+)/products", self.sub("products")),
                 ("GET", base + r"/(\d+)/shipments", self.sub("shipments")), ("GET", base, self.list),
-                ("GET", base + r"/count", self.count)]
+                ("GET", base + r"/count", self.count), ("PUT", base + r"/(\d+)", self.update),
+                ("GET", base + r"/(\d+)/shipping_addresses", self.sub("addresses")),
+                ("PUT", base + r"/(\d+)/shipping_addresses/(\d+)", self.update_address),
+                ("POST", v3 + r"/(\d+)/payment_actions/refund_quotes", self.quote),
+                ("POST", v3 + r"/(\d+)/payment_actions/refunds", self.refund)]
+
+    declined: bool = False  # the payment provider declines the refund
+    addresses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def update_address(self, request: Request, match: Any) -> Any:
+        rows = self.addresses.get(int(match.group(1))) or []
+        row = next((a for a in rows if a["id"] == int(match.group(2))), None)
+        if row is None:
+            return 404, {}, [{"status": 404, "message": "The requested resource was not found."}]
+        if "country_iso2" not in (request.body or {}) and "country" not in (request.body or {}):
+            return 400, {}, [{"status": 400, "message": "The field 'country' is invalid."}]
+        row.update(request.body or {})
+        return 200, {}, row
+
+    @staticmethod
+    def _v3_error(status: int, title: str) -> Any:
+        return status, {}, {"status": status, "title": title,
+                            "type": "https://developer.bigcommerce.com/api-docs/getting-started/api-status-codes",
+                            "errors": {}}
+
+    def _refund_amount(self, order_id: int, items: list[dict[str, Any]]) -> float:
+        products = {p["id"]: p for p in self.products.get(order_id, [])}
+        amount = 0.0
+        for item in items:
+            if item["item_type"] == "ORDER":
+                amount += float(item["amount"])
+            elif item["item_type"] == "PRODUCT":
+                amount += float(products[item["item_id"]]["price_inc_tax"]) * item["quantity"]
+        return amount
+
+    def _left(self, order: dict[str, Any]) -> float:
+        return float(order["total_inc_tax"]) - float(order["refunded_amount"])
+
+    def quote(self, request: Request, match: Any) -> Any:
+        order = self.orders.get(int(match.group(1)))
+        if order is None:
+            return self._v3_error(404, "Order not found")
+        amount = self._refund_amount(order["id"], (request.body or {}).get("items") or [])
+        if amount > self._left(order) + 0.001:
+            return self._v3_error(422, "Refund amount is greater than remaining amount")
+        return 201, {}, {"data": {"order_id": order["id"], "total_refund_amount": amount, "total_refund_tax_amount": 0,
+                                  "rounding": 0, "adjustment": 0, "tax_inclusive": True, "refund_methods": [[{
+                                      "provider_id": "braintree", "provider_description": "Braintree (Visa 1111)",
+                                      "amount": amount, "offline": False, "offline_provider": False,
+                                      "offline_reason": ""}]]}, "meta": {}}
+
+    def refund(self, request: Request, match: Any) -> Any:
+        order = self.orders.get(int(match.group(1)))
+        if order is None:
+            return self._v3_error(404, "Order not found")
+        body = request.body or {}
+        amount = self._refund_amount(order["id"], body.get("items") or [])
+        paid = sum(float(p["amount"]) for p in body.get("payments") or [])
+        if abs(paid - amount) > 0.001 or amount > self._left(order) + 0.001:
+            return self._v3_error(422, "Payments do not add up to the refund amount")
+        if self.declined:
+            return self._v3_error(422, "The payment provider declined the refund: insufficient funds")
+        order["refunded_amount"] = f"{float(order['refunded_amount']) + amount:.4f}"
+        order["status_id"] = 4 if self._left(order) <= 0.001 else 14
+        order["date_modified"] = f"Tue, 01 Jan 2030 00:00:{len(self.writes()) % 60:02d} +0000"
+        return 201, {}, {"data": {"id": 1, "order_id": order["id"], "user_id": 0,
+                                  "created": "2030-01-01T00:00:00+00:00", "reason": body.get("reason", ""),
+                                  "total_amount": amount, "total_tax": 0,
+                                  "uses_merchant_override_values": False,
+                                  "payments": [{"id": 1, "provider_id": "braintree", "amount": amount, "offline": False,
+                                                "is_declined": False, "declined_message": ""}],
+                                  "items": body.get("items")}, "meta": {}}
+
+    def update(self, request: Request, match: Any) -> Any:
+        order = self.orders.get(int(match.group(1)))
+        if order is None:
+            return 404, {}, [{"status": 404, "message": "The requested resource was not found."}]
+        body = request.body or {}
+        if body.get("status_id") == 5 and order["status_id"] in (2, 10):
+            return 400, {}, [{"status": 400, "message": "The order has shipped and cannot be cancelled."}]
+        order.update(body)
+        order["date_modified"] = f"Tue, 01 Jan 2030 00:00:{len(self.writes()) % 60:02d} +0000"
+        return 200, {}, order
 
     def one(self, _r: Request, match: Any) -> Any:
         order = self.orders.get(int(match.group(1)))
@@ -279,7 +601,65 @@ class FakeMagento(FakePlatform):
     page_size: int = 100
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        return [("GET", r"/rest/V1/orders", self.search), ("GET", r"/rest/V1/orders/(\d+)", self.one)]
+        return [("GET", r"/rest/V1/orders", self.search), ("GET", r"/rest/V1/orders/(\d+)", self.one),
+                ("POST", r"/rest/V1/order/(\d+)/refund", self.refund),
+                ("POST", r"/rest/V1/orders/(\d+)/cancel", self.cancel),
+                ("POST", r"/rest/V1/orders/(\d+)/emails", self.email)]
+
+    emails_sent: list[str] = field(default_factory=list)
+
+    def _order(self, order_id: str) -> dict[str, Any] | None:
+        return next((o for o in self.orders if str(o["entity_id"]) == order_id), None)
+
+    def _bump(self, order: dict[str, Any]) -> None:
+        n = len(self.writes())
+        order["updated_at"] = f"2030-01-01 00:{n // 60 % 60:02d}:{n % 60:02d}"
+
+    @staticmethod
+    def _missing() -> Any:
+        return 404, {}, {"message": "The entity that was requested doesn't exist. Verify the entity and try again."}
+
+    def refund(self, request: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return self._missing()
+        body = request.body or {}
+        lines = {i["item_id"]: i for i in order["items"]}
+        amount = 0.0
+        for item in body.get("items") or []:
+            line = lines.get(item["order_item_id"])
+            if line is None:
+                return 400, {}, {"message": "The creditmemo contains product item that is not part of the original "
+                                            "order."}
+            amount += float(line["price"]) * item["qty"]
+        arguments = body.get("arguments") or {}
+        amount += float(arguments.get("shipping_amount") or 0) + float(arguments.get("adjustment_positive") or 0)
+        left = float(order["grand_total"]) - float(order.get("total_refunded") or 0)
+        if amount <= 0:
+            return 400, {}, {"message": "The credit memo's total must be positive."}
+        if amount > left + 0.001:
+            return 400, {}, {"message": "The most money available to refund is %1.", "parameters": [f"{left:.2f}"]}
+        order["total_refunded"] = float(order.get("total_refunded") or 0) + amount
+        if order["total_refunded"] >= float(order["grand_total"]) - 0.001:
+            order["status"] = order["state"] = "closed"
+        self._bump(order)
+        return 200, {}, 40 + len(self.writes())
+
+    def cancel(self, _r: Request, match: Any) -> Any:
+        order = self._order(match.group(1))
+        if order is None:
+            return self._missing()
+        if order["status"] in ("complete", "closed", "canceled"):
+            return 200, {}, False
+        order["status"] = order["state"] = "canceled"
+        self._bump(order)
+        return 200, {}, True
+
+    def email(self, _r: Request, match: Any) -> Any:
+        if self._order(match.group(1)) is None:
+            return self._missing()
+        self.emails_sent.append(match.group(1))
+        return 200, {}, True
 
     def search(self, request: Request, _m: Any) -> Any:
         q = {k: v[0] for k, v in request.query.items()}

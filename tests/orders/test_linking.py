@@ -207,3 +207,17 @@ def test_console_link_without_csrf_token_is_refused(app: Flask, inbox: Inbox, co
     response = console.post(f"/console/c/{conv.public_id}/orders", data={"order": "1011"})
     assert response.status_code == 400
     assert link_states(session, conv) == {}
+
+
+def test_get_conversation_lists_its_linked_and_suggested_orders(app: Flask, client: FlaskClient, inbox: Inbox,
+                                                                agent: Agent) -> None:
+    own = make_order(app, 1201, "ann@example.com")
+    other = make_order(app, 1202, "bob@example.com")
+    conv = make_conversation(app, inbox, email="ann@example.com", body="orders #1201 and #1202")
+    with db_of(app).unit_of_work() as s:
+        token = accounts.create_api_token(s, SYSTEM, s.get(Agent, agent.id), "tests")
+    body = client.get(f"/api/v1/conversations/{conv.public_id}",
+                      headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert body["orders"] == [
+        {"id": own, "number": "1201", "name": "#1201", "platform": "shopify", "state": "linked"},
+        {"id": other, "number": "1202", "name": "#1202", "platform": "shopify", "state": "suggested"}]

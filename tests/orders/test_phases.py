@@ -21,9 +21,9 @@ def probed(fake: FakePlatform, database_url: str) -> WriteProbe:
     probe = WriteProbe(database_url)
     answer = fake.handle
 
-    def handle(method: str, raw_path: str, headers: dict[str, str]) -> Any:
+    def handle(method: str, raw_path: str, headers: dict[str, str], body: Any = None) -> Any:
         probe.check()  # while the worker waits for this answer
-        return answer(method, raw_path, headers)
+        return answer(method, raw_path, headers, body)
 
     fake.handle = handle  # type: ignore[method-assign]
     return probe
@@ -84,3 +84,23 @@ def test_magento_pull_calls_magento_with_no_transaction_open(app: Flask, databas
     assert count_orders(app, "magento") == 3
     with db_of(app).unit_of_work() as s:
         assert s.scalar(select(SyncState.watermark).filter_by(platform="magento")) == "2026-03-23 10:00:00"
+
+
+def test_an_order_action_calls_the_shop_with_no_transaction_open(app: Flask, database_url: str, agent: Any,
+                                                                 run_jobs: Any) -> None:
+    from helpdesk.actors import agent_actor
+    from helpdesk.orders import actions, services
+    from helpdesk.orders.shopify import ShopifyConnector
+    from tests.orders.conftest import SHOP
+
+    order = shopify_order(order_id=7300, number=3300, email="d@example.com", financial_status="paid")
+    fake = FakeShopify(credentials={"X-Shopify-Access-Token": TOKEN}, orders=[order])
+    with serving(fake):
+        app.config.update(SHOPIFY_ACCESS_TOKEN=TOKEN, SHOPIFY_API_URL=f"{fake.url}/admin/api/2025-01")
+        probe = probed(fake, database_url)
+        with db_of(app).unit_of_work() as s:
+            stored, _ = services.upsert_order(s, agent_actor(agent), ShopifyConnector(SHOP, "").parse_order(order))
+            actions.request_action(s, app.config, agent_actor(agent), stored, {"type": "refund", "amount": "9"}, "p1")
+        assert run_jobs() == 1
+    probe.assert_never_held()
+    assert len(fake.writes()) == 2
