@@ -98,7 +98,11 @@ PATHS: dict[str, Any] = {
             {"name": "inbox", "in": "query", "schema": {"type": "string"}},
             {"name": "assignee", "in": "query", "schema": {"type": "string"},
              "description": "agent id or email, or `none` for unassigned"},
-            {"name": "customer", "in": "query", "schema": {"type": "string"}}],
+            {"name": "customer", "in": "query", "schema": {"type": "string"}},
+            {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 500},
+             "description": "full-text search over subject, message text, customer name and email, "
+                            "#REF and linked order numbers: words (prefix match), \"quoted phrases\", "
+                            "-excluded words; other punctuation is ignored"}],
             "responses": {"200": _json(_page("Conversation")), **ERRORS}},
         "post": {"summary": "Open a conversation",
                  "requestBody": {"required": True, "content": {"application/json": {

@@ -14,6 +14,7 @@ from helpdesk.crm import services as crm
 from helpdesk.crm.models import Customer, CustomerMerge
 from helpdesk.customers360.queries import conversations_of, customer_360, identity_key
 from helpdesk.errors import NotFound
+from helpdesk.tickets import search
 from helpdesk.tickets.models import Attachment, Conversation, Message
 from helpdesk.tickets.serialize import message_dict
 
@@ -34,6 +35,7 @@ def merge(session: Session, actor: Actor, target: Customer, source: Customer) ->
         )
     record.moved = {**record.moved, "conversations": moved}
     session.flush()
+    search.refresh_headers(session, conversation_ids=moved)  # now found by the target's name
     return record
 
 
@@ -57,6 +59,7 @@ def split(session: Session, actor: Actor, customer: Customer, key: str) -> Custo
             )
     record.moved = {**record.moved, "conversations": back}
     session.flush()
+    search.refresh_headers(session, conversation_ids=back)
     return record
 
 
@@ -70,6 +73,8 @@ def erase(session: Session, actor: Actor, customer: Customer) -> Customer:
         session.execute(
             update(Conversation).where(Conversation.id.in_(conversation_ids)).values(subject=ERASED)
         )
+        # Message rows of the search index follow by trigger; the header rows (subject, name,
+        # email) are rewritten here, in the same transaction.
         session.execute(
             update(Message)
             .where(Message.conversation_id.in_(conversation_ids))
@@ -84,6 +89,8 @@ def erase(session: Session, actor: Actor, customer: Customer) -> Customer:
         for attachment in session.scalars(select(Attachment).where(Attachment.message_id.in_(message_ids))):
             session.delete(attachment)
     session.flush()
+    if conversation_ids:
+        search.refresh_headers(session, conversation_ids=conversation_ids)
     session.expire_all()
     return customer
 

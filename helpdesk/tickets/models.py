@@ -200,6 +200,19 @@ class Message(Base):
                                                          cascade="all, delete-orphan")
 
 
+class SearchEntry(Base):
+    """Searchable text of a conversation, one row per message, header or linked order (see search.py)."""
+
+    __tablename__ = "search_entries"
+    __table_args__ = (Index("ix_search_entries_conversation_source", "conversation_id", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    source: Mapped[str] = mapped_column(String(16))  # m: a message, c: the header, o<id>: a linked order
+    text: Mapped[str] = mapped_column(Text, default="")
+
+
 class Attachment(Base):
     __tablename__ = "attachments"
 

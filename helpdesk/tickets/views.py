@@ -14,6 +14,7 @@ from helpdesk.db import utcnow
 from helpdesk.errors import DomainError
 from helpdesk.runtime import current_runtime
 from helpdesk.tickets import canned, queries, services
+from helpdesk.tickets import search as searching
 from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Priority, Status, Team
 from helpdesk.web import commit, current_actor, db_session, local_url, require_role
 
@@ -34,8 +35,10 @@ def queue() -> Any:
     view = request.args.get("view", "mine" if current_user.role.value == "agent" else "all")
     if view not in VIEWS:
         view = "all"
-    status = request.args.get("status", "open")
-    if status not in {s.value for s in Status}:
+    q = (request.args.get("q") or "").strip()[:500]
+    # A search looks in every status ("any") unless a tab is picked; the tabs then count matches.
+    status = request.args.get("status") or ("any" if q else "open")
+    if status not in STATUS_TABS:
         status = "open"
     inbox = None
     if inbox_id := request.args.get("inbox"):
@@ -45,19 +48,29 @@ def queue() -> Any:
         scope["assignee"] = current_user
     elif view == "unassigned":
         scope["unassigned"] = True
-    page = queries.list_conversations(session, status=status, limit=queries.parse_limit(
-        request.args.get("limit"), current_app_page_size()), cursor=request.args.get("cursor") or None,
-        search=request.args.get("q") or None, **scope)
-    counts = queries.status_counts(session, **scope)
+    page = queries.list_conversations(session, status=None if status == "any" else status,
+                                      limit=queries.parse_limit(request.args.get("limit"),
+                                                                current_app_page_size()),
+                                      cursor=request.args.get("cursor") or None, search=q or None, **scope)
+    search = q or None
+    counts = queries.status_counts(session, search=search, **scope)
+    counts["any"] = queries.count(session, search=search, **scope)
+    # The views count open work, or with a search, matches in the chosen tab.
+    view_status = None if status == "any" else status if q else "open"
     view_counts = {
-        "mine": queries.status_counts(session, assignee=current_user, inbox=inbox)["open"],
-        "unassigned": queries.status_counts(session, unassigned=True, inbox=inbox)["open"],
-        "all": queries.status_counts(session, inbox=inbox)["open"],
+        "mine": queries.count(session, status=view_status, assignee=current_user, inbox=inbox, search=search),
+        "unassigned": queries.count(session, status=view_status, unassigned=True, inbox=inbox, search=search),
+        "all": queries.count(session, status=view_status, inbox=inbox, search=search),
     }
+    snippets = searching.snippets(session, [c.id for c in page.items], searching.parse(q)) if q else {}
     inboxes = session.scalars(select(Inbox).order_by(Inbox.name)).all()
     return render_template("console/queue.html", page=page, view=view, views=VIEWS, status=status,
                            statuses=[s.value for s in Status], counts=counts, view_counts=view_counts,
-                           inboxes=inboxes, inbox=inbox, q=request.args.get("q", ""))
+                           fmt_count=queries.format_count, snippets=snippets, view_status=view_status,
+                           inboxes=inboxes, inbox=inbox, q=q)
+
+
+STATUS_TABS = {"any", *(s.value for s in Status)}
 
 
 def current_app_page_size() -> int:
