@@ -27,6 +27,12 @@ from helpdesk.crm.models import Customer
 from helpdesk.tickets.models import Conversation, SearchEntry
 
 MAX_TERMS = 8
+# search_entries.id = conversation_id * SLOTS + slot: the header is slot 0, a message its seq,
+# rows of higher rooms count down from SLOTS - 1. Messages past seq MESSAGE_SLOTS (a million
+# messages in one conversation) are not indexed.
+SHIFT = 20
+SLOTS = 1 << SHIFT
+MESSAGE_SLOTS = SLOTS - 1024
 MAX_TOKEN = 64
 HEADER = "c"
 
@@ -79,9 +85,9 @@ SQLITE_DDL = [
     "CREATE TRIGGER search_entries_au AFTER UPDATE OF text ON search_entries BEGIN "
     "INSERT INTO search_fts(search_fts, rowid, text) VALUES ('delete', old.id, old.text); "
     "INSERT INTO search_fts(rowid, text) VALUES (new.id, new.text); END",
-    "CREATE TRIGGER messages_search_ai AFTER INSERT ON messages BEGIN "
-    "INSERT INTO search_entries(conversation_id, message_id, source, text) "
-    "VALUES (new.conversation_id, new.id, 'm', new.body_text); END",
+    f"CREATE TRIGGER messages_search_ai AFTER INSERT ON messages WHEN new.seq < {MESSAGE_SLOTS} BEGIN "
+    "INSERT INTO search_entries(id, conversation_id, message_id, source, text) "
+    f"VALUES (new.conversation_id * {SLOTS} + new.seq, new.conversation_id, new.id, 'm', new.body_text); END",
     "CREATE TRIGGER messages_search_au AFTER UPDATE OF body_text ON messages BEGIN "
     "UPDATE search_entries SET text = new.body_text WHERE message_id = new.id; END",
     "CREATE TRIGGER messages_search_ad AFTER DELETE ON messages BEGIN "
@@ -94,8 +100,10 @@ PG_VECTOR = "to_tsvector('simple', regexp_replace(text, '[^[:alnum:]]+', ' ', 'g
 PG_DDL = [
     f"CREATE INDEX ix_search_entries_tsv ON search_entries USING gin (({PG_VECTOR}))",
     "CREATE FUNCTION messages_search() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-    "IF TG_OP = 'INSERT' THEN INSERT INTO search_entries(conversation_id, message_id, source, text) "
-    "VALUES (NEW.conversation_id, NEW.id, 'm', NEW.body_text); "
+    f"IF TG_OP = 'INSERT' THEN IF NEW.seq < {MESSAGE_SLOTS} THEN "
+    "INSERT INTO search_entries(id, conversation_id, message_id, source, text) "
+    f"VALUES (NEW.conversation_id::bigint * {SLOTS} + NEW.seq, NEW.conversation_id, NEW.id, 'm', NEW.body_text); "
+    "END IF; "
     "ELSIF NEW.body_text IS DISTINCT FROM OLD.body_text THEN "
     "UPDATE search_entries SET text = NEW.body_text WHERE message_id = NEW.id; END IF; "
     "RETURN NEW; END $$",
@@ -133,8 +141,9 @@ def refresh_headers(session: Session, *, conversation_ids: Sequence[int] = (),
     ids = select(Conversation.id).where(scope)
     session.execute(delete(SearchEntry).where(SearchEntry.source == HEADER, SearchEntry.conversation_id.in_(ids)))
     session.execute(insert(SearchEntry).from_select(
-        ["conversation_id", "source", "text"],
-        select(Conversation.id, literal(HEADER), header_text()).join(Customer, Customer.id == Conversation.customer_id)
+        ["id", "conversation_id", "source", "text"],
+        select(Conversation.id * SLOTS, Conversation.id, literal(HEADER), header_text())
+        .join(Customer, Customer.id == Conversation.customer_id)
         .where(scope)))
 
 
@@ -145,10 +154,19 @@ def header_text() -> ColumnElement[str]:
 
 def set_extra(session: Session, conversation_id: int, source: str, value: str | None) -> None:
     """A higher room's text for a conversation (e.g. source "o17", the number of a linked order)."""
-    session.execute(delete(SearchEntry).where(SearchEntry.conversation_id == conversation_id,
-                                              SearchEntry.source == source))
-    if value:
-        session.add(SearchEntry(conversation_id=conversation_id, source=source, text=value))
+    existing = session.scalar(select(SearchEntry).where(SearchEntry.conversation_id == conversation_id,
+                                                        SearchEntry.source == source))
+    if existing is not None and value:
+        existing.text = value
+    elif existing is not None:
+        session.delete(existing)
+    elif value:
+        lowest = session.scalar(select(func.min(SearchEntry.id)).where(
+            SearchEntry.conversation_id == conversation_id, SearchEntry.id > conversation_id * SLOTS + MESSAGE_SLOTS))
+        slot_id = (lowest - 1) if lowest is not None else conversation_id * SLOTS + SLOTS - 1
+        if slot_id > conversation_id * SLOTS + MESSAGE_SLOTS:  # else: a thousand extras, enough
+            session.add(SearchEntry(id=slot_id, conversation_id=conversation_id, source=source, text=value))
+    session.flush()
 
 
 @event.listens_for(Session, "after_flush")
@@ -197,9 +215,9 @@ def matching_ids(session: Session, term: tuple[str, ...], prefix: bool = True): 
     """SELECT conversation_id of the entries that contain the term."""
     # Anonymous binds (literal()): one statement holds a subquery per term.
     if session.get_bind().dialect.name == "sqlite":
-        rowids = select(literal_column("rowid")).select_from(text("search_fts")).where(
+        # The conversation is in the rowid: FTS5 answers alone, no row of search_entries is read.
+        return select(literal_column(f"rowid >> {SHIFT}")).select_from(text("search_fts")).where(
             literal_column("search_fts").op("MATCH")(literal(_sqlite_match(term, prefix))))
-        return select(SearchEntry.conversation_id).where(SearchEntry.id.in_(rowids))
     tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), literal(_pg_tsquery(term, prefix)))
     return select(SearchEntry.conversation_id).where(literal_column(PG_VECTOR).op("@@")(tsquery))
 

@@ -20,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table('search_entries',
-    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
     sa.Column('conversation_id', sa.Integer(), nullable=False),
     sa.Column('message_id', sa.Integer(), nullable=True),
     sa.Column('source', sa.String(length=16), nullable=False),
@@ -34,14 +34,23 @@ def upgrade() -> None:
     bind = op.get_bind()
     search.install(bind, bind.dialect.name)
     # Existing data: messages, headers, linked orders (the triggers fill the FTS table as rows go in).
-    op.execute("INSERT INTO search_entries (conversation_id, message_id, source, text) "
-               "SELECT conversation_id, id, 'm', body_text FROM messages")
-    op.execute("INSERT INTO search_entries (conversation_id, source, text) "
-               "SELECT c.id, 'c', c.subject || ' #' || c.ref || ' ' || coalesce(cu.name, '') || ' ' || "
+    slots = search.SLOTS
+    op.execute("INSERT INTO search_entries (id, conversation_id, message_id, source, text) "
+               f"SELECT CAST(conversation_id AS BIGINT) * {slots} + seq, conversation_id, id, 'm', body_text "
+               f"FROM messages WHERE seq < {search.MESSAGE_SLOTS}")
+    op.execute("INSERT INTO search_entries (id, conversation_id, source, text) "
+               f"SELECT CAST(c.id AS BIGINT) * {slots}, c.id, 'c', c.subject || ' #' || c.ref || ' ' || coalesce(cu.name, '') || ' ' || "
                "coalesce(cu.email, '') FROM conversations c JOIN customers cu ON cu.id = c.customer_id")
-    op.execute("INSERT INTO search_entries (conversation_id, source, text) "
-               "SELECT l.conversation_id, 'o' || CAST(l.order_id AS VARCHAR(20)), o.number || ' ' || coalesce(o.name, '') "
-               "FROM conversation_orders l JOIN orders o ON o.id = l.order_id WHERE l.state = 'linked'")
+    # Linked orders: one extra row each, slots from the top down (as search.set_extra gives them).
+    bind_rows = bind.execute(sa.text(
+        "SELECT l.conversation_id, l.order_id, o.number || ' ' || coalesce(o.name, '') FROM conversation_orders l "
+        "JOIN orders o ON o.id = l.order_id WHERE l.state = 'linked' ORDER BY l.conversation_id, l.id")).all()
+    seen: dict[int, int] = {}
+    for conversation_id, order_id, value in bind_rows:
+        seen[conversation_id] = seen.get(conversation_id, 0) + 1
+        bind.execute(sa.text("INSERT INTO search_entries (id, conversation_id, source, text) VALUES (:i, :c, :s, :t)"),
+                     {"i": conversation_id * slots + slots - seen[conversation_id], "c": conversation_id,
+                      "s": f"o{order_id}", "t": value})
 
 
 def downgrade() -> None:
