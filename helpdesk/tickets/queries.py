@@ -131,5 +131,34 @@ def status_counts(session: Session, *, assignee: Agent | None = None, unassigned
                            search=search) for s in Status}
 
 
+@dataclass
+class SearchCounts:
+    """Matches of one search by status and by view, from one grouped query (one full-text lookup)."""
+
+    rows: list[tuple[str, bool, bool, int]]  # status, unassigned, mine, count
+
+    def tabs(self, view: str) -> dict[str, int]:
+        counts = {s.value: 0 for s in Status}
+        for status, unassigned, mine, n in self.rows:
+            if view == "all" or (view == "mine" and mine) or (view == "unassigned" and unassigned):
+                counts[status] += n
+        counts["any"] = sum(counts.values())
+        return counts
+
+    def views(self, status: str | None) -> dict[str, int]:
+        return {view: (self.tabs(view)["any"] if status is None else self.tabs(view)[status])
+                for view in ("mine", "unassigned", "all")}
+
+
+def search_counts(session: Session, q: str, *, me: Agent, inbox: Inbox | None = None) -> SearchCounts:
+    unassigned = Conversation.assignee_id.is_(None)
+    mine = func.coalesce(Conversation.assignee_id == me.id, False)
+    query = (select(Conversation.status, unassigned, mine, func.count())
+             .where(search_condition(session, q)).group_by(Conversation.status, unassigned, mine))
+    if inbox is not None:
+        query = query.where(Conversation.inbox_id == inbox.id)
+    return SearchCounts([(Status(s).value, bool(u), bool(m), int(n)) for s, u, m, n in session.execute(query)])
+
+
 def format_count(n: int, cap: int = COUNT_CAP) -> str:
     return f"{cap}+" if n > cap else str(n)

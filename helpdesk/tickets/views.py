@@ -52,16 +52,18 @@ def queue() -> Any:
                                       limit=queries.parse_limit(request.args.get("limit"),
                                                                 current_app_page_size()),
                                       cursor=request.args.get("cursor") or None, search=q or None, **scope)
-    search = q or None
-    counts = queries.status_counts(session, search=search, **scope)
-    counts["any"] = queries.count(session, search=search, **scope)
     # The views count open work, or with a search, matches in the chosen tab.
     view_status = None if status == "any" else status if q else "open"
-    view_counts = {
-        "mine": queries.count(session, status=view_status, assignee=current_user, inbox=inbox, search=search),
-        "unassigned": queries.count(session, status=view_status, unassigned=True, inbox=inbox, search=search),
-        "all": queries.count(session, status=view_status, inbox=inbox, search=search),
-    }
+    if q:
+        found = queries.search_counts(session, q, me=current_user, inbox=inbox)
+        counts, view_counts = found.tabs(view), found.views(view_status)
+    else:
+        counts = queries.status_counts(session, **scope)
+        view_counts = {
+            "mine": queries.count(session, status="open", assignee=current_user, inbox=inbox),
+            "unassigned": queries.count(session, status="open", unassigned=True, inbox=inbox),
+            "all": queries.count(session, status="open", inbox=inbox),
+        }
     snippets = searching.snippets(session, [c.id for c in page.items], searching.parse(q)) if q else {}
     inboxes = session.scalars(select(Inbox).order_by(Inbox.name)).all()
     return render_template("console/queue.html", page=page, view=view, views=VIEWS, status=status,

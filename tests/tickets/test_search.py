@@ -215,3 +215,18 @@ def test_queue_page_statements_do_not_grow_with_rows(app: Flask, agent_client: F
     assert len(re.findall(r'class="row[ "]', html)) == 25
     assert len(many) == len(few), many
     assert len(many) <= 20, many
+
+
+def test_view_counts_follow_the_search(app: Flask, agent_client: FlaskClient, agent: Agent, inbox: Inbox) -> None:
+    mine = make_conversation(app, inbox, email="m@example.com", body="toaster sparks")
+    make_conversation(app, inbox, email="n@example.com", body="toaster smoke")
+    make_conversation(app, inbox, email="o@example.com", body="kettle")
+    with db_of(app).unit_of_work() as s:
+        tickets.assign(s, SYSTEM, s.get(Conversation, mine.id), s.get(Agent, agent.id))
+    html = agent_client.get("/console?view=mine&q=toaster").get_data(as_text=True)
+    views = dict(re.findall(r'data-view-count="(\w+)" data-live-count="0">(\d+)<', html))
+    assert views == {"mine": "1", "unassigned": "1", "all": "2"}
+    assert dict(re.findall(r'data-status-count="(\w+)">(\d+)<', html))["any"] == "1"  # the Mine view's tabs
+    plain = agent_client.get("/console?view=all").get_data(as_text=True)
+    assert dict(re.findall(r'data-view-count="(\w+)" data-live-count="1">(\d+)<', plain)) == \
+        {"mine": "1", "unassigned": "2", "all": "3"}
