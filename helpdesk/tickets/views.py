@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from helpdesk.accounts.models import Agent, Role
 from helpdesk.db import utcnow
@@ -15,7 +16,7 @@ from helpdesk.errors import DomainError
 from helpdesk.runtime import current_runtime
 from helpdesk.tickets import canned, queries, services
 from helpdesk.tickets import search as searching
-from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Priority, Status, Team
+from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Message, Priority, Status, Team
 from helpdesk.web import commit, current_actor, db_session, local_url, require_role
 
 bp = Blueprint("console", __name__)
@@ -90,6 +91,9 @@ def _conversation(public_id: str) -> Conversation:
 def conversation(public_id: str) -> Any:
     session = db_session()
     conv = _conversation(public_id)
+    # The thread with every message's attachments in two statements, not one per message.
+    session.scalars(select(Conversation).where(Conversation.id == conv.id).options(
+        selectinload(Conversation.messages).selectinload(Message.attachments))).one()
     agents = session.scalars(select(Agent).filter_by(active=True).order_by(Agent.name)).all()
     teams = session.scalars(select(Team).order_by(Team.name)).all()
     history = queries.list_conversations(session, customer=conv.customer, limit=10).items

@@ -230,3 +230,29 @@ def test_view_counts_follow_the_search(app: Flask, agent_client: FlaskClient, ag
     plain = agent_client.get("/console?view=all").get_data(as_text=True)
     assert dict(re.findall(r'data-view-count="(\w+)" data-live-count="1">(\d+)<', plain)) == \
         {"mine": "1", "unassigned": "2", "all": "3"}
+
+
+def _page_statements(app: Flask, client: FlaskClient, path: str) -> int:
+    with statements(app) as seen:
+        assert client.get(path).status_code == 200
+    return len(seen)
+
+
+def test_conversation_360_and_customers_pages_do_not_grow_with_data(app: Flask, agent_client: FlaskClient,
+                                                                    inbox: Inbox) -> None:
+    agent_client.get("/console?view=all")
+    conv = make_conversation(app, inbox, email="busy@example.com", body="first")
+    with db_of(app).unit_of_work() as s:
+        customer_id = s.get(Customer, conv.customer_id).public_id
+    for i in range(2):
+        make_conversation(app, inbox, email=f"other{i}@example.com")
+    pages = [f"/console/c/{conv.public_id}", f"/console/customers/{customer_id}", "/console/customers"]
+    for path in pages:
+        agent_client.get(path)  # warm
+    few = {path: _page_statements(app, agent_client, path) for path in pages}
+    for i in range(12):
+        reply(app, conv, f"reply {i}")
+        make_conversation(app, inbox, email="busy@example.com", body=f"again {i}")
+        make_conversation(app, inbox, email=f"more{i}@example.com")
+    many = {path: _page_statements(app, agent_client, path) for path in pages}
+    assert many == few
