@@ -31,6 +31,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('message_id', name=op.f('uq_search_entries_message_id'))
     )
     op.create_index('ix_search_entries_conversation_source', 'search_entries', ['conversation_id', 'source'], unique=False)
+    op.create_index(op.f('ix_customers_merged_into_id'), 'customers', ['merged_into_id'], unique=False)
     bind = op.get_bind()
     search.install(bind, bind.dialect.name)
     # Existing data: messages, headers, linked orders (the triggers fill the FTS table as rows go in).
@@ -57,4 +58,5 @@ def downgrade() -> None:
     bind = op.get_bind()
     search.uninstall(bind, bind.dialect.name)
     op.drop_index('ix_search_entries_conversation_source', table_name='search_entries')
+    op.drop_index(op.f('ix_customers_merged_into_id'), table_name='customers')
     op.drop_table('search_entries')
