@@ -9,6 +9,7 @@ from helpdesk.jobs import Job  # noqa: F401
 from helpdesk.orders import models as _orders  # noqa: F401
 from helpdesk.tickets import csat_models as _csat  # noqa: F401
 from helpdesk.tickets import models as _tickets  # noqa: F401
+from helpdesk.tickets import search as _search  # noqa: F401  (its after_flush hook keeps header rows)
 from helpdesk.tickets.email import models as _email  # noqa: F401
 from helpdesk.tickets.rules import models as _rules  # noqa: F401
 from helpdesk.tickets.sla import models as _sla  # noqa: F401

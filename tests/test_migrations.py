@@ -6,7 +6,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
 from helpdesk.db import make_engine
-from helpdesk.migrations import alembic_config, upgrade
+from helpdesk.migrations import alembic_config, include_name, upgrade
 from helpdesk.models import metadata
 
 
@@ -22,7 +22,7 @@ def test_upgrade_from_empty_creates_every_table_and_autogenerate_finds_nothing(d
         tables = set(inspect(engine).get_table_names())
         assert set(metadata.tables) <= tables
         with engine.connect() as conn:
-            ctx = MigrationContext.configure(conn, opts={"compare_type": True,
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name,
                                                          "render_as_batch": conn.dialect.name == "sqlite"})
             assert compare_metadata(ctx, metadata) == []
             assert ctx.get_current_revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -102,7 +102,11 @@ PATHS: dict[str, Any] = {
             {"name": "customer", "in": "query", "schema": {"type": "string"}},
             {"name": "sort", "in": "query", "schema": {"enum": ["activity", "due"]},
              "description": "activity (default): most recent first; due: earliest unmet SLA due time first, "
-                            "conversations without one last"}],
+                            "conversations without one last"},
+            {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 500},
+             "description": "full-text search over subject, message text, customer name and email, "
+                            "#REF and linked order numbers: words (prefix match), \"quoted phrases\", "
+                            "-excluded words; other punctuation is ignored"}],
             "responses": {"200": _json(_page("Conversation")), **ERRORS}},
         "post": {"summary": "Open a conversation",
                  "requestBody": {"required": True, "content": {"application/json": {

@@ -91,6 +91,7 @@ def conversations_list() -> Any:
     page = queries.list_conversations(session, status=args.get("status") or None,
                                       limit=queries.parse_limit(args.get("limit")),
                                       cursor=args.get("cursor") or None, sort=args.get("sort") or "activity",
+                                      search=args.get("q") or None,
                                       **filters)
     return jsonify(data=[conversation_dict(c, for_agent=True) for c in page.items],
                    next_cursor=page.next_cursor)

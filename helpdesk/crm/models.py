@@ -30,7 +30,8 @@ class Customer(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set when this customer was merged into another: kept so old links still resolve.
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # Indexed: every 360 and conversation page asks which customers were merged into this one.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -24,6 +24,7 @@ from helpdesk.crm import merging
 from helpdesk.crm import services as crm
 from helpdesk.crm.models import CrmContact, Customer, Identity, IdentityKind
 from helpdesk.orders.models import Fulfillment, Order, Refund, WebhookDelivery
+from helpdesk.tickets import search
 from helpdesk.tickets.csat_models import CsatSurvey
 from helpdesk.tickets.email.models import AutoMail, InboundMail
 from helpdesk.tickets.models import Attachment, Conversation, Message
@@ -89,6 +90,10 @@ def erase(session: Session, actor: Actor, customer: Customer, *, crm_delete: boo
             jobs.enqueue(session, CRM_DELETE, {"provider": provider, "external_id": external_id},
                          dedupe_key=f"{CRM_DELETE}:{provider}:{external_id}")
     session.flush()
+    if erasure.conversation_ids:
+        # The search index's message rows follow by trigger; its header rows (subject, name,
+        # email) are rewritten here, in the same transaction.
+        search.refresh_headers(session, conversation_ids=erasure.conversation_ids)
     session.expire_all()
     return customer
 

@@ -15,6 +15,7 @@ from helpdesk.crm.models import Customer, CustomerMerge
 from helpdesk.customers360 import erasure
 from helpdesk.customers360.queries import conversations_of, customer_360, identity_key
 from helpdesk.errors import NotFound
+from helpdesk.tickets import search
 from helpdesk.tickets.models import Conversation
 from helpdesk.tickets.serialize import message_dict
 
@@ -35,6 +36,7 @@ def merge(session: Session, actor: Actor, target: Customer, source: Customer) ->
         )
     record.moved = {**record.moved, "conversations": moved}
     session.flush()
+    search.refresh_headers(session, conversation_ids=moved)  # now found by the target's name
     return record
 
 
@@ -58,6 +60,7 @@ def split(session: Session, actor: Actor, customer: Customer, key: str) -> Custo
             )
     record.moved = {**record.moved, "conversations": back}
     session.flush()
+    search.refresh_headers(session, conversation_ids=back)
     return record
 
 

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from helpdesk.migrations import include_name
 from helpdesk.models import metadata
 
 config = context.config
@@ -20,6 +21,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -12,6 +12,7 @@ from helpdesk.actors import Actor
 from helpdesk.errors import Forbidden, Invalid, NotFound
 from helpdesk.orders.events import OrderLinked
 from helpdesk.orders.models import ConversationOrder, LinkState, Order
+from helpdesk.tickets import search
 from helpdesk.tickets.models import Conversation, Message
 
 MAX_NUMBERS_PER_MESSAGE = 5
@@ -61,6 +62,9 @@ def _set(session: Session, actor: Actor, conversation: Conversation, order: Orde
     link.source = source
     link.agent_id = actor.id if actor.is_agent else None
     session.flush()
+    # A linked order's number finds the conversation in search; a suggested or dismissed one not.
+    search.set_extra(session, conversation.id, f"o{order.id}",
+                     f"{order.number} {order.name}" if state == LinkState.linked else None)
     events.record(session, OrderLinked(conversation.id, order.id, state.value, source))
     return link
 

@@ -133,7 +133,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
 
   // -- the queue ----------------------------------------------------------------------------------
   function matchesQueue(c) {
-    if (params.get("q") || params.get("cursor")) return false;  // a search or older page stays as it is
+    if (params.get("q") || params.get("cursor")) return false;  // a search or older page gets no new rows
     const status = params.get("status") || "open";
     const view = params.get("view") || (document.querySelector(".view-link.active[href*='view=mine']") ? "mine" : "all");
     if (c.status !== status) return false;
@@ -161,6 +161,16 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     row.dataset.href = href;
     row.dataset.conversation = c.id;
     const name = (c.customer && c.customer.name) || "Visitor";
+    // A tick box like the server-rendered rows', inside the bulk form (console.js counts picks).
+    const pick = el("input", "pick");
+    pick.type = "checkbox";
+    pick.name = "ids";
+    pick.value = c.id;
+    pick.setAttribute("aria-label", "Select " + name);
+    pick.addEventListener("click", (e) => e.stopPropagation());
+    row.appendChild(pick);
+    const bar = $("#bulk-bar");
+    if (bar) bar.hidden = false;
     row.appendChild(el("span", "avatar sm", name.slice(0, 1).toUpperCase()));
     const main = el("div", "row-main");
     const top = el("div", "row-top");
@@ -217,14 +227,57 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     return svg;
   }
 
+  // Counters: capped ones ("10000+") and a search's counts are left as they are.
+  function bump(n, delta) {
+    if (!n || !delta || n.textContent.trim().endsWith("+")) return;
+    n.textContent = String(Math.max(0, (parseInt(n.textContent, 10) || 0) + delta));
+  }
   function bumpCount(view, delta) {
-    const n = $(`[data-view-count="${view}"]`);
-    if (n) n.textContent = String(Math.max(0, (parseInt(n.textContent, 10) || 0) + delta));
+    const n = $(`[data-view-count="${view}"][data-live-count="1"]`);
+    bump(n, delta);
+  }
+  function bumpStatus(status, delta) {
+    if (params.get("q")) return;
+    bump($(`[data-status-count="${CSS.escape(status)}"]`), delta);
+  }
+  function currentView() {
+    return params.get("view") || (document.querySelector(".view-link.active[href*='view=mine']") ? "mine" : "all");
+  }
+  // Is a conversation in the current view (mine / unassigned / all, and the inbox), whatever its status?
+  function inView(state) {
+    if (params.get("inbox") && state.inbox && state.inbox !== params.get("inbox")) return false;
+    const view = currentView();
+    if (view === "mine") return state.mine;
+    if (view === "unassigned") return state.unassigned;
+    return true;
+  }
+  // Before and after a change: the update carries the new state and `changes` the old values
+  // (assignee by name, status by value), enough to move every counter by the right amount.
+  function countChange(c) {
+    const changes = c.changes || {};
+    const mineNow = !!(me && c.assignee && c.assignee.id === me.id);
+    const after = { status: c.status, mine: mineNow, unassigned: !c.assignee, inbox: c.inbox && c.inbox.id };
+    const before = Object.assign({}, after);
+    if ("status" in changes) before.status = changes.status[0];
+    if ("assignee" in changes) {
+      const from = changes.assignee[0];
+      before.unassigned = !from;
+      before.mine = !!(me && from && from === me.name);
+    }
+    const open = (st) => st.status === "open";
+    bumpCount("mine", (after.mine && open(after)) - (before.mine && open(before)));
+    bumpCount("unassigned", (after.unassigned && open(after)) - (before.unassigned && open(before)));
+    bumpCount("all", open(after) - open(before));
+    if (before.status !== after.status || inView(before) !== inView(after)) {
+      if (inView(before)) bumpStatus(before.status, -1);
+      if (inView(after)) bumpStatus(after.status, 1);
+    }
   }
 
   function placeRow(c, isNew) {
     if (!queue && !$(".queue")) return;
     const existing = document.querySelector(`#rows .row[data-conversation="${CSS.escape(c.id)}"]`);
+    if (params.get("q") || params.get("cursor")) { return; }  // search results and older pages stay put
     if (!matchesQueue(c)) { if (existing) existing.remove(); return; }
     const row = buildRow(c);
     if (existing && existing.classList.contains("live-new")) row.classList.add("fresh", "live-new");
@@ -249,22 +302,15 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     bumpCount("all", 1);
     if (!c.assignee) bumpCount("unassigned", 1);
     if (me && c.assignee && c.assignee.id === me.id) bumpCount("mine", 1);
-    if ($(".queue") && matchesQueue(c)) {
-      const tabCount = $(".tabs .tab.active .count");
-      if (tabCount) tabCount.textContent = String((parseInt(tabCount.textContent, 10) || 0) + 1);
-    }
+    if ($(".queue") && inView({ status: c.status, mine: !!(me && c.assignee && c.assignee.id === me.id),
+                                unassigned: !c.assignee, inbox: c.inbox && c.inbox.id })) bumpStatus(c.status, 1);
     if ($(".queue")) placeRow(c, true);
     else if (!conv) return;
     else toast("New conversation from " + ((c.customer && c.customer.name) || "a visitor"));
   });
 
   socket.on("conversation:updated", (c) => {
-    const changes = c.changes || {};
-    if ("assignee" in changes) {
-      const [from, to] = changes.assignee;
-      if (!from && to) bumpCount("unassigned", -1);
-      if (from && !to) bumpCount("unassigned", 1);
-    }
+    countChange(c);
     if ($(".queue")) placeRow(c, false);
     if (conv && c.id === conv.dataset.conversation) applyConversation(c);
   });

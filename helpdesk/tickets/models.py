@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Enum,
@@ -201,6 +202,22 @@ class Message(Base):
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
     attachments: Mapped[list[Attachment]] = relationship(back_populates="message",
                                                          cascade="all, delete-orphan")
+
+
+class SearchEntry(Base):
+    """Searchable text of a conversation, one row per message, header or linked order (see search.py)."""
+
+    __tablename__ = "search_entries"
+    __table_args__ = (Index("ix_search_entries_conversation_source", "conversation_id", "source"),)
+
+    # Not a counter: conversation_id * 2**20 + slot (0 the header, a message its seq, extras from the
+    # top down), so a full-text hit names its conversation without a lookup (search.SLOTS).
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=False)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    source: Mapped[str] = mapped_column(String(16))  # m: a message, c: the header, o<id>: a linked order
+    text: Mapped[str] = mapped_column(Text, default="")
 
 
 class Attachment(Base):

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from helpdesk.accounts.models import Agent
 from helpdesk.crm.models import Customer
 from helpdesk.db import MAX_INT
 from helpdesk.errors import Invalid
+from helpdesk.tickets import search
 from helpdesk.tickets.models import Conversation, Inbox, Status
 from helpdesk.tickets.sla.models import ConversationSla
 
@@ -88,6 +89,8 @@ def list_conversations(session: Session, *, status: str | None = None, inbox: In
             query = query.where(Conversation.status == Status(status))
         except ValueError:
             raise Invalid("status", "one of open, pending, snoozed, resolved") from None
+    if search is not None and len(search) > 500:
+        raise Invalid("q", "at most 500 characters")
     if inbox is not None:
         query = query.where(Conversation.inbox_id == inbox.id)
     if assignee is not None:
@@ -97,11 +100,7 @@ def list_conversations(session: Session, *, status: str | None = None, inbox: In
     if customer is not None:
         query = query.where(Conversation.customer_id == customer.id)
     if search:
-        like = f"%{search.strip().lower()}%"
-        query = query.join(Customer).where(or_(func.lower(Conversation.subject).like(like),
-                                               func.lower(Customer.email).like(like),
-                                               func.lower(Customer.name).like(like),
-                                               Conversation.ref == search.strip().upper().lstrip("#")))
+        query = query.where(search_condition(session, search))
     if sort == "due":
         return _by_due(session, query, limit, cursor)
     if cursor:
@@ -132,16 +131,77 @@ def _by_due(session: Session, query: Any, limit: int, cursor: str | None) -> Pag
     return Page([r[0] for r in rows], encode_due_cursor(rows[-1][0], rows[-1][1]) if more and rows else None)
 
 
-def status_counts(session: Session, *, assignee: Agent | None = None, unassigned: bool = False,
-                  inbox: Inbox | None = None) -> dict[str, int]:
-    query = select(Conversation.status, func.count()).group_by(Conversation.status)
+def search_condition(session: Session, q: str) -> ColumnElement[bool]:
+    """Full-text match (see search.py); a query with no word in it matches nothing, never errors."""
+    parsed = search.parse(q)
+    if not parsed:
+        return false()
+    return search.condition(session, parsed)
+
+
+# Counts stop here: "10000+" is as useful to an agent as the exact figure and costs a bounded
+# index range instead of a scan of every resolved conversation of the shop's history.
+COUNT_CAP = 10_000
+
+
+def _scoped(query: Any, *, assignee: Agent | None, unassigned: bool, inbox: Inbox | None) -> Any:
     if assignee is not None:
         query = query.where(Conversation.assignee_id == assignee.id)
     if unassigned:
         query = query.where(Conversation.assignee_id.is_(None))
     if inbox is not None:
         query = query.where(Conversation.inbox_id == inbox.id)
-    counts = {s.value: 0 for s in Status}
-    for status, count in session.execute(query):
-        counts[Status(status).value] = count
-    return counts
+    return query
+
+
+def count(session: Session, *, status: str | None = None, assignee: Agent | None = None,
+          unassigned: bool = False, inbox: Inbox | None = None, search: str | None = None,
+          cap: int = COUNT_CAP) -> int:
+    """How many conversations a tab holds, at most cap + 1 (shown as "10000+")."""
+    query = _scoped(select(Conversation.id), assignee=assignee, unassigned=unassigned, inbox=inbox)
+    if status:
+        query = query.where(Conversation.status == Status(status))
+    if search:
+        query = query.where(search_condition(session, search))
+    inner = query.limit(cap + 1).subquery()
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def status_counts(session: Session, *, assignee: Agent | None = None, unassigned: bool = False,
+                  inbox: Inbox | None = None, search: str | None = None) -> dict[str, int]:
+    """Per status tab, capped; with a search, the matches per tab."""
+    return {s.value: count(session, status=s.value, assignee=assignee, unassigned=unassigned, inbox=inbox,
+                           search=search) for s in Status}
+
+
+@dataclass
+class SearchCounts:
+    """Matches of one search by status and by view, from one grouped query (one full-text lookup)."""
+
+    rows: list[tuple[str, bool, bool, int]]  # status, unassigned, mine, count
+
+    def tabs(self, view: str) -> dict[str, int]:
+        counts = {s.value: 0 for s in Status}
+        for status, unassigned, mine, n in self.rows:
+            if view == "all" or (view == "mine" and mine) or (view == "unassigned" and unassigned):
+                counts[status] += n
+        counts["any"] = sum(counts.values())
+        return counts
+
+    def views(self, status: str | None) -> dict[str, int]:
+        return {view: (self.tabs(view)["any"] if status is None else self.tabs(view)[status])
+                for view in ("mine", "unassigned", "all")}
+
+
+def search_counts(session: Session, q: str, *, me: Agent, inbox: Inbox | None = None) -> SearchCounts:
+    unassigned = Conversation.assignee_id.is_(None)
+    mine = func.coalesce(Conversation.assignee_id == me.id, False)
+    query = (select(Conversation.status, unassigned, mine, func.count())
+             .where(search_condition(session, q)).group_by(Conversation.status, unassigned, mine))
+    if inbox is not None:
+        query = query.where(Conversation.inbox_id == inbox.id)
+    return SearchCounts([(Status(s).value, bool(u), bool(m), int(n)) for s, u, m, n in session.execute(query)])
+
+
+def format_count(n: int, cap: int = COUNT_CAP) -> str:
+    return f"{cap}+" if n > cap else str(n)

@@ -8,13 +8,15 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from helpdesk.accounts.models import Agent, Role
 from helpdesk.db import utcnow
 from helpdesk.errors import DomainError
 from helpdesk.runtime import current_runtime
 from helpdesk.tickets import canned, macros, queries, services
-from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Priority, Status, Team
+from helpdesk.tickets import search as searching
+from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Message, Priority, Status, Team
 from helpdesk.tickets.sla.serialize import badge as sla_badge
 from helpdesk.tickets.sla.serialize import badges as sla_badges
 from helpdesk.tickets.sla.services import state_of as sla_state_of
@@ -37,8 +39,10 @@ def queue() -> Any:
     view = request.args.get("view", "mine" if current_user.role.value == "agent" else "all")
     if view not in VIEWS:
         view = "all"
-    status = request.args.get("status", "open")
-    if status not in {s.value for s in Status}:
+    q = (request.args.get("q") or "").strip()[:500]
+    # A search looks in every status ("any") unless a tab is picked; the tabs then count matches.
+    status = request.args.get("status") or ("any" if q else "open")
+    if status not in STATUS_TABS:
         status = "open"
     inbox = None
     if inbox_id := request.args.get("inbox"):
@@ -51,20 +55,33 @@ def queue() -> Any:
     sort = request.args.get("sort", "activity")
     if sort not in queries.SORTS:
         sort = "activity"
-    page = queries.list_conversations(session, status=status, limit=queries.parse_limit(
-        request.args.get("limit"), current_app_page_size()), cursor=request.args.get("cursor") or None,
-        search=request.args.get("q") or None, sort=sort, **scope)
-    counts = queries.status_counts(session, **scope)
-    view_counts = {
-        "mine": queries.status_counts(session, assignee=current_user, inbox=inbox)["open"],
-        "unassigned": queries.status_counts(session, unassigned=True, inbox=inbox)["open"],
-        "all": queries.status_counts(session, inbox=inbox)["open"],
-    }
+    page = queries.list_conversations(session, status=None if status == "any" else status,
+                                      limit=queries.parse_limit(request.args.get("limit"),
+                                                                current_app_page_size()),
+                                      cursor=request.args.get("cursor") or None, search=q or None, sort=sort,
+                                      **scope)
+    # The views count open work, or with a search, matches in the chosen tab.
+    view_status = None if status == "any" else status if q else "open"
+    if q:
+        found = queries.search_counts(session, q, me=current_user, inbox=inbox)
+        counts, view_counts = found.tabs(view), found.views(view_status)
+    else:
+        counts = queries.status_counts(session, **scope)
+        view_counts = {
+            "mine": queries.count(session, status="open", assignee=current_user, inbox=inbox),
+            "unassigned": queries.count(session, status="open", unassigned=True, inbox=inbox),
+            "all": queries.count(session, status="open", inbox=inbox),
+        }
+    snippets = searching.snippets(session, [c.id for c in page.items], searching.parse(q)) if q else {}
     inboxes = session.scalars(select(Inbox).order_by(Inbox.name)).all()
     return render_template("console/queue.html", page=page, view=view, views=VIEWS, status=status,
                            statuses=[s.value for s in Status], counts=counts, view_counts=view_counts,
-                           inboxes=inboxes, inbox=inbox, q=request.args.get("q", ""), sort=sort,
+                           fmt_count=queries.format_count, snippets=snippets, view_status=view_status,
+                           inboxes=inboxes, inbox=inbox, q=q, sort=sort,
                            sla_badges=sla_badges(session, page.items, current_runtime().clock()))
+
+
+STATUS_TABS = {"any", *(s.value for s in Status)}
 
 
 def current_app_page_size() -> int:
@@ -82,6 +99,9 @@ def _conversation(public_id: str) -> Conversation:
 def conversation(public_id: str) -> Any:
     session = db_session()
     conv = _conversation(public_id)
+    # The thread with every message's attachments in two statements, not one per message.
+    session.scalars(select(Conversation).where(Conversation.id == conv.id).options(
+        selectinload(Conversation.messages).selectinload(Message.attachments))).one()
     agents = session.scalars(select(Agent).filter_by(active=True).order_by(Agent.name)).all()
     teams = session.scalars(select(Team).order_by(Team.name)).all()
     history = queries.list_conversations(session, customer=conv.customer, limit=10).items
