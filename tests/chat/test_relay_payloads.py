@@ -32,7 +32,10 @@ def test_ack_and_emits_share_one_payload_per_audience(app: Flask, clients: Clien
     assert shopper_view[0] == {k: v for k, v in ack["message"].items()
                                if k not in ("private", "delivery", "delivery_error")}
     rows = [p["args"][0] for p in got if p["name"] == "conversation:updated"]
-    assert [r["last_seq"] for r in rows] == [2] and rows[0]["customer"]["name"] == "Visitor"
+    # The row of the message, then (the first agent reply takes an unassigned conversation) the
+    # row of the assignment: both of this one transaction.
+    assert [r["last_seq"] for r in rows] == [2, 2] and rows[0]["customer"]["name"] == "Visitor"
+    assert rows[-1]["assignee"]["name"] == agent.name
 
 
 def test_a_session_that_commits_twice_sends_each_transactions_own_row(app: Flask, clients: Clients, site: str,
