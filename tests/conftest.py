@@ -225,3 +225,39 @@ __all__ = [
     "stop_live_server",
     "wait_until",
 ]
+
+
+@pytest.fixture(autouse=True)
+def parse_job_stand_in(request: pytest.FixtureRequest) -> None:
+    """Inbound mail routes store the mail, queue its parse job and wait for the worker. The test
+    app has no worker process: at the request's first pause the mail's parse job runs here, with
+    the handler the worker runs (tests of the queued answer and the live worker replace this)."""
+    if "app" not in request.fixturenames:
+        return
+    from helpdesk.runtime import runtime_of
+    from helpdesk.tickets.email.webhooks import PAUSE_CAPABILITY
+
+    app = request.getfixturevalue("app")
+    runtime_of(app).provide(PAUSE_CAPABILITY, lambda inbound_id, _seconds: run_parse_job(app, inbound_id),
+                            replace=True)
+
+
+def run_parse_job(app: Flask, inbound_id: int) -> None:
+    from sqlalchemy import select
+
+    from helpdesk.db import utcnow
+    from helpdesk.jobs import Job, JobState
+    from helpdesk.runtime import runtime_of
+    from helpdesk.tickets.email import ingest
+
+    runtime = runtime_of(app)
+    with runtime.db.unit_of_work() as s:
+        job = s.scalar(select(Job).filter_by(dedupe_key=f"email-parse:{inbound_id}", state=JobState.queued))
+        if job is None:
+            return
+        job.state = JobState.running
+        job_id, payload = job.id, dict(job.payload)
+    runtime.jobs.handler(ingest.PARSE_JOB)(runtime.context(), payload)
+    with runtime.db.unit_of_work() as s:
+        row = s.get(Job, job_id)
+        row.state, row.finished_at = JobState.done, utcnow()

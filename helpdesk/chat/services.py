@@ -79,7 +79,7 @@ def history_page(session: Session, conversation: Conversation, after_seq: Any, *
                  max_chars: int) -> tuple[list[Message], bool]:
     """A shopper's page of history: at most `limit` messages and about `max_chars` of text (at
     least one message), so one call never builds an unbounded answer; True when more follow."""
-    if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
+    if isinstance(after_seq, bool) or not isinstance(after_seq, int) or not 0 <= after_seq <= MAX_INT:
         raise Invalid("after_seq", "a whole number, 0 or more")
     rows = list(session.scalars(
         select(Message).filter(Message.conversation_id == conversation.id, Message.seq > after_seq,

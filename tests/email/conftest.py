@@ -20,13 +20,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from flask import Flask
-from sqlalchemy import select
 
-from helpdesk.db import utcnow
-from helpdesk.jobs import Job, JobState, Worker
+from helpdesk.jobs import Worker
 from helpdesk.runtime import runtime_of
-from helpdesk.tickets.email import ingest
-from helpdesk.tickets.email.webhooks import PAUSE_CAPABILITY
+from tests.conftest import run_parse_job  # noqa: F401 - the email tests import it from here
 from tests.factories import make_inbox
 from tests.servers import free_port, port_open, self_signed_cert, wait_until
 
@@ -195,32 +192,6 @@ class EmailInbox:
 def inbox(app: Flask) -> EmailInbox:
     row, token = make_inbox(app, name="Support mail", channel="email", address=SUPPORT)
     return EmailInbox(row.id, row.public_id, token)
-
-
-@pytest.fixture(autouse=True)
-def parse_job_stand_in(request: pytest.FixtureRequest) -> None:
-    """Inbound webhooks store the mail, queue its parse job and wait for the worker. The test app
-    has no worker process: at the request's first pause the mail's parse job runs here, with the
-    handler the worker runs (tests of the queued answer and the live worker replace this)."""
-    if "app" not in request.fixturenames:
-        return
-    app = request.getfixturevalue("app")
-    runtime_of(app).provide(PAUSE_CAPABILITY, lambda inbound_id, _seconds: run_parse_job(app, inbound_id),
-                            replace=True)
-
-
-def run_parse_job(app: Flask, inbound_id: int) -> None:
-    runtime = runtime_of(app)
-    with runtime.db.unit_of_work() as s:
-        job = s.scalar(select(Job).filter_by(dedupe_key=f"email-parse:{inbound_id}", state=JobState.queued))
-        if job is None:
-            return
-        job.state = JobState.running
-        job_id, payload = job.id, dict(job.payload)
-    runtime.jobs.handler(ingest.PARSE_JOB)(runtime.context(), payload)
-    with runtime.db.unit_of_work() as s:
-        row = s.get(Job, job_id)
-        row.state, row.finished_at = JobState.done, utcnow()
 
 
 def run_jobs(app: Flask) -> int:
