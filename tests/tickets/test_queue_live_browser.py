@@ -38,6 +38,10 @@ def test_claim_updates_mine_unassigned_and_tab_counts_and_live_rows_can_be_ticke
     for i in range(2):
         make_conversation(app, inbox, email=f"waiting{i}@example.com")
     with db_of(app).unit_of_work() as s:
+        # The API call below opens a conversation with the agent's first message: that would take
+        # it (assign on reply); this test needs it to arrive unassigned.
+        s.get(type(inbox), inbox.id).assign_on_reply = False
+    with db_of(app).unit_of_work() as s:
         token = accounts.create_api_token(s, SYSTEM, s.get(Agent, agent.id), "browser")
 
     def count(page: Any, selector: str) -> str:
