@@ -12,5 +12,6 @@ from helpdesk.tickets import models as _tickets  # noqa: F401
 from helpdesk.tickets.email import models as _email  # noqa: F401
 from helpdesk.tickets.rules import models as _rules  # noqa: F401
 from helpdesk.tickets.sla import models as _sla  # noqa: F401
+from helpdesk.webhooks import models as _webhooks  # noqa: F401
 
 metadata = Base.metadata

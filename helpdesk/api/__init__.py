@@ -12,6 +12,7 @@ def init_app(app: Any, runtime: Any) -> None:
     from helpdesk.api import reports as _reports  # noqa: F401
     from helpdesk.api import sla as _sla  # noqa: F401
     from helpdesk.api import views
+    from helpdesk.api import webhooks as _webhooks  # noqa: F401
     from helpdesk.extensions import csrf
 
     app.register_blueprint(views.bp)
