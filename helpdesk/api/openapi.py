@@ -480,6 +480,51 @@ PATHS["/conversations/{id}/macros/{macro_id}"] = {
                                          "done": {"type": "array", "items": {"type": "string"}}}}), **ERRORS}}}
 
 
+# -- outgoing webhooks (helpdesk/api/webhooks.py) -----------------------------------------------------
+_WEBHOOK_EVENTS = {"enum": ["conversation.created", "conversation.updated", "message.created", "csat.answered"]}
+SCHEMAS["Webhook"] = {"type": "object", "required": ["id", "url", "events", "active"], "properties": {
+    "id": {"type": "string"}, "url": {"type": "string", "format": "uri"},
+    "events": {"type": "array", "items": _WEBHOOK_EVENTS}, "active": {"type": "boolean"},
+    "description": {"type": "string"},
+    "secret": {"type": "string", "description": "signs deliveries; in single-webhook answers only"},
+    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}}
+SCHEMAS["WebhookWrite"] = {"type": "object", "additionalProperties": False, "properties": {
+    "url": {"type": "string", "description": "http(s); loopback, private and link-local targets are refused"
+            " unless HELPDESK_WEBHOOK_ALLOW_PRIVATE=1"},
+    "events": {"type": "array", "items": _WEBHOOK_EVENTS, "minItems": 1},
+    "secret": {"type": "string", "minLength": 16, "maxLength": 200, "description": "made for you if left out"},
+    "active": {"type": "boolean"}, "description": {"type": "string", "maxLength": 200}}}
+SCHEMAS["WebhookDelivery"] = {"type": "object", "required": ["id", "event", "state", "attempts"], "properties": {
+    "id": {"type": "string", "description": "the X-Helpdesk-Delivery header, the same on every retry"},
+    "event": {"type": "string"}, "state": {"enum": ["pending", "delivered", "dead"]},
+    "attempts": {"type": "integer"}, "last_status": {"type": ["integer", "null"]},
+    "last_error": {"type": ["string", "null"]}, "created_at": {"type": "string", "format": "date-time"},
+    "finished_at": {"type": ["string", "null"], "format": "date-time"},
+    "tries": {"type": "array", "items": {"type": "object", "properties": {
+        "number": {"type": "integer"}, "status_code": {"type": ["integer", "null"]},
+        "duration_ms": {"type": "integer"}, "error": {"type": ["string", "null"]},
+        "response_excerpt": {"type": "string", "description": "the first 1 kB of the answer"},
+        "at": {"type": "string", "format": "date-time"}}}}}}
+PATHS["/webhooks"] = {
+    "get": {"summary": "Outgoing webhooks (admins)", "parameters": PAGING,
+            "responses": {"200": _json(_page("Webhook")), **ERRORS, **_ADMIN}},
+    "post": {"summary": "Subscribe a URL to events (admins); a bad or private URL: 422, nothing stored; audited",
+             "requestBody": _body("WebhookWrite"),
+             "responses": {"201": _json(_ref("Webhook"), "Created"), **ERRORS, **_ADMIN}}}
+PATHS["/webhooks/{id}"] = {
+    "parameters": [ID],
+    "get": {"summary": "One webhook, with its secret", "responses": {"200": _json(_ref("Webhook")), **ERRORS,
+                                                                      **_ADMIN}},
+    "patch": {"summary": "Change a webhook; audited", "requestBody": _body("WebhookWrite"),
+              "responses": {"200": _json(_ref("Webhook")), **ERRORS, **_ADMIN}},
+    "delete": {"summary": "Delete a webhook and its log; audited",
+               "responses": {"204": {"description": "Deleted"}, **ERRORS, **_ADMIN}}}
+PATHS["/webhooks/{id}/deliveries"] = {
+    "parameters": [ID],
+    "get": {"summary": "Deliveries, newest first, with every attempt's status and response excerpt",
+            "parameters": PAGING, "responses": {"200": _json(_page("WebhookDelivery")), **ERRORS, **_ADMIN}}}
+
+
 def spec() -> dict[str, Any]:
     responses = {name: _json(_ref("Error"), text) for name, text in [
         ("BadRequest", "Malformed request"), ("Unauthorized", "Missing or wrong API token"),
