@@ -9,10 +9,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from helpdesk import events
+from helpdesk.accounts.models import AuditEntry
 from helpdesk.chat.relay import CONSOLE, Emit, _post
 from helpdesk.chat.sockets import agent_room
 from helpdesk.runtime import Runtime
-from helpdesk.tickets.events import ConversationUpdated, MessagePosted
+from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, MessagePosted
 from helpdesk.tickets.mentions import mentioned_agents
 from helpdesk.tickets.models import AuthorType, Conversation, Message
 
@@ -55,10 +57,21 @@ def assignment_alerts(session: Session, ev: ConversationUpdated) -> list[Emit]:
     if "assignee" not in ev.changes:
         return []
     conversation = session.get(Conversation, ev.conversation_id)
-    if conversation is None or conversation.assignee_id is None:
+    if conversation is None or conversation.assignee_id is None or _self_or_new(session, conversation):
         return []
     data = {**_about(conversation), "kind": "assigned", "by": None}
     return [Emit("alert", data, CONSOLE, agent_room(conversation.assignee_id))]
+
+
+def _self_or_new(session: Session, conversation: Conversation) -> bool:
+    """No alert for a conversation created in this same change (its `conversation:new` is the
+    alert), nor for an agent taking it themselves (the audit entry of this change names the actor)."""
+    if any(isinstance(e, ConversationCreated) and e.conversation_id == conversation.id
+           for e in events.pending(session)):
+        return True
+    return any(isinstance(o, AuditEntry) and o.action == "conversation.update"
+               and o.target_id == conversation.public_id and "assignee" in (o.data or {}).get("changes", {})
+               and o.actor_type == "agent" and o.actor_id == conversation.assignee_id for o in session.new)
 
 
 def wire(runtime: Runtime) -> None:
