@@ -182,3 +182,39 @@ def test_admin_only_and_audited(app: Flask, admin_api: Any, agent: Agent, receiv
         actions = [e.action for e in s.scalars(select(AuditEntry).filter_by(target_id=sub["id"]))]
         assert actions == ["webhook.create", "webhook.update", "webhook.delete"]
         assert SECRET not in json.dumps([e.data for e in s.scalars(select(AuditEntry))])
+
+
+def test_conversation_updated_carries_the_changes(app: Flask, admin_api: Any, receiver: Receiver) -> None:
+    subscribe(admin_api, receiver.url, ["conversation.updated"])
+    conv = make_conversation(app, make_inbox(app)[0])
+    assert admin_api.patch(f"/conversations/{conv.public_id}", json={"priority": "urgent"}).status_code == 200
+    drain(app)
+    [body] = [json.loads(g["body"]) for g in receiver.got]
+    assert body["event"] == "conversation.updated" and body["data"]["changes"]["priority"] == ["normal", "urgent"]
+    assert body["data"]["conversation"]["priority"] == "urgent"
+
+
+def test_deleting_a_webhook_drops_its_pending_deliveries(app: Flask, admin_api: Any, receiver: Receiver) -> None:
+    sub = subscribe(admin_api, receiver.url)
+    make_conversation(app, make_inbox(app)[0])
+    assert admin_api.delete(f"/webhooks/{sub['id']}").status_code == 204
+    drain(app)
+    assert receiver.got == []
+
+
+def test_a_csat_answer_is_delivered(app: Flask, admin_api: Any, agent: Agent, receiver: Receiver) -> None:
+    from helpdesk.actors import customer_actor
+    from helpdesk.tickets import csat
+
+    subscribe(admin_api, receiver.url, ["csat.answered"])
+    conv = make_conversation(app, make_inbox(app)[0])
+    with db_of(app).unit_of_work() as s:
+        c = s.get(Conversation, conv.id)
+        tickets.set_status(s, agent_actor(s.get(Agent, agent.id)), c, "resolved")
+        survey = csat.create_survey(s, c)
+        assert survey is not None
+        csat.submit_score(s, customer_actor(c.customer), survey, 5, "Quick and kind")
+    drain(app)
+    [body] = [json.loads(g["body"]) for g in receiver.got]
+    assert body["event"] == "csat.answered" and body["data"]["score"] == 5
+    assert body["data"]["comment"] == "Quick and kind" and body["data"]["conversation"]["id"] == conv.public_id
