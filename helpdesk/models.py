@@ -13,5 +13,6 @@ from helpdesk.tickets import search as _search  # noqa: F401  (its after_flush h
 from helpdesk.tickets.email import models as _email  # noqa: F401
 from helpdesk.tickets.rules import models as _rules  # noqa: F401
 from helpdesk.tickets.sla import models as _sla  # noqa: F401
+from helpdesk.webhooks import models as _webhooks  # noqa: F401
 
 metadata = Base.metadata

@@ -526,6 +526,122 @@ PATHS["/conversations/{id}/macros/{macro_id}"] = {
                                          "done": {"type": "array", "items": {"type": "string"}}}}), **ERRORS}}}
 
 
+# -- outgoing webhooks (helpdesk/api/webhooks.py) -----------------------------------------------------
+_WEBHOOK_EVENTS = {"enum": ["conversation.created", "conversation.updated", "message.created", "csat.answered"]}
+SCHEMAS["Webhook"] = {"type": "object", "required": ["id", "url", "events", "active"], "properties": {
+    "id": {"type": "string"}, "url": {"type": "string", "format": "uri"},
+    "events": {"type": "array", "items": _WEBHOOK_EVENTS}, "active": {"type": "boolean"},
+    "description": {"type": "string"},
+    "secret": {"type": "string", "description": "signs deliveries; in single-webhook answers only"},
+    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}}
+SCHEMAS["WebhookWrite"] = {"type": "object", "additionalProperties": False, "properties": {
+    "url": {"type": "string", "description": "http(s); loopback, private and link-local targets are refused"
+            " unless HELPDESK_WEBHOOK_ALLOW_PRIVATE=1"},
+    "events": {"type": "array", "items": _WEBHOOK_EVENTS, "minItems": 1},
+    "secret": {"type": "string", "minLength": 16, "maxLength": 200, "description": "made for you if left out"},
+    "active": {"type": "boolean"}, "description": {"type": "string", "maxLength": 200}}}
+SCHEMAS["WebhookDelivery"] = {"type": "object", "required": ["id", "event", "state", "attempts"], "properties": {
+    "id": {"type": "string", "description": "the X-Helpdesk-Delivery header, the same on every retry"},
+    "event": {"type": "string"}, "state": {"enum": ["pending", "delivered", "dead"]},
+    "attempts": {"type": "integer"}, "last_status": {"type": ["integer", "null"]},
+    "last_error": {"type": ["string", "null"]}, "created_at": {"type": "string", "format": "date-time"},
+    "finished_at": {"type": ["string", "null"], "format": "date-time"},
+    "tries": {"type": "array", "items": {"type": "object", "properties": {
+        "number": {"type": "integer"}, "status_code": {"type": ["integer", "null"]},
+        "duration_ms": {"type": "integer"}, "error": {"type": ["string", "null"]},
+        "response_excerpt": {"type": "string", "description": "the first 1 kB of the answer"},
+        "at": {"type": "string", "format": "date-time"}}}}}}
+PATHS["/webhooks"] = {
+    "get": {"summary": "Outgoing webhooks (admins)", "parameters": PAGING,
+            "responses": {"200": _json(_page("Webhook")), **ERRORS, **_ADMIN}},
+    "post": {"summary": "Subscribe a URL to events (admins); a bad or private URL: 422, nothing stored; audited",
+             "requestBody": _body("WebhookWrite"),
+             "responses": {"201": _json(_ref("Webhook"), "Created"), **ERRORS, **_ADMIN}}}
+PATHS["/webhooks/{id}"] = {
+    "parameters": [ID],
+    "get": {"summary": "One webhook, with its secret", "responses": {"200": _json(_ref("Webhook")), **ERRORS,
+                                                                      **_ADMIN}},
+    "patch": {"summary": "Change a webhook; audited", "requestBody": _body("WebhookWrite"),
+              "responses": {"200": _json(_ref("Webhook")), **ERRORS, **_ADMIN}},
+    "delete": {"summary": "Delete a webhook and its log; audited",
+               "responses": {"204": {"description": "Deleted"}, **ERRORS, **_ADMIN}}}
+PATHS["/webhooks/{id}/deliveries"] = {
+    "parameters": [ID],
+    "get": {"summary": "Deliveries, newest first, with every attempt's status and response excerpt",
+            "parameters": PAGING, "responses": {"200": _json(_page("WebhookDelivery")), **ERRORS, **_ADMIN}}}
+
+
+# -- inboxes, teams, agents, tags, canned replies (helpdesk/api/directory.py) -----------------------
+_REF = {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}}}
+SCHEMAS["Agent"] = {"type": "object", "required": ["id", "name", "email", "role", "active"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
+    "role": {"enum": ["agent", "manager", "admin"]}, "active": {"type": "boolean"}}}
+SCHEMAS["AgentCreate"] = {"type": "object", "required": ["email", "password"], "additionalProperties": False,
+                          "properties": {"email": {"type": "string"}, "name": {"type": "string"},
+                                         "role": {"enum": ["agent", "manager", "admin"]},
+                                         "password": {"type": "string"}}}
+SCHEMAS["AgentPatch"] = {"type": "object", "additionalProperties": False, "properties": {
+    "name": {"type": "string"}, "role": {"enum": ["agent", "manager", "admin"]},
+    "active": {"type": "boolean", "description": "false ends the agent's sessions and revokes their tokens"}}}
+SCHEMAS["Team"] = {"type": "object", "required": ["id", "name", "members"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"}, "members": {"type": "array", "items": _REF},
+    "created_at": {"type": "string", "format": "date-time"}}}
+SCHEMAS["TeamWrite"] = {"type": "object", "additionalProperties": False, "properties": {
+    "name": {"type": "string"}, "members": {"type": "array", "items": {"type": "string"},
+                                            "description": "agent ids or emails; replaces the members"}}}
+SCHEMAS["Inbox"] = {"type": "object", "required": ["id", "name", "channel"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"}, "channel": {"enum": ["chat", "email"]},
+    "team": {"type": ["object", "null"]}, "addresses": {"type": "array", "items": {"type": "string"}},
+    "site_key": {"type": ["string", "null"]}, "auto_assign": {"type": "boolean"},
+    "assign_on_reply": {"type": "boolean"}, "max_open_per_agent": {"type": "integer"},
+    "settings": {"type": "object"}, "created_at": {"type": "string", "format": "date-time"}}}
+SCHEMAS["InboxPatch"] = {"type": "object", "additionalProperties": False, "properties": {
+    "name": {"type": "string"}, "assign_on_reply": {"type": "boolean"},
+    "settings": {"type": "object", "additionalProperties": False, "description": "chat inboxes only",
+                 "properties": {"greeting": {"type": "string"}, "color": {"type": "string"},
+                                "prechat": {"type": "boolean"},
+                                "allowed_origins": {"type": "array", "items": {"type": "string"}}}}}}
+SCHEMAS["Tag"] = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
+SCHEMAS["CannedReply"] = {"type": "object", "required": ["id", "shortcut", "title", "body"], "properties": {
+    "id": {"type": "string"}, "shortcut": {"type": "string"}, "title": {"type": "string"},
+    "body": {"type": "string", "description": "placeholders such as {{ customer.first_name }}"},
+    "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}}
+SCHEMAS["CannedReplyWrite"] = {"type": "object", "additionalProperties": False, "properties": {
+    "shortcut": {"type": "string"}, "title": {"type": "string"}, "body": {"type": "string"}}}
+_FORBIDDEN = {"403": _json(_ref("Error"), "The token's agent lacks the role")}
+
+
+def _collection(item: str, what: str, write: str | None = None, who: str = "admins") -> dict[str, Any]:
+    paths: dict[str, Any] = {"get": {"summary": f"{what} (any token)", "parameters": PAGING,
+                                     "responses": {"200": _json(_page(item)), **ERRORS}}}
+    if write:
+        paths["post"] = {"summary": f"Create ({who}); audited", "requestBody": _body(write),
+                         "responses": {"201": _json(_ref(item), "Created"), **ERRORS, **_FORBIDDEN}}
+    return paths
+
+
+def _member(item: str, patch: str, who: str = "admins", delete: bool = False) -> dict[str, Any]:
+    paths: dict[str, Any] = {"parameters": [ID],
+                             "get": {"summary": "One", "responses": {"200": _json(_ref(item)), **ERRORS}},
+                             "patch": {"summary": f"Change ({who}); audited", "requestBody": _body(patch),
+                                       "responses": {"200": _json(_ref(item)), **ERRORS, **_FORBIDDEN}}}
+    if delete:
+        paths["delete"] = {"summary": f"Delete ({who}); audited",
+                           "responses": {"204": {"description": "Deleted"}, **ERRORS, **_FORBIDDEN}}
+    return paths
+
+
+PATHS["/inboxes"] = _collection("Inbox", "Inboxes")
+PATHS["/inboxes/{id}"] = _member("Inbox", "InboxPatch")
+PATHS["/teams"] = _collection("Team", "Teams", "TeamWrite")
+PATHS["/teams/{id}"] = _member("Team", "TeamWrite")
+PATHS["/agents"] = _collection("Agent", "Agents", "AgentCreate")
+PATHS["/agents/{id}"] = _member("Agent", "AgentPatch")
+PATHS["/tags"] = _collection("Tag", "Tags in use")
+PATHS["/canned-replies"] = _collection("CannedReply", "Canned replies", "CannedReplyWrite", "managers")
+PATHS["/canned-replies/{id}"] = _member("CannedReply", "CannedReplyWrite", "managers", delete=True)
+
+
 def spec() -> dict[str, Any]:
     responses = {name: _json(_ref("Error"), text) for name, text in [
         ("BadRequest", "Malformed request"), ("Unauthorized", "Missing or wrong API token"),

@@ -37,8 +37,9 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     # the email room asks through this capability.
     runtime.provide("chat.shopper_online", online.shopper_online(runtime))
     from helpdesk.accounts.events import AgentAccessChanged
-    from helpdesk.chat import sockets
+    from helpdesk.chat import alerts, sockets
 
+    alerts.wire(runtime)  # new assignment, a reply on my conversation, an @mention: the agent's own room
     # Logout, disable, password or role change: the agent's live sockets close (security).
     runtime.events.subscribe(AgentAccessChanged, sockets.end_agent_sockets)
     # A GDPR erase (customers360.erasure) also ends the customer's widget sessions: in the erase's

@@ -35,6 +35,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
   let me = null;
 
   const socket = io("/console", { transports: ["websocket", "polling"] });
+  window.HelpdeskConsoleSocket = socket;  // alerts.js listens on the same connection
 
   const el = (tag, cls, text) => {
     const n = document.createElement(tag);

@@ -93,6 +93,48 @@ def create_team(session: Session, actor: Actor, *, name: str, members: Iterable[
     return team
 
 
+def update_team(session: Session, actor: Actor, team: Team, *, name: str | None = None,
+                members: Iterable[Agent] | None = None) -> Team:
+    require(actor, Role.admin)
+    changes: dict[str, Any] = {}
+    if name is not None:
+        name = name.strip()
+        if not name or len(name) > 120:
+            raise Invalid("name", "1 to 120 characters")
+        clash = session.scalar(select(Team).filter_by(name=name))
+        if clash is not None and clash is not team:
+            raise Conflict(f"a team named {name!r} exists", code="team_exists")
+        if name != team.name:
+            changes["name"] = [team.name, name]
+            team.name = name
+    if members is not None:
+        members = list(members)
+        before = sorted(a.email for a in team.members)
+        after = sorted(a.email for a in members)
+        if before != after:
+            changes["members"] = [before, after]
+            team.members = members
+    session.flush()
+    if changes:
+        audit(session, actor, "team.update", "team", team.public_id, changes=changes)
+    return team
+
+
+def rename_inbox(session: Session, actor: Actor, inbox: Inbox, name: str) -> Inbox:
+    require(actor, Role.admin)
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name or len(name) > 120:
+        raise Invalid("name", "1 to 120 characters")
+    clash = session.scalar(select(Inbox).filter_by(name=name))
+    if clash is not None and clash is not inbox:
+        raise Conflict(f"an inbox named {name!r} exists", code="inbox_exists")
+    if name != inbox.name:
+        audit(session, actor, "inbox.update", "inbox", inbox.public_id, changes={"name": [inbox.name, name]})
+        inbox.name = name
+        session.flush()
+    return inbox
+
+
 def inbox_for_site_key(session: Session, site_key: str) -> Inbox | None:
     if not site_key:
         return None
