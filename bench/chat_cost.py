@@ -39,10 +39,10 @@ def main(count: int) -> None:
                       "TESTING": True, "RUN_MIGRATIONS": False, "WTF_CSRF_ENABLED": False,
                       "RATELIMIT_ENABLED": False, "CHAT_FLOOD_BURST": 10**9})  # a benchmark, not a flood
     with db_of(app).unit_of_work() as s:
-        accounts.create_agent(s, SYSTEM, email="agent@bench.example", password="bench-password-1", name="A")
+        accounts.create_agent(s, SYSTEM, email="agent@bench.example", password="quiet lamp orbit 42-1", name="A")
         _inbox, site = tickets.create_inbox(s, SYSTEM, name="Bench chat", channel="chat")
     http = app.test_client()
-    assert http.post("/login", data={"email": "agent@bench.example", "password": "bench-password-1"}).status_code == 302
+    assert http.post("/login", data={"email": "agent@bench.example", "password": "quiet lamp orbit 42-1"}).status_code == 302
     console = socketio.test_client(app, namespace="/console", flask_test_client=http)
     shoppers = [socketio.test_client(app, namespace="/widget", auth={"site": site}) for _ in range(SHOPPERS)]
     conversations = []

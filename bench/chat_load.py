@@ -48,7 +48,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-AGENT_PASSWORD = "bench-password-1"
+AGENT_PASSWORD = "quiet lamp orbit 42-1"
 SHOPPERS_PER_PROCESS = 400
 DEFAULT_STEPS = (100, 250, 500, 1000)
 KNEE_STEPS = (100, 250, 500, 750, 1000, 1250, 1500, 2000, 2500, 3000)

@@ -99,12 +99,12 @@ def main() -> None:
         db = db_of(app)
         with db.unit_of_work() as s:
             inbox, _token = tickets.create_inbox(s, SYSTEM, name="Bench", channel="email", address=SUPPORT)
-            accounts.create_agent(s, SYSTEM, email="agent@bench.test", password="bench-password-1",
+            accounts.create_agent(s, SYSTEM, email="agent@bench.test", password="quiet lamp orbit 42-1",
                                   role="agent", name="Agent")
             inbox_id = inbox.id
         settings = ingest.MailSettings.from_config(app.config)
         client = app.test_client()
-        client.post("/login", data={"email": "agent@bench.test", "password": "bench-password-1"})
+        client.post("/login", data={"email": "agent@bench.test", "password": "quiet lamp orbit 42-1"})
         before = display_before()
         for name, raw in (("24,000-line mail of '2024-01-01 @:' lines (360 KB)", text_mail(24_000)),
                           ("2 MB HTML mail with quoted history", html_mail(1_900_000))):
