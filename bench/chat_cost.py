@@ -42,7 +42,8 @@ def main(count: int) -> None:
         accounts.create_agent(s, SYSTEM, email="agent@bench.example", password="quiet lamp orbit 42-1", name="A")
         _inbox, site = tickets.create_inbox(s, SYSTEM, name="Bench chat", channel="chat")
     http = app.test_client()
-    assert http.post("/login", data={"email": "agent@bench.example", "password": "quiet lamp orbit 42-1"}).status_code == 302
+    login = {"email": "agent@bench.example", "password": "quiet lamp orbit 42-1"}
+    assert http.post("/login", data=login).status_code == 302
     console = socketio.test_client(app, namespace="/console", flask_test_client=http)
     shoppers = [socketio.test_client(app, namespace="/widget", auth={"site": site}) for _ in range(SHOPPERS)]
     conversations = []

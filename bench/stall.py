@@ -216,7 +216,8 @@ def main() -> None:
     url = f"sqlite:///{root / 'bench.sqlite'}"
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "INSTANCE_PATH": str(root / "instance")})
     with db_of(app).unit_of_work() as s:
-        agent = accounts.create_agent(s, SYSTEM, email="bench@example.com", password="quiet lamp orbit 42", name="Bench")
+        agent = accounts.create_agent(s, SYSTEM, email="bench@example.com", password="quiet lamp orbit 42",
+                                      name="Bench")
         api_token = accounts.create_api_token(s, SYSTEM, agent, "bench")
         _chat, site = tickets.create_inbox(s, SYSTEM, name="Bench chat", channel="chat")
         _mail, ingest_token = tickets.create_inbox(s, SYSTEM, name="Bench mail", channel="email", address=SUPPORT)
