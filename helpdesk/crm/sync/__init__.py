@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from helpdesk import jobs
 from helpdesk.crm import PROVIDERS
-from helpdesk.crm.contacts import apply_contacts
+from helpdesk.crm.contacts import Applied, apply_contacts
 from helpdesk.crm.models import CrmSyncState
 from helpdesk.crm.provider import (
     AuthExpired,
@@ -32,7 +32,7 @@ from helpdesk.crm.provider import (
     RateLimited,
     Rejected,
 )
-from helpdesk.db import utcnow
+from helpdesk.db import Database, utcnow
 from helpdesk.runtime import JobContext, Runtime
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ REFRESH = "crm.refresh"
 # Clocks of two systems never agree exactly: each pass re-reads a little before the watermark.
 SKEW = timedelta(minutes=1)
 MAX_RATE_WAITS = 50
+PAGE_CHUNK = 25  # contacts per write transaction (a 100-contact page held the lock ~25-30 ms)
 
 ProviderFactory = Callable[[str, Mapping[str, Any]], CRMProvider]
 
@@ -198,26 +199,28 @@ def page_cursor(state: CrmSyncState, *, full: bool = False, chain: str | None = 
 
 
 def apply_page(session: Session, name: str, state: CrmSyncState, cursor: dict[str, Any],
-               page: ContactPage) -> tuple[bool, int, int | None]:
+               page: ContactPage, *, stored: Applied | None = None) -> tuple[bool, int, int | None]:
     """Store one fetched page and advance the cursor in the same transaction. Returns (pass
-    finished, contacts on the page, total the CRM announced if it did)."""
+    finished, contacts on the page, total the CRM announced if it did). `stored`: the part of the
+    page already written by `store_chunks`; only the rest is applied here."""
     now = utcnow()
     cursor = dict(cursor)
     if cursor.pop("new", False):
         state.pass_started_at = now
         state.full = bool(cursor.get("full"))
     cursor.pop("full", None)
-    applied = apply_contacts(session, name, page.contacts)
+    done = stored.created + stored.updated if stored else 0
+    applied = apply_contacts(session, name, page.contacts[done:])
     _count(
         state,
         pulled=len(page.contacts),
-        created=applied.created,
-        updated=applied.updated,
-        conflicts=len(applied.conflicts),
+        created=applied.created + (stored.created if stored else 0),
+        updated=applied.updated + (stored.updated if stored else 0),
+        conflicts=len(applied.conflicts) + (len(stored.conflicts) if stored else 0),
         requests=page.requests,
     )
     _healthy(state)
-    problems = page.problems + applied.conflicts
+    problems = page.problems + (stored.conflicts if stored else []) + applied.conflicts
     if problems:
         state.last_error = "; ".join(problems)[:2000]
         state.last_error_at = now
@@ -236,6 +239,23 @@ def apply_page(session: Session, name: str, state: CrmSyncState, cursor: dict[st
     state.cursor = cursor
     session.flush()
     return False, len(page.contacts), page.total
+
+
+def store_chunks(db: Database, name: str, cursor: dict[str, Any], page: ContactPage) -> Applied | None:
+    """Write all but the last chunk of a page, PAGE_CHUNK contacts per transaction, so the SQLite
+    write lock is held a few milliseconds at a time and an agent's message never waits behind a
+    whole page. The upserts are idempotent: a pass that stops between chunks writes them again.
+    None when another pass moved the cursor meanwhile (this page is stale: nothing more to write)."""
+    stored = Applied()
+    for start in range(0, len(page.contacts) - PAGE_CHUNK, PAGE_CHUNK):
+        with db.unit_of_work() as session:
+            if not _same_position(sync_state(session, name), cursor):
+                return None
+            part = apply_contacts(session, name, page.contacts[start:start + PAGE_CHUNK])
+        stored.created += part.created
+        stored.updated += part.updated
+        stored.conflicts += part.conflicts
+    return stored
 
 
 def _same_position(state: CrmSyncState, cursor: dict[str, Any]) -> bool:
@@ -271,11 +291,14 @@ def pull_job(ctx: JobContext, payload: dict[str, Any]) -> None:
         cursor = page_cursor(state, full=bool(payload.get("full")) and not state.cursor, chain=chain)
     page = guarded(ctx, prov, lambda: prov.pull_contacts(_when(cursor["since"]), cursor["after"]))
     interval = float(ctx.settings.get("CRM_PULL_INTERVAL") or 0)
+    stored = store_chunks(ctx.db, prov.name, cursor, page)
+    if stored is None:
+        return  # another pass stored this page or moved on while we fetched: nothing to add
     with ctx.db.unit_of_work() as session:
         state = sync_state(session, prov.name)
         if not _same_position(state, cursor):
             return  # another pass stored this page or moved on while we fetched: nothing to add
-        finished, _n, _total = apply_page(session, prov.name, state, cursor, page)
+        finished, _n, _total = apply_page(session, prov.name, state, cursor, page, stored=stored)
         if finished and interval > 0:
             # This job still holds the schedule key while it runs; free it for the next pass.
             session.execute(
@@ -324,9 +347,12 @@ def run_pass(
                 with db.unit_of_work() as session:
                     record_failure(session, prov.name, str(exc), auth=isinstance(exc, AuthExpired))
                 raise
+            stored = store_chunks(db, prov.name, cursor, page)
+            if stored is None:
+                continue  # another pass moved the cursor: read where it is now
             with db.unit_of_work() as session:
                 state = sync_state(session, prov.name)
-                finished, count, total = apply_page(session, prov.name, state, cursor, page)
+                finished, count, total = apply_page(session, prov.name, state, cursor, page, stored=stored)
             first = False
             if progress:
                 progress(count, total)
