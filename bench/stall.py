@@ -9,6 +9,7 @@ replies over REST once a second (any 5xx / DatabaseBusy is counted). Phases, in 
   quoted  a 360 KB mail of 24,000 lines like `2024-01-01 @:` ingested, then its console page
           opened repeatedly by a logged-in agent
   crm     a full CRM pull against a fake HubSpot taking 500 ms per request, answering some 429s
+  all     mime, quoted and crm at the same time (the issue's figure)
 
 Usage: python bench/stall.py [--phase-seconds 10] [--interval 0.1] [--only quiet,mime,...]
 Targets (issue 10): p99 <= 50 ms, worst <= 500 ms, no DatabaseBusy.
@@ -207,7 +208,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--phase-seconds", type=float, default=10.0)
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between agent messages")
-    parser.add_argument("--only", default="quiet,mime,quoted,crm")
+    parser.add_argument("--only", default="quiet,mime,quoted,crm,all")
     parser.add_argument("--contacts", type=int, default=1500, help="contacts in the fake HubSpot")
     args = parser.parse_args()
     phases = args.only.split(",")
@@ -314,6 +315,8 @@ def main() -> None:
             phase("quoted", quoted)
         if "crm" in phases:
             phase("crm", crm)
+        if "all" in phases:
+            phase("all", together(mime, quoted, crm))
         replies.stopped.set()
         log = server.output()
         busy = len(re.findall(r"DatabaseBusy|database busy", log))
@@ -325,6 +328,22 @@ def main() -> None:
             chat.close()
         stop_live_server(server)
         hubspot.stop()
+
+
+def together(*loads: Any) -> Any:
+    """One background load that runs the others at the same time (the issue's figure)."""
+
+    def run() -> dict[str, str]:
+        notes: dict[str, str] = {}
+        threads = [threading.Thread(target=lambda f=f: notes.update(
+            {f"{f.__name__}.{k}": v for k, v in (f() or {}).items()}), daemon=True) for f in loads]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(300)
+        return notes
+
+    return run
 
 
 def find_conversation(base: str, token: str, subject: str, timeout: float = 120) -> str | None:

@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": None,  # None: Redis when REDIS_URL is set, else memory
     "RUN_MIGRATIONS": True,
     "WORKER_POLL_SECONDS": 1.0,
+    "WORKER_NICE": 10,  # the worker child's CPU priority below the socket process (0: the same)
     "JOB_LEASE_SECONDS": 30,  # a claimed job's lease; a heartbeat renews it while the handler runs
     "JOB_HEARTBEAT_SECONDS": 10,  # how often; a killed worker's job runs again after at most one lease
     "JOB_MAX_ATTEMPTS": 8,
@@ -116,7 +117,7 @@ DEFAULTS: dict[str, Any] = {
 _BOOL = {"RUN_MIGRATIONS", "DEMO", "SESSION_COOKIE_SECURE", "CRM_CREATE_CONTACTS",
          "REMEMBER_COOKIE_SECURE", "CHAT_RATE_LIMITS", "CRM_ERASE", "IMAP_ALLOW_LOOPBACK",
          "WEBHOOK_ALLOW_PRIVATE"}
-_INT = {"PROXY_FIX_HOPS", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
+_INT = {"PROXY_FIX_HOPS", "WORKER_NICE", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
         "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS",
         "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS", "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST",
         "EMAIL_MAX_PARTS", "EMAIL_MAX_TEXT_CHARS", "EMAIL_MAX_HTML_BYTES", "MAX_REQUEST_BYTES",

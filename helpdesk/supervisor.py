@@ -8,6 +8,7 @@ that would stall every socket of the web process. It is started as `python -m he
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 import os
 import signal
@@ -34,11 +35,16 @@ def worker_environment(config: Any) -> dict[str, str]:
         "HELPDESK_INSTANCE_PATH": str(config["INSTANCE_PATH"]),
         "HELPDESK_BASE_URL": str(config["BASE_URL"]),
         "HELPDESK_RUN_MIGRATIONS": "0",  # the parent migrated before it started us
+        "HELPDESK_WORKER_NICE": str(int(config.get("WORKER_NICE") or 0)),
     })
     return env
 
 
-def _die_with_parent() -> None:
+def _child_setup(nice: int) -> None:
+    # Parsing mail or applying a CRM page is CPU work; on a small box it must not take the CPU
+    # from the process that holds the sockets, so the worker runs at a lower priority.
+    if nice > 0:
+        os.nice(nice)
     # Linux: the kernel sends the child SIGTERM when the web process dies, even by kill -9, so a
     # worker never outlives the server it belongs to.
     try:
@@ -58,6 +64,8 @@ class WorkerSupervisor:
         self.socket_server = socket_server
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        nice = int(env.get("HELPDESK_WORKER_NICE") or 0)
+        self._preexec = functools.partial(_child_setup, nice)
         self._stopping = threading.Event()  # gevent's under `helpdesk run`
         self._stopped = threading.Event()
 
@@ -66,14 +74,14 @@ class WorkerSupervisor:
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         if self.socket_server is None:
-            proc = subprocess.Popen(self.command, env=self.env, preexec_fn=_die_with_parent)
+            proc = subprocess.Popen(self.command, env=self.env, preexec_fn=self._preexec)
         else:
             from helpdesk import emit_pipe
 
             read_fd, write_fd = os.pipe()
             try:
                 proc = subprocess.Popen(self.command, env={**self.env, emit_pipe.ENV: str(write_fd)},
-                                        pass_fds=(write_fd,), preexec_fn=_die_with_parent)
+                                        pass_fds=(write_fd,), preexec_fn=self._preexec)
             except BaseException:
                 os.close(read_fd)
                 raise

@@ -53,8 +53,14 @@ def job_state(database_url: str, job_id: int) -> JobState:
         db.dispose()
 
 
+def nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
 def test_run_starts_the_worker_as_a_child_process_and_restarts_it(live_server: LiveServer) -> None:
     first = wait_until(lambda: worker_children(live_server.proc.pid), timeout=30, message="a worker child")
+    # Parsing mail or applying CRM pages must not take the CPU from the process with the sockets.
+    assert nice_of(first[0]) == nice_of(live_server.proc.pid) + 10
     job = queue_unknown_job(live_server.database_url)
     wait_until(lambda: job_state(live_server.database_url, job) == JobState.dead, timeout=30,
                message="the worker child to run the job")
