@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpdesk import jobs
+from helpdesk.configured import configured
 from helpdesk.db import utcnow
 from helpdesk.jobs import Permanent, RetryLater
 from helpdesk.runtime import JobContext, Runtime
@@ -48,12 +49,17 @@ def enqueue(session: Session, event: str, data: dict[str, Any], settings: Any,
     return made
 
 
-def _has_subscribers(session: Session, event: str) -> bool:
+def _any_subscriber(session: Session, event: str) -> bool:
     return any(event in s.events for s in session.scalars(select(WebhookSubscription).filter_by(active=True)))
 
 
 def init_app(runtime: Runtime) -> None:
     settings = runtime.settings
+    subscriptions = configured(runtime)
+    subscriptions.watch(runtime.db.sessions, WebhookSubscription)
+
+    def _has_subscribers(session: Session, event: str) -> bool:
+        return subscriptions.has(session, f"webhooks:{event}", lambda s: _any_subscriber(s, event))
 
     def created(session: Session, ev: ConversationCreated) -> None:
         if _has_subscribers(session, "conversation.created"):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from helpdesk import jobs
 from helpdesk.actors import Actor
+from helpdesk.configured import Configured, configured
 from helpdesk.db import Base
 from helpdesk.errors import DomainError
 from helpdesk.runtime import JobContext, Runtime
@@ -143,7 +144,13 @@ def active_rules(session: Session, event: str) -> list[AutomationRule]:
 
 # -- after a change: write the job in its transaction --------------------------------------------
 
-def _queue(session: Session, event: str, conversation_id: int, message_id: int | None = None) -> None:
+def has_rules(session: Session, event: str) -> bool:
+    return session.scalar(select(AutomationRule.id).where(AutomationRule.event == event,
+                                                          AutomationRule.active.is_(True)).limit(1)) is not None
+
+
+def _queue(session: Session, event: str, conversation_id: int, message_id: int | None = None,
+           *, rules: Configured | None = None) -> None:
     chain: Chain = session.info.get(_CHAIN) or Chain()
     if chain.depth >= MAX_DEPTH:
         return
@@ -151,26 +158,27 @@ def _queue(session: Session, event: str, conversation_id: int, message_id: int |
     queued: set[Any] = session.info.setdefault(_QUEUED, set())
     if key in queued:
         return  # two updates in one transaction (status and priority of one PATCH): one run
-    if session.scalar(select(AutomationRule.id).where(AutomationRule.event == event,
-                                                      AutomationRule.active.is_(True)).limit(1)) is None:
+    present = rules.has(session, f"rules:{event}", lambda s: has_rules(s, event)) if rules \
+        else has_rules(session, event)
+    if not present:
         return
     queued.add(key)
     jobs.enqueue(session, RUN_JOB, {"event": event, "conversation_id": conversation_id, "message_id": message_id,
                                     "depth": chain.depth + 1, "ran": sorted(chain.ran)})
 
 
-def on_created(session: Session, ev: ConversationCreated) -> None:
-    _queue(session, "conversation.created", ev.conversation_id)
+def on_created(session: Session, ev: ConversationCreated, rules: Configured | None = None) -> None:
+    _queue(session, "conversation.created", ev.conversation_id, rules=rules)
 
 
-def on_message(session: Session, ev: MessagePosted) -> None:
+def on_message(session: Session, ev: MessagePosted, rules: Configured | None = None) -> None:
     if ev.private and ev.author_type == "system":
         return  # event lines (a rule's own record among them) are not messages anyone wrote
-    _queue(session, "message.created", ev.conversation_id, ev.message_id)
+    _queue(session, "message.created", ev.conversation_id, ev.message_id, rules=rules)
 
 
-def on_updated(session: Session, ev: ConversationUpdated) -> None:
-    _queue(session, "conversation.updated", ev.conversation_id)
+def on_updated(session: Session, ev: ConversationUpdated, rules: Configured | None = None) -> None:
+    _queue(session, "conversation.updated", ev.conversation_id, rules=rules)
 
 
 # -- in the worker -------------------------------------------------------------------------------
@@ -278,9 +286,11 @@ def dry_run(session: Session, event: str, conditions: list[dict[str, Any]], acti
 
 
 def init_app(runtime: Runtime) -> None:
-    runtime.events.subscribe_in_transaction(ConversationCreated, on_created)
-    runtime.events.subscribe_in_transaction(MessagePosted, on_message)
-    runtime.events.subscribe_in_transaction(ConversationUpdated, on_updated)
+    rules = configured(runtime)
+    rules.watch(runtime.db.sessions, AutomationRule)
+    runtime.events.subscribe_in_transaction(ConversationCreated, lambda s, ev: on_created(s, ev, rules))
+    runtime.events.subscribe_in_transaction(MessagePosted, lambda s, ev: on_message(s, ev, rules))
+    runtime.events.subscribe_in_transaction(ConversationUpdated, lambda s, ev: on_updated(s, ev, rules))
     runtime.jobs.register(RUN_JOB, run_job)
     runtime.jobs.periodic(IDLE_JOB, IDLE_EVERY_SECONDS, idle_job)
     from helpdesk.tickets.rules import webhook

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpdesk.runtime import JobContext, Runtime
@@ -41,8 +42,20 @@ def init_app(app: Any, runtime: Runtime) -> None:
     from helpdesk.tickets.sla import services, views
 
     app.register_blueprint(views.bp)
+    from helpdesk.configured import configured
+    from helpdesk.tickets.sla.models import SlaPolicy
+
+    policies = configured(runtime)
+    policies.watch(runtime.db.sessions, SlaPolicy)
+
+    def any_policy(session: Session) -> bool:
+        # Without a policy no clock runs: a new conversation or a message needs no SLA look-up.
+        return policies.has(session, "sla:policies",
+                            lambda s: s.scalar(select(SlaPolicy.id).limit(1)) is not None)
 
     def created(session: Session, ev: ConversationCreated) -> None:
+        if not any_policy(session):
+            return
         if conversation := session.get(Conversation, ev.conversation_id):
             services.on_created(session, conversation, conversation.created_at)
 
@@ -54,6 +67,8 @@ def init_app(app: Any, runtime: Runtime) -> None:
             return
         if ev.author_type == "customer" and message.conversation.first_response_at is None:
             return  # before the first agent reply a customer message changes no clock: skip the look-up
+        if not any_policy(session):
+            return
         services.on_message(session, message.conversation, author_type=ev.author_type, at=message.created_at)
 
     def updated(session: Session, ev: ConversationUpdated) -> None:
