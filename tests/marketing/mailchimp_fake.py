@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -38,6 +39,7 @@ class FakeMailchimp:
     compliance: set[str] = field(default_factory=set)  # addresses in compliance state (unsubscribed, bounced)
     fail_next: list[tuple[int, str]] = field(default_factory=list)  # (status, title) answered next, in turn
     requests: list[Request] = field(default_factory=list)
+    on_request: Callable[[Request], None] | None = None  # called inside each request (probes, races)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reset(self) -> None:
@@ -47,6 +49,7 @@ class FakeMailchimp:
             self.compliance.clear()
             self.fail_next.clear()
             self.requests.clear()
+            self.on_request = None
 
 
 def problem(status: int, title: str, detail: str) -> dict[str, Any]:
@@ -77,9 +80,12 @@ def start(key: str = "0123456789abcdef0123456789abcdef-us21", list_id: str = "a1
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
             auth = self.headers.get("Authorization", "")
+            request = Request(self.command, self.path, body, auth)
             with fake.lock:
-                fake.requests.append(Request(self.command, self.path, body, auth))
+                fake.requests.append(request)
                 forced = fake.fail_next.pop(0) if fake.fail_next else None
+            if fake.on_request is not None:
+                fake.on_request(request)
             expected = "Basic " + base64.b64encode(f"user:{fake.key}".encode()).decode()
             if auth != expected:
                 self._error(401, "API Key Invalid", "Your API key may be invalid, or you've attempted to access "

@@ -21,7 +21,7 @@ from helpdesk.crm.models import Customer
 from helpdesk.db import utcnow
 from helpdesk.extensions import socketio
 from helpdesk.jobs import Job, JobState, Worker
-from helpdesk.marketing.consent import ERASE_JOB, SYNC_JOB
+from helpdesk.marketing.consent import ERASE_JOB, SYNC_JOB, set_consent
 from helpdesk.marketing.mailchimp import Audience, MailchimpSettings
 from helpdesk.marketing.models import MarketingSync, SyncState
 from helpdesk.runtime import runtime_of
@@ -130,8 +130,6 @@ def test_a_rate_limit_waits_without_using_an_attempt_and_a_5xx_retries_with_back
         app: Flask, mailchimp: FakeMailchimp) -> None:
     public_id = make_customer(app)
     with db_of(app).unit_of_work() as s:
-        from helpdesk.marketing.consent import set_consent
-
         set_consent(s, SYSTEM, crm.get_customer(s, public_id), True, source="api", sync=True)
     mailchimp.fail_next[:] = [(429, "Too Many Requests")]
     run_jobs(app)
@@ -276,3 +274,42 @@ def test_prechat_consent_box_only_when_enabled_and_a_tick_is_recorded_for_the_cu
     run_jobs(app)
     assert mailchimp.members[ANN_HASH]["status"] == "subscribed"
     widget.disconnect(namespace="/widget")
+
+
+def test_no_transaction_is_open_while_mailchimp_is_asked(app: Flask, database_url: str,
+                                                         mailchimp: FakeMailchimp) -> None:
+    from tests.txprobe import WriteProbe
+
+    probe = WriteProbe(database_url)
+    mailchimp.on_request = lambda _request: probe.check()
+    public_id = make_customer(app)
+    with db_of(app).unit_of_work() as s:
+        set_consent(s, SYSTEM, crm.get_customer(s, public_id), True, source="api", sync=True)
+    run_jobs(app)
+    with db_of(app).unit_of_work() as s:
+        from helpdesk.customers360 import services
+
+        services.erase(s, SYSTEM, crm.get_customer(s, public_id), mailchimp=True)
+    run_jobs(app)
+    assert [r.method for r in mailchimp.requests] == ["PUT", "POST"]
+    probe.assert_never_held()
+
+
+def test_a_change_while_the_sync_is_under_way_is_sent_too(app: Flask, mailchimp: FakeMailchimp) -> None:
+    public_id = make_customer(app)
+    with db_of(app).unit_of_work() as s:
+        set_consent(s, SYSTEM, crm.get_customer(s, public_id), True, source="api", sync=True)
+
+    def change_mind(_request: object) -> None:
+        mailchimp.on_request = None
+        with db_of(app).unit_of_work() as s:  # the agent unsubscribes while Mailchimp is being asked
+            set_consent(s, SYSTEM, crm.get_customer(s, public_id), False, source="console", sync=True)
+
+    mailchimp.on_request = change_mind
+    run_jobs(app)
+    make_due(app)
+    run_jobs(app)
+    assert [r.body["status"] for r in mailchimp.requests] == ["subscribed", "unsubscribed"]
+    assert mailchimp.members[ANN_HASH]["status"] == "unsubscribed"
+    row = sync_state(app)
+    assert (row.state, row.status) == (SyncState.synced, "unsubscribed")
