@@ -6,6 +6,8 @@ With the setting off (the default) nothing reaches the dataLayer."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.browser
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
 
+SCREENS = Path(os.environ["HELPDESK_SCREENSHOTS"]) if os.environ.get("HELPDESK_SCREENSHOTS") else None
 EVENTS = "() => (window.dataLayer || []).filter(e => String(e.event || '').startsWith('helpdesk_'))"
 
 
@@ -58,6 +61,9 @@ def test_chat_events_reach_the_shops_data_layer_in_order_only_when_turned_on(
         form.locator("input[name=name]").fill("Ann Shopper")
         form.locator("input[name=email]").fill("ann.shopper@example.com")
         box.check()
+        if SCREENS:
+            SCREENS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENS / "prechat-consent.png"))
         form.locator("button[type=submit]").click()
         expect(form).to_be_hidden()
         widget.locator("#input").fill("Where is my parcel?")

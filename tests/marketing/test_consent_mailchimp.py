@@ -166,7 +166,7 @@ def test_compliance_state_and_forgotten_emails_fail_for_good_with_mailchimps_rea
     row = sync_state(app)
     assert row.state is SyncState.failed and "Member In Compliance State" in row.last_error
     page = client.get(f"/console/customers/{public_id}").get_data(as_text=True)
-    assert "Mailchimp refused: Mailchimp 400: Member In Compliance State" in page
+    assert "Not synced: Mailchimp 400: Member In Compliance State" in page
 
     other = make_customer(app, "bob@example.com", "Bob")
     mailchimp.forgotten.add("bob@example.com")
