@@ -160,7 +160,8 @@ def widget_connect(auth: Any = None) -> None:
                 "conversation": conversation_dict(current) if current else None,
                 "conversations": [conversation_dict(c) for c in mine],  # verified: all; else its own
                 "online": online_for_inbox(inbox, online_ids),
-                "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat"))},
+                "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat")),
+                          "consent": settings_room.consent_box(inbox)},
             }
             conn = VisitorConn(visitor.id, inbox.id, customer.display_name if customer else "Visitor",
                                {c.public_id for c in mine}, visitor.customer_id, inbox.site_key or "",

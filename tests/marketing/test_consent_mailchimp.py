@@ -313,3 +313,27 @@ def test_a_change_while_the_sync_is_under_way_is_sent_too(app: Flask, mailchimp:
     assert mailchimp.members[ANN_HASH]["status"] == "unsubscribed"
     row = sync_state(app)
     assert (row.state, row.status) == (SyncState.synced, "unsubscribed")
+
+
+def test_inbox_settings_take_consent_and_data_layer_and_refuse_bad_values(app: Flask, admin: Any) -> None:
+    from tests.rules.conftest import api_client
+
+    api = api_client(app.test_client(), app, admin)
+    inbox, site = make_inbox(app, "Web chat", "chat")
+    for bad in ({"consent": "yes"}, {"data_layer": 1}, {"consent_text": "x" * 301}):
+        r = api.patch(f"/inboxes/{inbox.public_id}", json={"settings": {"prechat": True, **bad}})
+        assert r.status_code == 422, bad
+    with db_of(app).sessions() as s:
+        from helpdesk.tickets.models import Inbox
+
+        assert not (s.get(Inbox, inbox.id).settings or {}).get("prechat")  # nothing of a refused change
+    r = api.patch(f"/inboxes/{inbox.public_id}", json={"settings": {
+        "prechat": True, "consent": True, "consent_text": "  Email me   offers ", "data_layer": True}})
+    assert r.status_code == 200
+    settings = r.get_json()["settings"]
+    assert (settings["consent"], settings["consent_text"], settings["data_layer"]) == (True, "Email me offers", True)
+    # Third-party front ends learn it from the session: the box and its text.
+    widget = socketio.test_client(app, namespace="/widget", auth={"site": site})
+    session = next(p["args"][0] for p in widget.get_received("/widget") if p["name"] == "session")
+    assert session["inbox"]["consent"] == {"text": "Email me offers"}
+    widget.disconnect(namespace="/widget")
