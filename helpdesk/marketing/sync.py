@@ -5,6 +5,7 @@ the outcome in another short transaction that checks the consent did not move me
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from helpdesk import jobs
@@ -17,12 +18,16 @@ from helpdesk.marketing.models import SyncState
 from helpdesk.runtime import JobContext
 
 MIN_WAIT, MAX_WAIT = 5.0, 600.0
+DATA_CENTRE = re.compile(r"^[^-]+-[a-z]+[0-9]+$")
 
 
 def _settings(ctx: JobContext) -> MailchimpSettings:
     settings = MailchimpSettings.from_config(ctx.settings)
     if settings is None:
         raise jobs.Permanent("Mailchimp is not configured (HELPDESK_MAILCHIMP_API_KEY, HELPDESK_MAILCHIMP_LIST_ID)")
+    if not settings.api_url and not DATA_CENTRE.search(settings.api_key):
+        # Without it the client would ask a host that does not exist, over and over.
+        raise jobs.Permanent("HELPDESK_MAILCHIMP_API_KEY does not end in its data centre (like -us21)")
     return settings
 
 

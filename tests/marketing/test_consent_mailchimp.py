@@ -231,6 +231,18 @@ def test_erasing_someone_mailchimp_never_had_is_done_and_archive_mode_archives(
     assert mailchimp.requests[-1].method == "DELETE" and mailchimp.members[carol]["status"] == "archived"
 
 
+def test_a_key_without_its_data_centre_parks_the_job_with_the_reason(app: Flask, mailchimp: FakeMailchimp) -> None:
+    app.config["MAILCHIMP_API_URL"] = None
+    app.config["MAILCHIMP_API_KEY"] = "0123456789abcdef"
+    public_id = make_customer(app)
+    with db_of(app).unit_of_work() as s:
+        set_consent(s, SYSTEM, crm.get_customer(s, public_id), True, source="api", sync=True)
+    run_jobs(app)
+    (job,) = jobs_of(app, SYNC_JOB)
+    assert job.state is JobState.dead and "data centre (like -us21)" in job.last_error
+    assert mailchimp.requests == []
+
+
 def test_the_keys_suffix_picks_the_data_centre() -> None:
     audience = Audience(MailchimpSettings("0123456789abcdef-us21", "list1"))
     assert audience.client.api_client.server == "us21"
