@@ -111,6 +111,11 @@ DEFAULTS: dict[str, Any] = {
     # Outgoing webhooks (issue 13)
     "WEBHOOK_ALLOW_PRIVATE": False,  # targets on loopback/private/link-local addresses (tests, a LAN ERP)
     "WEBHOOK_MAX_ATTEMPTS": 8,  # tries of one delivery before it is marked dead
+    # Marketing consent -> a Mailchimp audience (helpdesk/marketing); on when key and list are set.
+    "MAILCHIMP_API_KEY": None,  # "...-us21": the suffix is the data centre the client talks to
+    "MAILCHIMP_LIST_ID": None,  # the audience ("list") id
+    "MAILCHIMP_API_URL": None,  # None: https://<dc>.api.mailchimp.com/3.0 (tests point it at a fake)
+    "MAILCHIMP_ERASE": "delete-permanent",  # what a GDPR erase does to the member: or "archive"
 }
 
 # Settings whose value is a number or flag when it arrives as an environment string.

@@ -6,6 +6,7 @@ from helpdesk.chat import models as _chat  # noqa: F401
 from helpdesk.crm import models as _crm  # noqa: F401
 from helpdesk.db import Base
 from helpdesk.jobs import Job  # noqa: F401
+from helpdesk.marketing import models as _marketing  # noqa: F401
 from helpdesk.orders import models as _orders  # noqa: F401
 from helpdesk.tickets import csat_models as _csat  # noqa: F401
 from helpdesk.tickets import models as _tickets  # noqa: F401

@@ -18,10 +18,11 @@ from helpdesk.customers360.queries import customer_360, customer_summary
 from helpdesk.customers360.views import find_customer
 from helpdesk.db import MAX_INT
 from helpdesk.errors import Invalid
+from helpdesk.marketing import consent
 from helpdesk.tickets import queries
 from helpdesk.web import commit, db_session, json_body
 
-PATCHABLE = {"name", "email", "phone", "attributes"}
+PATCHABLE = {"name", "email", "phone", "attributes", "marketing_consent"}
 
 
 def _crm() -> str | None:
@@ -29,7 +30,9 @@ def _crm() -> str | None:
 
 
 def _360(session: Session, customer: Customer) -> dict[str, Any]:
-    return customer_360(session, customer, crm_provider=_crm())
+    view = customer_360(session, customer, crm_provider=_crm())
+    view["marketing"] = consent.consent_view(session, crm.resolve(session, customer), current_app.config)
+    return view
 
 
 def _text(data: dict[str, Any], field: str) -> str | None:
@@ -101,6 +104,9 @@ def customers_patch(public_id: str) -> Any:
     )
     if "note" in data:
         crm.add_note(session, actor(), customer, _text(data, "note") or "")
+    if "marketing_consent" in data:
+        consent.set_consent(session, actor(), customer, data["marketing_consent"], source="api",
+                            sync=consent.mailchimp_on(current_app.config))
     commit()
     return jsonify(_360(session, customer))
 
@@ -139,6 +145,7 @@ def customers_export(public_id: str) -> Any:
 def customers_erase(public_id: str) -> Any:
     session = db_session()
     customer = services.erase(session, actor(), crm.get_customer(session, public_id),
-                              crm_delete=bool(current_app.config.get("CRM_ERASE")))
+                              crm_delete=bool(current_app.config.get("CRM_ERASE")),
+                              mailchimp=consent.mailchimp_on(current_app.config))
     commit()
     return jsonify(_360(session, customer))

@@ -84,8 +84,8 @@ def inbox_dict(inbox: Inbox) -> dict[str, Any]:
             "addresses": [a.address for a in inbox.addresses], "site_key": inbox.site_key,
             "auto_assign": inbox.auto_assign, "assign_on_reply": inbox.assign_on_reply,
             "max_open_per_agent": inbox.max_open_per_agent,
-            "settings": {k: options.get(k) for k in ("greeting", "color", "prechat", "allowed_origins")
-                         if k in options},
+            "settings": {k: options.get(k) for k in ("greeting", "color", "prechat", "allowed_origins",
+                                                     "consent", "consent_text", "data_layer") if k in options},
             "created_at": iso(inbox.created_at)}
 
 
@@ -128,7 +128,10 @@ def inboxes_patch(public_id: str) -> Any:
         wanted = data["settings"]
         if not isinstance(wanted, dict):
             raise Invalid("settings", "an object")
-        _only(wanted, {"greeting", "color", "prechat", "allowed_origins"})
+        _only(wanted, {"greeting", "color", "prechat", "allowed_origins", "consent", "consent_text", "data_layer"})
+        for flag in ("consent", "data_layer"):
+            if flag in wanted and not isinstance(wanted[flag], bool):
+                raise Invalid(flag, "true or false")
         options = inbox.settings or {}
         origins = wanted.get("allowed_origins", options.get("allowed_origins") or [])
         if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
@@ -139,7 +142,9 @@ def inboxes_patch(public_id: str) -> Any:
         chat_settings.update(session, actor(), inbox, greeting=_text(wanted, "greeting") or options.get("greeting")
                              or "", color=_text(wanted, "color") or options.get("color") or "", prechat=prechat,
                              auto_assign=inbox.auto_assign, max_open_per_agent=inbox.max_open_per_agent,
-                             members=list(inbox.members), allowed_origins="\n".join(origins))
+                             members=list(inbox.members), allowed_origins="\n".join(origins),
+                             consent=wanted.get("consent"), consent_text=_text(wanted, "consent_text"),
+                             data_layer=wanted.get("data_layer"))
     commit()
     return jsonify(inbox_dict(inbox))
 

@@ -173,12 +173,25 @@ SCHEMAS.update({
                                                   "average": {"type": ["number", "null"]}}},
         "notes": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "string"}, "body": {"type": "string"}, "author": {"type": "string"},
-            "created_at": {"type": "string", "format": "date-time"}}}}}},
+            "created_at": {"type": "string", "format": "date-time"}}}},
+        "marketing": {"type": "object", "description": "email marketing consent and its Mailchimp sync",
+                      "properties": {
+            "consent": {"type": ["boolean", "null"], "description": "null: never asked"},
+            "at": {"type": ["string", "null"], "format": "date-time"},
+            "source": {"type": ["string", "null"], "enum": ["widget", "console", "api", None]},
+            "by": {"type": ["string", "null"], "description": "the agent's name, or customer"},
+            "mailchimp": {"type": ["object", "null"], "description": "null when Mailchimp is not configured",
+                          "properties": {"state": {"type": ["string", "null"],
+                                                   "enum": ["pending", "synced", "failed", None]},
+                                         "status": {"type": ["string", "null"]},
+                                         "synced_at": {"type": ["string", "null"], "format": "date-time"},
+                                         "error": {"type": ["string", "null"]}}}}}}},
     "CustomerCreate": {"type": "object", "properties": {
         "email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"}}},
     "CustomerPatch": {"type": "object", "additionalProperties": False, "properties": {
         "name": {"type": "string"}, "email": {"type": "string"}, "phone": {"type": "string"},
-        "attributes": {"type": "object"}, "note": {"type": "string", "description": "adds an agent note"}}},
+        "attributes": {"type": "object"}, "note": {"type": "string", "description": "adds an agent note"},
+        "marketing_consent": {"type": "boolean", "description": "audited; synced to Mailchimp when configured"}}},
 })
 _BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
 PATHS.update({
@@ -600,7 +613,12 @@ SCHEMAS["InboxPatch"] = {"type": "object", "additionalProperties": False, "prope
     "settings": {"type": "object", "additionalProperties": False, "description": "chat inboxes only",
                  "properties": {"greeting": {"type": "string"}, "color": {"type": "string"},
                                 "prechat": {"type": "boolean"},
-                                "allowed_origins": {"type": "array", "items": {"type": "string"}}}}}}
+                                "allowed_origins": {"type": "array", "items": {"type": "string"}},
+                                "consent": {"type": "boolean",
+                                            "description": "a marketing consent box in the pre-chat form"},
+                                "consent_text": {"type": "string", "description": "its label; empty: the default"},
+                                "data_layer": {"type": "boolean",
+                                               "description": "push chat events into the shop page's dataLayer"}}}}}
 SCHEMAS["Tag"] = {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}
 SCHEMAS["CannedReply"] = {"type": "object", "required": ["id", "shortcut", "title", "body"], "properties": {
     "id": {"type": "string"}, "shortcut": {"type": "string"}, "title": {"type": "string"},

@@ -23,6 +23,7 @@ from helpdesk.accounts.events import AgentAccessChanged
 from helpdesk.accounts.models import Agent
 from helpdesk.actors import agent_actor
 from helpdesk.chat import assignment, guards, services, visitors
+from helpdesk.chat import settings as settings_room
 from helpdesk.chat.attachments import widget_message
 from helpdesk.chat.models import ChatVisitor
 from helpdesk.chat.presence import STATUSES, Gone
@@ -43,6 +44,7 @@ from helpdesk.chat.relay import (
 from helpdesk.db import Database, utcnow
 from helpdesk.errors import DomainError, Forbidden, Invalid, RateLimited, Unauthorized, to_ack
 from helpdesk.extensions import socketio
+from helpdesk.marketing import consent
 from helpdesk.runtime import Runtime, current_runtime, runtime_of
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.serialize import conversation_dict, message_dict
@@ -158,7 +160,8 @@ def widget_connect(auth: Any = None) -> None:
                 "conversation": conversation_dict(current) if current else None,
                 "conversations": [conversation_dict(c) for c in mine],  # verified: all; else its own
                 "online": online_for_inbox(inbox, online_ids),
-                "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat"))},
+                "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat")),
+                          "consent": settings_room.consent_box(inbox)},
             }
             conn = VisitorConn(visitor.id, inbox.id, customer.display_name if customer else "Visitor",
                                {c.public_id for c in mine}, visitor.customer_id, inbox.site_key or "",
@@ -240,6 +243,9 @@ def widget_contact(data: Any = None) -> dict[str, Any]:
     guards.check_flood(conn.visitor_id, "too many changes; wait a few seconds and try again")
     with _visitor_work() as (session, visitor):
         customer = visitors.update_contact(session, visitor, email=data.get("email"), name=data.get("name"))
+        if "marketing_consent" in data:  # the pre-chat form's box, when the shop asks for it
+            settings_room.record_consent(session, visitor, customer, data["marketing_consent"],
+                                         sync=consent.mailchimp_on(current_app.config))
         conn.name = customer.display_name
         conn.customer_id = customer.id
         return {"visitor": {"id": visitor.public_id, "name": customer.name, "email": customer.email}}

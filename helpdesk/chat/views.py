@@ -68,6 +68,8 @@ def frame() -> Any:
         "lang": lang,
         "strings": locale_strings(lang),
         "prechat": bool(settings.get("prechat")),
+        "consent": settings_room.consent_box(inbox),  # None: no marketing consent box
+        "data_layer": settings_room.data_layer_on(inbox),  # tell the shop page's dataLayer about chats
         "greeting": settings.get("greeting") or "",
         "color": color if isinstance(color := settings.get("color"), str) and COLOR.fullmatch(color)
         else DEFAULT_COLOR,
@@ -150,7 +152,8 @@ def chat_settings_save(public_id: str) -> Any:
                         color=form.get("color", ""), prechat=form.get("prechat") == "1",
                         auto_assign=form.get("auto_assign") == "1",
                         max_open_per_agent=form.get("max_open_per_agent", "0"), members=members,
-                        allowed_origins=form.get("allowed_origins", ""))
+                        allowed_origins=form.get("allowed_origins", ""), consent=form.get("consent") == "1",
+                        consent_text=form.get("consent_text", ""), data_layer=form.get("data_layer") == "1")
         commit()
         flash("Chat settings saved.", "success")
     except DomainError as exc:

@@ -32,6 +32,12 @@ class Customer(Base):
     # Set when this customer was merged into another: kept so old links still resolve.
     # Indexed: every 360 and conversation page asks which customers were merged into this one.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    # Email marketing consent (helpdesk/marketing): None = never asked. Who and how it was last
+    # set is kept here for the 360 page; every change is also in the audit log.
+    marketing_consent: Mapped[bool | None] = mapped_column(Boolean)
+    marketing_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    marketing_consent_source: Mapped[str | None] = mapped_column(String(16))  # widget | console | api
+    marketing_consent_by: Mapped[str | None] = mapped_column(String(200))  # the agent's name, or "customer"
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

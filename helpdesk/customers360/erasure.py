@@ -23,6 +23,9 @@ from helpdesk.actors import Actor
 from helpdesk.crm import merging
 from helpdesk.crm import services as crm
 from helpdesk.crm.models import CrmContact, Customer, Identity, IdentityKind
+from helpdesk.marketing import consent as marketing
+from helpdesk.marketing.mailchimp import subscriber_hash
+from helpdesk.marketing.models import MarketingSync
 from helpdesk.orders.models import Fulfillment, Order, Refund, WebhookDelivery
 from helpdesk.tickets import search
 from helpdesk.tickets.csat_models import CsatSurvey
@@ -71,9 +74,11 @@ def gather(session: Session, customer: Customer) -> Erasure:
     )
 
 
-def erase(session: Session, actor: Actor, customer: Customer, *, crm_delete: bool = False) -> Customer:
+def erase(session: Session, actor: Actor, customer: Customer, *, crm_delete: bool = False,
+          mailchimp: bool = False) -> Customer:
     """Erase the customer everywhere, in this one transaction; with `crm_delete`, a job then asks
-    the CRM to delete the contact too (after commit, like every call to the outside world)."""
+    the CRM to delete the contact too (after commit, like every call to the outside world), and
+    with `mailchimp` (on whenever Mailchimp is configured) another forgets their audience member."""
     customer = crm.resolve(session, customer)
     erasure = gather(session, customer)
     merging.erase_customer(session, actor, customer)
@@ -83,6 +88,7 @@ def erase(session: Session, actor: Actor, customer: Customer, *, crm_delete: boo
     _auto_mails(session, erasure)
     _audit(session, erasure)
     _jobs_and_webhooks(session, erasure)
+    _marketing(session, erasure, mailchimp)
     # Rooms above (chat) purge theirs on merging.CustomerErased, recorded by erase_customer above.
     if crm_delete:
         for provider, external_id in erasure.crm_contacts:
@@ -96,6 +102,20 @@ def erase(session: Session, actor: Actor, customer: Customer, *, crm_delete: boo
         search.refresh_headers(session, conversation_ids=erasure.conversation_ids)
     session.expire_all()
     return customer
+
+
+def _marketing(session: Session, erasure: Erasure, mailchimp: bool) -> None:
+    """Consent and its sync state go; the audience forgets every address of theirs (each job holds
+    only Mailchimp's hash of it; a member Mailchimp never had is as good as forgotten)."""
+    session.execute(update(Customer).where(Customer.id.in_(erasure.customer_ids)).values(
+        marketing_consent=None, marketing_consent_at=None, marketing_consent_source=None,
+        marketing_consent_by=None))
+    session.execute(delete(MarketingSync).where(MarketingSync.customer_id.in_(erasure.customer_ids))
+                    .execution_options(synchronize_session=False))
+    if mailchimp:
+        for member in sorted({subscriber_hash(email) for email in erasure.emails}):
+            jobs.enqueue(session, marketing.ERASE_JOB, {"subscriber_hash": member},
+                         dedupe_key=f"{marketing.ERASE_JOB}:{member}")
 
 
 def _conversations(session: Session, erasure: Erasure) -> None:

@@ -64,9 +64,11 @@ def split(session: Session, actor: Actor, customer: Customer, key: str) -> Custo
     return record
 
 
-def erase(session: Session, actor: Actor, customer: Customer, *, crm_delete: bool = False) -> Customer:
-    """GDPR erasure everywhere (see customers360.erasure); `crm_delete` also asks the CRM, as a job."""
-    return erasure.erase(session, actor, customer, crm_delete=crm_delete)
+def erase(session: Session, actor: Actor, customer: Customer, *, crm_delete: bool = False,
+          mailchimp: bool = False) -> Customer:
+    """GDPR erasure everywhere (see customers360.erasure); `crm_delete` also asks the CRM, and
+    `mailchimp` the Mailchimp audience, as jobs."""
+    return erasure.erase(session, actor, customer, crm_delete=crm_delete, mailchimp=mailchimp)
 
 
 def export(session: Session, customer: Customer, *, crm_provider: str | None = None) -> dict[str, Any]:

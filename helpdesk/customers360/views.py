@@ -16,6 +16,7 @@ from helpdesk.customers360 import services
 from helpdesk.customers360.queries import customer_360
 from helpdesk.db import MAX_INT
 from helpdesk.errors import DomainError, Invalid
+from helpdesk.marketing import consent
 from helpdesk.orders.views import customer_orders
 from helpdesk.web import commit, current_actor, db_session
 
@@ -78,6 +79,7 @@ def customer_page(public_id: str) -> Any:
     return render_template(
         "crm/customer.html", customer=customer, c=view, identities=identities, provider=provider,
         co=customer_orders(session, customer),
+        marketing=consent.consent_view(session, customer, current_app.config),
     )
 
 
@@ -124,6 +126,20 @@ def edit(public_id: str) -> Any:
     )
 
 
+@bp.post("/console/customers/<public_id>/consent")
+@login_required
+def set_consent(public_id: str) -> Any:
+    """The 360 page's marketing card: an agent records the customer's yes or no (audited)."""
+    choice = {"1": True, "0": False}.get(request.form.get("consent", ""))
+    return _act(
+        public_id,
+        lambda s, c: consent.set_consent(s, current_actor(), c, choice, source="console",
+                                         sync=consent.mailchimp_on(current_app.config)),
+        "Marketing consent saved." + (" It is being sent to Mailchimp." if consent.mailchimp_on(current_app.config)
+                                      else ""),
+    )
+
+
 @bp.post("/console/customers/<public_id>/merge")
 @login_required
 def merge(public_id: str) -> Any:
@@ -152,7 +168,8 @@ def split(public_id: str) -> Any:
 def erase(public_id: str) -> Any:
     return _act(
         public_id,
-        lambda s, c: services.erase(s, current_actor(), c, crm_delete=bool(current_app.config.get("CRM_ERASE"))),
+        lambda s, c: services.erase(s, current_actor(), c, crm_delete=bool(current_app.config.get("CRM_ERASE")),
+                                    mailchimp=consent.mailchimp_on(current_app.config)),
         "Customer erased: profile, identities, CRM data, notes, message texts, raw mails, order "
         "addresses and chat sessions are gone.",
     )

@@ -56,6 +56,7 @@
 
   // -- talking to the page that embeds us ------------------------------------------------------
   function tellParent(message) { if (window.parent !== window) window.parent.postMessage(message, "*"); }
+  var analytics = window.HelpdeskFrameAnalytics(cfg, tellParent);
 
   window.addEventListener("message", function (event) {
     if (event.source !== window.parent) return;
@@ -80,6 +81,7 @@
   }
 
   function setOpen(open) {
+    if (open && !state.open) analytics.opened();
     state.open = open;
     document.body.classList.toggle("open", open);
     document.body.classList.toggle("closed", !open);
@@ -235,11 +237,13 @@
     if (next.files && next.files.length) payload.attachments = next.files.map(function (f) { return f.id; });
     var conversationId = next.conversation_id || (going() && state.conversation.id);
     if (conversationId) payload.conversation_id = conversationId;
+    var opens = !conversationId;  // this message starts a new conversation
     socket.timeout(15000).emit("message:send", payload, function (err, res) {
       state.sending = false;
       if (err) { return; }                   // no answer: it stays queued and goes again on reconnect
       if (res && res.ok) {
         var m = res.message;
+        if (opens) analytics.started(m.conversation_id);
         if (!state.conversation || state.conversation.id !== m.conversation_id) {
           showConversation({ id: m.conversation_id });
           state.inSync = true;
@@ -364,6 +368,9 @@
       e.preventDefault();
       var data = {};
       fields.forEach(function (f) { data[f] = form.elements[f].value.trim(); });
+      // Only a ticked box is an answer: an unticked one never unsubscribes anybody.
+      var consent = form.elements.marketing_consent;
+      if (consent && consent.checked) data.marketing_consent = true;
       var error = form.querySelector(".error");
       if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(data.email || "")) { error.textContent = t.bad_email; error.hidden = false; return; }
       socket.timeout(10000).emit("contact:update", data, function (err, res) {
@@ -390,8 +397,11 @@
   Array.prototype.forEach.call(document.querySelectorAll("#csat [data-score]"), function (button) {
     button.addEventListener("click", function () {
       if (!state.conversation) return;
-      socket.emit("csat:submit", { conversation_id: state.conversation.id, score: Number(button.dataset.score) },
+      var rated = state.conversation.id;
+      var score = Number(button.dataset.score);
+      socket.emit("csat:submit", { conversation_id: rated, score: score },
         function (res) {
+          if (res && res.ok) analytics.rated(rated, score);
           var card = $("csat");
           card.textContent = "";
           card.appendChild(el("strong", "", res && res.ok ? t.csat_thanks : (res && res.error && res.error.message) || t.failed));

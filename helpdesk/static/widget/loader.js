@@ -41,6 +41,25 @@
     frame.contentWindow.postMessage(message, origin);
   }
 
+  // The chat events the frame may hand to the page's dataLayer (the shop turns them on in its chat
+  // settings), each with the only fields it may carry: no name, email or message text can pass.
+  var DATA_LAYER_EVENTS = {
+    helpdesk_chat_opened: [],
+    helpdesk_chat_started: ["conversation_id"],
+    helpdesk_chat_rated: ["conversation_id", "rating"]
+  };
+
+  function pushDataLayer(data) {
+    if (!data || !Object.prototype.hasOwnProperty.call(DATA_LAYER_EVENTS, data.event)) return;
+    var out = { event: data.event };
+    DATA_LAYER_EVENTS[data.event].forEach(function (key) {
+      var value = data[key];
+      if ((typeof value === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(value)) ||
+          (typeof value === "number" && isFinite(value))) out[key] = value;
+    });
+    (window.dataLayer = window.dataLayer || []).push(out);
+  }
+
   function command(name, arg) {
     if (typeof name !== "string") return;
     post({ type: "helpdesk:command", command: name, arg: arg === undefined ? null : arg });
@@ -58,6 +77,8 @@
     } else if (data.type === "helpdesk:state" && (data.state === "open" || data.state === "closed")) {
       state = data.state;
       layout();
+    } else if (data.type === "helpdesk:datalayer") {
+      pushDataLayer(data.data);
     }
   });
   window.addEventListener("resize", layout);
