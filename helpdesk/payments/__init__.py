@@ -18,8 +18,8 @@ def init_app(app: Any, runtime: Any) -> None:
     csrf.exempt(webhooks.bp)  # authenticated by Stripe's signature, no cookies
     runtime.jobs.register(sync.FETCH, sync.fetch_job)
     runtime.jobs.register(disputes.DISPUTE_EVENT, disputes.dispute_job)
-    runtime.provide("orders.payments", sync.payments_of)
     database, settings = runtime.db, runtime.settings
+    runtime.provide("orders.payments", lambda session, orders: sync.payments_of(session, orders, settings))
 
     def fetch_payment(event: OrderSynced) -> None:
         # After the order's commit, in a unit of work of its own: the job asks the provider.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import requests
@@ -210,7 +211,8 @@ def parse_capture(capture: Mapping[str, Any], order: Mapping[str, Any] | None,
             refunds.append({"id": str(refund.get("id")), "amount": str(value or ""), "status": refund.get("status"),
                             "reason": refund.get("note_to_payer"),
                             "created_at": (t.isoformat() if (t := iso_time(refund.get("create_time"))) else None)})
-    refunded = sum((decimal(r["amount"]) or 0 for r in refunds if r["status"] in (None, "COMPLETED")), start=0)
+    refunded = sum((decimal(r["amount"]) or Decimal("0") for r in refunds if r["status"] in (None, "COMPLETED")),
+                   start=Decimal("0"))
     status = str(capture.get("status") or "")[:32] or None
     return PaymentData(
         provider=PROVIDER, reference=str(capture.get("id")), status=status, amount=amount, currency=currency,

@@ -69,7 +69,7 @@ def minor_units(value: Any, currency: str | None) -> Decimal | None:
 
 def decimal(value: Any) -> Decimal | None:
     """PayPal's amounts are strings ("10.99")."""
-    if not isinstance(value, str | int | float) or isinstance(value, bool):
+    if not isinstance(value, str | int | float | Decimal) or isinstance(value, bool):
         return None
     try:
         amount = Decimal(str(value))

@@ -152,14 +152,21 @@ def upsert_dispute(session: Session, provider: str, data: DisputeData, *, order_
     return dispute, True
 
 
-def payments_of(session: Session, orders: Sequence[Order]) -> dict[int, dict[str, Any]]:
-    """What the order cards show, from stored rows only: {order id: {payment, disputes}}."""
+def payments_of(session: Session, orders: Sequence[Order], settings: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+    """What the order cards show, from stored rows only: {order id: {provider, payment, disputes}}
+    for each order a provider of ours holds or that has a stored payment or dispute."""
     ids = [o.id for o in orders]
     if not ids:
         return {}
-    shown: dict[int, dict[str, Any]] = {}
+    shown: dict[int, dict[str, Any]] = {
+        o.id: {"provider": provider, "payment": None, "disputes": []} for o in orders
+        if (provider := provider_for(settings, o.gateway, o.payment_reference))}
+
+    def entry(order_id: int) -> dict[str, Any]:
+        return shown.setdefault(order_id, {"provider": None, "payment": None, "disputes": []})
+
     for payment in session.scalars(select(Payment).where(Payment.order_id.in_(ids))):
-        shown.setdefault(payment.order_id, {"payment": None, "disputes": []})["payment"] = payment
+        entry(payment.order_id)["payment"] = payment
     for dispute in session.scalars(select(Dispute).where(Dispute.order_id.in_(ids)).order_by(Dispute.id)):
-        shown.setdefault(dispute.order_id, {"payment": None, "disputes": []})["disputes"].append(dispute)  # type: ignore[index]
+        entry(dispute.order_id or 0)["disputes"].append(dispute)
     return shown

@@ -68,7 +68,8 @@ def test_a_payment_intent_id_leads_to_its_latest_charge(app: Flask, fake_stripe:
     run_jobs()
     payment, _ = payment_of(app, order_id)
     assert payment is not None and (payment.state, payment.reference) == ("found", CHARGE)
-    assert [r.path for r in fake_stripe.requests][:2] == [f"/v1/payment_intents/pi_{CHARGE[3:]}", f"/v1/charges/{CHARGE}"]
+    assert [r.path for r in fake_stripe.requests][:2] == [f"/v1/payment_intents/pi_{CHARGE[3:]}",
+                                                          f"/v1/charges/{CHARGE}"]
 
 
 def test_without_a_reference_the_charge_is_found_by_its_order_metadata(
