@@ -10,6 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from helpdesk import db_of
+from helpdesk.accounts import services as accounts
+from helpdesk.accounts.models import Agent
 from helpdesk.actors import SYSTEM
 from helpdesk.jobs import Job
 from helpdesk.orders import linking
@@ -32,7 +34,8 @@ def linked_conversation(app: Flask, order_id: int, email: str) -> tuple[str, str
 
 
 def test_card_and_360_show_the_stored_charge_refund_and_dispute_without_calling_stripe(
-        app: Flask, agent_client: FlaskClient, fake_stripe: FakeStripe, run_jobs: Any) -> None:
+        app: Flask, agent_client: FlaskClient, client: FlaskClient, agent: Agent, fake_stripe: FakeStripe,
+        run_jobs: Any) -> None:
     fake_stripe.add_charge(stripe_charge(CHARGE, amount=19900, refunded=500))
     fake_stripe.refunds.append(stripe_refund("re_card", CHARGE, 500))
     fake_stripe.disputes.append(stripe_dispute("dp_card", CHARGE, amount=19400, reason="product_not_received",
@@ -55,7 +58,17 @@ def test_card_and_360_show_the_stored_charge_refund_and_dispute_without_calling_
     assert "dp_card" in panel
     profile = agent_client.get(f"/console/customers/{customer}").get_data(as_text=True)
     assert "dispute · needs response $194.00" in profile and "Stripe succeeded" in profile
-    assert len(fake_stripe.requests) == fetched  # three pages, no provider call
+    with db_of(app).unit_of_work() as s:
+        token = accounts.create_api_token(s, SYSTEM, s.get(Agent, agent.id), "tests")
+        public = s.get(Order, order_id).public_id
+    api = client.get(f"/api/v1/orders/{public}", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert api["payment"]["provider"] == "stripe" and api["payment"]["state"] == "found"
+    paid = api["payment"]
+    assert (paid["amount"], paid["refunded"], paid["currency"]) == ("199.00", "5.00", "USD")
+    assert api["payment"]["disputes"] == [{"id": "dp_card", "provider": "stripe", "status": "needs_response",
+                                           "amount": "194.00", "currency": "USD", "reason": "product_not_received",
+                                           "evidence_due_by": "2027-01-01T00:00:00Z"}]
+    assert len(fake_stripe.requests) == fetched  # four pages and an API call, no provider call
 
 
 def test_refresh_button_queues_one_fetch_and_the_card_says_what_failed(
