@@ -24,7 +24,10 @@ def init_app(app: Any, runtime: Any) -> None:
     def fetch_payment(event: OrderSynced) -> None:
         # After the order's commit, in a unit of work of its own: the job asks the provider.
         from helpdesk.orders.models import Order
+        from helpdesk.payments import paypal_api, stripe_api
 
+        if not (stripe_api.configured(settings) or paypal_api.configured(settings)):
+            return  # most installs: no provider, no unit of work per stored order
         with database.unit_of_work() as session:
             order = session.get(Order, event.order_id)
             if order is not None:

@@ -65,7 +65,10 @@ def dispute_job(ctx: JobContext, payload: dict[str, Any]) -> None:
         except (NotFound, ProviderError):
             charge = {}
     with ctx.db.unit_of_work() as session:  # 3. write
-        apply_event(session, ctx.settings, event, data, intent, charge)
+        dispute = apply_event(session, ctx.settings, event, data, intent, charge)
+        opened = dispute.conversation_id is not None
+    if not opened:  # the dispute is kept (the card shows it); Admin → Jobs says why no conversation
+        raise jobs.Permanent(f"dispute {data.dispute_id}: no order or billing email names the customer")
 
 
 def apply_event(session: Session, settings: Any, event: dict[str, Any], data: DisputeData,
@@ -76,7 +79,7 @@ def apply_event(session: Session, settings: Any, event: dict[str, Any], data: Di
                                            order_id=order.id if order else None, event_time=created)
     customer = (order.customer if order else None) or _customer_of_charge(session, charge)
     if customer is None:
-        raise jobs.Permanent(f"dispute {data.dispute_id}: no order or billing email names the customer")
+        return dispute
     conversation = session.get(Conversation, dispute.conversation_id) if dispute.conversation_id else None
     if conversation is None:
         conversation = tickets.create_conversation(

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from helpdesk import jobs
@@ -135,12 +136,20 @@ def upsert_dispute(session: Session, provider: str, data: DisputeData, *, order_
                    event_time: int | None = None) -> tuple[Dispute, bool]:
     """Store a dispute as the provider now sees it. With an event time older than the newest
     applied, nothing changes (webhooks arrive out of order). Returns (dispute, changed)."""
-    dispute = session.scalar(select(Dispute).filter_by(provider=provider, dispute_id=data.dispute_id)
-                             .with_for_update())
+    query = select(Dispute).filter_by(provider=provider, dispute_id=data.dispute_id).with_for_update()
+    dispute = session.scalar(query)
     if dispute is None:
-        dispute = Dispute(provider=provider, dispute_id=data.dispute_id, event_time=0)
-        session.add(dispute)
-    elif event_time is not None and event_time < dispute.event_time:
+        try:
+            with session.begin_nested():  # the webhook's job and a fetch may insert it at once
+                dispute = Dispute(provider=provider, dispute_id=data.dispute_id, event_time=0,
+                                  status=data.status)
+                session.add(dispute)
+                session.flush()
+        except IntegrityError:
+            dispute = session.scalar(query)
+            if dispute is None:
+                raise
+    if event_time is not None and event_time < dispute.event_time:
         return dispute, False
     dispute.status, dispute.amount, dispute.currency = data.status, data.amount, data.currency
     dispute.reason, dispute.evidence_due_by = data.reason, data.evidence_due_by

@@ -191,3 +191,15 @@ def test_the_order_card_shows_the_webhooks_dispute(app: Flask, client: FlaskClie
         assert s.get(Order, order_1301).payment_reference == CHARGE
     page = agent_client.get(f"/console/c/{public}").get_data(as_text=True)
     assert 'data-dispute="dp_c"' in page and "Dispute · needs response" in page and "$29.35" in page
+
+
+def test_a_dispute_nobody_can_be_found_for_is_kept_and_its_job_says_why(
+        app: Flask, client: FlaskClient, fake_stripe: FakeStripe, run_jobs: Any) -> None:
+    fake_stripe.add_charge(stripe_charge("ch_anon", email=None, billing_details={"email": None, "name": None}))
+    post(client, stripe_event("evt_anon", "charge.dispute.created", stripe_dispute("dp_anon", "ch_anon")))
+    run_jobs()
+    [shown] = dispute_conversations(app)
+    assert (shown["dispute"], shown["conversation"]) == ("dp_anon", None)
+    with db_of(app).unit_of_work() as s:
+        job = s.scalar(select(Job).filter_by(kind="payments.stripe_dispute"))
+        assert job.state == "dead" and "no order or billing email" in (job.last_error or "")
