@@ -1,7 +1,8 @@
 """`POST /webhooks/stripe`: Stripe's events, verified by its Stripe-Signature header (HMAC of
 the timestamp and the raw body, with a tolerance on the timestamp). A bad or missing signature
 gets 400 and changes nothing; an event seen before (by its id) gets 200 and changes nothing.
-Dispute events are handed to a job written in the same transaction (payments.disputes)."""
+Dispute events are handed to a job written in the same transaction (payments.disputes); refund
+and capture events queue a fetch of the order's payment."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from flask import Blueprint, current_app, jsonify, request
 from helpdesk import jobs
 from helpdesk.errors import error_body
 from helpdesk.orders import services as orders
-from helpdesk.payments import disputes, stripe_api
+from helpdesk.payments import disputes, stripe_api, sync
 from helpdesk.web import commit, db_session, limit_inbound
 
 bp = Blueprint("payments_webhooks", __name__)
@@ -24,6 +25,24 @@ MAX_BODY = 512 * 1024  # a dispute event is a few kB
 
 def _refuse(status: int, code: str, message: str) -> Any:
     return jsonify(error_body(code, message)), status
+
+
+# A refund made in Stripe's Dashboard (not through the shop): the card should show it soon.
+REFRESHING = ("charge.refunded", "charge.refund.updated", "charge.captured")
+
+
+def _refresh(obj: dict[str, Any]) -> Any:
+    """Fetch the charge's order's payment again (a job; idempotent, so replays need no record)."""
+    charge = obj.get("charge") if obj.get("object") == "refund" else obj.get("id")
+    intent = obj.get("payment_intent")
+    if not isinstance(charge, str):
+        return _refuse(422, "invalid_payload", "data.object must be a charge or a refund")
+    session = db_session()
+    order = disputes.order_of_charge(session, charge, intent if isinstance(intent, str) else None)
+    if order is None or not sync.enqueue_fetch(session, current_app.config, order):
+        return jsonify(ok=True, result="ignored")
+    commit()
+    return jsonify(ok=True, result="fetching")
 
 
 @bp.post("/webhooks/stripe")
@@ -46,6 +65,8 @@ def receive() -> Any:
     obj = (event.get("data") or {}).get("object") if isinstance(event.get("data"), dict) else None
     if not isinstance(event_id, str) or not isinstance(kind, str) or not isinstance(obj, dict):
         return _refuse(422, "invalid_payload", "an event needs id, type and data.object")
+    if kind in REFRESHING:
+        return _refresh(obj)
     if kind not in disputes.EVENTS:
         return jsonify(ok=True, result="ignored")  # subscribed to more than disputes: fine
     if obj.get("object") != "dispute" or not isinstance(obj.get("id"), str):

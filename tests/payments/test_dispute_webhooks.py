@@ -203,3 +203,21 @@ def test_a_dispute_nobody_can_be_found_for_is_kept_and_its_job_says_why(
     with db_of(app).unit_of_work() as s:
         job = s.scalar(select(Job).filter_by(kind="payments.stripe_dispute"))
         assert job.state == "dead" and "no order or billing email" in (job.last_error or "")
+
+
+def test_a_refund_made_in_stripe_queues_a_fresh_fetch_of_the_orders_payment(
+        app: Flask, client: FlaskClient, fake_stripe: FakeStripe, order_1301: int, run_jobs: Any) -> None:
+    from tests.payments.fakes import stripe_refund
+    from tests.payments.test_fetch_stripe import payment_of
+
+    assert payment_of(app, order_1301)[0].refunds == []  # type: ignore[union-attr]
+    fake_stripe.refunds.append(stripe_refund("re_dash", CHARGE, 1000))
+    charge = {**fake_stripe.charges[CHARGE], "amount_refunded": 1000}
+    fake_stripe.charges[CHARGE] = charge
+    answer = post(client, stripe_event("evt_r", "charge.refunded", charge))
+    assert answer.get_json()["result"] == "fetching"
+    assert run_jobs() == 1
+    payment = payment_of(app, order_1301)[0]
+    assert payment is not None and [r["id"] for r in payment.refunds] == ["re_dash"]
+    stranger = post(client, stripe_event("evt_s", "charge.refunded", stripe_charge("ch_unknown")))
+    assert stranger.get_json()["result"] == "ignored"
