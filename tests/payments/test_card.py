@@ -89,3 +89,19 @@ def test_refresh_button_queues_one_fetch_and_the_card_says_what_failed(
     with db_of(app).unit_of_work() as s:
         assert len(list(s.scalars(select(Job).filter_by(kind=sync.FETCH, state="queued")))) == 1
     assert agent_client.post(f"/console/c/{conv}/orders/{public}/payment/refresh").status_code == 400  # no CSRF
+
+
+def test_erasing_the_customer_drops_the_card_digits_and_keeps_the_amounts(
+        app: Flask, manager: Agent, fake_stripe: FakeStripe, run_jobs: Any) -> None:
+    from helpdesk.actors import agent_actor
+    from helpdesk.customers360 import services as c360
+    from helpdesk.payments.models import Payment
+
+    fake_stripe.add_charge(stripe_charge("ch_erase"))
+    order_id = make_woo_order(app, 1203, email="gone@example.com", transaction_id="ch_erase")
+    run_jobs()
+    with db_of(app).unit_of_work() as s:
+        c360.erase(s, agent_actor(s.get(Agent, manager.id)), s.get(Order, order_id).customer)
+    with db_of(app).unit_of_work() as s:
+        payment = s.scalar(select(Payment).filter_by(order_id=order_id))
+        assert payment.method is None and payment.amount is not None and payment.reference == "ch_erase"
