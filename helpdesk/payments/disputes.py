@@ -93,13 +93,14 @@ def apply_event(session: Session, settings: Any, event: dict[str, Any], data: Di
         linking.link_order(session, SYSTEM, conversation, order, source="auto")
         sync.enqueue_fetch(session, settings, order)  # the card's refunds and charge, fresh
     # The note is keyed by the event: a replay (or a retry of this job) posts it once.
-    tickets.add_note(session, SYSTEM, conversation, body=note_text(event.get("type", ""), data, changed),
+    tickets.add_note(session, SYSTEM, conversation,
+                     body=note_text(event.get("type", ""), data, changed, bool(event.get("livemode"))),
                      client_msg_id=f"stripe:{event.get('id')}"[:64])
     session.flush()
     return dispute
 
 
-def note_text(event_type: str, data: DisputeData, current: bool) -> str:
+def note_text(event_type: str, data: DisputeData, current: bool, livemode: bool = True) -> str:
     what = {"charge.dispute.created": "Stripe: a dispute was opened",
             "charge.dispute.closed": f"Stripe: the dispute was closed ({_words(data.status)})",
             "charge.dispute.funds_withdrawn": "Stripe: the disputed funds were withdrawn",
@@ -110,6 +111,9 @@ def note_text(event_type: str, data: DisputeData, current: bool) -> str:
     if data.evidence_due_by:
         lines.append(f"Evidence due by: {data.evidence_due_by:%Y-%m-%d %H:%M} UTC")
     lines.append(f"Dispute: {data.dispute_id}" + (f" on charge {data.reference}" if data.reference else ""))
+    if data.status in ("needs_response", "warning_needs_response"):
+        lines.append(f"Respond with evidence in Stripe: https://dashboard.stripe.com/{'' if livemode else 'test/'}"
+                     f"disputes/{data.dispute_id}")
     if not current:
         lines.append("(An older event, arrived late: the dispute keeps its newer state.)")
     return "\n".join(lines)

@@ -74,7 +74,13 @@ def receive() -> Any:
     session = db_session()
     if not orders.record_delivery(session, "stripe", event_id, kind):
         return jsonify(ok=True, result="duplicate")
+    # Only what the job reads: the evidence (customer emails, receipts) stays at Stripe, not in our job table.
+    kept = {k: obj.get(k) for k in ("id", "object", "amount", "currency", "reason", "status", "charge",
+                                    "payment_intent")}
+    evidence = obj.get("evidence_details") if isinstance(obj.get("evidence_details"), dict) else {}
+    kept["evidence_details"] = {"due_by": evidence.get("due_by")}
     jobs.enqueue(session, disputes.DISPUTE_EVENT, {"event": {
-        "id": event_id, "type": kind, "created": event.get("created"), "data": {"object": obj}}})
+        "id": event_id, "type": kind, "created": event.get("created"), "livemode": bool(event.get("livemode")),
+        "data": {"object": kept}}})
     commit()
     return jsonify(ok=True, result="accepted")

@@ -86,6 +86,10 @@ def test_created_then_replayed_then_updated_then_closed_keeps_one_tagged_convers
     [note] = shown["notes"]
     assert "a dispute was opened" in note and "Amount: 29.35 USD" in note and "Reason: fraudulent" in note
     assert "Evidence due by: 2027-01-01 00:00 UTC" in note
+    assert "https://dashboard.stripe.com/test/disputes/dp_1" in note
+    with db_of(app).unit_of_work() as s:  # the job kept what it needs, not the evidence
+        job = s.scalar(select(Job).filter_by(kind="payments.stripe_dispute"))
+        assert "evidence" not in job.payload["event"]["data"]["object"]
     # Stripe retries the same event: nothing new.
     before = counts(app)
     assert post(client, created).get_json()["result"] == "duplicate"
