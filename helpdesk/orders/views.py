@@ -85,9 +85,11 @@ def order_panel(session: Session, conv: Conversation) -> dict[str, Any]:
 def _payments(session: Session, orders: list[Any]) -> dict[int, Any]:
     """The stored payment and disputes of each order, where the payments room is wired in (it
     sits above orders/ and offers them as a capability; never a call to a provider here)."""
+    from flask import has_app_context
+
     from helpdesk.runtime import current_runtime
 
-    payments_of = current_runtime().capability("orders.payments")
+    payments_of = current_runtime().capability("orders.payments") if has_app_context() else None
     return payments_of(session, orders) if payments_of and orders else {}
 
 
