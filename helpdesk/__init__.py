@@ -102,11 +102,24 @@ def _register_rooms(app: Flask, runtime: Runtime) -> None:
     """Each room's `init_app(app, runtime)`, from the bottom room up: blueprints, listeners, job
     handlers, periodic jobs, panels and capabilities. Rooms react to each other only through the
     dispatcher (runtime.events) and what the runtime holds."""
-    from helpdesk import accounts, admin, api, chat, crm, customers360, marketing, orders, reports, tickets, webhooks
+    from helpdesk import (
+        accounts,
+        admin,
+        api,
+        chat,
+        crm,
+        customers360,
+        marketing,
+        orders,
+        payments,
+        reports,
+        tickets,
+        webhooks,
+    )
     from helpdesk.tickets import email
 
-    for room in (accounts, admin, crm, marketing, tickets, email, orders, customers360, webhooks, chat, reports,
-                 api):
+    for room in (accounts, admin, crm, marketing, tickets, email, orders, payments, customers360, webhooks, chat,
+                 reports, api):
         room.init_app(app, runtime)
     if app.config["DEMO"]:
         from helpdesk import demo

@@ -80,6 +80,16 @@ DEFAULTS: dict[str, Any] = {
     "MAGENTO_URL": None,
     "MAGENTO_ACCESS_TOKEN": None,
     "MAGENTO_PULL_SECONDS": 300,
+    # Payments (payments/): Stripe is on with its secret key, PayPal with its REST app's id and secret.
+    "STRIPE_API_KEY": None,  # sk_live_... or a restricted key that reads charges, refunds, disputes
+    "STRIPE_WEBHOOK_SECRET": None,  # whsec_...: signs POST /webhooks/stripe
+    "STRIPE_WEBHOOK_TOLERANCE_SECONDS": 300,  # an older Stripe-Signature timestamp is refused
+    "STRIPE_API_BASE": None,  # None: https://api.stripe.com (a test's fake)
+    "PAYPAL_CLIENT_ID": None,
+    "PAYPAL_CLIENT_SECRET": None,
+    "PAYPAL_ENVIRONMENT": "sandbox",  # sandbox or live
+    "PAYPAL_API_BASE": None,  # None: the environment's (https://api-m.paypal.com live)
+    "PAYMENTS_DISPUTE_INBOX": None,  # inbox name for dispute conversations; None: the first email inbox
     "ORDER_LOOKUP_RATE": "10/minute",  # widget lookups by order number + email, per client
     "CHAT_MAX_ATTACHMENT_BYTES": 5 * 1024 * 1024,  # a widget upload
     "CHAT_FLOOD_BURST": 8,  # messages one visitor may send ...
@@ -127,7 +137,7 @@ _INT = {"PROXY_FIX_HOPS", "WORKER_NICE", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_B
         "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS", "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST",
         "EMAIL_MAX_PARTS", "EMAIL_MAX_TEXT_CHARS", "EMAIL_MAX_HTML_BYTES", "MAX_REQUEST_BYTES",
         "CHAT_HISTORY_PAGE", "CHAT_HISTORY_MAX_CHARS", "EMAIL_ACK_CAP_PER_INBOX", "WIDGET_LINK_DAYS",
-        "WEBHOOK_MAX_ATTEMPTS"}
+        "WEBHOOK_MAX_ATTEMPTS", "STRIPE_WEBHOOK_TOLERANCE_SECONDS"}
 _FLOAT = {"WORKER_POLL_SECONDS", "JOB_LEASE_SECONDS", "JOB_HEARTBEAT_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS",
           "CHAT_FLOOD_WINDOW_SECONDS", "EMAIL_INGEST_WAIT_SECONDS", "SMTP_RETRY_HOURS",
           "SMTP_RETRY_FIRST_SECONDS", "SMTP_RETRY_MAX_SECONDS", "SQLITE_BUSY_SECONDS", "DRAIN_SECONDS",

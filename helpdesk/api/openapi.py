@@ -262,6 +262,22 @@ SCHEMAS["Order"] = {"type": "object", "required": ["id", "number", "name", "stat
                         "updated_at": {"type": "string", "format": "date-time"},
                         "cancelled_at": {"type": ["string", "null"], "format": "date-time"},
                         "cancel_reason": {"type": ["string", "null"]},
+                        "payment": {"type": ["object", "null"], "description":
+                                    "GET /orders/{id} only: the charge as last fetched from Stripe or PayPal",
+                                    "properties": {
+                            "provider": {"enum": ["stripe", "paypal"]},
+                            "state": {"enum": ["pending", "found", "not_found", "failed"]},
+                            "reference": {"type": ["string", "null"]}, "status": {"type": ["string", "null"]},
+                            "amount": _MONEY, "captured": _MONEY, "refunded": _MONEY,
+                            "currency": {"type": ["string", "null"]}, "method": {"type": ["string", "null"]},
+                            "error": {"type": ["string", "null"]},
+                            "fetched_at": {"type": ["string", "null"], "format": "date-time"},
+                            "refunds": {"type": "array", "items": {"type": "object"}},
+                            "disputes": {"type": "array", "items": {"type": "object", "properties": {
+                                "id": {"type": "string"}, "provider": {"type": "string"},
+                                "status": {"type": "string"}, "amount": _MONEY,
+                                "currency": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]},
+                                "evidence_due_by": {"type": ["string", "null"], "format": "date-time"}}}}}},
                         "line_items": {"type": "array", "items": {"type": "object", "properties": {
                             "title": {"type": "string"}, "variant": {"type": ["string", "null"]},
                             "sku": {"type": ["string", "null"]}, "quantity": {"type": "integer"},

@@ -62,7 +62,12 @@ def orders_list() -> Any:
 
 @bp.get("/orders/<public_id>")
 def orders_get(public_id: str) -> Any:
-    return jsonify(order_dict(orders.get_order(db_session(), public_id)))
+    from helpdesk.payments.serialize import payment_dict
+
+    session = db_session()
+    order = orders.get_order(session, public_id)
+    # The payment as last fetched by the worker (never a call to Stripe or PayPal here).
+    return jsonify({**order_dict(order), "payment": payment_dict(session, order, current_app.config)})
 
 
 @bp.post("/conversations/<public_id>/orders")

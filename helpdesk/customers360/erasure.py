@@ -156,6 +156,10 @@ def _orders(session: Session, erasure: Erasure) -> None:
     session.execute(update(Fulfillment).where(Fulfillment.order_id.in_(order_ids))
                     .values(tracking_number=None, tracking_url=None))
     session.execute(update(Refund).where(Refund.order_id.in_(order_ids)).values(note=None))
+    # The payment keeps its amounts; the card's last four digits and the provider's message go.
+    from helpdesk.payments.models import Payment
+
+    session.execute(update(Payment).where(Payment.order_id.in_(order_ids)).values(method=None, error=None))
 
 
 def _auto_mails(session: Session, erasure: Erasure) -> None:

@@ -84,6 +84,9 @@ class OrderData:
     financial_status: str | None = None
     fulfillment_status: str | None = None
     gateway: str | None = None
+    # The payment provider's id of the money taken (Stripe charge/PaymentIntent, PayPal capture):
+    # what payments/ looks the payment up by. None: the shop did not say.
+    payment_reference: str | None = None
     subtotal: Decimal | None = None
     shipping_total: Decimal | None = None
     tax_total: Decimal | None = None
@@ -165,6 +168,11 @@ class Connector:
         if request.type not in self.ACTIONS:
             raise PlatformError(f"{self.platform} cannot {request.type.replace('_', ' ')} from here")
         return getattr(self, request.type)(request)
+
+    def payment_references(self, order_id: str) -> list[str]:
+        """The payment provider's ids of an order's payments, where the order itself does not
+        carry them (Shopify: its transactions). [] when the platform cannot tell."""
+        return []
 
     def refund_quote(self, request: ActionRequest) -> dict[str, Any] | None:
         """What the platform would refund for this request, where it can tell (None: it cannot)."""

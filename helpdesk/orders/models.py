@@ -51,6 +51,7 @@ class Order(Base):
     financial_status: Mapped[str | None] = mapped_column(String(32))  # paid, refunded, ...
     fulfillment_status: Mapped[str | None] = mapped_column(String(32))  # fulfilled, partial, ...
     gateway: Mapped[str | None] = mapped_column(String(64))
+    payment_reference: Mapped[str | None] = mapped_column(String(255))  # Stripe ch_/pi_, PayPal capture id
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     subtotal: Mapped[Decimal | None] = mapped_column(MONEY)
     shipping_total: Mapped[Decimal | None] = mapped_column(MONEY)

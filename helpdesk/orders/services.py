@@ -125,6 +125,8 @@ def _apply(session: Session, actor: Actor, order: Order, data: OrderData) -> Non
     order.financial_status = data.financial_status
     order.fulfillment_status = data.fulfillment_status
     order.gateway = data.gateway
+    # A payload that does not name the payment (Shopify's order webhooks) keeps the one known.
+    order.payment_reference = data.payment_reference or order.payment_reference
     order.currency = data.currency
     order.total = data.total
     order.subtotal = data.subtotal

@@ -85,6 +85,22 @@ class ShopifyConnector(Connector):
             total = count.get("count") if isinstance(count, dict) else None
         return OrderPage(orders, _next_page_info(response.headers.get("Link", "")), total)
 
+    def payment_references(self, order_id: str) -> list[str]:
+        """orders/{id}/transactions: the gateway's ids of the money taken (a Stripe or PayPal
+        gateway puts the charge or capture id in `authorization`, or its receipt's `id`)."""
+        body = obj(self._get(f"{self.api_url}/orders/{order_id}/transactions.json").json(), "body")
+        found: list[str] = []
+        for tx in items(body, "transactions"):
+            tx = obj(tx, "transactions[]")
+            if tx.get("kind") not in ("sale", "capture", "authorization") or tx.get("status") not in (None, "success"):
+                continue
+            receipt = tx.get("receipt") if isinstance(tx.get("receipt"), Mapping) else {}
+            for value in (receipt.get("charge"), receipt.get("payment_intent"), receipt.get("id"),
+                          tx.get("authorization")):
+                if isinstance(value, str) and value and value not in found:
+                    found.append(value[:255])
+        return found
+
     def parse_order(self, payload: Any) -> OrderData:
         data = obj(payload, "order")
         order_id = ident(data, "id")

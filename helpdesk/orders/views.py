@@ -78,13 +78,26 @@ def order_panel(session: Session, conv: Conversation) -> dict[str, Any]:
 
     return {"linked": linked, "suggested": suggested, "recent": recent,
             "actions": {o.id: action_panel(session, o) for o in linked},
+            "payments": _payments(session, linked),
             "stats": {"value": value, "count": count, "average": average, "currency": currency}}
+
+
+def _payments(session: Session, orders: list[Any]) -> dict[int, Any]:
+    """The stored payment and disputes of each order, where the payments room is wired in (it
+    sits above orders/ and offers them as a capability; never a call to a provider here)."""
+    from flask import has_app_context
+
+    from helpdesk.runtime import current_runtime
+
+    payments_of = current_runtime().capability("orders.payments") if has_app_context() else None
+    return payments_of(session, orders) if payments_of and orders else {}
 
 
 def customer_orders(session: Session, customer: Any, limit: int = 10) -> dict[str, Any]:
     """For the customer 360 page (`orders/_customer_orders.html`, given as `co`)."""
     value, count, average, currency = services.customer_order_stats(session, customer)
-    return {"orders": services.recent_orders(session, customer, limit=limit),
+    shown = services.recent_orders(session, customer, limit=limit)
+    return {"orders": shown, "payments": _payments(session, shown),
             "stats": {"value": value, "count": count, "average": average, "currency": currency}}
 
 

@@ -199,6 +199,7 @@ class WooCommerceConnector(Connector):
             financial_status=financial,
             fulfillment_status="fulfilled" if status == "completed" else "unfulfilled",
             gateway=text(data, "payment_method_title", 64) or text(data, "payment_method", 64),
+            payment_reference=text(data, "transaction_id"),  # the gateway plug-in's charge/capture id
             subtotal=sum(((money(obj(li, "line_items[]"), "subtotal") or Decimal("0"))
                           for li in items(data, "line_items")), Decimal("0")),
             shipping_total=money(data, "shipping_total"), tax_total=money(data, "total_tax"),

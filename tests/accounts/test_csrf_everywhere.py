@@ -18,6 +18,7 @@ TOKEN_OR_SIGNATURE = {
     "crm_webhooks": "HubSpot's request signature",
     "email_inbound": "the inbox's ingest token or the provider's signature",
     "orders_webhooks": "the shop platform's HMAC signature",
+    "payments_webhooks": "Stripe's Stripe-Signature (HMAC of timestamp and body)",
     "orders_widget": "order number plus email, rate limited; no cookies are read",
     "widget.upload": "the visitor token in Authorization: Visitor",
     "csat.comment": "the survey's signed nonce",
