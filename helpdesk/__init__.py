@@ -75,7 +75,8 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     # Flask-SocketIO copies the handlers it knows into each app's server when init_app makes it;
     # a handler defined later reaches only the server of that moment. Define them all first.
-    import helpdesk.chat.sockets  # noqa: F401
+    import helpdesk.chat.sockets
+    import helpdesk.selfservice.sockets  # noqa: F401
     # The one socketio object keeps the options of the last init_app: a queue or manager of an
     # earlier app (tests make many) must not leak into this one.
     socketio.server_options.pop("client_manager", None)
@@ -102,10 +103,23 @@ def _register_rooms(app: Flask, runtime: Runtime) -> None:
     """Each room's `init_app(app, runtime)`, from the bottom room up: blueprints, listeners, job
     handlers, periodic jobs, panels and capabilities. Rooms react to each other only through the
     dispatcher (runtime.events) and what the runtime holds."""
-    from helpdesk import accounts, admin, api, chat, crm, customers360, orders, reports, tickets, webhooks
+    from helpdesk import (
+        accounts,
+        admin,
+        api,
+        chat,
+        crm,
+        customers360,
+        orders,
+        reports,
+        selfservice,
+        tickets,
+        webhooks,
+    )
     from helpdesk.tickets import email
 
-    for room in (accounts, admin, crm, tickets, email, orders, customers360, webhooks, chat, reports, api):
+    for room in (accounts, admin, crm, tickets, email, orders, customers360, webhooks, chat, selfservice, reports,
+                 api):
         room.init_app(app, runtime)
     if app.config["DEMO"]:
         from helpdesk import demo
