@@ -209,7 +209,7 @@ def request_return(session: Session, shopper: Shopper, order: Order, data: Any, 
     note = _note(data.get("note"))
     request = SelfServiceRequest(kind=Kind.return_, order_id=order.id, order=order,
                                  customer_id=shopper.visitor.customer_id, items=items, reason=reason, note=note)
-    listed = ", ".join(f"{i['quantity']} x {i['title']}" for i in items)
+    listed = ", ".join(f"{i['quantity']} \u00d7 {i['title']}" for i in items)
     body = (f"I would like to return {listed} from order {order.display_name}. Reason: {REASONS[reason]}."
             + (f"\n\n{note}" if note else ""))
     return request, _post(session, shopper, request, body, online_agent_ids)
@@ -348,7 +348,7 @@ def outcome_text(request: SelfServiceRequest, action: OrderAction) -> str:
     money = f"{amount} {action.currency}" if amount else ""
     if request.kind is Kind.cancel:
         return f"Your order {order.display_name} is cancelled" + (f" and {money} is refunded." if money else ".")
-    listed = ", ".join(f"{i['quantity']} x {i['title']}" for i in request.items)
+    listed = ", ".join(f"{i['quantity']} \u00d7 {i['title']}" for i in request.items)
     return (f"Your return of {listed} from order {order.display_name} is accepted"
             + (f": we have refunded {money}. It can take a few days to reach your account." if money else "."))
 

@@ -112,7 +112,7 @@ def test_agent_carries_out_a_return_in_one_click_and_the_shopper_is_told(
         assert req.status is Status.done and req.handled_by_name and req.order_action_id == done.id
         told = s.scalar(select(Message).filter_by(client_msg_id=f"selfservice-outcome:{req.public_id}"))
         assert told.author_type is AuthorType.system and not told.private
-    assert ("system", "Your return of 2 x Mug from order #1100 is accepted: we have refunded 70.00 USD. "
+    assert ("system", "Your return of 2 \u00d7 Mug from order #1100 is accepted: we have refunded 70.00 USD. "
             "It can take a few days to reach your account.") in shopper_lines(ann)
     page = agent_client.get(f"/console/c/{conv}").get_data(as_text=True)
     assert "ss-card ss-done" in page and "the customer was told" in page and "Refund 2 items" not in page
@@ -156,7 +156,7 @@ def test_a_refused_refund_goes_back_to_the_agent_with_the_shops_message(
     dialog, action, _prefill = one_click(card_of(page))  # still offered; the new page has a fresh key
     agent_client.post(action, data={**dialog_fields(page, dialog), **form})
     run_jobs()
-    assert ("system", "Your return of 1 x Mug from order #1100 is accepted: we have refunded 35.00 USD. "
+    assert ("system", "Your return of 1 \u00d7 Mug from order #1100 is accepted: we have refunded 35.00 USD. "
             "It can take a few days to reach your account.") in shopper_lines(ann)
 
 

@@ -96,7 +96,8 @@ def test_verified_shopper_starts_a_return_and_it_lands_in_their_conversation(
     assert answer["request"]["items"] == [{"id": "1001", "title": "Linen shirt", "quantity": 2}]
     message = answer["message"]
     assert message["author"]["type"] == "customer"
-    assert message["body"].startswith("I would like to return 2 x Linen shirt from order #1001. Reason: Too small.")
+    assert message["body"].startswith(
+        "I would like to return 2 \u00d7 Linen shirt from order #1001. Reason: Too small.")
     assert any(m["seq"] == message["seq"] for m in received(ann, "message:new", W))  # every tab of the shopper
     with db_of(app).sessions() as s:
         conv = s.scalar(select(Conversation).filter_by(public_id=message["conversation_id"]))

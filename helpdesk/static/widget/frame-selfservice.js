@@ -206,6 +206,9 @@
       var submit = el("button", "btn wide", t.ss_return_submit);
       submit.type = "submit";
       form.appendChild(submit);
+      function fixed() { error.hidden = true; }
+      form.addEventListener("change", fixed);
+      form.addEventListener("input", fixed);
       form.addEventListener("submit", function (e) {
         e.preventDefault();
         var items = rows.filter(function (r) { return r.box.checked; })
