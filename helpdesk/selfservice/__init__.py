@@ -7,6 +7,7 @@ from typing import Any
 
 
 def init_app(app: Any, runtime: Any) -> None:
+    from helpdesk.crm.merging import CustomerErased, CustomersMerged
     from helpdesk.orders.events import OrderActionFinished, OrderLookedUp
     from helpdesk.selfservice import console, services
     from helpdesk.selfservice.models import Kind
@@ -25,3 +26,6 @@ def init_app(app: Any, runtime: Any) -> None:
             services.record_answered(session, Kind.lookup, order, ev.customer_id)
 
     runtime.events.subscribe_in_transaction(OrderLookedUp, looked_up)
+    # The customer's own words go with a GDPR erase (the counts stay); a merge moves their requests.
+    runtime.events.subscribe_in_transaction(CustomerErased, services.erase_customer)
+    runtime.events.subscribe_in_transaction(CustomersMerged, services.merge_customers)

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from helpdesk.actors import SYSTEM, Actor
 from helpdesk.chat import assignment, visitors
 from helpdesk.chat.models import ChatVisitor
+from helpdesk.crm.merging import CustomerErased, CustomersMerged
 from helpdesk.db import utcnow
 from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
 from helpdesk.orders import actions, linking
@@ -351,6 +352,17 @@ def outcome_text(request: SelfServiceRequest, action: OrderAction) -> str:
     listed = ", ".join(f"{i['quantity']} \u00d7 {i['title']}" for i in request.items)
     return (f"Your return of {listed} from order {order.display_name} is accepted"
             + (f": we have refunded {money}. It can take a few days to reach your account." if money else "."))
+
+
+def erase_customer(session: Session, ev: CustomerErased) -> None:
+    session.execute(update(SelfServiceRequest).where(SelfServiceRequest.customer_id == ev.customer_id)
+                    .values(note=None, decline_reason=None, customer_id=None)
+                    .execution_options(synchronize_session=False))
+
+
+def merge_customers(session: Session, ev: CustomersMerged) -> None:
+    session.execute(update(SelfServiceRequest).where(SelfServiceRequest.customer_id == ev.source_id)
+                    .values(customer_id=ev.target_id).execution_options(synchronize_session=False))
 
 
 def request_dict(request: SelfServiceRequest) -> dict[str, Any]:

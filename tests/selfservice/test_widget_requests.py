@@ -181,3 +181,19 @@ def test_number_and_email_tries_share_the_lookup_limit(app: Flask, clients: Clie
         assert ask(anonymous, event, {"number": str(guess), "email": "ann@example.com"})["error"]["code"] == "not_found"
     assert ask(anonymous, "selfservice:track", ANN)["error"]["code"] == "rate_limited"
     assert ask(anonymous, "selfservice:cancel", ANN)["error"]["code"] == "rate_limited"
+
+
+def test_a_gdpr_erase_takes_the_shoppers_words_from_their_requests(app: Flask, clients: Clients, inbox: Inbox,
+                                                                   site: str) -> None:
+    from helpdesk.actors import SYSTEM
+    from helpdesk.crm.models import Customer
+    from helpdesk.customers360 import erasure
+
+    order_id = open_order(app)
+    ann = verified(clients, inbox, site)
+    assert ask(ann, "selfservice:cancel", {"order_id": order_id, "note": "Call me on 0170 555 1234"})["ok"]
+    with db_of(app).unit_of_work() as s:
+        erasure.erase(s, SYSTEM, s.scalar(select(Customer).filter_by(email="ann@example.com")))
+    with db_of(app).sessions() as s:
+        req = s.scalar(select(SelfServiceRequest))
+        assert (req.kind, req.note, req.customer_id) == (Kind.cancel, None, None)  # still counted, nobody named
