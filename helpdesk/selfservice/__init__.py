@@ -15,6 +15,9 @@ def init_app(app: Any, runtime: Any) -> None:
     app.register_blueprint(console.bp)
     # The request's message in the conversation page shows as its card.
     runtime.panels.add("conversation.message", "selfservice", console.card)
+    # No box of its own in the sidebar: it loads the card's script on every conversation page, so a
+    # request that arrives while the agent reads draws as its card.
+    runtime.panels.add("conversation.sidebar", "selfservice", lambda _session, _conv: {}, "selfservice/_live.html")
     # The order action's outcome (in its own transaction) completes the request and tells the shopper.
     runtime.events.subscribe_in_transaction(OrderActionFinished, services.on_action_finished)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask import request as flask_request
 from flask_login import login_required
 from sqlalchemy import select
 
-from helpdesk.errors import DomainError
+from helpdesk.errors import DomainError, NotFound
 from helpdesk.orders import CONNECTORS, actions, sync
 from helpdesk.orders.console_actions import form_request
 from helpdesk.orders.models import OrderAction
@@ -60,6 +60,21 @@ def decline(public_id: str, request_id: str) -> Any:
     except DomainError as exc:
         flash(exc.message, "error")
     return _back(conv.public_id)
+
+
+@bp.get("/console/c/<public_id>/self-service/<request_id>/card")
+@login_required
+def card_fragment(public_id: str, request_id: str) -> Any:
+    """One request's card, for the conversation page to draw a request that arrived live."""
+    session = db_session()
+    conv = tickets.get_conversation(session, public_id, current_actor())
+    req = services.request_in(session, conv, request_id)
+    message = session.scalar(select(Message).filter_by(
+        conversation_id=conv.id, client_msg_id=services.MESSAGE_ID.format(req.public_id)))
+    view = card(message) if message is not None else None
+    if view is None:
+        raise NotFound("no such self-service request in this conversation")
+    return render_template(CARD, card=view, conv=conv)
 
 
 def card(message: Message) -> dict[str, Any] | None:

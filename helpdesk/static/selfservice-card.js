@@ -35,6 +35,33 @@
     if (form.elements.notify_customer) form.elements.notify_customer.checked = false;
   }
 
+  // Live: a request arriving while the agent reads the conversation shows as its card, and the
+  // outcome message (the shop has done it) refreshes the request's card.
+  function loadCard(conversation, request, into) {
+    fetch("/console/c/" + encodeURIComponent(conversation) + "/self-service/" + encodeURIComponent(request) + "/card",
+          { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(".ss-card");
+        if (fresh && into.isConnected) into.replaceWith(fresh);
+      })
+      .catch(function () { /* the next reload shows it */ });
+  }
+
+  document.addEventListener("helpdesk:message", function (ev) {
+    var m = ev.detail || {};
+    var id = m.client_msg_id || "";
+    if (id.indexOf("selfservice:") === 0) {
+      var body = document.querySelector("#m" + m.seq + " .msg-body");
+      if (body) loadCard(m.conversation_id, id.slice("selfservice:".length), body);
+    } else if (id.indexOf("selfservice-outcome:") === 0) {
+      var ref = id.slice("selfservice-outcome:".length);
+      var card = document.querySelector('.ss-card[data-self-service="' + (window.CSS ? CSS.escape(ref) : ref) + '"]');
+      if (card) loadCard(m.conversation_id, ref, card);
+    }
+  });
+
   document.addEventListener("click", function (ev) {
     var opener = ev.target.closest && ev.target.closest("[data-open-dialog]");
     if (!opener) return;

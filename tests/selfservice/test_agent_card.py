@@ -96,6 +96,10 @@ def test_agent_carries_out_a_return_in_one_click_and_the_shopper_is_told(
         assert text in card, text
     dialog, action, prefill = one_click(card)
     assert prefill == {"mode": "lines", "lines": {"1001": 2}, "restock": True}
+    # The same card alone, for a conversation page that sees the request arrive live.
+    fragment = agent_client.get(f"/console/c/{conv}/self-service/{answer['request']['id']}/card")
+    assert fragment.status_code == 200 and "Return request" in fragment.get_data(as_text=True)
+    assert agent_client.get(f"/console/c/{conv}/self-service/ss_unknown/card").status_code == 404
     # The existing refund dialog of the order card, confirmed as the browser sends it once filled in.
     form = {**dialog_fields(page, dialog), "mode": "lines", "line_1001": "on", "qty_1001": "2", "restock": "on"}
     assert agent_client.post(action, data=form).status_code == 303

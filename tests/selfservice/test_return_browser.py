@@ -67,6 +67,18 @@ def test_a_return_from_the_widget_is_refunded_by_the_agent_in_one_click(
         shopper.goto(url)
         widget = shopper.frame_locator("iframe[data-helpdesk-widget]")
         expect(widget.locator("#status-text")).not_to_have_text("Connecting…")
+        widget.locator("#input").fill("Hi, one of my mugs arrived broken")
+        widget.locator("#input").press("Enter")
+        expect(widget.locator(".msg.mine .tick.sent")).to_have_count(1)
+        # The agent reads the conversation while the shopper starts the return: the card comes live.
+        with db_of(app).sessions() as s:
+            conversation = s.scalar(select(Conversation.public_id))
+        console = agent_page(browser, live, agent.email)
+        console.set_viewport_size({"width": 1400, "height": 1000})
+        console.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        console.goto(f"{live.url}/console/c/{conversation}")
+        expect(console.locator("#thread .msg")).to_have_count(1)
+
         widget.locator("#orders-toggle").click()
         widget.locator("#orders .o-row", has_text="#1100").click()
         card = widget.locator("#orders .o-summary")
@@ -93,14 +105,10 @@ def test_a_return_from_the_widget_is_refunded_by_the_agent_in_one_click(
         widget.locator("#orders .ss-done button").click()
         expect(widget.locator("#orders")).to_be_hidden()
         expect(widget.locator(".msg.mine .bubble")).to_contain_text(
-            ["I would like to return 2 \u00d7 Mug from order #1100. Reason: Arrived damaged."])
+            ["Hi, one of my mugs", "I would like to return 2 \u00d7 Mug from order #1100. Reason: Arrived damaged."])
 
-        console = agent_page(browser, live, agent.email)
-        console.set_viewport_size({"width": 1400, "height": 1000})
-        with db_of(app).sessions() as s:
-            conversation = s.scalar(select(Conversation.public_id))
-        console.goto(f"{live.url}/console/c/{conversation}")
-        ss = console.locator(".ss-card")
+        ss = console.locator(".ss-card")  # drawn live, without a reload; the order card refreshed too
+        expect(console.locator("#orders article.order")).to_have_count(1)
         expect(ss).to_contain_text("Return request")
         expect(ss).to_contain_text("Arrived damaged")
         ss.scroll_into_view_if_needed()
@@ -120,8 +128,8 @@ def test_a_return_from_the_widget_is_refunded_by_the_agent_in_one_click(
         expect(widget.locator(".msg.system, .msg.agent").last).to_contain_text(
             "Your return of 2 \u00d7 Mug from order #1100 is accepted: we have refunded 70.00 USD", timeout=20000)
         shot(shopper, "selfservice-outcome-widget.png")
-        console.reload()
-        expect(console.locator(".ss-card")).to_contain_text("Done")
+        expect(console.locator(".ss-card .ss-status")).to_have_text("Done")  # live as well
+        expect(console.locator(".ss-card")).to_contain_text("the customer was told")
         assert [r.path.rsplit("/", 1)[-1] for r in shop.writes()].count("refunds.json") == 1
         assert not errors, errors
     finally:
