@@ -86,6 +86,7 @@ def test_a_return_from_the_widget_is_refunded_by_the_agent_in_one_click(
         shot(shopper, "selfservice-order-card.png")
         card.locator(".ss-action", has_text="Track shipment").click()
         expect(widget.locator("#orders .ss-parcel")).to_contain_text("JD0140")
+        shot(shopper, "selfservice-tracking.png")
         widget.locator("#orders .ss-back").click()
 
         widget.locator("#orders .ss-action", has_text="Return items").click()

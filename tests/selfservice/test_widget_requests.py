@@ -197,3 +197,16 @@ def test_a_gdpr_erase_takes_the_shoppers_words_from_their_requests(app: Flask, c
     with db_of(app).sessions() as s:
         req = s.scalar(select(SelfServiceRequest))
         assert (req.kind, req.note, req.customer_id) == (Kind.cancel, None, None)  # still counted, nobody named
+
+
+def test_the_widget_offers_every_reason_the_server_takes_in_english_and_german() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    static = Path(__file__).parents[2] / "helpdesk" / "static" / "widget"
+    listed = re.search(r"var REASONS = \[([^\]]*)\]", (static / "frame-selfservice.js").read_text()).group(1)
+    assert re.findall(r'"(\w+)"', listed) == list(REASONS)
+    for lang in ("en", "de"):
+        strings = json.loads((static / "locales" / f"{lang}.json").read_text(encoding="utf-8"))
+        assert all(strings.get(f"ss_reason_{code}") for code in REASONS), lang
