@@ -75,7 +75,8 @@ def _init_extensions(app: Flask) -> None:
     limiter.init_app(app)
     # Flask-SocketIO copies the handlers it knows into each app's server when init_app makes it;
     # a handler defined later reaches only the server of that moment. Define them all first.
-    import helpdesk.chat.sockets  # noqa: F401
+    import helpdesk.chat.sockets
+    import helpdesk.selfservice.sockets  # noqa: F401
     # The one socketio object keeps the options of the last init_app: a queue or manager of an
     # earlier app (tests make many) must not leak into this one.
     socketio.server_options.pop("client_manager", None)
@@ -113,13 +114,14 @@ def _register_rooms(app: Flask, runtime: Runtime) -> None:
         orders,
         payments,
         reports,
+        selfservice,
         tickets,
         webhooks,
     )
     from helpdesk.tickets import email
 
     for room in (accounts, admin, crm, marketing, tickets, email, orders, payments, customers360, webhooks, chat,
-                 reports, api):
+                 selfservice, reports, api):
         room.init_app(app, runtime)
     if app.config["DEMO"]:
         from helpdesk import demo

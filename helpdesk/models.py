@@ -9,6 +9,7 @@ from helpdesk.jobs import Job  # noqa: F401
 from helpdesk.marketing import models as _marketing  # noqa: F401
 from helpdesk.orders import models as _orders  # noqa: F401
 from helpdesk.payments import models as _payments  # noqa: F401
+from helpdesk.selfservice import models as _selfservice  # noqa: F401
 from helpdesk.tickets import csat_models as _csat  # noqa: F401
 from helpdesk.tickets import models as _tickets  # noqa: F401
 from helpdesk.tickets import search as _search  # noqa: F401  (its after_flush hook keeps header rows)

@@ -376,6 +376,24 @@ PATHS["/reports/sla"] = {"get": {
         "totals": _SLA_ROW,
         **{g: {"type": "array", "items": _SLA_ROW} for g in ("agent", "team", "inbox", "priority")}}}),
         **ERRORS, **FORBIDDEN}}}
+_DEFLECTION_COUNTS = {k: {"type": "integer"} for k in (
+    "handled_without_agent", "order_lookups", "tracking_lookups", "requests_completed", "needed_agent")}
+PATHS["/reports/deflection"] = {"get": {
+    "summary": "What the widget's self-service settled without an agent, next to conversations that needed one",
+    "parameters": REPORT_PARAMS,
+    "responses": {"200": _json({"type": "object", "properties": {
+        **_DEFLECTION_COUNTS,
+        "deflection_rate": {"type": ["number", "null"],
+                            "description": "handled_without_agent / (handled_without_agent + needed_agent), 0 to 1"},
+        "days": {"type": "array", "items": {"type": "object", "properties": {
+            "day": {"type": "string", "format": "date"}, "handled_without_agent": {"type": "integer"},
+            "needed_agent": {"type": "integer"}}}}}}),
+        **ERRORS, **FORBIDDEN}}}
+PATHS["/reports/deflection.csv"] = {"get": {
+    "summary": "One CSV row per day: day, handled_without_agent, needed_agent (managers)",
+    "parameters": REPORT_PARAMS,
+    "responses": {"200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}},
+                  **ERRORS, **FORBIDDEN}}}
 PATHS["/reports/conversations.csv"] = {"get": {
     "summary": "One CSV row per conversation created in the period (managers); formula-like cells escaped",
     "parameters": REPORT_PARAMS,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, request
@@ -10,6 +12,7 @@ from helpdesk.accounts.models import Role
 from helpdesk.api.views import bp
 from helpdesk.errors import Forbidden
 from helpdesk.reports import export
+from helpdesk.reports.deflection import deflection
 from helpdesk.reports.figures import summary
 from helpdesk.reports.params import ReportQuery, read_query
 from helpdesk.reports.sla import sla_met
@@ -42,3 +45,24 @@ def reports_conversations_csv() -> Any:
 def reports_sla() -> Any:
     query = _manager_query()
     return jsonify(sla_met(db_session(), query.period, query.filters))
+
+
+@bp.get("/reports/deflection")
+def reports_deflection() -> Any:
+    query = _manager_query()
+    return jsonify(deflection(db_session(), query.period))
+
+
+@bp.get("/reports/deflection.csv")
+def reports_deflection_csv() -> Any:
+    """One row per day: what the widget settled without an agent and what needed one."""
+    query = _manager_query()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["day", "handled_without_agent", "needed_agent"])
+    for day in deflection(db_session(), query.period)["days"]:
+        writer.writerow([day["day"], day["handled_without_agent"], day["needed_agent"]])
+    name = f"deflection-{query.period.days[0]}-{query.period.days[-1]}.csv"
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"',
+                             "X-Content-Type-Options": "nosniff"})

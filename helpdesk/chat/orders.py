@@ -30,7 +30,8 @@ def widget_orders_lookup(data: Any = None) -> dict[str, Any]:
     conn = _visitor_conn()
     orders_widget.check_lookup_rate(request.remote_addr or "unknown")  # the HTTP lookup's key
     with _db().unit_of_work() as session:
-        return orders_widget.lookup_event(session, data, rate_key=f"visitor:{conn.visitor_id}")
+        return orders_widget.lookup_event(session, data, rate_key=f"visitor:{conn.visitor_id}",
+                                          customer_id=conn.customer_id)
 
 
 @socketio.on("orders:pick", namespace=WIDGET)

@@ -37,3 +37,11 @@ class OrderActionFinished(Event):
     order_id: int
     conversation_id: int | None
     status: str
+
+
+@dataclass(frozen=True)
+class OrderLookedUp(Event):
+    """A shopper found an order in the widget by its number and email (answered without an agent)."""
+
+    order_id: int
+    customer_id: int | None

@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from helpdesk import events
-from helpdesk.actors import Actor
+from helpdesk.actors import SYSTEM, Actor
 from helpdesk.errors import Forbidden, Invalid, NotFound
 from helpdesk.orders.events import OrderLinked
 from helpdesk.orders.models import ConversationOrder, LinkState, Order
@@ -90,6 +90,12 @@ def shopper_pick_order(session: Session, actor: Actor, conversation: Conversatio
     if actor.type != "customer" or conversation.customer_id != actor.id or order.customer_id != actor.id:
         raise NotFound("no such order")
     return _set(session, actor, conversation, order, LinkState.linked, "shopper")
+
+
+def link_for_shopper(session: Session, conversation: Conversation, order: Order) -> ConversationOrder:
+    """Link an order the shopper has proved is theirs (verified, or its number and email) to the
+    conversation their widget request went into. The caller made that check."""
+    return _set(session, SYSTEM, conversation, order, LinkState.linked, "shopper")
 
 
 def recognise(session: Session, actor: Actor, conversation: Conversation, text: str) -> list[ConversationOrder]:

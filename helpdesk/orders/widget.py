@@ -26,15 +26,17 @@ from limits import parse
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from helpdesk import events
 from helpdesk.actors import customer_actor
 from helpdesk.crm.models import Customer
 from helpdesk.errors import Forbidden, Invalid, NotFound, RateLimited
 from helpdesk.extensions import limiter
 from helpdesk.orders import linking
+from helpdesk.orders.events import OrderLookedUp
 from helpdesk.orders.models import Order
 from helpdesk.orders.serialize import order_dict
 from helpdesk.tickets import services as tickets
-from helpdesk.web import db_session, json_body
+from helpdesk.web import commit, db_session, json_body
 
 bp = Blueprint("orders_widget", __name__)
 NO_MATCH = "no order matches that number and email"
@@ -86,10 +88,12 @@ def list_event(session: Session, customer: Customer, *, verified: bool) -> dict[
     return {"orders": [order_dict(o, for_agent=False) for o in orders_for_shopper(session, customer)]}
 
 
-def lookup_event(session: Session, data: Any, *, rate_key: str) -> dict[str, Any]:
+def lookup_event(session: Session, data: Any, *, rate_key: str, customer_id: int | None = None) -> dict[str, Any]:
     data = data if isinstance(data, dict) else {}
     check_lookup_rate(rate_key)
-    return {"order": order_dict(lookup_order(session, data.get("number"), data.get("email")), for_agent=False)}
+    order = lookup_order(session, data.get("number"), data.get("email"))
+    events.record(session, OrderLookedUp(order.id, customer_id))  # self-service counts it (deflection)
+    return {"order": order_dict(order, for_agent=False)}
 
 
 def pick_event(session: Session, customer: Customer, data: Any, *, verified: bool) -> dict[str, Any]:
@@ -114,4 +118,6 @@ def lookup() -> Any:
         raise NotFound("unknown site")
     check_lookup_rate(request.remote_addr or "unknown")
     order = lookup_order(session, data.get("number"), data.get("email"))
+    events.record(session, OrderLookedUp(order.id, None))
+    commit()
     return jsonify(order=order_dict(order, for_agent=False))

@@ -22,6 +22,7 @@ from helpdesk.accounts.models import Agent, Role
 from helpdesk.errors import DomainError, Invalid
 from helpdesk.reports import export
 from helpdesk.reports.commerce import commerce
+from helpdesk.reports.deflection import deflection
 from helpdesk.reports.figures import low_scores, summaries
 from helpdesk.reports.params import ReportQuery, read_query
 from helpdesk.reports.ranges import Filters, parse_period, timezone
@@ -88,6 +89,9 @@ def dashboard() -> Any:
         "csat": [None if g["csat"] is None else round(g["csat"] * 100, 1) for g in daily["groups"]],
         "scores": [daily["totals"]["score_distribution"][str(s)] for s in range(1, 6)],
     }
+    deflected = deflection(session, query.period)
+    data["deflection"] = {"without": [d["handled_without_agent"] for d in deflected["days"]],
+                          "needed": [d["needed_agent"] for d in deflected["days"]]}
     last_day: date = query.period.days[-1]
     form = {"from": request.args.get("from") or query.period.days[0].isoformat(),
             "to": request.args.get("to") or last_day.isoformat(),
@@ -100,7 +104,7 @@ def dashboard() -> Any:
         "reports/dashboard.html", totals=daily["totals"], rows=rows["groups"], data=data, form=form,
         table=table, tables=TABLES,
         error=error, low=low_scores(session, query.period, query.filters),
-        commerce=commerce(session, query.period),
+        commerce=commerce(session, query.period), deflection=deflected,
         sla=sla_met(session, query.period, query.filters), sla_groups=SLA_GROUPS,
         agent_list=session.scalars(select(Agent).order_by(Agent.name)).all(),
         team_list=session.scalars(select(Team).order_by(Team.name)).all(),

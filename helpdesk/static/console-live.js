@@ -432,6 +432,8 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     thread.insertBefore(li, after || null);
     if (nearBottom || (me && m.author.name === me.name)) thread.scrollTop = thread.scrollHeight;
     if (m.author.type === "customer") hideTyping();
+    // Rooms that draw a message richer than text (a self-service request's card) hook in here.
+    document.dispatchEvent(new CustomEvent("helpdesk:message", { detail: m }));
   }
 
   function applyConversation(c) {

@@ -53,6 +53,27 @@
     }
   });
   window.helpdeskCharts.push(trend, scores);
+  var deflectionCanvas = document.getElementById("deflection-chart");
+  if (deflectionCanvas && data.deflection) {
+    window.helpdeskCharts.push(new Chart(deflectionCanvas, {
+      type: "bar",
+      data: {
+        labels: dayLabels,
+        datasets: [
+          { label: "Without an agent", data: data.deflection.without, backgroundColor: "#0f9d58", borderRadius: 3, stack: "s" },
+          { label: "Needed an agent", data: data.deflection.needed, backgroundColor: "#b8c4ff", borderRadius: 3, stack: "s" }
+        ]
+      },
+      options: {
+        maintainAspectRatio: false, animation: { duration: 300 }, interaction: { mode: "index", intersect: false },
+        scales: {
+          y: { stacked: true, beginAtZero: true, grace: "10%", grid: grid, ticks: { precision: 0 } },
+          x: { stacked: true, grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 8 } }
+        },
+        plugins: { legend: { position: "bottom" } }
+      }
+    }));
+  }
 
   // Quick ranges: the last N days up to today.
   document.querySelectorAll("[data-preset]").forEach(function (btn) {

@@ -58,7 +58,8 @@ def test_verified_shopper_picks_an_order_and_the_agent_sees_it_linked(
         expect(rows).to_have_count(2)  # Ann's two orders, not Bob's
         expect(rows.first).to_contain_text("#1002")
         shot(shop, "picker-desktop.png")
-        rows.filter(has_text="#1001").click()
+        rows.filter(has_text="#1001").click()  # the order's card, with self-service and "ask"
+        widget.locator("#orders .o-summary button", has_text="Ask about this order").click()
         expect(widget.locator("#orders")).to_be_hidden()
         expect(widget.locator(".msg.mine .bubble")).to_have_text(["Question about order #1001"])
         expect(widget.locator(".msg.mine .tick.sent")).to_have_count(1)
@@ -76,6 +77,7 @@ def test_verified_shopper_picks_an_order_and_the_agent_sees_it_linked(
         # A second pick while the agent watches: the orders card refreshes without a reload.
         widget.locator("#orders-toggle").click()
         widget.locator("#orders .o-row").filter(has_text="#1002").click()
+        widget.locator("#orders .o-summary button", has_text="Ask about this order").click()
         expect(console.locator("#orders article.order")).to_have_count(2)
     finally:
         next(shop_server, None)

@@ -33,10 +33,29 @@ def browser() -> Iterator[Any]:
         b.close()
 
 
+def add_self_service(session: Session) -> None:
+    """Lookups and tracking answered in the widget on some days of the month (deflection chart)."""
+    from datetime import UTC, datetime
+
+    from helpdesk.orders.models import Order
+    from helpdesk.selfservice.models import Kind, SelfServiceRequest, Status
+
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    order = Order(platform="shopify", shop="s.example", order_id="1", number="1001", placed_at=at,
+                  platform_updated_at=at)
+    session.add(order)
+    session.flush()
+    for day in range(1, 32):
+        for n in range(day % 4):
+            session.add(SelfServiceRequest(kind=Kind.track if n % 2 else Kind.lookup, status=Status.done,
+                                           order_id=order.id, created_at=at.replace(day=day)))
+
+
 def test_the_dashboard_draws_its_charts_and_sorts_agents(app: Flask, session: Session, manager: Agent,
                                                          live_server: LiveServer, browser: Any,
                                                          tmp_path: Path) -> None:
     build_month(session)
+    add_self_service(session)
     session.commit()
     screens = Path(SCREENS) if SCREENS else tmp_path
     screens.mkdir(parents=True, exist_ok=True)
@@ -47,7 +66,9 @@ def test_the_dashboard_draws_its_charts_and_sorts_agents(app: Flask, session: Se
     page.click("button[type=submit]")
     page.wait_for_url("**/console**")
     page.goto(f"{live_server.url}/reports?from=2026-03-01&to=2026-03-31")
-    page.wait_for_function("window.helpdeskCharts && window.helpdeskCharts.length === 2", timeout=10_000)
+    # CSAT and volume, scores, and the self-service (deflection) chart.
+    page.wait_for_function("window.helpdeskCharts && window.helpdeskCharts.length === 3", timeout=10_000)
+    assert page.evaluate("() => Chart.getChart(document.getElementById('deflection-chart')).config.type") == "bar"
 
     charts = page.evaluate("""() => ['trend-chart', 'scores-chart'].map(id => {
         const canvas = document.getElementById(id);
@@ -65,6 +86,7 @@ def test_the_dashboard_draws_its_charts_and_sorts_agents(app: Flask, session: Se
     assert trend["painted"] > 2000 and scores["painted"] > 2000, charts  # pixels actually drawn
     assert trend["points"] == 3 * 31 and scores["points"] == 5
     page.screenshot(path=str(screens / "dashboard.png"), full_page=True)
+    page.locator("#deflection").screenshot(path=str(screens / "dashboard-deflection.png"))
 
     # Sort the agent table by CSAT, best first, then reversed.
     csat_head = page.locator("#agent-table th", has_text="CSAT")

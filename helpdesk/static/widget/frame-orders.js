@@ -1,6 +1,7 @@
-/* "Ask about an order": a verified shopper picks one of their orders (orders:list, orders:pick);
- * anyone else looks one up with its number and the order's email (orders:lookup). Text is always
- * set with textContent. */
+/* "Your orders": a verified shopper opens one of their orders (orders:list) and asks about it
+ * (orders:pick); anyone else looks one up with its number and the order's email (orders:lookup).
+ * Each order card offers self-service (frame-selfservice.js): track, cancel, return. Text is
+ * always set with textContent. */
 (function () {
   "use strict";
   window.HelpdeskFrameOrders = function (cfg, state, api) {
@@ -10,6 +11,10 @@
     var dateFormat = new Intl.DateTimeFormat(cfg.lang, { day: "numeric", month: "short", year: "numeric" });
     var sheet = $("orders");
     var body = $("orders-body");
+    var selfService = window.HelpdeskSelfService(cfg, state, {
+      socket: api.socket, el: el, format: api.format, scrollDown: api.scrollDown, showMessage: api.showMessage,
+      label: label, stage: stage, close: function () { close(); }
+    });
 
     function money(order) {
       if (order.total === null || order.total === undefined) return "";
@@ -40,7 +45,7 @@
     function open() {
       sheet.hidden = false;
       $("orders-toggle").setAttribute("aria-expanded", "true");
-      if (state.visitor && state.visitor.verified) loadList(); else showLookup();
+      if (state.visitor && state.visitor.verified) loadList(); else showLookup(null);
     }
 
     function close() {
@@ -84,12 +89,24 @@
           main.appendChild(el("span", "o-sub", when(order.placed_at) + " · " + money(order)));
           button.appendChild(main);
           button.appendChild(pill(order));
-          button.addEventListener("click", function () { pick(order); });
+          button.addEventListener("click", function () { showDetail(order); });
           item.appendChild(button);
           list.appendChild(item);
         });
         body.appendChild(list);
       });
+    }
+
+    // A verified shopper's order: its card with self-service, and "ask about it".
+    function showDetail(order) {
+      $("orders-title").textContent = label(order);
+      body.textContent = "";
+      var back = el("button", "ss-back", "‹ " + t.ss_all_orders);
+      back.type = "button";
+      back.addEventListener("click", loadList);
+      body.appendChild(back);
+      body.appendChild(summary(order, { order_id: order.id }, function () { showDetail(order); },
+                               function () { pick(order); }));
     }
 
     function pick(order) {
@@ -101,7 +118,8 @@
     }
 
     // -- anyone: look one up by number and email -------------------------------------------------
-    function showLookup() {
+    // `again`: {data, order} of the last lookup, to come back to from a self-service view.
+    function showLookup(again) {
       $("orders-title").textContent = t.order_lookup_title;
       body.textContent = "";
       var form = el("form", "o-form");
@@ -109,7 +127,8 @@
       form.appendChild(el("p", "o-note", t.order_lookup_text));
       var number = field(form, "number", t.order_number, "text", "#1001");
       var email = field(form, "email", t.email, "email", "");
-      email.value = (state.visitor && state.visitor.email) || "";
+      email.value = (again && again.data.email) || (state.visitor && state.visitor.email) || "";
+      if (again) number.value = again.data.number;
       var error = el("p", "error", "");
       error.hidden = true;
       error.setAttribute("role", "alert");
@@ -134,12 +153,17 @@
             return;
           }
           error.hidden = true;
-          result.appendChild(summary(res.order));
+          showFound(data, res.order);
         });
       });
+      function showFound(data, order) {
+        result.textContent = "";
+        result.appendChild(summary(order, { number: data.number, email: data.email },
+                                   function () { showLookup({ data: data, order: order }); }));
+      }
       body.appendChild(form);
       body.appendChild(result);
-      number.focus();
+      if (again) showFound(again.data, again.order); else number.focus();
     }
 
     function field(form, name, text, type, placeholder) {
@@ -155,7 +179,8 @@
       return input;
     }
 
-    function summary(order) {
+    // `cred` names the order to the self-service events; `back` redraws this card after one.
+    function summary(order, cred, back, ask) {
       var card = el("div", "o-summary");
       var head = el("div", "o-head");
       var title = el("span", "o-main");
@@ -181,14 +206,15 @@
         }
         card.appendChild(ship);
       });
-      var ask = el("button", "btn wide ghost", t.order_ask);
-      ask.type = "button";
-      ask.addEventListener("click", function () {
+      card.appendChild(selfService.actions(order, cred, body, back));
+      var askButton = el("button", "btn wide ghost", t.order_ask);
+      askButton.type = "button";
+      askButton.addEventListener("click", ask || function () {
         api.queueMessage(api.format(t.order_question, { order: label(order) }), []);
         close();
         api.scrollDown();
       });
-      card.appendChild(ask);
+      card.appendChild(askButton);
       return card;
     }
 

@@ -284,8 +284,19 @@
   var nearBottom = view.nearBottom;
   var scrollDown = view.scrollDown;
   var showComposerError = view.showComposerError;
+  // A message the server stored for the shopper outside the outbox (a self-service request).
+  function showMessage(m) {
+    if (!state.conversation || state.conversation.id !== m.conversation_id) {
+      showConversation({ id: m.conversation_id });
+      state.inSync = true;
+      catchUp();
+    }
+    addMessage(m);
+    renderMessages();
+  }
+
   var orders = window.HelpdeskFrameOrders(cfg, state, {
-    socket: socket, el: el, format: format, scrollDown: scrollDown,
+    socket: socket, el: el, format: format, scrollDown: scrollDown, showMessage: showMessage,
     queueMessage: function (body, files, pick) { queueMessage(body, files, pick); }
   });
 
