@@ -46,7 +46,7 @@
           img.addEventListener("load", () => URL.revokeObjectURL(img.src), { once: true });
           item.appendChild(img);
         } else {
-          item.appendChild(el("span", null, "📎"));
+          item.appendChild(el("span", "attach-kind", (f.name.split(".").pop() || "file").slice(0, 4).toUpperCase()));
         }
         item.appendChild(el("span", "attach-name", f.name + " · " + Math.max(1, Math.round(f.size / 1024)) + " kB"));
         const remove = el("button", null, "✕");
