@@ -453,17 +453,19 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
         open.href = a.url + "?inline=1";
         open.target = "_blank";
         open.rel = "noopener noreferrer";
-        open.title = a.filename + " — open full size";
+        open.title = "Open " + a.filename + " full size";
         const img = el("img", "att-thumb");
         img.src = a.url + "?inline=1";
-        img.alt = a.filename;
+        img.alt = "";
         open.appendChild(img);
+        open.appendChild(el("span", "small", a.filename));
         item.appendChild(open);
+      } else {
+        const link = el("a", null, a.filename);
+        link.href = a.url;
+        link.setAttribute("download", "");
+        item.appendChild(link);
       }
-      const link = el("a", null, a.filename);
-      link.href = a.url;
-      link.setAttribute("download", "");
-      item.appendChild(link);
       list.appendChild(item);
     });
     return list;

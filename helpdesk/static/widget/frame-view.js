@@ -105,6 +105,11 @@
         if (/^image\/(png|jpeg|gif|webp)$/.test(a.content_type)) {
           // A thumbnail (frame.css sizes it); the link opens the full image.
           var img = el("img"); img.src = a.url; img.alt = a.filename; link.className = "att-image";
+          // The picture grows the thread once it has loaded: keep a reader at the bottom there.
+          img.addEventListener("load", function () {
+            var s = $("scroll");
+            if (s.scrollHeight - s.scrollTop - s.clientHeight < img.height + 120) scrollDown();
+          });
           link.title = a.filename; link.appendChild(img);
         } else {
           link.textContent = "📎 " + a.filename;
