@@ -346,9 +346,12 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     return span;
   }
 
+  // A delivery change can overtake the message itself (the worker is quick, the reply's HTTP
+  // answer slow): kept here until the message is on the page.
+  const earlyDelivery = new Map();
   function updateDelivery(u) {
     const li = document.getElementById("m" + u.seq);
-    if (!li) return;
+    if (!li) { earlyDelivery.set(u.seq, u); return; }
     const meta = li.querySelector(".msg-meta");
     const old = meta.querySelector(".delivery");
     const fresh = deliveryEl(u.delivery, u.delivery_error);
@@ -422,6 +425,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     const after = Array.from(thread.querySelectorAll("[data-seq]")).find((n) => parseInt(n.dataset.seq, 10) > m.seq);
     const nearBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 120;
     thread.insertBefore(li, after || null);
+    if (earlyDelivery.has(m.seq)) { const u = earlyDelivery.get(m.seq); earlyDelivery.delete(m.seq); updateDelivery(u); }
     if (nearBottom || (me && m.author.name === me.name)) thread.scrollTop = thread.scrollHeight;
     if (m.author.type === "customer") hideTyping();
   }
