@@ -155,12 +155,13 @@ def reply(session: Session, actor: Actor, conversation: Conversation, *, body: A
     (stored in meta.recipients, read by the outbound mail) and the signature."""
     if not services.can_see(actor, conversation):
         raise NotFound("no such conversation")
-    if client_msg_id is not None and (existing := services._sent_before(session, conversation, str(client_msg_id))):
-        return existing  # a resend: nothing is validated, signed or attached twice
+    emailed = conversation.channel is Channel.email and not private
+    if emailed and client_msg_id is not None and (
+            existing := services._sent_before(session, conversation, str(client_msg_id))):
+        return existing  # a resend: nothing is validated or signed twice (chat: post_message looks)
     to_list, cc_list, bcc_list = (clean_addresses("to", to), clean_addresses("cc", cc),
                                   clean_addresses("bcc", bcc))
     extra = dict(meta or {})
-    emailed = conversation.channel is Channel.email and not private
     if (to_list or cc_list or bcc_list) and not emailed:
         field = "to" if to_list else "cc" if cc_list else "bcc"
         raise Invalid(field, "recipients are for public replies in email conversations"

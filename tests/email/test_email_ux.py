@@ -311,3 +311,18 @@ def test_rest_cc_on_a_chat_conversation_is_refused(app: Flask, client: FlaskClie
         assert s.scalar(select(func.count()).select_from(Job).filter_by(kind="email.send")) == 0
         assert len(s.get(Conversation, chat.id).messages) == 1
         assert s.scalar(select(Inbox).filter_by(name="Web chat")) is not None
+
+
+def test_a_resent_email_reply_is_stored_and_mailed_once(
+        app: Flask, client: FlaskClient, inbox: EmailInbox, alice: Agent, smtp) -> None:
+    conversation_id = start(client, inbox)
+    for _ in range(2):
+        answer = reply(client, conversation_id, body="Once", cc="bob@example.com", client_msg_id="c-1",
+                       files=[("label.png", PNG)])
+        assert answer.status_code == 201
+    [stored] = agent_messages(app)
+    assert run_jobs(app) == 1 and len(smtp.messages) == 1
+    with db_of(app).unit_of_work() as s:
+        assert s.scalar(select(func.count()).select_from(Attachment).where(
+            Attachment.message_id == stored.id)) == 1
+        assert s.scalar(select(func.count()).select_from(Attachment).where(Attachment.message_id.is_(None))) == 0
