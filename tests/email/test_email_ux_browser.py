@@ -135,10 +135,24 @@ def test_reply_box_with_cc_pasted_and_dropped_files_and_image_previews(
         assert page.input_value("#reply") == ""
         wait_until(lambda: smtp.messages, timeout=20, message="the reply to reach the SMTP server")
         page.screenshot(path=str(shots / "email-conversation-after-reply.png"), full_page=True)
+
+        # "New email" from the queue: the inbox's signature is previewed; it opens a conversation.
+        page.goto(f"{live_server.url}/console")
+        page.click("a.new-email")
+        expect(page.locator("#signature-preview")).to_contain_text("Alice Agent · Support mail")
+        page.fill("input[name=to]", "dora@example.com")
+        page.fill("input[name=subject]", "Your replacement lid")
+        page.fill("textarea[name=body]", "Hello Dora, your lid ships today.")
+        page.screenshot(path=str(shots / "compose.png"), full_page=True)
+        page.click("#compose-form button[type=submit]")
+        page.wait_for_url("**/console/c/**")
+        expect(page.locator("#thread li.msg-agent .h-to")).to_have_text("dora@example.com")
+        wait_until(lambda: len(smtp.messages) == 2, timeout=20, message="the new email to be sent")
         browser.close()
     assert errors == []
+    assert smtp.parsed(1)["Subject"].startswith("Your replacement lid [#")
     _from, envelope, raw = smtp.messages[0]
-    mail = smtp.parsed()
+    mail = smtp.parsed(0)
     assert mail["Cc"] == "bob@example.com" and b"boss@shop.example" not in raw
     assert sorted(envelope) == ["ann@example.com", "bob@example.com", "boss@shop.example"]
     files = {part.get_filename(): part.get_content_type() for part in mail.iter_attachments()}
