@@ -19,6 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 # Multipart boundaries, part headers and the form fields around an uploaded file.
 MULTIPART_OVERHEAD = 64 * 1024
 _API_MESSAGES = re.compile(r"^/api/v1/conversations/[^/]+/messages$")
+_CONSOLE_FILES = re.compile(r"^/console/(c/[^/]+/reply|compose)$")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -35,7 +36,7 @@ def limit_for(path: str, config: Any) -> int:
         return email_ceiling(config)
     if path == "/widget/attachments":
         return int(config["CHAT_MAX_ATTACHMENT_BYTES"]) + MULTIPART_OVERHEAD
-    if _API_MESSAGES.match(path):  # replies may carry files (multipart)
+    if _API_MESSAGES.match(path) or _CONSOLE_FILES.match(path):  # replies may carry files (multipart)
         return int(config["MAX_UPLOAD_BYTES"]) + MULTIPART_OVERHEAD
     if path.startswith("/socket.io"):  # Engine.IO checks its own max_http_buffer_size as well
         return int(config["MAX_UPLOAD_BYTES"]) + MULTIPART_OVERHEAD

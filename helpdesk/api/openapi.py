@@ -66,6 +66,10 @@ SCHEMAS: dict[str, Any] = {
                         "type": {"enum": ["customer", "agent", "system"]}, "name": {"type": "string"}}},
                     "body": {"type": "string"}, "private": {"type": "boolean"},
                     "attachments": {"type": "array", "items": {"type": "object"}},
+                    "email": {"type": "object", "description": "mail only: an incoming mail's from/to/cc, "
+                                                               "our reply's to/cc/bcc", "properties": {
+                        "from": {"type": ["string", "null"]},
+                        **{k: {"type": "array", "items": {"type": "string"}} for k in ("to", "cc", "bcc")}}},
                     "created_at": {"type": "string", "format": "date-time"}}},
     "ReportFigures": {"type": "object", "description": "Figures of a period or of one group", "properties": {
         "conversations_created": {"type": "integer"}, "conversations_resolved": {"type": "integer"},
@@ -88,7 +92,21 @@ SCHEMAS: dict[str, Any] = {
             "type": "object", "properties": {"key": {"type": ["string", "null"]},
                                              "label": {"type": "string"}}}]}}}},
     "MessageCreate": {"type": "object", "required": ["body"], "properties": {
-        "body": {"type": "string"}, "private": {"type": "boolean"}, "client_msg_id": {"type": "string"}}},
+        "body": {"type": "string"}, "private": {"type": "boolean"}, "client_msg_id": {"type": "string"},
+        **{k: {"type": "array", "items": {"type": "string", "format": "email"}, "maxItems": 50,
+               "description": d} for k, d in (
+            ("to", "email conversations: the reply's To (default: the customer)"),
+            ("cc", "email conversations: Cc, in the mail's headers"),
+            ("bcc", "email conversations: Bcc, in the SMTP envelope only, never in the headers"))}}},
+    "MessageCreateMultipart": {"type": "object", "required": ["body"], "properties": {
+        "body": {"type": "string"}, "private": {"type": "string", "enum": ["true", "false"]},
+        "client_msg_id": {"type": "string"},
+        "to": {"type": "array", "items": {"type": "string"}}, "cc": {"type": "array", "items": {"type": "string"}},
+        "bcc": {"type": "array", "items": {"type": "string"}},
+        "files": {"type": "array", "maxItems": 5, "items": {"type": "string", "format": "binary"},
+                  "description": "the widget's rules: PNG, JPEG, GIF, WebP, PDF, TXT or CSV by content, "
+                                 "each at most HELPDESK_CHAT_MAX_ATTACHMENT_BYTES; sent as MIME attachments "
+                                 "by email and shown in the widget for chat"}}},
 }
 
 PATHS: dict[str, Any] = {
@@ -126,8 +144,13 @@ PATHS: dict[str, Any] = {
         "get": {"summary": "Messages in seq order", "parameters": PAGING,
                 "responses": {"200": _json(_page("Message")), **ERRORS}},
         "post": {"summary": "Post as the token's agent; goes out on the conversation's channel",
-                 "requestBody": {"required": True, "content": {"application/json": {
-                     "schema": _ref("MessageCreate")}}},
+                 "description": "On email conversations a public reply takes to/cc/bcc and gets the "
+                                "agent's (or the inbox's) signature. A bad address or file is a 422 "
+                                "naming the field (code invalid_cc, file_too_big, file_type, ...) and "
+                                "nothing is stored or sent.",
+                 "requestBody": {"required": True, "content": {
+                     "application/json": {"schema": _ref("MessageCreate")},
+                     "multipart/form-data": {"schema": _ref("MessageCreateMultipart")}}},
                  "responses": {"201": _json(_ref("Message"), "Created"), **ERRORS}},
     },
 }

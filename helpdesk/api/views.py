@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
 
 from helpdesk.accounts import services as accounts
@@ -14,7 +14,7 @@ from helpdesk.api.openapi import spec
 from helpdesk.crm import services as crm
 from helpdesk.db import MAX_INT
 from helpdesk.errors import Forbidden, Invalid, NotFound, Unauthorized
-from helpdesk.tickets import queries, services
+from helpdesk.tickets import queries, replies, services, uploads
 from helpdesk.tickets.models import Inbox, Message, Team
 from helpdesk.tickets.serialize import conversation_dict, message_dict
 from helpdesk.tickets.sla.serialize import sla_dict
@@ -198,13 +198,27 @@ def messages_list(public_id: str) -> Any:
 
 @bp.post("/conversations/<public_id>/messages")
 def messages_create(public_id: str) -> Any:
+    """JSON `{body, private?, client_msg_id?, to?, cc?, bcc?}`, or multipart/form-data with the same
+    fields (to/cc/bcc repeated or comma-separated) and one or more `files`. Everything is checked
+    before anything is stored or sent: a bad address or file is a 422 naming the field."""
     session = db_session()
-    data = json_body()
     conv = services.get_conversation(session, public_id, actor())
+    files: list[Any] = []
+    if request.mimetype == "multipart/form-data":
+        form = request.form
+        data: dict[str, Any] = {"body": form.get("body", ""), "client_msg_id": form.get("client_msg_id") or None,
+                                "private": form.get("private", "false").lower() in ("1", "true", "yes"),
+                                **{k: form.getlist(k) for k in ("to", "cc", "bcc") if form.getlist(k)}}
+        limit = int(current_app.config["CHAT_MAX_ATTACHMENT_BYTES"])
+        files = uploads.checked_files([(f.filename or "file", f.stream.read(limit + 1))
+                                       for f in request.files.getlist("files")], max_bytes=limit)
+    else:
+        data = json_body()
     private = data.get("private", False)
     if not isinstance(private, bool):
         raise Invalid("private", "true or false")
-    message = services.post_message(session, actor(), conv, body=data.get("body", ""), private=private,
-                                    client_msg_id=data.get("client_msg_id"))
+    message = replies.reply(session, actor(), conv, body=data.get("body", ""), private=private,
+                            client_msg_id=data.get("client_msg_id"), to=data.get("to"), cc=data.get("cc"),
+                            bcc=data.get("bcc"), attachments=files)
     commit()
     return jsonify(message_dict(message, for_agent=True)), 201

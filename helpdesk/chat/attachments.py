@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import unicodedata
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -14,41 +13,7 @@ from helpdesk.chat.models import ChatUpload, ChatVisitor
 from helpdesk.errors import Invalid, NotFound
 from helpdesk.tickets.models import Attachment, Message
 from helpdesk.tickets.serialize import message_dict
-
-MAX_PER_MESSAGE = 5
-# What a shopper may send, by the file's own first bytes where it has a signature: the type the
-# browser claims is not trusted, since we serve these files back to agents.
-IMAGE_MAGIC = {
-    b"\x89PNG\r\n\x1a\n": "image/png",
-    b"\xff\xd8\xff": "image/jpeg",
-    b"GIF87a": "image/gif",
-    b"GIF89a": "image/gif",
-}
-DOCUMENTS = {".pdf": ("application/pdf", b"%PDF-"), ".txt": ("text/plain", None), ".csv": ("text/csv", None)}
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
-
-
-def sniff(filename: str, data: bytes) -> str:
-    """The content type we will store, or Invalid when the file is not one we accept."""
-    for magic, content_type in IMAGE_MAGIC.items():
-        if data.startswith(magic):
-            return content_type
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    ext = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
-    if ext in DOCUMENTS:
-        content_type, magic = DOCUMENTS[ext]
-        if magic is None or data.startswith(magic):
-            if magic is None and b"\x00" in data[:4096]:
-                raise Invalid("file", "a text file must be text", code="file_type")
-            return content_type
-    raise Invalid("file", "images (PNG, JPEG, GIF, WebP), PDF, TXT or CSV only", code="file_type")
-
-
-def clean_filename(name: str) -> str:
-    name = unicodedata.normalize("NFC", name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable() and ch not in '"<>|:*?').strip(" .")
-    return name[:255] or "file"
+from helpdesk.tickets.uploads import MAX_PER_MESSAGE, clean_filename, sniff  # the rules agents' files share
 
 
 def store_upload(session: Session, visitor: ChatVisitor, *, filename: str, data: bytes,

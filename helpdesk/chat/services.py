@@ -13,6 +13,7 @@ from helpdesk.chat import assignment, attachments, visitors
 from helpdesk.chat.models import ChatVisitor
 from helpdesk.db import MAX_INT
 from helpdesk.errors import Invalid
+from helpdesk.tickets import replies
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.models import Conversation, Message
 
@@ -104,5 +105,8 @@ def agent_send(session: Session, actor: Actor, data: Any, max_len: int = tickets
     body = data.get("body")
     if not isinstance(body, str):
         raise Invalid("body", "must be text")
-    return tickets.post_message(session, actor, conversation, body=body, client_msg_id=client_msg_id,
-                                private=bool(data.get("private")), max_len=max_len)
+    # The reply path of the console and the REST API: an email conversation's reply gets its
+    # recipients (default: the customer; `to`/`cc`/`bcc` if given) and the signature here too.
+    return replies.reply(session, actor, conversation, body=body, client_msg_id=client_msg_id,
+                         private=bool(data.get("private")), max_len=max_len, to=data.get("to"),
+                         cc=data.get("cc"), bcc=data.get("bcc"))

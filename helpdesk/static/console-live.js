@@ -346,9 +346,12 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     return span;
   }
 
+  // A delivery change can overtake the message itself (the worker is quick, the reply's HTTP
+  // answer slow): kept here until the message is on the page.
+  const earlyDelivery = new Map();
   function updateDelivery(u) {
     const li = document.getElementById("m" + u.seq);
-    if (!li) return;
+    if (!li) { earlyDelivery.set(u.seq, u); return; }
     const meta = li.querySelector(".msg-meta");
     const old = meta.querySelector(".delivery");
     const fresh = deliveryEl(u.delivery, u.delivery_error);
@@ -413,27 +416,65 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     meta.appendChild(when);
     if (m.delivery) meta.appendChild(deliveryEl(m.delivery, m.delivery_error));
     li.appendChild(meta);
-    li.appendChild(el("div", "msg-body", m.body));
-    if (m.attachments && m.attachments.length) {
-      const list = el("ul", "atts");
-      m.attachments.forEach((a) => {
-        const item = el("li");
-        const link = el("a", null, a.filename);
-        link.href = a.url;
-        link.setAttribute("download", "");
-        item.appendChild(link);
-        list.appendChild(item);
-      });
-      li.appendChild(list);
-    }
+    if (m.email) li.appendChild(emailHeaders(m.email));
+    const text = el("div", "msg-body");
+    if (window.HelpdeskLinkify) window.HelpdeskLinkify.fill(text, m.body); else text.textContent = m.body;
+    li.appendChild(text);
+    if (m.attachments && m.attachments.length) li.appendChild(attachmentList(m.attachments));
     // Keep seq order even if a late message arrives after a later one.
     const after = Array.from(thread.querySelectorAll("[data-seq]")).find((n) => parseInt(n.dataset.seq, 10) > m.seq);
     const nearBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 120;
     thread.insertBefore(li, after || null);
+    if (earlyDelivery.has(m.seq)) { const u = earlyDelivery.get(m.seq); earlyDelivery.delete(m.seq); updateDelivery(u); }
     if (nearBottom || (me && m.author.name === me.name)) thread.scrollTop = thread.scrollHeight;
     if (m.author.type === "customer") hideTyping();
     // Rooms that draw a message richer than text (a self-service request's card) hook in here.
     document.dispatchEvent(new CustomEvent("helpdesk:message", { detail: m }));
+  }
+
+  // The same as console/_email_headers.html and _attachments.html, for messages that arrive live.
+  function emailHeaders(e) {
+    const dl = el("dl", "email-headers small");
+    const row = (label, value, cls) => {
+      if (!value) return;
+      dl.appendChild(el("dt", null, label));
+      dl.appendChild(el("dd", cls, value));
+    };
+    if (e.forward) row("Forwarded to", (e.to || []).concat(e.cc || []).join(", "));
+    else {
+      row("From", e.from);
+      row("To", (e.to || []).join(", "), "h-to");
+      row("Cc", (e.cc || []).join(", "), "h-cc");
+      row("Bcc", (e.bcc || []).join(", "), "h-bcc");
+    }
+    return dl;
+  }
+  function attachmentList(attachments) {
+    const list = el("ul", "atts");
+    attachments.forEach((a) => {
+      const item = el("li");
+      if (/^image\/(png|jpeg|gif|webp)$/.test(a.content_type)) {
+        item.className = "att-image";
+        const open = el("a");
+        open.href = a.url + "?inline=1";
+        open.target = "_blank";
+        open.rel = "noopener noreferrer";
+        open.title = "Open " + a.filename + " full size";
+        const img = el("img", "att-thumb");
+        img.src = a.url + "?inline=1";
+        img.alt = "";
+        open.appendChild(img);
+        open.appendChild(el("span", "small", a.filename));
+        item.appendChild(open);
+      } else {
+        const link = el("a", null, a.filename);
+        link.href = a.url;
+        link.setAttribute("download", "");
+        item.appendChild(link);
+      }
+      list.appendChild(item);
+    });
+    return list;
   }
 
   function applyConversation(c) {
@@ -505,14 +546,32 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     // The socket path: no reload, the ack carries the stored message. Without a socket the form
     // posts as before, so a reply is never stuck.
     composer.addEventListener("submit", (e) => {
-      if (!socket.connected) return;
+      // Email replies (To/Cc/Bcc) and replies with files go as multipart over HTTP (composer.js).
+      const viaHttp = window.HelpdeskComposer && window.HelpdeskComposer.needsHttp(composer);
+      if (!socket.connected && !viaHttp) return;
       e.preventDefault();
       e.stopImmediatePropagation();
       const text = body.value;
-      if (!text.trim()) return;
+      if (!text.trim() && !viaHttp) return;
       const button = composer.querySelector("button[type=submit]");
       button.disabled = true;
       const id = resend.idFor(conv.dataset.conversation, text, isPrivate());
+      if (viaHttp) {
+        window.HelpdeskComposer.send(composer, id).then((ack) => {
+          button.disabled = false;
+          resend.answered(id);
+          if (!ack.ok) { error.textContent = ack.error.message; error.hidden = false; return; }
+          error.hidden = true;
+          if (body.value === text) body.value = "";
+          addMessage(ack.message);
+          stopTyping();
+        }).catch(() => {
+          button.disabled = false;
+          error.textContent = "No answer from the server: your reply was kept, send it again.";
+          error.hidden = false;
+        });
+        return;
+      }
       const payload = { conversation_id: conv.dataset.conversation, client_msg_id: id, body: text, private: isPrivate() };
       socket.timeout(15000).emit("message:send", payload, (err, ack) => {
         button.disabled = false;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from email.utils import getaddresses
 from typing import Any
 
 from helpdesk.tickets.models import Attachment, Conversation, Message
@@ -33,7 +34,27 @@ def message_dict(message: Message, *, for_agent: bool = False) -> dict[str, Any]
         data["private"] = message.private
         data["delivery"] = message.delivery.value if message.delivery else None
         data["delivery_error"] = message.delivery_error
+        if (envelope := email_envelope(message)) is not None:
+            data["email"] = envelope
     return data
+
+
+def _addresses(header: Any) -> list[str]:
+    return [addr.lower() for _name, addr in getaddresses([str(header or "")]) if "@" in addr]
+
+
+def email_envelope(message: Message) -> dict[str, Any] | None:
+    """Who a mail went to: an incoming one's From/To/Cc headers, our reply's To/Cc/Bcc, a
+    forward's recipients. None for messages that were never mail."""
+    meta = message.meta or {}
+    if isinstance(mail := meta.get("email"), dict):
+        return {"from": str(mail.get("from") or ""), "to": _addresses(mail.get("to")),
+                "cc": _addresses(mail.get("cc")), "bcc": []}
+    rec = meta.get("recipients") or meta.get("forward")
+    if isinstance(rec, dict):
+        return {"from": None, "to": list(rec.get("to") or []), "cc": list(rec.get("cc") or []),
+                "bcc": list(rec.get("bcc") or []), "forward": "forward" in meta}
+    return None
 
 
 def conversation_dict(conversation: Conversation, *, for_agent: bool = False) -> dict[str, Any]:

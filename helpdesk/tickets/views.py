@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -14,13 +14,25 @@ from helpdesk.accounts.models import Agent, Role
 from helpdesk.db import utcnow
 from helpdesk.errors import DomainError
 from helpdesk.runtime import current_runtime
-from helpdesk.tickets import canned, macros, queries, services
+from helpdesk.tickets import canned, macros, queries, services, uploads
+from helpdesk.tickets import replies as replying
 from helpdesk.tickets import search as searching
-from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Message, Priority, Status, Team
+from helpdesk.tickets.models import (
+    AgentSignature,
+    CannedReply,
+    Channel,
+    Conversation,
+    Inbox,
+    Message,
+    Priority,
+    Status,
+    Team,
+)
+from helpdesk.tickets.serialize import email_envelope, message_dict
 from helpdesk.tickets.sla.serialize import badge as sla_badge
 from helpdesk.tickets.sla.serialize import badges as sla_badges
 from helpdesk.tickets.sla.services import state_of as sla_state_of
-from helpdesk.web import commit, current_actor, db_session, local_url, require_role
+from helpdesk.web import commit, current_actor, db_session, local_url, require_role, wants_json
 
 bp = Blueprint("console", __name__)
 
@@ -110,9 +122,15 @@ def conversation(public_id: str) -> Any:
     panels = current_runtime().panels
     message_views = {m.id: view for m in conv.messages
                      if (view := panels.first("conversation.message", m)) is not None}
-    return render_template("console/conversation.html", conv=conv, agents=agents, teams=teams,
+    email = None
+    if conv.channel is Channel.email:
+        email = {"defaults": replying.reply_defaults(session, conv),
+                 "signature": replying.signature_for(session, current_user.id, current_user.name, conv.inbox)}
+    return render_template("console/conversation.html", conv=conv, agents=agents, teams=teams, email=email,
+                           max_file_bytes=int(current_app.config["CHAT_MAX_ATTACHMENT_BYTES"]),
                            sidebar_panels=panels.render("conversation.sidebar", session, conv),
                            message_views=message_views,
+                           envelopes={m.id: e for m in conv.messages if (e := email_envelope(m)) is not None},
                            statuses=[s.value for s in Status], priorities=[p.value for p in Priority],
                            snooze_choices=SNOOZE_CHOICES, canned_replies=replies, sla=_sla_view(session, conv),
                            macros=macros.visible_macros(session, current_actor()),
@@ -152,10 +170,43 @@ def _act(public_id: str, action: Any) -> Any:
 @bp.post("/console/c/<public_id>/reply")
 @login_required
 def reply(public_id: str) -> Any:
+    """The reply box: text, To/Cc/Bcc on email conversations, and files (multipart). The live
+    console posts here with Accept: application/json when a reply carries more than text."""
     form = request.form
-    return _act(public_id, lambda s, c: services.post_message(
-        s, current_actor(), c, body=form.get("body", ""), private=form.get("private") == "1",
-        client_msg_id=form.get("client_msg_id") or None))
+    conv = _conversation(public_id)
+    try:
+        files = uploads.checked_files(request_files(), max_bytes=int(current_app.config["CHAT_MAX_ATTACHMENT_BYTES"]))
+        private = form.get("private") == "1"
+        message = replying.reply(db_session(), current_actor(), conv, body=form.get("body", ""), private=private,
+                                client_msg_id=form.get("client_msg_id") or None, attachments=files,
+                                to=None if private else form.get("to") or None,
+                                cc=None if private else form.get("cc") or None,
+                                bcc=None if private else form.get("bcc") or None)
+        commit()
+    except DomainError as exc:
+        db_session().rollback()
+        if wants_json():
+            return jsonify(exc.as_dict()), exc.status
+        flash(exc.message, "error")
+        return _back(conv)
+    if wants_json():
+        return jsonify(message=message_dict(message, for_agent=True)), 201
+    return _back(conv)
+
+
+def own_signature() -> str:
+    """The logged-in agent's own signature, for the profile page (a Jinja global: accounts/ is a
+    lower room and cannot read it itself)."""
+    row = db_session().get(AgentSignature, current_user.id) if current_user.is_authenticated else None
+    return row.body if row is not None else ""
+
+
+def request_files() -> list[tuple[str, bytes]]:
+    """The uploaded `files` of a multipart request, each read to one byte past the per-file limit
+    (the body limit, limits.py, bounds the request as a whole)."""
+    limit = int(current_app.config["CHAT_MAX_ATTACHMENT_BYTES"])
+    return [(f.filename or "file", f.stream.read(limit + 1)) for f in request.files.getlist("files")
+            if f.filename or f.content_length]
 
 
 SNOOZE_CHOICES = {"1h": ("1 hour", timedelta(hours=1)), "4h": ("4 hours", timedelta(hours=4)),

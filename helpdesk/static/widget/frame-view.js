@@ -17,6 +17,13 @@
       return node;
     }
 
+    // Message text with its http/https/mailto URLs as safe links (linkify.js); the rest stays text.
+    function linked(node, text) {
+      if (window.HelpdeskLinkify) return window.HelpdeskLinkify.fill(node, text);
+      node.textContent = text;
+      return node;
+    }
+
     function renderMessages() {
       var list = $("messages");
       var atBottom = nearBottom();
@@ -31,7 +38,7 @@
         var authorKey = m.author.type + ":" + m.author.name;
         if (!mine && m.author.type === "agent" && authorKey !== lastAuthor) item.appendChild(el("span", "who", m.author.name));
         lastAuthor = authorKey;
-        if (m.body) item.appendChild(el("div", "bubble", m.body));
+        if (m.body) item.appendChild(linked(el("div", "bubble"), m.body));
         if (m.attachments && m.attachments.length) item.appendChild(renderAttachments(m.attachments));
         var meta = el("span", "meta", timeFormat.format(new Date(m.created_at)));
         if (mine) meta.appendChild(icon("tick sent", TICK, t.sent));
@@ -94,9 +101,16 @@
         var link = el("a");
         link.href = a.url;
         link.target = "_blank";
-        link.rel = "noopener";
+        link.rel = "noopener noreferrer";
         if (/^image\/(png|jpeg|gif|webp)$/.test(a.content_type)) {
-          var img = el("img"); img.src = a.url; img.alt = a.filename; link.appendChild(img);
+          // A thumbnail (frame.css sizes it); the link opens the full image.
+          var img = el("img"); img.src = a.url; img.alt = a.filename; link.className = "att-image";
+          // The picture grows the thread once it has loaded: keep a reader at the bottom there.
+          img.addEventListener("load", function () {
+            var s = $("scroll");
+            if (s.scrollHeight - s.scrollTop - s.clientHeight < img.height + 120) scrollDown();
+          });
+          link.title = a.filename; link.appendChild(img);
         } else {
           link.textContent = "📎 " + a.filename;
         }

@@ -14,6 +14,7 @@ import nh3
 from lxml import etree
 
 from helpdesk.tickets.email.text import html_to_text
+from helpdesk.tickets.links import linkify
 
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "center", "code", "col", "colgroup", "dd", "del", "div",
@@ -302,6 +303,7 @@ def render_html(markup: str, cid_urls: Mapping[str, str], *, load_remote: bool) 
         return nh3.clean(part, tags=ALLOWED_TAGS, attributes=DISPLAY_ATTRIBUTES,
                          url_schemes={"http", "https", "mailto", "cid", "data", "tel"},
                          link_rel="noopener noreferrer nofollow", strip_comments=True,
+                         set_tag_attribute_values={"a": {"target": "_blank"}},  # never in the console's tab
                          clean_content_tags=CONTENT_DROPPED, attribute_filter=attribute)
 
     shown = clean(reply)
@@ -320,9 +322,8 @@ def plain_text_html(text: str) -> str:
 
 
 def _text_html(text: str) -> str:
-    linked = re.sub(r"(https?://[^\s<>\"']+)", r'<a href="\1" rel="noopener noreferrer nofollow">\1</a>',
-                    html.escape(text))
-    return linked.replace("\n", "<br>\n")
+    # The same safe links as every other message text (http, https, mailto; new tab; no referrer).
+    return str(linkify(text)).replace("\n", "<br>\n")
 
 
 def render_message(body_text: str, body_html: str | None, attachments: list[object],
@@ -337,7 +338,7 @@ def render_message(body_text: str, body_html: str | None, attachments: list[obje
 # -- computed once, stored ----------------------------------------------------------------------
 
 # Raise when the rendering changes so stored displays can be recomputed (see stored.py).
-DISPLAY_VERSION = 1
+DISPLAY_VERSION = 2  # 2: links open in a new tab; mailto: links in plain text
 
 
 def attachment_url(public_id: str) -> str:

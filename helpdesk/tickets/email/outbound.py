@@ -109,11 +109,14 @@ def one_line(value: str, limit: int = 200) -> str:
     return " ".join((value or "").replace("\r", " ").replace("\n", " ").split())[:limit]
 
 
-def subject_for(conversation: Conversation) -> str:
+def subject_for(conversation: Conversation, prefix: str | None = "Re:") -> str:
+    """`Re:` on a reply, none on the first mail of a conversation we started, `Fwd:` on a forward."""
     base = one_line(conversation.subject or f"Your conversation with {conversation.inbox.name}", 180)
     base = base.replace(f"[#{conversation.ref}]", "").strip()
-    if not base.lower().startswith(("re:", "aw:", "sv:")):
+    if prefix == "Re:" and not base.lower().startswith(("re:", "aw:", "sv:")):
         base = f"Re: {base}"
+    elif prefix and prefix != "Re:":
+        base = f"{prefix} {base}"
     return f"{base} [#{conversation.ref}]"
 
 
@@ -156,17 +159,21 @@ def sender_address(conversation: Conversation, settings: OutboundSettings) -> st
 def build_mail(conversation: Conversation, *, body_text: str, author: str, message_id: str,
                settings: OutboundSettings, before_seq: int | None, automatic: bool = False,
                attachments: list[Any] = (), subject: str | None = None,  # type: ignore[assignment]
-               body_html: str | None = None) -> EmailMessage:
+               body_html: str | None = None, to: list[str] | None = None,
+               cc: list[str] = ()) -> EmailMessage:  # type: ignore[assignment]
+    """The mail of one message. `to`/`cc` are the reply box's recipients (default: the customer);
+    Bcc never appears here, only in the envelope (`send(..., to_addrs=)`)."""
     customer = conversation.customer
-    if not customer.email:
+    if not to and not customer.email:
         raise jobs.Permanent("the customer has no email address")
     from_address = sender_address(conversation, settings)
     mail = EmailMessage(policy=MAIL_POLICY)
     local, _, domain = from_address.partition("@")
     mail["From"] = Address(display_name=one_line(f"{author} ({conversation.inbox.name})", 120),
                            username=local, domain=domain)
-    to_local, _, to_domain = customer.email.partition("@")
-    mail["To"] = Address(display_name=one_line(customer.name or "", 120), username=to_local, domain=to_domain)
+    mail["To"] = [_address(a, customer) for a in (to or [customer.email])]
+    if cc:
+        mail["Cc"] = [_address(a, customer) for a in cc]
     mail["Subject"] = one_line(subject, 250) if subject else subject_for(conversation)
     mail["Date"] = format_datetime(utcnow())
     mail["Message-ID"] = f"<{message_id}>"
@@ -194,6 +201,22 @@ def build_mail(conversation: Conversation, *, body_text: str, author: str, messa
     return mail
 
 
+def _address(address: str, customer: Any) -> Address:
+    """A header address; the customer's own keeps their name."""
+    local, _, domain = address.partition("@")
+    name = customer.name if customer.email and address.lower() == customer.email.lower() else ""
+    return Address(display_name=one_line(name or "", 120), username=local, domain=domain)
+
+
+def envelope(message: Message) -> list[str] | None:
+    """Every recipient of a reply (Bcc included); None: the mail's own To (and Cc) headers."""
+    meta = message.meta or {}
+    rec = meta.get("recipients") or meta.get("forward")
+    if not isinstance(rec, dict):
+        return None
+    return [*rec.get("to", []), *rec.get("cc", []), *rec.get("bcc", [])] or None
+
+
 def _html_body(text: str) -> str:
     paragraphs = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>"
                          for p in text.split("\n\n") if p.strip())
@@ -207,7 +230,8 @@ class TransientSMTP(Exception):
     pass
 
 
-def send(mail: EmailMessage, smtp_url: str | None, *, timeout: float = 30) -> None:
+def send(mail: EmailMessage, smtp_url: str | None, *, timeout: float = 30,
+         to_addrs: list[str] | None = None) -> None:
     """Send over SMTP: smtp://user:pass@host:port (?starttls=1), smtps:// for implicit TLS."""
     if not smtp_url:
         raise jobs.Permanent("HELPDESK_SMTP_URL is not set: no outbound mail")
@@ -225,7 +249,7 @@ def send(mail: EmailMessage, smtp_url: str | None, *, timeout: float = 30) -> No
                 client.starttls(context=ssl.create_default_context())
             if url.username:
                 client.login(unquote(url.username), unquote(url.password or ""))
-            client.send_message(mail)
+            client.send_message(mail, to_addrs=to_addrs)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _msg in exc.recipients.values()]
         if all(code >= 500 for code in codes):
@@ -262,18 +286,18 @@ def send_message_job(ctx: JobContext, payload: dict[str, Any]) -> None:
         if message is None or message.meta.get("emailed_at"):
             return  # at-least-once delivery of the job; at-most-once of the mail we can tell about
         conversation = message.conversation
-        if conversation.channel is Channel.chat and shopper_online(session, conversation, message, settings, online):
+        # A forward leaves by email whatever the conversation's channel, and is tracked like a reply.
+        channel = Channel.email if message.meta.get("forward") else conversation.channel
+        if channel is Channel.chat and shopper_online(session, conversation, message, settings, online):
             message.meta = {**message.meta, "email_skipped": "shopper online"}
             return
-        channel = conversation.channel
         if not message.email_message_id:
             message.email_message_id = make_msgid(domain=settings.domain)[1:-1]  # committed before sending
         failures = int(message.meta.get("send_attempts", 0))
         since = retry_window_start(message, payload.get("retry_from"))
+        rcpts = envelope(message)
         try:
-            mail = build_mail(conversation, body_text=message.body_text, author=message.author_name,
-                              message_id=message.email_message_id, settings=settings,
-                              before_seq=message.seq, attachments=list(message.attachments))
+            mail = mail_of(conversation, message, settings)
         except jobs.Permanent as exc:
             _settle_failed(message, channel, str(exc))
             error = str(exc)
@@ -285,7 +309,7 @@ def send_message_job(ctx: JobContext, payload: dict[str, Any]) -> None:
         raise jobs.Permanent(error)
     # No transaction is open while the SMTP server talks (on SQLite one would hold the write lock).
     try:
-        send(mail, settings.smtp_url)
+        send(mail, settings.smtp_url, to_addrs=rcpts)
     except jobs.Permanent as exc:
         with ctx.db.unit_of_work() as session:
             _settle_failed(session.get(Message, message_pk), channel, str(exc))
@@ -320,6 +344,37 @@ def send_message_job(ctx: JobContext, payload: dict[str, Any]) -> None:
         message.delivery_error = None
         message.meta = {**message.meta, "emailed_at": ctx.now().isoformat()}
         log.info("sent message %s by email", message.public_id)
+
+
+def mail_of(conversation: Conversation, message: Message, settings: OutboundSettings) -> EmailMessage:
+    """The mail a message leaves as: a reply (its recipients, threaded), the first mail of a
+    conversation an agent started (no `Re:`), or a forward to someone else (forwarding.py)."""
+    meta = message.meta or {}
+    if isinstance(meta.get("forward"), dict):
+        from helpdesk.tickets.email.forwarding import forward_content
+
+        subject, text, files = forward_content(conversation, message)
+        rec = meta["forward"]
+        return build_mail(conversation, body_text=text, author=message.author_name,
+                          message_id=message.email_message_id, settings=settings, before_seq=None,
+                          attachments=files, subject=subject, to=rec.get("to"), cc=rec.get("cc") or [])
+    rec = meta.get("recipients") if isinstance(meta.get("recipients"), dict) else {}
+    return build_mail(conversation, body_text=message.body_text, author=message.author_name,
+                      message_id=message.email_message_id, settings=settings,
+                      before_seq=message.seq, attachments=list(message.attachments),
+                      subject=subject_for(conversation, None) if meta.get("compose") else None,
+                      to=rec.get("to") or None, cc=rec.get("cc") or [])
+
+
+def plan_forward(session: Session, message: Message, settings: OutboundSettings) -> jobs.Job:
+    """A forward is a private record on the conversation (the customer never sees it) with its
+    own Message-ID and send job: plan_posted leaves private messages alone."""
+    conversation = message.conversation
+    message.email_message_id = message.email_message_id or make_message_id(
+        settings.secret, settings.domain, conversation.public_id, message.public_id.split("_", 1)[-1])
+    message.meta = {**(message.meta or {}), "outbound_planned": True}
+    message.delivery = Delivery.sending
+    return jobs.enqueue(session, SEND_JOB, {"message_id": message.id}, dedupe_key=f"email-send:{message.id}")
 
 
 def _settle_failed(message: Message, channel: Channel, reason: str) -> None:

@@ -17,7 +17,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import login_required
+from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import func, select
 
@@ -26,7 +26,9 @@ from helpdesk.accounts.models import Role
 from helpdesk.accounts.services import audit
 from helpdesk.db import utcnow
 from helpdesk.errors import DomainError, Invalid, NotFound
-from helpdesk.tickets.email import delivery, display, ingest, stored
+from helpdesk.tickets import replies, uploads
+from helpdesk.tickets import services as tickets
+from helpdesk.tickets.email import compose, delivery, display, forwarding, ingest, outbound, stored
 from helpdesk.tickets.email.imap import ImapConfig, schedule_poll
 from helpdesk.tickets.email.models import ImapCursor, InboundMail, MailStatus
 from helpdesk.tickets.models import Attachment, Channel, Inbox, Message
@@ -92,6 +94,93 @@ def retry_send(public_id: str) -> Any:
         return jsonify({"delivery": message.delivery.value, "seq": message.seq})
     return redirect(url_for("console.conversation", public_id=message.conversation.public_id,
                             _anchor=f"m{message.seq}"), code=303)
+
+
+# -- console: new email, forward, signature -----------------------------------------------------
+
+def _email_inboxes() -> list[Inbox]:
+    return list(db_session().scalars(select(Inbox).filter_by(channel=Channel.email).order_by(Inbox.name)))
+
+
+@bp.get("/console/compose")
+@login_required
+def compose_page() -> Any:
+    """"New email": To, Cc, Bcc, subject, body, files, the inbox it leaves from."""
+    inboxes = _email_inboxes()
+    signatures = {i.public_id: replies.signature_for(db_session(), current_user.id, current_user.name, i)
+                  for i in inboxes}
+    return render_template("console/compose.html", inboxes=inboxes, signatures=signatures,
+                           form=request.args, max_file_bytes=int(current_app.config["CHAT_MAX_ATTACHMENT_BYTES"]))
+
+
+@bp.post("/console/compose")
+@login_required
+def compose_send() -> Any:
+    from helpdesk.tickets.views import request_files
+
+    session = db_session()
+    form = request.form
+    inbox = session.scalar(select(Inbox).filter_by(public_id=form.get("inbox", ""))) if form.get("inbox") else None
+    try:
+        files = uploads.checked_files(request_files(), max_bytes=int(current_app.config["CHAT_MAX_ATTACHMENT_BYTES"]))
+        conversation = compose.compose(session, current_actor(), inbox=inbox, to=form.get("to"),
+                                       cc=form.get("cc"), bcc=form.get("bcc"), subject=form.get("subject"),
+                                       body=form.get("body", ""), attachments=files)
+        public_id = conversation.public_id
+        commit()
+    except DomainError as exc:
+        session.rollback()
+        if wants_json():
+            return jsonify(exc.as_dict()), exc.status
+        flash(exc.message, "error")
+        inboxes = _email_inboxes()
+        signatures = {i.public_id: replies.signature_for(session, current_user.id, current_user.name, i)
+                      for i in inboxes}
+        return render_template("console/compose.html", inboxes=inboxes, signatures=signatures, form=form,
+                               max_file_bytes=int(current_app.config["CHAT_MAX_ATTACHMENT_BYTES"])), exc.status
+    if wants_json():
+        return jsonify({"conversation_id": public_id}), 201
+    flash("Email queued for sending.", "success")
+    return redirect(url_for("console.conversation", public_id=public_id), code=303)
+
+
+@bp.post("/console/c/<public_id>/forward")
+@login_required
+def forward(public_id: str) -> Any:
+    """Forward the conversation, or one message of it, with a note (recorded as a private note)."""
+    session = db_session()
+    conversation = tickets.get_conversation(session, public_id, current_actor())
+    form = request.form
+    try:
+        record = forwarding.forward(session, current_actor(), conversation, to=form.get("to"), cc=form.get("cc"),
+                                    note=form.get("note", ""), message_id=form.get("message") or None)
+        outbound.plan_forward(session, record, outbound.OutboundSettings.from_config(current_app.config))
+        seq = record.seq
+        commit()
+    except DomainError as exc:
+        session.rollback()
+        if wants_json():
+            return jsonify(exc.as_dict()), exc.status
+        flash(exc.message, "error")
+        return redirect(url_for("console.conversation", public_id=public_id), code=303)
+    if wants_json():
+        return jsonify({"seq": seq}), 201
+    flash("Forward queued for sending.", "success")
+    return redirect(url_for("console.conversation", public_id=public_id, _anchor=f"m{seq}"), code=303)
+
+
+@bp.post("/settings/signature")
+@login_required
+def signature_save() -> Any:
+    """The agent's own email signature (profile page); empty falls back to the inbox's."""
+    try:
+        replies.save_signature(db_session(), current_actor(), request.form.get("signature", ""))
+        commit()
+        flash("Signature saved.", "success")
+    except DomainError as exc:
+        db_session().rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("accounts.profile"), code=303)
 
 
 # -- console rendering --------------------------------------------------------------------------
@@ -205,6 +294,8 @@ def inbox_settings(public_id: str) -> Any:
     settings = dict(inbox.settings or {})
     settings["acknowledge"] = form.get("acknowledge") == "1"
     try:
+        if "signature" in form:
+            settings["signature"] = replies.clean_inbox_signature(form.get("signature"))
         if form.get("imap_host"):
             old = settings.get("imap") or {}
             config = ImapConfig.from_form(form, keep_password=old.get("password"), old=old or None,
@@ -217,7 +308,8 @@ def inbox_settings(public_id: str) -> Any:
         return redirect(url_for("email_admin.mail_list"), code=303)
     inbox.settings = settings
     audit(session, current_actor(), "inbox.email_settings", "inbox", inbox.public_id,
-          imap=bool(settings.get("imap")), acknowledge=settings["acknowledge"])
+          imap=bool(settings.get("imap")), acknowledge=settings["acknowledge"],
+          signature=bool(settings.get("signature")))
     if settings.get("imap"):
         schedule_poll(session, inbox.id, every=float(current_app.config["IMAP_POLL_SECONDS"]), delay=0)
     commit()
