@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from helpdesk.tickets.models import Attachment, Conversation, Message
+from helpdesk.tickets.models import Attachment, Conversation, Message, PhoneCall
 
 
 def iso(value: datetime | None) -> str | None:
@@ -33,7 +33,24 @@ def message_dict(message: Message, *, for_agent: bool = False) -> dict[str, Any]
         data["private"] = message.private
         data["delivery"] = message.delivery.value if message.delivery else None
         data["delivery_error"] = message.delivery_error
+        # Only a call's message loads its call row: other messages cost no extra query.
+        if (message.meta or {}).get("kind") == "call" and message.call is not None:
+            data["call"] = call_fields(message.call)
     return data
+
+
+def call_fields(call: PhoneCall) -> dict[str, Any]:
+    return {"id": call.public_id, "direction": call.direction.value, "duration_seconds": call.duration_seconds,
+            "phone": call.phone, "recording_url": call.recording_url,
+            "agent": {"id": call.agent.public_id, "name": call.agent.name} if call.agent else None,
+            "created_at": iso(call.created_at)}
+
+
+def call_dict(call: PhoneCall) -> dict[str, Any]:
+    """POST /api/v1/calls' answer: the call, its conversation and its timeline message."""
+    return {**call_fields(call), "notes": call.message.body_text,
+            "conversation": conversation_dict(call.message.conversation, for_agent=True),
+            "message": message_dict(call.message, for_agent=True)}
 
 
 def conversation_dict(conversation: Conversation, *, for_agent: bool = False) -> dict[str, Any]:
