@@ -21,7 +21,7 @@ from helpdesk.errors import Invalid
 from helpdesk.tickets import queries
 from helpdesk.web import commit, db_session, json_body
 
-PATCHABLE = {"name", "email", "phone", "attributes"}
+PATCHABLE = {"name", "email", "phone", "attributes", "locale"}
 
 
 def _crm() -> str | None:
@@ -98,6 +98,7 @@ def customers_patch(public_id: str) -> Any:
         email=_text(data, "email"),
         phone=_text(data, "phone"),
         attributes=attributes,
+        locale=data.get("locale", ...),
     )
     if "note" in data:
         crm.add_note(session, actor(), customer, _text(data, "note") or "")

@@ -178,7 +178,9 @@ SCHEMAS.update({
         "email": {"type": "string"}, "name": {"type": "string"}, "phone": {"type": "string"}}},
     "CustomerPatch": {"type": "object", "additionalProperties": False, "properties": {
         "name": {"type": "string"}, "email": {"type": "string"}, "phone": {"type": "string"},
-        "attributes": {"type": "object"}, "note": {"type": "string", "description": "adds an agent note"}}},
+        "attributes": {"type": "object"}, "note": {"type": "string", "description": "adds an agent note"},
+        "locale": {"enum": ["en", "de", "fr", "es", "it", "nl", "pt", "pl", None],
+                   "description": "the language of automatic mails to them (CSAT survey, acknowledgement)"}}},
 })
 _BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
 PATHS.update({

@@ -22,6 +22,11 @@ DEFAULT_LOCALE = "en"
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalogue where it is defined; translated where it is shown."""
+    return message
+
+
 def language_names() -> list[tuple[str, str]]:
     """(code, the language's own name) for the profile's picker."""
     return [(code, Locale.parse(code).get_display_name(code).capitalize()) for code in LOCALES]
