@@ -145,9 +145,9 @@ def test_money_and_dates_follow_the_locale() -> None:
 
 def test_the_survey_mail_speaks_the_customers_language(app: Flask, client: FlaskClient, agent: Agent) -> None:
     _, token = make_inbox(app, "Support mail", "email", "support@shop.example")
-    raw = ("From: Jan Kowalski <jan@example.pl>\r\nTo: support@shop.example\r\nSubject: Paczka\r\n"
-           "Message-ID: <pl-1@example.pl>\r\nContent-Language: pl\r\nContent-Type: text/plain; charset=utf-8\r\n"
-           "\r\nGdzie jest moja paczka?\r\n").encode()
+    raw = (b"From: Jan Kowalski <jan@example.pl>\r\nTo: support@shop.example\r\nSubject: Paczka\r\n"
+           b"Message-ID: <pl-1@example.pl>\r\nContent-Language: pl\r\nContent-Type: text/plain; charset=utf-8\r\n"
+           b"\r\nGdzie jest moja paczka?\r\n")
     assert client.post("/inbound/email/raw", data=raw, headers={"Authorization": f"Bearer {token}",
                                                                  "Content-Type": "message/rfc822"}).status_code < 300
     with db_of(app).unit_of_work() as s:
