@@ -12,6 +12,7 @@ from helpdesk.crm import services as crm
 from helpdesk.crm.models import Customer
 from helpdesk.errors import DomainError, Invalid, NotFound
 from helpdesk.tickets import calls, services
+from helpdesk.tickets.models import CallDirection
 from helpdesk.web import commit, current_actor, db_session
 
 bp = Blueprint("calls", __name__)
@@ -59,13 +60,22 @@ def create_call() -> Any:
         call = _call_input()
         customer = _customer(session, call)
         record = calls.log_call(session, current_actor(), call, customer=customer,
-                                subject=form.get("subject", ""), client_msg_id=form.get("client_msg_id") or None)
+                                subject=form.get("subject", "") or _subject(call, customer),
+                                client_msg_id=form.get("client_msg_id") or None)
         commit()
     except DomainError as exc:
         session.rollback()
         return _new_call_page(exc.message, 422)
     flash(_("Call logged."), "success")
     return redirect(url_for("console.conversation", public_id=record.message.conversation.public_id), code=303)
+
+
+def _subject(call: calls.CallInput, customer: Customer) -> str:
+    """The new conversation's subject in the agent's language."""
+    name = customer.name or call.phone or customer.phone or customer.email or ""
+    if call.direction is CallDirection.inbound:
+        return _("Call from %(name)s", name=name)
+    return _("Call to %(name)s", name=name)
 
 
 def _customer(session: Any, call: calls.CallInput) -> Customer:
