@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from helpdesk import db_of, i18n
 from helpdesk.accounts.models import Agent
@@ -175,3 +176,17 @@ def test_wheel_paths_hold_the_catalogues() -> None:
     for locale in i18n.LOCALES:
         assert (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo").is_file()
     assert Path(i18n.TRANSLATIONS) == TRANSLATIONS
+
+
+def test_the_reports_page_in_french_formats_its_period_and_money(client: FlaskClient, manager: Agent,
+                                                                  session: Session) -> None:
+    from tests.conftest import login
+    from tests.reports.test_commerce import build_shop
+
+    login(client, manager.email)
+    build_shop(session)
+    html = client.get("/reports?from=2026-03-01&to=2026-03-31",
+                      headers={"Accept-Language": "fr-CH, fr;q=0.9"}).get_data(as_text=True)
+    assert "<h1>Rapports</h1>" in html and "Chiffre d'affaires après un chat" in html
+    assert "1 mars 2026 – 31 mars 2026" in html
+    assert 'data-kpi="revenue_after_chat">120,00<' in html
