@@ -188,5 +188,5 @@ def test_the_reports_page_in_french_formats_its_period_and_money(client: FlaskCl
     html = client.get("/reports?from=2026-03-01&to=2026-03-31",
                       headers={"Accept-Language": "fr-CH, fr;q=0.9"}).get_data(as_text=True)
     assert "<h1>Rapports</h1>" in html and "Chiffre d'affaires après un chat" in html
-    assert "1 mars 2026 – 31 mars 2026" in html
+    assert "1 mars 2026 \u2013 31 mars 2026" in html
     assert 'data-kpi="revenue_after_chat">120,00<' in html
