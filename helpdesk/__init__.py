@@ -95,6 +95,9 @@ def _init_extensions(app: Flask) -> None:
     from helpdesk.accounts.models import Role
 
     app.jinja_env.globals["roles"] = Role
+    from helpdesk.i18n import web as i18n_web
+
+    i18n_web.init_app(app)
     app.teardown_appcontext(web.close_session)
     web.register_error_handlers(app)
 

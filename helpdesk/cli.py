@@ -149,7 +149,7 @@ def inbox() -> None:
 
 @inbox.command("create")
 @click.argument("name")
-@click.option("--channel", type=click.Choice(["chat", "email"]), required=True)
+@click.option("--channel", type=click.Choice(["chat", "email", "phone"]), required=True)
 @click.option("--address", default=None, help="The support address of an email inbox.")
 def inbox_create(name: str, channel: str, address: str | None) -> None:
     """Create an inbox; prints its site key (chat) or ingest token (email)."""

@@ -28,7 +28,8 @@ def test_wheel_contains_templates_static_files_and_migrations(wheel: Path) -> No
     for expected in ["helpdesk/templates/base.html", "helpdesk/templates/console/queue.html",
                      "helpdesk/static/console.css", "helpdesk/migrations/env.py",
                      "helpdesk/migrations/script.py.mako", "helpdesk/migrations/versions/0001_foundation_schema.py",
-                     "helpdesk/accounts/common_passwords.txt"]:
+                     "helpdesk/accounts/common_passwords.txt", "helpdesk/translations/de/LC_MESSAGES/messages.mo",
+                     "helpdesk/translations/pl/LC_MESSAGES/messages.mo", "helpdesk/static/widget/locales/pl.json"]:
         assert expected in names, expected
     assert not any(n.startswith("tests/") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

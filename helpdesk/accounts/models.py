@@ -45,6 +45,8 @@ class Agent(Base):
     totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The console's language chosen on the profile (helpdesk.i18n.LOCALES); None: the browser's.
+    locale: Mapped[str | None] = mapped_column(String(16))
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="agent", cascade="all, delete-orphan")
 

@@ -154,11 +154,19 @@ def update_agent(session: Session, actor: Actor, agent: Agent, *, name: str | No
     return agent
 
 
-def update_own_profile(session: Session, agent: Agent, *, name: str, password: str | None = None) -> Agent:
-    """An agent changes their own name or password (the caller checked the current password)."""
+def update_own_profile(session: Session, agent: Agent, *, name: str, password: str | None = None,
+                       locale: str | type[Ellipsis] | None = ...) -> Agent:
+    """An agent changes their own name, password (the caller checked the current password) or
+    console language (None or "": follow the browser)."""
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise Invalid("name", "1 to 120 characters")
+    if locale is not ...:
+        from helpdesk.i18n import LOCALES
+
+        if locale and locale not in LOCALES:
+            raise Invalid("locale", f"one of {', '.join(LOCALES)}, or empty for the browser's language")
+        agent.locale = locale or None
     agent.name = name
     if password:
         check_new_password(password, agent.email)

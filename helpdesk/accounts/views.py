@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
@@ -28,7 +30,8 @@ from helpdesk.web import (
 
 bp = Blueprint("accounts", __name__)
 
-LOGIN_FAILED = "Wrong email or password, or the account is disabled or locked for a while after many attempts."
+LOGIN_FAILED = lazy_gettext("Wrong email or password, or the account is disabled or locked for a while after "
+                            "many attempts.")
 PENDING = "helpdesk.two_factor_pending"
 PENDING_SECONDS = 300
 # Open to an agent whose role requires two-factor login before it is set up.
@@ -57,7 +60,7 @@ def _two_factor_setup_gate() -> Any:
     if endpoint in SETUP_ENDPOINTS or endpoint.startswith(UNGATED) or not current_user.is_authenticated:
         return None
     if gate.needs_two_factor_setup(db_session(), current_user):
-        flash("Your role requires two-factor login: set it up to go on.", "error")
+        flash(_("Your role requires two-factor login: set it up to go on."), "error")
         return redirect(url_for("accounts.two_factor_page"))
     return None
 
@@ -112,7 +115,7 @@ def login_code() -> Any:
 def login_code_post() -> Any:
     agent, pending = _pending_agent()
     if agent is None:
-        flash("Log in again: the code step expired.", "error")
+        flash(_("Log in again: the code step expired."), "error")
         return redirect(url_for("accounts.login"))
     db = db_session()
     ok = not services.is_locked(agent) and two_factor.verify(db, agent, request.form.get("code", ""))
@@ -165,7 +168,7 @@ def agents_create() -> Any:
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("accounts.agents")), 303
-    flash(f"Agent {agent.email} created.", "success")
+    flash(_("Agent %(email)s created.", email=agent.email), "success")
     return redirect(url_for("accounts.agents")), 303
 
 
@@ -186,7 +189,7 @@ def agents_update(public_id: str) -> Any:
         if form.get("two_factor") == "off" and agent.two_factor:
             two_factor.disable(db, current_actor(), agent)  # a lost phone: the admin resets it
         commit()
-        flash(f"Agent {agent.email} updated.", "success")
+        flash(_("Agent %(email)s updated.", email=agent.email), "success")
     except DomainError as exc:
         flash(exc.message, "error")
     return redirect(url_for("accounts.agents")), 303
@@ -199,14 +202,17 @@ def security_save() -> Any:
     roles = {Role(r) for r in request.form.getlist("two_factor_roles") if r in Role.__members__}
     services.set_two_factor_roles(db_session(), current_actor(), roles)
     commit()
-    flash("Security settings saved.", "success")
+    flash(_("Security settings saved."), "success")
     return redirect(url_for("accounts.agents")), 303
 
 
 @bp.get("/settings/profile")
 @login_required
 def profile() -> Any:
-    return render_template("profile.html")
+    from helpdesk.i18n import DEFAULT_LOCALE, LOCALES
+
+    return render_template("profile.html",
+                           browser_locale=request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE)
 
 
 @bp.post("/settings/profile")
@@ -222,7 +228,8 @@ def profile_save() -> Any:
                 raise Invalid("current_password", "that is not your current password")
             if new_password != form.get("confirm_password", ""):
                 raise Invalid("confirm_password", "the two new passwords differ")
-        services.update_own_profile(db, agent, name=form.get("name", ""), password=new_password or None)
+        services.update_own_profile(db, agent, name=form.get("name", ""), password=new_password or None,
+                                    locale=form.get("locale", ...))
         commit()
     except DomainError as exc:
         commit()  # a wrong current password counts towards the lockout
@@ -230,7 +237,7 @@ def profile_save() -> Any:
         return redirect(url_for("accounts.profile")), 303
     if new_password:
         login_user(agent)  # the password change ended every session; keep this one
-    flash("Profile saved.", "success")
+    flash(_("Profile saved."), "success")
     return redirect(url_for("accounts.profile")), 303
 
 
@@ -274,7 +281,7 @@ def two_factor_confirm() -> Any:
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("accounts.two_factor_page", setup=1)), 303
-    flash("Two-factor login is on.", "success")
+    flash(_("Two-factor login is on."), "success")
     return render_template("two_factor.html", recovery_codes=codes, setup=None, required=False)
 
 
@@ -299,17 +306,17 @@ def two_factor_disable() -> Any:
     agent = current_user._get_current_object()
     form = request.form
     if services.two_factor_required(db, agent):
-        flash("Your role requires two-factor login; it cannot be turned off.", "error")
+        flash(_("Your role requires two-factor login; it cannot be turned off."), "error")
         return redirect(url_for("accounts.two_factor_page")), 303
     # Either proves it is the agent and not someone at an unlocked screen.
     password, code = form.get("password", ""), form.get("code", "")
     if not ((password and _password_ok(agent, password)) or (code and two_factor.verify(db, agent, code))):
         commit()
-        flash("Enter your password or a current code to turn two-factor login off.", "error")
+        flash(_("Enter your password or a current code to turn two-factor login off."), "error")
         return redirect(url_for("accounts.two_factor_page")), 303
     two_factor.disable(db, agent_actor(agent), agent)
     commit()
-    flash("Two-factor login is off.", "success")
+    flash(_("Two-factor login is off."), "success")
     return redirect(url_for("accounts.two_factor_page")), 303
 
 
@@ -345,7 +352,7 @@ def tokens_revoke(token_id: int) -> Any:
     try:
         services.revoke_api_token(db_session(), current_actor(), token_id, owner=agent)
         commit()
-        flash("Token revoked.", "success")
+        flash(_("Token revoked."), "success")
     except DomainError as exc:
         flash(exc.message, "error")
     return redirect(url_for("accounts.tokens")), 303

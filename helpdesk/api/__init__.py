@@ -7,6 +7,7 @@ from typing import Any
 
 def init_app(app: Any, runtime: Any) -> None:
     from helpdesk.api import automation as _automation  # noqa: F401 - routes join the API blueprint
+    from helpdesk.api import calls as _calls  # noqa: F401
     from helpdesk.api import customers as _customers  # noqa: F401
     from helpdesk.api import directory as _directory  # noqa: F401
     from helpdesk.api import orders as _orders  # noqa: F401

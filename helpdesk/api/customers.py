@@ -22,7 +22,7 @@ from helpdesk.marketing import consent
 from helpdesk.tickets import queries
 from helpdesk.web import commit, db_session, json_body
 
-PATCHABLE = {"name", "email", "phone", "attributes", "marketing_consent"}
+PATCHABLE = {"name", "email", "phone", "attributes", "marketing_consent", "locale"}
 
 
 def _crm() -> str | None:
@@ -101,6 +101,7 @@ def customers_patch(public_id: str) -> Any:
         email=_text(data, "email"),
         phone=_text(data, "phone"),
         attributes=attributes,
+        locale=data.get("locale", ...),
     )
     if "note" in data:
         crm.add_note(session, actor(), customer, _text(data, "note") or "")

@@ -39,7 +39,7 @@ SCHEMAS: dict[str, Any] = {
                      "properties": {
                          "id": {"type": "string"}, "ref": {"type": "string"},
                          "status": {"enum": ["open", "pending", "snoozed", "resolved"]},
-                         "channel": {"enum": ["chat", "email"]}, "subject": {"type": "string"},
+                         "channel": {"enum": ["chat", "email", "phone"]}, "subject": {"type": "string"},
                          "priority": {"enum": ["low", "normal", "high", "urgent"]},
                          "assignee": {"type": ["object", "null"]}, "team": {"type": ["object", "null"]},
                          "tags": {"type": "array", "items": {"type": "string"}},
@@ -190,7 +190,7 @@ SCHEMAS.update({
             "currency": {"type": ["string", "null"]}}},
         "conversations": {"type": "array", "items": {"type": "object", "properties": {
             "id": {"type": "string"}, "ref": {"type": "string"}, "subject": {"type": "string"},
-            "channel": {"enum": ["chat", "email"]}, "status": {"type": "string"},
+            "channel": {"enum": ["chat", "email", "phone"]}, "status": {"type": "string"},
             "csat": {"type": ["object", "null"]}, "crm_url": {"type": ["string", "null"]}}}},
         "csat": {"type": "object", "properties": {"responses": {"type": "integer"},
                                                   "average": {"type": ["number", "null"]}}},
@@ -214,7 +214,9 @@ SCHEMAS.update({
     "CustomerPatch": {"type": "object", "additionalProperties": False, "properties": {
         "name": {"type": "string"}, "email": {"type": "string"}, "phone": {"type": "string"},
         "attributes": {"type": "object"}, "note": {"type": "string", "description": "adds an agent note"},
-        "marketing_consent": {"type": "boolean", "description": "audited; synced to Mailchimp when configured"}}},
+        "marketing_consent": {"type": "boolean", "description": "audited; synced to Mailchimp when configured"},
+        "locale": {"enum": ["en", "de", "fr", "es", "it", "nl", "pt", "pl", None],
+                   "description": "the language of automatic mails to them (CSAT survey, acknowledgement)"}}},
 })
 _BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
 PATHS.update({
@@ -378,7 +380,7 @@ REPORT_PARAMS = [
     {"name": "agent", "in": "query", "schema": {"type": "string"}},
     {"name": "team", "in": "query", "schema": {"type": "string"}},
     {"name": "inbox", "in": "query", "schema": {"type": "string"}},
-    {"name": "channel", "in": "query", "schema": {"enum": ["chat", "email"]}},
+    {"name": "channel", "in": "query", "schema": {"enum": ["chat", "email", "phone"]}},
     {"name": "tz", "in": "query", "schema": {"type": "string"}, "description": "IANA zone; default setting"},
 ]
 FORBIDDEN = {"403": _json(_ref("Error"), "The token's agent is not a manager")}
@@ -458,7 +460,7 @@ SCHEMAS["SlaPolicy"] = {"type": "object", "required": ["name", "targets"], "prop
     "position": {"type": "integer", "minimum": 0, "description": "ascending; a new policy goes last unless given"},
     "business_hours": {"type": ["string", "null"], "description": "business hours id; null counts 24/7"},
     "match": {"type": "object", "description": "all given conditions must hold; empty matches every conversation",
-              "properties": {"inbox": {"type": "string"}, "channel": {"enum": ["chat", "email"]},
+              "properties": {"inbox": {"type": "string"}, "channel": {"enum": ["chat", "email", "phone"]},
                              "priority": {"oneOf": [{"enum": ["low", "normal", "high", "urgent"]},
                                                     {"type": "array", "items": {
                                                         "enum": ["low", "normal", "high", "urgent"]}}]},
@@ -660,7 +662,7 @@ SCHEMAS["TeamWrite"] = {"type": "object", "additionalProperties": False, "proper
     "name": {"type": "string"}, "members": {"type": "array", "items": {"type": "string"},
                                             "description": "agent ids or emails; replaces the members"}}}
 SCHEMAS["Inbox"] = {"type": "object", "required": ["id", "name", "channel"], "properties": {
-    "id": {"type": "string"}, "name": {"type": "string"}, "channel": {"enum": ["chat", "email"]},
+    "id": {"type": "string"}, "name": {"type": "string"}, "channel": {"enum": ["chat", "email", "phone"]},
     "team": {"type": ["object", "null"]}, "addresses": {"type": "array", "items": {"type": "string"}},
     "site_key": {"type": ["string", "null"]}, "auto_assign": {"type": "boolean"},
     "assign_on_reply": {"type": "boolean"}, "max_open_per_agent": {"type": "integer"},
@@ -705,6 +707,31 @@ def _member(item: str, patch: str, who: str = "admins", delete: bool = False) ->
                            "responses": {"204": {"description": "Deleted"}, **ERRORS, **_FORBIDDEN}}
     return paths
 
+
+# -- phone calls (helpdesk/api/calls.py) -----------------------------------------------------------
+_CALL = {"id": {"type": "string"}, "direction": {"enum": ["inbound", "outbound"]},
+         "duration_seconds": {"type": "integer", "minimum": 0, "maximum": 86400},
+         "phone": {"type": "string"}, "recording_url": {"type": ["string", "null"], "format": "uri"},
+         "agent": {"type": ["object", "null"]}, "created_at": {"type": "string", "format": "date-time"}}
+SCHEMAS["Call"] = {"type": "object", "required": ["id", "direction", "duration_seconds", "conversation", "message"],
+                   "properties": {**_CALL, "notes": {"type": "string"}, "conversation": _ref("Conversation"),
+                                  "message": _ref("Message")}}
+SCHEMAS["CallCreate"] = {"type": "object", "required": ["direction", "duration_seconds"], "properties": {
+    "conversation_id": {"type": "string", "description": "log into this conversation; else a new phone one"},
+    "customer": {"description": "for a new conversation: a customer id, or {email, phone, name} found or made",
+                 "oneOf": [{"type": "string"}, {"type": "object", "properties": {
+                     "email": {"type": "string"}, "phone": {"type": "string"}, "name": {"type": "string"}}}]},
+    "direction": {"enum": ["inbound", "outbound", "in", "out"]},
+    "duration_seconds": {"type": ["integer", "string"], "description": "seconds, or \"m:ss\""},
+    "notes": {"type": "string"}, "phone": {"type": "string"}, "subject": {"type": "string"},
+    "recording_url": {"type": "string", "description": "http or https only"},
+    "client_msg_id": {"type": "string", "description": "a retry with the same id logs the call once"}}}
+SCHEMAS["Message"]["properties"]["call"] = {"type": "object", "properties": _CALL,
+                                            "description": "present on a logged phone call's message"}
+PATHS["/calls"] = {"post": {
+    "summary": "Log a phone call (agents): into conversation_id, or a new conversation on the phone channel. "
+               "The notes are a private message with a call card; nothing is sent to the customer",
+    "requestBody": _body("CallCreate"), "responses": {"201": _json(_ref("Call"), "Created"), **ERRORS}}}
 
 PATHS["/inboxes"] = _collection("Inbox", "Inboxes")
 PATHS["/inboxes/{id}"] = _member("Inbox", "InboxPatch")

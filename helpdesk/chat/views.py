@@ -24,6 +24,7 @@ from flask import (
 from flask_login import login_required
 from sqlalchemy import select
 
+from helpdesk import i18n
 from helpdesk.accounts.models import Agent, Role
 from helpdesk.chat import attachments, settings, visitors
 from helpdesk.chat import settings as settings_room
@@ -35,7 +36,7 @@ from helpdesk.web import commit, current_actor, db_session, require_role
 bp = Blueprint("widget", __name__)
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "widget"
-LOCALES = ("en", "de")
+LOCALES = i18n.LOCALES  # the widget has a catalogue (static/widget/locales) for each console language
 DEFAULT_COLOR = "#4f46e5"
 COLOR = re.compile(r"#[0-9a-fA-F]{3,8}")
 
@@ -60,7 +61,8 @@ def frame() -> Any:
     """The isolated page inside the shop's iframe: framed by the inbox's shop origins (any site
     when none is set)."""
     inbox = visitors.inbox_for_site(db_session(), request.args.get("site", ""))
-    lang = request.accept_languages.best_match(LOCALES) or "en"
+    # The embed's `locale` option (data-locale on the script tag) wins over the shopper's browser.
+    lang = i18n.supported(request.args.get("locale")) or request.accept_languages.best_match(LOCALES) or "en"
     settings = inbox.settings or {}
     config = {
         "site": inbox.site_key,

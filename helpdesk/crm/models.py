@@ -27,6 +27,8 @@ class Customer(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     phone: Mapped[str | None] = mapped_column(String(40))
+    # The language automatic mails to them are written in, where known (helpdesk.i18n.LOCALES).
+    locale: Mapped[str | None] = mapped_column(String(16))
     notes: Mapped[str] = mapped_column(Text, default="")
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Set when this customer was merged into another: kept so old links still resolve.

@@ -185,6 +185,7 @@ def update_customer(
     email: str | None = None,
     phone: str | None = None,
     attributes: dict[str, Any] | None = None,
+    locale: str | type[Ellipsis] | None = ...,
 ) -> Customer:
     """Edit the profile; a new email or phone becomes an identity unless another customer has it."""
     if not actor.is_agent and actor.type != "system":
@@ -210,6 +211,14 @@ def update_customer(
         if getattr(customer, field) != value:
             changes[field] = [getattr(customer, field), value]
             setattr(customer, field, value)
+    if locale is not ...:
+        from helpdesk.i18n import LOCALES
+
+        if locale is not None and locale not in LOCALES:
+            raise Invalid("locale", f"one of {', '.join(LOCALES)} or null")
+        if locale != customer.locale:
+            changes["locale"] = [customer.locale, locale]
+            customer.locale = locale
     if attributes is not None:
         if not isinstance(attributes, dict):
             raise Invalid("attributes", "an object")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from helpdesk.errors import Invalid
 
 GROUPS = ("agent", "team", "inbox", "channel", "day")
-CHANNELS = ("chat", "email")
+CHANNELS = ("chat", "email", "phone")
 MAX_DAYS = 3660
 MAX_TZ_NAME = 64  # the longest IANA name is about 30 characters
 DEFAULT_DAYS = 30

@@ -7,7 +7,9 @@
   const typingTarget = (el) => el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
 
   // Relative times ("5 min ago"), refreshed every minute.
-  const rtf = new Intl.RelativeTimeFormat(navigator.language || "en", { numeric: "auto" });
+  // In the console's language (<html lang>: the agent's choice or the browser's), like the page.
+  const rtf = new Intl.RelativeTimeFormat(document.documentElement.lang || navigator.language || "en",
+                                          { numeric: "auto" });
   function relative() {
     const now = Date.now();
     $$("time[data-relative]").forEach((t) => {
@@ -15,7 +17,7 @@
       const abs = Math.abs(secs);
       const [value, unit] = abs < 60 ? [secs, "second"] : abs < 3600 ? [secs / 60, "minute"]
         : abs < 86400 ? [secs / 3600, "hour"] : [secs / 86400, "day"];
-      t.textContent = abs < 45 ? "just now" : rtf.format(Math.round(value), unit);
+      t.textContent = abs < 45 ? rtf.format(0, "second") : rtf.format(Math.round(value), unit);
     });
   }
   relative();

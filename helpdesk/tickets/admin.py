@@ -45,6 +45,8 @@ def inboxes_create() -> Any:
         return redirect(url_for("tickets_admin.inboxes")), 303
     if inbox.channel is Channel.chat:
         flash(f"Chat inbox {inbox.name} created. Site key: {shown}", "success")
+    elif inbox.channel is Channel.phone:
+        flash(f"Phone inbox {inbox.name} created: calls logged with New call go here.", "success")
     else:
         flash(f"Email inbox {inbox.name} created. Ingest token (shown once): {shown}", "success")
     return redirect(url_for("tickets_admin.inboxes")), 303

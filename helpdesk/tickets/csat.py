@@ -32,6 +32,7 @@ from helpdesk.accounts.services import audit, require
 from helpdesk.actors import Actor, customer_actor
 from helpdesk.db import utcnow
 from helpdesk.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from helpdesk.i18n import DEFAULT_LOCALE, N_, translations
 from helpdesk.runtime import JobContext, Runtime
 from helpdesk.tickets.csat_models import CsatSurvey
 from helpdesk.tickets.events import ConversationUpdated, CsatAnswered
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 SEND_JOB = "csat.send"
 MAX_COMMENT = 2000
 MAX_QUESTION = 300
-DEFAULT_QUESTION = "How would you rate the help you received?"
+DEFAULT_QUESTION = N_("How would you rate the help you received?")
 LINK_SALT = "helpdesk.csat.link"
 FORM_SALT = "helpdesk.csat.form"
 # A hard cap on any signed survey link; each survey also closes at its own expires_at.
@@ -304,7 +305,7 @@ def can_change(survey: CsatSurvey, now: datetime | None = None) -> bool:
 
 # -- the email ------------------------------------------------------------------------------------
 
-SCORE_LABELS = {1: "Very poor", 2: "Poor", 3: "Okay", 4: "Good", 5: "Excellent"}
+SCORE_LABELS = {1: N_("Very poor"), 2: N_("Poor"), 3: N_("Okay"), 4: N_("Good"), 5: N_("Excellent")}
 # Plain coloured numbers in the mail: mail clients drop SVG, and emoji fonts are not everywhere.
 SCORE_COLORS = {1: "#d93f3f", 2: "#ef7b5a", 3: "#e8a317", 4: "#5fb97a", 5: "#0f9d58"}
 
@@ -317,19 +318,26 @@ def score_url(survey: CsatSurvey, score: int, *, secret_key: str | None = None,
 
 def survey_email(survey: CsatSurvey, *, secret_key: str | None = None,
                  base_url: str | None = None) -> tuple[str, str, str]:
-    """(subject, text, html) of the survey mail, with one one-click link per score."""
+    """(subject, text, html) of the survey mail, with one one-click link per score, in the
+    customer's language where it is known."""
     conversation = survey.conversation
-    name = conversation.customer.name or "there"
-    subject = f"How did we do? [#{conversation.ref}]"
-    question = survey.question or DEFAULT_QUESTION
-    about = conversation.subject or "your recent conversation"
+    _ = translations(conversation.customer.locale or DEFAULT_LOCALE).gettext
+    name = conversation.customer.name
+    subject = _("How did we do?") + f" [#{conversation.ref}]"
+    question = survey.question if survey.question and survey.question != DEFAULT_QUESTION else _(DEFAULT_QUESTION)
+    about = conversation.subject or _("your recent conversation")
+    labels = {s: _(label) for s, label in SCORE_LABELS.items()}
+    greeting = _("Hi %(name)s,") % {"name": name} if name else _("Hi there,")
+    resolved = _("Your conversation with us about “%(about)s” was resolved.")
+    one_click = _("One click is enough; you can add a comment on the page that opens.")
+    days = (survey.expires_at - survey.sent_at).days
     links = {s: score_url(survey, s, secret_key=secret_key, base_url=base_url) for s in range(5, 0, -1)}
     text = "\n".join([
-        f"Hi {name},", "",
-        f"Your conversation with us about \"{about}\" was resolved. {question}", "",
-        *(f"  {s} - {SCORE_LABELS[s]}: {url}" for s, url in links.items()), "",
-        "One click is enough; you can add a comment on the page that opens.",
-        f"The links work for {(survey.expires_at - survey.sent_at).days} days.", "",
+        greeting, "",
+        f"{resolved % {'about': about}} {question}", "",
+        *(f"  {s} - {labels[s]}: {url}" for s, url in links.items()), "",
+        one_click,
+        _("The links work for %(days)d days.") % {"days": days}, "",
     ])
     e = html.escape
     buttons = "".join(
@@ -337,17 +345,17 @@ def survey_email(survey: CsatSurvey, *, secret_key: str | None = None,
         f'border:1px solid #e4e7ef;border-radius:10px;text-decoration:none;color:#1d2433;text-align:center;'
         f'font:12px system-ui,sans-serif"><span style="display:inline-block;width:34px;height:34px;'
         f'line-height:34px;border-radius:17px;background:{SCORE_COLORS[s]};color:#fff;font-size:17px;'
-        f'font-weight:700">{s}</span><br>{e(SCORE_LABELS[s])}</a></td>'
+        f'font-weight:700">{s}</span><br>{e(labels[s])}</a></td>'
         for s, url in sorted(links.items()))
     body = (
-        '<!doctype html><html><body style="margin:0;background:#f6f7fb;padding:24px 0">'
+        f'<!doctype html><html lang="{e(conversation.customer.locale or DEFAULT_LOCALE)}">'
+        '<body style="margin:0;background:#f6f7fb;padding:24px 0">'
         '<table role="presentation" align="center" style="background:#fff;border-radius:14px;padding:28px;'
         'font:15px/1.5 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#1d2433;max-width:560px">'
-        f'<tr><td><p>Hi {e(name)},</p><p>Your conversation with us about <b>{e(about)}</b> was resolved.</p>'
+        f'<tr><td><p>{e(greeting)}</p><p>{e(resolved % {"about": about})}</p>'
         f'<p style="font-size:17px;font-weight:600">{e(question)}</p>'
         f'<table role="presentation"><tr>{buttons}</tr></table>'
-        '<p style="color:#6b7489;font-size:13px">One click is enough; you can add a comment on the page '
-        'that opens.</p></td></tr></table></body></html>'
+        f'<p style="color:#6b7489;font-size:13px">{e(one_click)}</p></td></tr></table></body></html>'
     )
     return subject, text, body
 

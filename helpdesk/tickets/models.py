@@ -32,6 +32,7 @@ from helpdesk.db import Base, UTCDateTime, public_id, utcnow
 class Channel(enum.StrEnum):
     chat = "chat"
     email = "email"
+    phone = "phone"  # calls logged by agents (tickets/calls.py); nothing is sent on this channel
 
 
 class Status(enum.StrEnum):
@@ -52,6 +53,11 @@ class AuthorType(enum.StrEnum):
     customer = "customer"
     agent = "agent"
     system = "system"
+
+
+class CallDirection(enum.StrEnum):
+    inbound = "inbound"
+    outbound = "outbound"
 
 
 class Delivery(enum.StrEnum):
@@ -202,6 +208,28 @@ class Message(Base):
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
     attachments: Mapped[list[Attachment]] = relationship(back_populates="message",
                                                          cascade="all, delete-orphan")
+    call: Mapped[PhoneCall | None] = relationship(back_populates="message", cascade="all, delete-orphan",
+                                                  uselist=False)
+
+
+class PhoneCall(Base):
+    """A call an agent logged: its message in the timeline holds the notes (tickets/calls.py)."""
+
+    __tablename__ = "phone_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True, default=lambda: public_id("call"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), unique=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    direction: Mapped[CallDirection] = mapped_column(_enum(CallDirection))
+    duration_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    recording_url: Mapped[str | None] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    message: Mapped[Message] = relationship(back_populates="call")
+    agent: Mapped[Agent | None] = relationship()
 
 
 class SearchEntry(Base):

@@ -6,7 +6,7 @@ from datetime import datetime
 from email.utils import getaddresses
 from typing import Any
 
-from helpdesk.tickets.models import Attachment, Conversation, Message
+from helpdesk.tickets.models import Attachment, Conversation, Message, PhoneCall
 
 
 def iso(value: datetime | None) -> str | None:
@@ -36,6 +36,9 @@ def message_dict(message: Message, *, for_agent: bool = False) -> dict[str, Any]
         data["delivery_error"] = message.delivery_error
         if (envelope := email_envelope(message)) is not None:
             data["email"] = envelope
+        # Only a call's message loads its call row: other messages cost no extra query.
+        if (message.meta or {}).get("kind") == "call" and message.call is not None:
+            data["call"] = call_fields(message.call)
     return data
 
 
@@ -55,6 +58,20 @@ def email_envelope(message: Message) -> dict[str, Any] | None:
         return {"from": None, "to": list(rec.get("to") or []), "cc": list(rec.get("cc") or []),
                 "bcc": list(rec.get("bcc") or []), "forward": "forward" in meta}
     return None
+
+
+def call_fields(call: PhoneCall) -> dict[str, Any]:
+    return {"id": call.public_id, "direction": call.direction.value, "duration_seconds": call.duration_seconds,
+            "phone": call.phone, "recording_url": call.recording_url,
+            "agent": {"id": call.agent.public_id, "name": call.agent.name} if call.agent else None,
+            "created_at": iso(call.created_at)}
+
+
+def call_dict(call: PhoneCall) -> dict[str, Any]:
+    """POST /api/v1/calls' answer: the call, its conversation and its timeline message."""
+    return {**call_fields(call), "notes": call.message.body_text,
+            "conversation": conversation_dict(call.message.conversation, for_agent=True),
+            "message": message_dict(call.message, for_agent=True)}
 
 
 def conversation_dict(conversation: Conversation, *, for_agent: bool = False) -> dict[str, Any]:

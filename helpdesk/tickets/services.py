@@ -49,7 +49,7 @@ def hash_secret(token: str) -> str:
 def create_inbox(session: Session, actor: Actor, *, name: str, channel: Channel | str,
                  address: str | None = None, team: Team | None = None) -> tuple[Inbox, str]:
     """Create an inbox; returns it with its site key (chat) or its ingest token (email), the
-    latter shown only this once."""
+    latter shown only this once (phone: nothing)."""
     require(actor, Role.admin)
     name = (name or "").strip()
     if not name or len(name) > 120:
@@ -57,7 +57,7 @@ def create_inbox(session: Session, actor: Actor, *, name: str, channel: Channel 
     try:
         channel = Channel(channel)
     except ValueError:
-        raise Invalid("channel", "chat or email") from None
+        raise Invalid("channel", "chat, email or phone") from None
     if session.scalar(select(Inbox).filter_by(name=name)):
         raise Conflict(f"an inbox named {name!r} exists", code="inbox_exists")
     inbox = Inbox(name=name, channel=channel, team=team, settings={})
@@ -65,6 +65,8 @@ def create_inbox(session: Session, actor: Actor, *, name: str, channel: Channel 
         inbox.site_key = secrets.token_urlsafe(12)
         inbox.secret = secrets.token_hex(32)
         shown = inbox.site_key
+    elif channel is Channel.phone:
+        shown = ""  # calls are logged by agents: nothing outside writes into a phone inbox
     else:
         shown = "ing_" + secrets.token_urlsafe(32)
         inbox.ingest_token_hash = hash_secret(shown)

@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -36,7 +38,7 @@ from helpdesk.web import commit, current_actor, db_session, local_url, require_r
 
 bp = Blueprint("console", __name__)
 
-VIEWS = {"mine": "Mine", "unassigned": "Unassigned", "all": "All"}
+VIEWS = {"mine": lazy_gettext("Mine"), "unassigned": lazy_gettext("Unassigned"), "all": lazy_gettext("All")}
 
 
 @bp.get("/")
@@ -274,7 +276,7 @@ def bulk() -> Any:
     if action not in BULK_ACTIONS:
         abort(400, "unknown bulk action")
     if not ids:
-        flash("Tick at least one conversation first.", "error")
+        flash(_("Tick at least one conversation first."), "error")
         return redirect(local_url(request.referrer, url_for("console.queue")), code=303)
     actor = current_actor()
     me: Agent = current_user._get_current_object()
@@ -291,7 +293,7 @@ def bulk() -> Any:
     except DomainError as exc:
         flash(exc.message, "error")
     else:
-        flash(f"Updated {len(ids)} conversation{'s' if len(ids) != 1 else ''}.", "success")
+        flash(ngettext("Updated %(num)d conversation.", "Updated %(num)d conversations.", len(ids)), "success")
     return redirect(local_url(request.referrer, url_for("console.queue")), code=303)
 
 
@@ -335,7 +337,7 @@ def canned_save() -> Any:
         saved = canned.save_canned_reply(session, current_actor(), shortcut=form.get("shortcut", ""),
                                          title=form.get("title", ""), body=form.get("body", ""), reply=reply)
         commit()
-        flash(f"Saved /{saved.shortcut}.", "success")
+        flash(_("Saved /%(shortcut)s.", shortcut=saved.shortcut), "success")
     except DomainError as exc:
         flash(exc.message, "error")
     return redirect(url_for("console.canned_list"), code=303)
@@ -347,5 +349,5 @@ def canned_save() -> Any:
 def canned_delete(public_id: str) -> Any:
     canned.delete_canned_reply(db_session(), current_actor(), public_id)
     commit()
-    flash("Canned reply deleted.", "success")
+    flash(_("Canned reply deleted."), "success")
     return redirect(url_for("console.canned_list"), code=303)

@@ -1,4 +1,5 @@
 /* Helpdesk chat loader: <script src="https://HELPDESK/widget.js" data-site="SITE_KEY" async></script>
+ * (optional data-locale="de": en, de, fr, es, it, nl, pt or pl instead of the shopper's browser language)
  * Adds one iframe served by the helpdesk. Everything the shopper sees lives inside it, so the shop's
  * styles cannot reach it and it cannot read the shop page; this script only places and sizes it. */
 (function () {
@@ -86,7 +87,10 @@
   window.helpdesk = function () { command(arguments[0], arguments[1]); };
   queued.forEach(function (args) { command(args[0], args[1]); });
 
-  frame.src = origin + "/widget/frame?site=" + encodeURIComponent(site);
+  // data-locale="pl" picks the widget's language; without it the shopper's browser decides.
+  var locale = script.getAttribute("data-locale");
+  frame.src = origin + "/widget/frame?site=" + encodeURIComponent(site) +
+    (locale ? "&locale=" + encodeURIComponent(locale) : "");
   frame.title = "Chat";
   frame.setAttribute("allow", "clipboard-write");
   frame.setAttribute("data-helpdesk-widget", "");

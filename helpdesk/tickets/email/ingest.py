@@ -31,6 +31,7 @@ from helpdesk.actors import SYSTEM, Actor
 from helpdesk.crm import services as crm
 from helpdesk.db import Database, public_id, utcnow
 from helpdesk.errors import Invalid
+from helpdesk.i18n import supported
 from helpdesk.runtime import JobContext
 from helpdesk.tickets import services as tickets
 from helpdesk.tickets.email import display
@@ -223,6 +224,8 @@ def process(session: Session, inbound: InboundMail, settings: MailSettings,
     except Invalid:
         # Nobody can be answered at a malformed address (spam, mostly): kept, visible, not a ticket.
         return _finish(inbound, MailStatus.ignored, "ignored", "invalid_sender")
+    if customer.locale is None and (said := supported(mail.headers.get("content-language", "").split(",")[0])):
+        customer.locale = said  # survey and acknowledgement mails then speak their language
     meta = _meta(session, mail, inbound, threading.reason, threading.note, kind)
     fields = dict(body=understood.body, html=understood.html,
                   max_len=MAX_EMAIL_BODY, email_message_id=message_id, meta=meta,

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, object_session
 
 from helpdesk import events, jobs
 from helpdesk.db import utcnow
+from helpdesk.i18n import DEFAULT_LOCALE, translations
 from helpdesk.runtime import JobContext
 from helpdesk.tickets.email.delivery import RetryPolicy, retry_window_start
 from helpdesk.tickets.email.filter import loop_value
@@ -414,10 +415,11 @@ def acknowledge_job(ctx: JobContext, payload: dict[str, Any]) -> None:
         conversation = session.get(Conversation, int(payload["conversation_id"]))
         if conversation is None:
             return
+        _ = translations(conversation.customer.locale or DEFAULT_LOCALE).gettext
         text = (conversation.inbox.settings or {}).get("acknowledge_text") or (
-            f"Hello,\n\nthank you for writing to {conversation.inbox.name}. We received your message and "
-            f"will answer as soon as we can. Your reference is #{conversation.ref}; keep it in the subject "
-            "when you write about this again.\n")
+            _("Hello,\n\nthank you for writing to %(inbox)s. We received your message and will answer as soon "
+              "as we can. Your reference is #%(ref)s; keep it in the subject when you write about this again.\n")
+            % {"inbox": conversation.inbox.name, "ref": conversation.ref})
         mail = build_mail(conversation, body_text=text, author=conversation.inbox.name,
                           message_id=make_message_id(settings.secret, settings.domain, conversation.public_id,
                                                      "acknowledgement"),

@@ -74,7 +74,8 @@ class ParsedMail:
 
 NOISE_HEADERS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "return-path",
                  "x-auto-response-suppress", "list-id", "list-unsubscribe", "x-loop", "x-helpdesk-loop",
-                 "x-mailer", "x-failed-recipients", "delivered-to")
+                 "x-mailer", "x-failed-recipients", "delivered-to",
+                 "content-language")  # the language of the sender, for our automatic answers
 
 
 # -- body and attachments -----------------------------------------------------------------------

@@ -36,7 +36,7 @@ FIELDS: dict[str, Field] = {
     "subject": Field("text", TEXT_OPS, label="Subject"),
     "body": Field("text", TEXT_OPS, label="Message text"),
     "author": Field("choice", ("is", "is_not"), ("customer", "agent", "system"), "Message author"),
-    "channel": Field("choice", ("is", "is_not"), ("chat", "email"), "Channel"),
+    "channel": Field("choice", ("is", "is_not"), ("chat", "email", "phone"), "Channel"),
     "inbox": Field("text", ("is", "is_not"), label="Inbox (id or name)"),
     "customer.email": Field("text", TEXT_OPS, label="Customer email"),
     "tags": Field("tags", TEXT_OPS, label="Tags"),

@@ -1,0 +1,62 @@
+"""Flask-Babel for the console: the agent's own choice, else the browser's Accept-Language."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import Babel, get_locale, lazy_gettext
+from flask_login import current_user
+
+from helpdesk.i18n import DEFAULT_LOCALE, LOCALES, format_day, format_money, format_when, language_names, supported
+
+babel = Babel()
+
+# The words of the domain's values as the console shows them (pills, tabs, selects, reports).
+LABELS = {
+    "open": lazy_gettext("open"), "pending": lazy_gettext("pending"), "snoozed": lazy_gettext("snoozed"),
+    "resolved": lazy_gettext("resolved"), "low": lazy_gettext("low"), "normal": lazy_gettext("normal"),
+    "high": lazy_gettext("high"), "urgent": lazy_gettext("urgent"), "chat": lazy_gettext("chat"),
+    "email": lazy_gettext("email"), "phone": lazy_gettext("phone"), "inbound": lazy_gettext("incoming"),
+    "outbound": lazy_gettext("outgoing"), "agent": lazy_gettext("agent"), "manager": lazy_gettext("manager"),
+    "admin": lazy_gettext("admin"),
+}
+
+
+def label_of(value: object) -> str:
+    """The console's word for a status, priority, channel, call direction or role."""
+    key = getattr(value, "value", value)
+    return str(LABELS[key]) if isinstance(key, str) and key in LABELS else str(key)
+
+
+def select_locale() -> str:
+    """The agent's language on their profile wins; then the browser's; then English."""
+    if getattr(current_user, "is_authenticated", False) and (own := supported(getattr(current_user, "locale", None))):
+        return own
+    return request.accept_languages.best_match(LOCALES) or DEFAULT_LOCALE
+
+
+def current_locale() -> str:
+    locale = get_locale()
+    return str(locale.language) if locale is not None else DEFAULT_LOCALE
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    babel.init_app(app, locale_selector=select_locale)
+
+    def money(amount: Decimal | float | int | None, currency: str | None = None) -> str:
+        return format_money(amount, currency, current_locale())
+
+    def when(value: datetime | None, fmt: str = "medium") -> str:
+        return format_when(value, current_locale(), fmt=fmt)
+
+    def day(value: datetime | None, fmt: str = "medium") -> str:
+        return format_day(value, current_locale(), fmt)
+
+    app.jinja_env.filters.update(money=money, when=when, day=day)
+    globals_: dict[str, Any] = {"current_locale": current_locale, "language_names": language_names,
+                                "label_of": label_of}
+    app.jinja_env.globals.update(globals_)
