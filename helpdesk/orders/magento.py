@@ -228,6 +228,7 @@ class MagentoConnector(Connector):
             gateway=text(payment, "method", 64), subtotal=money(data, "subtotal"),
             shipping_total=money(data, "shipping_amount"), tax_total=money(data, "tax_amount"),
             cancelled_at=updated if status == "cancelled" else None, line_items=lines,
+            shipping_address=address_of(shipping_address(data)),
             refunds=[RefundData(external_id="total_refunded", amount=refunded)] if refunded else [],
         )
 
@@ -247,6 +248,19 @@ def shipping_address(order: Mapping[str, Any]) -> dict[str, Any] | None:
         if isinstance(address, Mapping) and address.get("entity_id"):
             return dict(address)
     return None
+
+
+def address_of(address: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A Magento order address in the keys the helpdesk stores (and the address dialog fills in)."""
+    if not address:
+        return {}
+    street = address.get("street") if isinstance(address.get("street"), list) else [address.get("street")]
+    values = {"first_name": address.get("firstname"), "last_name": address.get("lastname"),
+              "company": address.get("company"), "address1": street[0] if street else None,
+              "address2": ", ".join(str(s) for s in street[1:] if s) or None, "city": address.get("city"),
+              "province": address.get("region"), "zip": address.get("postcode"), "country": address.get("country_id"),
+              "phone": address.get("telephone")}
+    return {k: str(v)[:255] for k, v in values.items() if v not in (None, "")}
 
 
 def shipped_quantity(order: Mapping[str, Any]) -> Decimal:

@@ -17,6 +17,7 @@ from helpdesk.accounts.models import Agent
 from helpdesk.orders.bigcommerce import BigCommerceConnector
 from helpdesk.orders.magento import MagentoConnector
 from helpdesk.orders.woocommerce import WooCommerceConnector
+from tests.factories import make_conversation, make_inbox
 from tests.orders.actions_helpers import api_for, order_row, store
 from tests.orders.fakes import (
     FakeBigCommerce,
@@ -395,3 +396,25 @@ def test_magento_address_change_after_shipment_or_without_country_sends_nothing(
     action = only_action(api, mg_id)
     assert action["status"] == "failed" and "has shipments" in action["error"]
     assert mg.writes() == []
+
+
+def test_magento_order_keeps_its_shipping_address_for_the_dialog(app: Flask, mg_id: str) -> None:
+    assert order_row(app, mg_id).shipping_address == {
+        "first_name": "Eva", "last_name": "Novak", "address1": "Hauptstr. 1", "city": "Berlin", "province": "Berlin",
+        "zip": "10115", "country": "DE", "phone": "+49301234"}
+
+
+def _card(app: Flask, agent_client: FlaskClient, inbox: Any, email: str, number: str) -> str:
+    conv = make_conversation(app, inbox, email=email, body=f"About order #{number}").public_id
+    html = agent_client.get(f"/console/c/{conv}").get_data(as_text=True)
+    return html.split('id="orders"')[1]
+
+
+def test_sidebar_offers_what_each_platform_can_do(app: Flask, agent_client: FlaskClient, mg: FakeMagento,
+                                                  mg_id: str, bc: FakeBigCommerce, bc_id: str) -> None:
+    inbox = make_inbox(app)[0]
+    card = _card(app, agent_client, inbox, "eva@example.net", "000000001")
+    assert "Change address…" in card and "Resend confirmation…" in card and "Reship…" not in card
+    assert 'name="address1" value="Hauptstr. 1"' in card and 'name="country" value="DE"' in card
+    card = _card(app, agent_client, inbox, "dev@example.com", "250")
+    assert "Reship…" in card and "Change address…" in card and "Resend confirmation…" not in card
