@@ -16,6 +16,7 @@ from helpdesk.errors import DomainError
 from helpdesk.runtime import current_runtime
 from helpdesk.tickets import canned, macros, queries, services
 from helpdesk.tickets import search as searching
+from helpdesk.tickets import snooze as snoozing
 from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Message, Priority, Status, Team
 from helpdesk.tickets.sla.serialize import badge as sla_badge
 from helpdesk.tickets.sla.serialize import badges as sla_badges
@@ -166,13 +167,19 @@ SNOOZE_CHOICES = {"1h": ("1 hour", timedelta(hours=1)), "4h": ("4 hours", timede
 @bp.post("/console/c/<public_id>/status")
 @login_required
 def status(public_id: str) -> Any:
-    snooze = None
-    if choice := request.form.get("snooze_for"):
-        if choice not in SNOOZE_CHOICES:
-            abort(400, "snooze_for is not one of the offered choices")
-        snooze = utcnow() + SNOOZE_CHOICES[choice][1]
-    return _act(public_id, lambda s, c: services.set_status(s, current_actor(), c,
-                                                            request.form.get("status", ""), snooze))
+    def act(session: Any, conv: Conversation) -> None:
+        snooze = None
+        if choice := request.form.get("snooze_for"):
+            if choice not in SNOOZE_CHOICES:
+                abort(400, "snooze_for is not one of the offered choices")
+            snooze = utcnow() + SNOOZE_CHOICES[choice][1]
+        elif picked := request.form.get("snooze_until"):
+            snooze = snoozing.parse_local(picked, request.form.get("tz_offset"), utcnow())
+        services.set_status(session, current_actor(), conv, request.form.get("status", ""), snooze)
+        if conv.status is Status.snoozed and conv.snoozed_until:
+            flash(f"Snoozed until {conv.snoozed_until:%a %d %b %Y, %H:%M} UTC. Unsnooze brings it back now.",
+                  "success")
+    return _act(public_id, act)
 
 
 @bp.post("/console/c/<public_id>/assign")

@@ -130,6 +130,45 @@ def test_snooze_from_the_console_for_a_chosen_time(app: Flask, agent_client: Fla
     assert "until" in agent_client.get(url).get_data(as_text=True)
 
 
+def test_snooze_until_a_picked_time_reads_as_a_date_and_can_be_undone(app: Flask, agent_client: FlaskClient) -> None:
+    from datetime import timedelta
+
+    from helpdesk.db import utcnow
+
+    inbox, _ = make_inbox(app)
+    conv = make_conversation(app, inbox)
+    url = f"/console/c/{conv.public_id}"
+    token = csrf_token(agent_client, url)
+    page = agent_client.get(url).get_data(as_text=True)
+    assert 'type="datetime-local" name="snooze_until"' in page
+    picked = (utcnow() + timedelta(days=2)).replace(hour=9, minute=30, second=0, microsecond=0)
+    # Bad input: a clear message, nothing changed.
+    for bad in ({"snooze_until": "next tuesday"}, {"snooze_until": "2001-01-01T09:00"},
+                {"snooze_until": picked.strftime("%Y-%m-%dT%H:%M"), "tz_offset": "99999"},
+                {"snooze_until": (utcnow() + timedelta(days=800)).strftime("%Y-%m-%dT%H:%M")}):
+        got = agent_client.post(f"{url}/status", data={"csrf_token": token, "status": "snoozed", **bad},
+                                follow_redirects=True).get_data(as_text=True)
+        assert "flash-error" in got
+        with db_of(app).unit_of_work() as s:
+            assert s.get(Conversation, conv.id).status.value == "open"
+    # Berlin in winter is UTC+1: the browser sends getTimezoneOffset() = -60; 10:30 local is 09:30 UTC.
+    local = (picked + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    done = agent_client.post(f"{url}/status", data={"csrf_token": token, "status": "snoozed",
+                                                    "snooze_until": local, "tz_offset": "-60"}, follow_redirects=True)
+    html = done.get_data(as_text=True)
+    with db_of(app).unit_of_work() as s:
+        c = s.get(Conversation, conv.id)
+        assert c.status.value == "snoozed" and c.snoozed_until == picked
+    assert f"Snoozed until <time datetime=\"{picked.isoformat()}\"" in html
+    assert picked.strftime("%a %d %b %Y, %H:%M UTC") in html and "in 2 days" not in html
+    assert 'id="unsnooze"' in html
+    agent_client.post(f"{url}/status", data={"csrf_token": token, "status": "open"})
+    with db_of(app).unit_of_work() as s:
+        c = s.get(Conversation, conv.id)
+        assert c.status.value == "open" and c.snoozed_until is None
+    assert "Snoozed until" not in agent_client.get(url).get_data(as_text=True)
+
+
 def test_bulk_actions_apply_to_every_ticked_conversation(app: Flask, agent_client: FlaskClient, agent: Agent) -> None:
     inbox, _ = make_inbox(app)
     convs = [make_conversation(app, inbox, email=f"c{i}@example.com") for i in range(3)]
