@@ -65,7 +65,10 @@
   window.helpdesk = function () { command(arguments[0], arguments[1]); };
   queued.forEach(function (args) { command(args[0], args[1]); });
 
-  frame.src = origin + "/widget/frame?site=" + encodeURIComponent(site);
+  // The page and referrer go to the frame (it cannot read this page) for the agent's sidebar.
+  frame.src = origin + "/widget/frame?site=" + encodeURIComponent(site) +
+    "#page=" + encodeURIComponent(location.href.slice(0, 1000)) +
+    "&referrer=" + encodeURIComponent((document.referrer || "").slice(0, 1000));
   frame.title = "Chat";
   frame.setAttribute("allow", "clipboard-write");
   frame.setAttribute("data-helpdesk-widget", "");
