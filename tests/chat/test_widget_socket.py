@@ -340,5 +340,6 @@ def test_browser_names_from_user_agents() -> None:
                       "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0") == "Edge 131 on Windows"
     assert browser_of("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
                       "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1") == "Safari 17 on iOS"
-    assert browser_of("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0") == "Firefox 133 on Linux"
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    assert browser_of(firefox) == "Firefox 133 on Linux"
     assert browser_of(None) is None and browser_of("curl/8.5") == "curl/8.5"
