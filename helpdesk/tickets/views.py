@@ -14,7 +14,7 @@ from helpdesk.accounts.models import Agent, Role
 from helpdesk.db import utcnow
 from helpdesk.errors import DomainError
 from helpdesk.runtime import current_runtime
-from helpdesk.tickets import canned, macros, queries, services
+from helpdesk.tickets import canned, macros, queries, queue_sorts, services
 from helpdesk.tickets import search as searching
 from helpdesk.tickets import snooze as snoozing
 from helpdesk.tickets.models import CannedReply, Conversation, Inbox, Message, Priority, Status, Team
@@ -76,6 +76,8 @@ def queue() -> Any:
     snippets = searching.snippets(session, [c.id for c in page.items], searching.parse(q)) if q else {}
     inboxes = session.scalars(select(Inbox).order_by(Inbox.name)).all()
     return render_template("console/queue.html", page=page, view=view, views=VIEWS, status=status,
+                           previews=queue_sorts.previews(session, [c.id for c in page.items]),
+                           sort_labels=queue_sorts.LABELS, waited=waited,
                            statuses=[s.value for s in Status], counts=counts, view_counts=view_counts,
                            fmt_count=queries.format_count, snippets=snippets, view_status=view_status,
                            inboxes=inboxes, inbox=inbox, q=q, sort=sort,
@@ -83,6 +85,16 @@ def queue() -> Any:
 
 
 STATUS_TABS = {"any", *(s.value for s in Status)}
+
+
+def waited(since: Any) -> str:
+    """"5 min", "3 h", "2 d": how long a customer has waited, short enough for a queue row."""
+    minutes = max(0, int((utcnow() - since).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
 
 
 def current_app_page_size() -> int:

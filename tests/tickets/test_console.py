@@ -194,3 +194,44 @@ def test_bulk_with_an_unknown_conversation_changes_nothing(app: Flask, agent_cli
                                                     "ids": [conv.public_id]}).status_code == 400
     with db_of(app).unit_of_work() as s:
         assert s.get(Conversation, conv.id).status.value == "open"
+
+
+def test_queue_rows_show_the_last_message_and_waiting_time_and_sort_four_ways(
+        app: Flask, agent_client: FlaskClient, agent: Agent) -> None:
+    from datetime import timedelta
+
+    from helpdesk.actors import agent_actor, customer_actor
+    from helpdesk.db import utcnow
+
+    inbox, _ = make_inbox(app)
+    convs = [make_conversation(app, inbox, email=f"s{i}@example.com") for i in range(4)]
+    now = utcnow()
+    with db_of(app).unit_of_work() as s:
+        rows = [s.get(Conversation, c.id) for c in convs]
+        for i, c in enumerate(rows):
+            c.created_at = now - timedelta(hours=10 - i)       # 0 oldest ... 3 newest
+            c.last_activity_at = now - timedelta(hours=1 + (i * 7) % 4)  # 1, 4, 3, 2 h ago
+        services.post_message(s, customer_actor(rows[0].customer), rows[0], body="Where   is\nmy parcel?")
+        rows[0].last_activity_at = now - timedelta(hours=1)
+        s.flush()
+        services.post_message(s, agent_actor(s.get(Agent, agent.id)), rows[1], body="It left today.")
+        services.post_message(s, agent_actor(s.get(Agent, agent.id)), rows[1], body="secret", private=True)
+        rows[1].last_activity_at = now - timedelta(hours=4)
+        services.set_priority(s, SYSTEM, rows[2], "urgent")
+        services.set_priority(s, SYSTEM, rows[3], "high")
+    ids = [c.public_id for c in convs]
+    html = agent_client.get("/console?view=all").get_data(as_text=True)
+    assert "Where is my parcel?" in html and "It left today." in html and "secret" not in html
+    assert re.search(r"data-waiting[^>]*>waiting \d+ (min|h)<", html)  # the customer wrote last
+    sorted_ids = {sort: row_ids(agent_client.get(f"/console?view=all&sort={sort}").get_data(as_text=True))
+                  for sort in ("newest", "oldest", "waiting", "priority")}
+    assert sorted_ids["newest"] == ids[::-1]
+    assert sorted_ids["oldest"] == ids
+    assert sorted_ids["waiting"][0] == ids[1]          # untouched for 4 hours
+    assert sorted_ids["priority"][:2] == [ids[2], ids[3]]  # urgent, then high
+    # Paging keeps the order; a cursor of another sort is refused clearly.
+    first = agent_client.get("/console?view=all&sort=oldest&limit=2").get_data(as_text=True)
+    cursor = re.search(r"cursor=([\w-]+)", first).group(1)
+    second = agent_client.get(f"/console?view=all&sort=oldest&limit=2&cursor={cursor}").get_data(as_text=True)
+    assert row_ids(first) + row_ids(second) == ids
+    assert agent_client.get(f"/console?view=all&sort=newest&limit=2&cursor={cursor}").status_code in (400, 422)
