@@ -91,7 +91,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     if (!aside) return;
     let box = $("#live-roster");
     if (!box) {
-      aside.appendChild(el("h3", "views-sub", "Team"));
+      aside.appendChild(el("h2", "views-sub", "Team"));
       box = el("ul", "roster");
       box.id = "live-roster";
       aside.appendChild(box);

@@ -113,8 +113,25 @@
     if (thread) thread.scrollTop = thread.scrollHeight;
   }
 
+  // The help dialog takes focus when it opens (and keeps Tab inside), and gives it back on close.
   const help = $("#help");
-  const toggleHelp = (show) => { if (help) help.hidden = !show; };
+  let helpOpener = null;
+  const toggleHelp = (show) => {
+    if (!help || help.hidden === !show) return;
+    if (show) helpOpener = document.activeElement;
+    help.hidden = !show;
+    if (show) $(".help-card", help).focus();
+    else if (helpOpener && helpOpener.focus) { helpOpener.focus(); helpOpener = null; }
+  };
+  if (help) {
+    help.addEventListener("keydown", (e) => {
+      if (e.key !== "Tab") return;
+      const close = $("[data-close-help]", help);
+      e.preventDefault();  // one control inside: Tab stays on it
+      close.focus();
+    });
+    help.addEventListener("click", (e) => { if (e.target === help) toggleHelp(false); });
+  }
   $$("[data-close-help]").forEach((b) => b.addEventListener("click", () => toggleHelp(false)));
 
   let pendingG = false;

@@ -90,6 +90,8 @@ STATUS_TABS = {"any", *(s.value for s in Status)}
 def waited(since: Any) -> str:
     """"5 min", "3 h", "2 d": how long a customer has waited, short enough for a queue row."""
     minutes = max(0, int((utcnow() - since).total_seconds() // 60))
+    if minutes < 1:
+        return "<1 min"
     if minutes < 60:
         return f"{minutes} min"
     if minutes < 48 * 60:
