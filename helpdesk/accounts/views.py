@@ -12,7 +12,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
 from helpdesk.accounts import gate, invites, services, two_factor
-from helpdesk.accounts.models import Agent, AuditEntry, Role
+from helpdesk.accounts.models import Agent, Role
 from helpdesk.actors import agent_actor
 from helpdesk.errors import DomainError, Invalid
 from helpdesk.extensions import limiter, login_manager
@@ -424,5 +424,22 @@ def tokens_revoke(token_id: int) -> Any:
 @login_required
 @require_role(Role.admin)
 def audit_log() -> Any:
-    rows = db_session().scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(200)).all()
-    return render_template("admin/audit.html", entries=rows)
+    from helpdesk.accounts import audit_view
+    from helpdesk.runtime import current_runtime
+
+    db = db_session()
+    args = request.args
+    before = args.get("before", "")
+    filters = audit_view.Filters(actor=args.get("actor", ""), action=args.get("action", ""),
+                                 date_from=args.get("from", ""), date_to=args.get("to", ""),
+                                 before=int(before) if before.isdigit() else None)
+    error = None
+    try:
+        rows, next_before = audit_view.entries(db, filters)
+    except DomainError as exc:
+        error, rows, next_before = exc.message, [], None
+    return render_template("admin/audit.html", entries=rows, next_before=next_before, filters=filters,
+                           error=error, words=audit_view.words, details=audit_view.details,
+                           targets=audit_view.targets(db, rows, current_runtime().capability),
+                           actions=audit_view.actions(db),
+                           agents=db.scalars(select(Agent).order_by(Agent.name)).all()), 422 if error else 200

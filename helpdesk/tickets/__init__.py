@@ -8,13 +8,14 @@ from typing import Any
 def init_app(app: Any, runtime: Any) -> None:
     """The console, the tickets admin pages, surveys and the snooze wake-ups. The email channel
     (tickets/email) is a room of its own above this one, wired right after it."""
-    from helpdesk.tickets import admin, assignment, csat, csat_views, rules, sla, snooze, views
+    from helpdesk.tickets import admin, assignment, audit_targets, csat, csat_views, rules, sla, snooze, views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(csat_views.bp)
     csat.init_app(app, runtime)
     snooze.init_app(runtime)
+    audit_targets.init_app(runtime)
     assignment.init_app(runtime)
     rules.init_app(app, runtime)
     sla.init_app(app, runtime)
