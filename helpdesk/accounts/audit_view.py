@@ -17,7 +17,8 @@ from helpdesk.accounts.models import Agent, AuditEntry
 from helpdesk.errors import Invalid
 
 PAGE = 50
-VERBS = {"create": "created", "update": "updated", "delete": "deleted", "save": "saved", "token": "new ingest token for",
+VERBS = {"create": "created", "update": "updated", "delete": "deleted", "save": "saved",
+         "token": "new ingest token for",
          "invite": "invited", "unlock": "unlocked", "retry": "retried", "erase": "erased (GDPR)",
          "revoke": "revoked", "pull": "pulled from", "reset_link": "made a password reset link for",
          "password_set": "set their password:", "password": "changed their password:",
