@@ -430,6 +430,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     const after = Array.from(thread.querySelectorAll("[data-seq]")).find((n) => parseInt(n.dataset.seq, 10) > m.seq);
     const nearBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 120;
     thread.insertBefore(li, after || null);
+    if (m.delivery === "failed") showFailure(li, m.delivery_error || "");  // the reason in the page, not a tooltip
     if (nearBottom || (me && m.author.name === me.name)) thread.scrollTop = thread.scrollHeight;
     if (m.author.type === "customer") hideTyping();
   }
