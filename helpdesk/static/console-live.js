@@ -278,7 +278,9 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
   function placeRow(c, isNew) {
     if (!queue && !$(".queue")) return;
     const existing = document.querySelector(`#rows .row[data-conversation="${CSS.escape(c.id)}"]`);
-    if (params.get("q") || params.get("cursor")) { return; }  // search results and older pages stay put
+    // Search results, later pages and other orders than latest activity stay put (a live row
+    // would land at the top, out of its sorted place).
+    if (params.get("q") || params.get("cursor") || (params.get("sort") || "activity") !== "activity") { return; }
     if (!matchesQueue(c)) { if (existing) existing.remove(); return; }
     const row = buildRow(c);
     if (existing && existing.classList.contains("live-new")) row.classList.add("fresh", "live-new");
