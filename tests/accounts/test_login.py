@@ -116,7 +116,9 @@ def test_admin_creates_inboxes_and_teams(admin_client: FlaskClient, app: Flask, 
     admin_client.post("/admin/inboxes", data={"csrf_token": token, "name": "Chat", "channel": "chat"})
     page = admin_client.post("/admin/inboxes", data={"csrf_token": token, "name": "Mail", "channel": "email",
                                                      "address": "help@shop.example"}, follow_redirects=True)
-    assert "Ingest token (shown once)" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert "Ingest token of Mail" in html and 'data-copy="#shown-secret"' in html  # once, with a copy button
+    assert "Ingest token of Mail" not in admin_client.get("/admin/inboxes").get_data(as_text=True)
     with db_of(app).unit_of_work() as s:
         team = s.scalar(select(Team).filter_by(name="Returns"))
         assert [m.email for m in team.members] == [agent.email]
