@@ -37,6 +37,9 @@ def server(app: Flask, database_url: str, tmp_path: Path) -> Iterator[LiveServer
 
 def serious(page: Any) -> list[str]:
     """axe-core's serious and critical violations of the page, as readable lines."""
+    # A panel still fading in has its text at part opacity: axe would measure a contrast nobody sees.
+    page.evaluate("""() => Promise.all(document.getAnimations()
+        .filter(a => a.effect && a.effect.getComputedTiming().endTime !== Infinity).map(a => a.finished))""")
     page.add_script_tag(content=AXE)
     result = page.evaluate("""async () => {
         const r = await axe.run(document, {resultTypes: ['violations']});
