@@ -116,6 +116,9 @@ def worker(once: bool) -> None:
             return
         click.echo(f"job worker {w.name} polling every {app.config['WORKER_POLL_SECONDS']} s")
         sys.stdout.flush()
+        from helpdesk.server import freeze_startup_heap
+
+        freeze_startup_heap()  # a full collection inside a job's transaction held the write lock
         run_until_terminated(w, db_of(app), float(app.config["WORKER_POLL_SECONDS"]),
                              float(app.config["DRAIN_SECONDS"]))
 
