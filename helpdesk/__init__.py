@@ -37,6 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from helpdesk import logs
 
     logs.install()
+    logs.quiet(bool(app.config["ACCESS_LOG"]))
 
     dispatcher = Dispatcher()
     database = Database(app.config["DATABASE_URL"], dispatcher,
@@ -138,6 +139,12 @@ def _init_operations(app: Flask) -> None:
 
     health.init_app(app)
     limits.init_app(app)
+
+    def favicon() -> Any:
+        # Browsers ask for /favicon.ico on every page that names no icon (the widget's host pages too).
+        return app.send_static_file("favicon.svg")
+
+    app.add_url_rule("/favicon.ico", "favicon", favicon)
 
 
 def db_of(app: Flask) -> Database:

@@ -63,24 +63,38 @@ def run(host: str, port: int, no_worker: bool) -> None:
 @click.option("--no-worker", is_flag=True, help="Serve only; run `helpdesk worker` separately.")
 def demo(host: str, port: int, no_worker: bool) -> None:
     """Serve a fresh demo database with sample data, a demo shop page and demo logins."""
+    from helpdesk import demo_mail
     from helpdesk.demo import seed
 
+    # Before anything is touched: a demo already running on this port keeps its database.
+    if not demo_mail.port_free(host, port):
+        _fail(f"port {port} on {host} is in use (is a demo already running?); "
+              f"stop it or pick another with --port")
     instance = settings.instance_path()
     demo_db = instance / "demo.sqlite"
     instance.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{demo_db}{suffix}").unlink(missing_ok=True)
     base = f"http://{host}:{port}"
+    mail_line = "  Email         : outgoing via HELPDESK_SMTP_URL"
+    if not os.environ.get("HELPDESK_SMTP_URL"):
+        maildir = instance / "demo-mail"
+        smtp_url, _sink = demo_mail.start_sink(maildir)
+        os.environ["HELPDESK_SMTP_URL"] = smtp_url  # the worker child reads it from the environment
+        mail_line = f"  Email         : replies go to a local test mailbox, {maildir} (nothing is sent out)"
     app = _app(SOCKETIO_ASYNC_MODE="gevent", DATABASE_URL=f"sqlite:///{demo_db}", DEMO=True, BASE_URL=base)
     seed(app)
     serve(app, host, port, [
+        "",
         "Helpdesk demo is running.",
         f"  Agent console : {base}/console   (agent@example.com / demo)",
         f"  Manager       : {base}/console   (manager@example.com / demo)",
         f"  Admin         : {base}/admin/agents   (admin@example.com / demo)",
         f"  Demo shop     : {base}/demo/shop   (chat widget, site key 'demo')",
         f"  REST API      : {base}/api/v1/openapi.json",
+        mail_line,
         "Press Ctrl+C to stop.",
+        "",
     ], with_worker=not no_worker)
 
 

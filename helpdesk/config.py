@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "WTF_CSRF_TIME_LIMIT": None,  # tokens live as long as the login session
     "DEMO": False,
+    "ACCESS_LOG": False,  # one INFO line per HTTP request (off: the terminal shows what matters)
     "PROXY_FIX_HOPS": 0,  # reverse proxies in front that set X-Forwarded-For/-Proto/-Host (0: none)
     # Email channel (helpdesk/tickets/email)
     "EMAIL_DOMAIN": None,  # Message-ID domain; None: the host of BASE_URL
@@ -131,7 +132,7 @@ DEFAULTS: dict[str, Any] = {
 # Settings whose value is a number or flag when it arrives as an environment string.
 _BOOL = {"RUN_MIGRATIONS", "DEMO", "SESSION_COOKIE_SECURE", "CRM_CREATE_CONTACTS",
          "REMEMBER_COOKIE_SECURE", "CHAT_RATE_LIMITS", "CRM_ERASE", "IMAP_ALLOW_LOOPBACK",
-         "WEBHOOK_ALLOW_PRIVATE"}
+         "WEBHOOK_ALLOW_PRIVATE", "ACCESS_LOG"}
 _INT = {"PROXY_FIX_HOPS", "WORKER_NICE", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_BODY_CHARS", "MAX_UPLOAD_BYTES",
         "EMAIL_MAX_BYTES", "EMAIL_AUTO_REPLY_CAP", "EMAIL_AUTO_REPLY_WINDOW_SECONDS", "IMAP_POLL_SECONDS",
         "CRM_PULL_INTERVAL", "MAGENTO_PULL_SECONDS", "CHAT_MAX_ATTACHMENT_BYTES", "CHAT_FLOOD_BURST",

@@ -29,6 +29,19 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+# Chatty at INFO and of no use to someone reading the terminal: Alembic's plugin and migration lines
+# on every start, and one access line per request. They bury the banner with the URLs and logins.
+QUIET_LOGGERS = ("alembic",)
+
+
+def quiet(access_log: bool) -> None:
+    """Alembic at WARNING always; the access loggers at WARNING unless HELPDESK_ACCESS_LOG is on."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in ACCESS_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if access_log else logging.WARNING)
+
+
 def install() -> None:
     """On the access loggers and every root handler; idempotent (create_app runs per test app)."""
     targets: list[logging.Filterer] = [logging.getLogger(name) for name in ACCESS_LOGGERS]

@@ -45,6 +45,10 @@ def _child_setup(nice: int) -> None:
     # from the process that holds the sockets, so the worker runs at a lower priority.
     if nice > 0:
         os.nice(nice)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
     # Linux: the kernel sends the child SIGTERM when the web process dies, even by kill -9, so a
     # worker never outlives the server it belongs to.
     try:

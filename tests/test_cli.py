@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,5 +97,36 @@ def test_demo_prints_urls_and_logins_and_serves_demo_data(tmp_path: Path) -> Non
         queue = s.get(f"{server.url}/console?view=all", timeout=10)
         assert "Where is my order #1001?" in queue.text
         assert requests.get(f"{server.url}/demo/shop", timeout=10).status_code == 200
+        favicon = requests.get(f"{server.url}/favicon.ico", timeout=10)
+        assert favicon.status_code == 200 and favicon.headers["Content-Type"].startswith("image/svg+xml")
+        # An email reply in the demo is really handed over by SMTP, to the local test mailbox.
+        href = re.search(r'href="(/console/c/[^"]+)">Bruno Costa', queue.text)
+        assert href, "the email conversation's row"
+        page = s.get(server.url + href.group(1), timeout=10).text
+        csrf = page.split('name="csrf_token" value="')[1].split('"')[0]
+        s.post(server.url + href.group(1) + "/reply", data={"csrf_token": csrf, "body": "Label attached."},
+               timeout=10)
+        new_mail = tmp_path / "instance" / "demo-mail" / "new"
+        wait_until(lambda: new_mail.is_dir() and any(new_mail.iterdir()), timeout=20, message="the mail in the sink")
+        wait_until(lambda: 'd-sent' in s.get(server.url + href.group(1), timeout=10).text, timeout=10,
+                   message="the reply shown as sent")
+        assert "d-failed" not in s.get(server.url + href.group(1), timeout=10).text
+        # The banner is not buried: no Alembic lines, no line per request.
+        out = server.output()
+        assert "alembic" not in out and "GET /login" not in out and "demo-mail" in out
+
+        # A second demo on the same port fails clearly, before it touches the running one's database.
+        demo_db = tmp_path / "instance" / "demo.sqlite"
+        before = demo_db.stat().st_mtime_ns, demo_db.stat().st_size
+        port = server.url.rsplit(":", 1)[1]
+        env = {**os.environ, "HELPDESK_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT),
+               "HELPDESK_DATABASE_URL": ""}
+        second = subprocess.run([sys.executable, "-m", "helpdesk", "demo", "--port", port], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2
+        assert f"port {port}" in second.stderr and "in use" in second.stderr and "Traceback" not in second.stderr
+        assert "Helpdesk demo is running" not in second.stdout
+        assert (demo_db.stat().st_mtime_ns, demo_db.stat().st_size) == before
+        assert "Where is my order #1001?" in s.get(f"{server.url}/console?view=all", timeout=10).text
     finally:
         stop_live_server(server)

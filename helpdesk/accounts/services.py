@@ -183,6 +183,9 @@ def authenticate(session: Session, email: str, password: str, *, count_failure: 
     nor whether the account exists or is locked. A locked account is refused without looking
     at the password (the caller commits, so that failures are counted)."""
     agent = session.scalar(select(Agent).filter_by(email=(email or "").strip().lower()))
+    # A password check is ~70 ms of CPU: not while the transaction holds SQLite's write lock
+    # (every other writer, an agent's chat message too, would wait for it). The agent stays loaded.
+    session.commit()
     if agent is None:
         check_password_hash(_DUMMY_HASH, password or "")  # same work as a real check
         return None

@@ -7,14 +7,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from helpdesk.accounts import gate, services, two_factor
-from helpdesk.accounts.models import Agent, AuditEntry, Role
+from helpdesk.accounts import gate, invites, services, two_factor
+from helpdesk.accounts.models import Agent, Role
 from helpdesk.actors import agent_actor
 from helpdesk.errors import DomainError, Invalid
 from helpdesk.extensions import limiter, login_manager
@@ -151,6 +151,7 @@ def agents() -> Any:
     db = db_session()
     rows = db.scalars(select(Agent).order_by(Agent.active.desc(), Agent.name)).all()
     return render_template("admin/agents.html", agents=rows, all_roles=list(Role),
+                           shown=session.pop("shown_secret", None),
                            two_factor_roles=services.roles_requiring_two_factor(db),
                            locked={a.id for a in rows if services.is_locked(a)})
 
@@ -170,6 +171,74 @@ def agents_create() -> Any:
         return redirect(url_for("accounts.agents")), 303
     flash(_("Agent %(email)s created.", email=agent.email), "success")
     return redirect(url_for("accounts.agents")), 303
+
+
+def _show_link(agent: Agent, what: str) -> None:
+    link = current_app.config["BASE_URL"].rstrip("/") + url_for(
+        "accounts.set_password", token=invites.link_token(current_app.secret_key, agent))
+    session["shown_secret"] = {
+        "label": f"{what} for {agent.name} ({agent.email})", "value": link,
+        "note": f"Send it to them yourself (chat, email). It works once, for {invites.LINK_DAYS} days."}
+
+
+@bp.post("/admin/agents/invite")
+@login_required
+@require_role(Role.admin)
+def agents_invite() -> Any:
+    form = request.form
+    try:
+        agent = invites.invite(db_session(), current_actor(), email=form.get("email", ""),
+                               name=form.get("name", ""), role=form.get("role", "agent"))
+        commit()
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("accounts.agents")), 303
+    _show_link(agent, "Invitation link")
+    flash(f"Agent {agent.email} invited: they choose their password with the link below.", "success")
+    return redirect(url_for("accounts.agents")), 303
+
+
+@bp.post("/admin/agents/<public_id>/reset-link")
+@login_required
+@require_role(Role.admin)
+def agents_reset_link(public_id: str) -> Any:
+    agent = services.get_agent(db_session(), public_id)
+    if not agent.active:
+        flash(f"{agent.email} is disabled: enable the account first.", "error")
+        return redirect(url_for("accounts.agents")), 303
+    invites.reset_link_made(db_session(), current_actor(), agent)
+    commit()
+    _show_link(agent, "Password reset link")
+    return redirect(url_for("accounts.agents")), 303
+
+
+@bp.get("/set-password/<token>")
+def set_password(token: str) -> Any:
+    try:
+        agent = invites.agent_for(db_session(), current_app.secret_key, token)
+    except DomainError as exc:
+        return render_template("set_password.html", error=exc.message, agent=None), 410
+    return render_template("set_password.html", agent=agent, error=None)
+
+
+@bp.post("/set-password/<token>")
+@limiter.limit("10 per minute")
+def set_password_post(token: str) -> Any:
+    db = db_session()
+    try:
+        agent = invites.agent_for(db, current_app.secret_key, token)
+    except DomainError as exc:
+        return render_template("set_password.html", error=exc.message, agent=None), 410
+    password = request.form.get("password", "")
+    try:
+        if password != request.form.get("confirm", ""):
+            raise Invalid("confirm", "the two passwords differ")
+        invites.set_password(db, agent, password)
+        commit()
+    except DomainError as exc:
+        db.rollback()
+        return render_template("set_password.html", agent=agent, error=exc.message), 422
+    return render_template("set_password.html", agent=agent, error=None, done=True)
 
 
 @bp.post("/admin/agents/<public_id>")
@@ -362,5 +431,22 @@ def tokens_revoke(token_id: int) -> Any:
 @login_required
 @require_role(Role.admin)
 def audit_log() -> Any:
-    rows = db_session().scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(200)).all()
-    return render_template("admin/audit.html", entries=rows)
+    from helpdesk.accounts import audit_view
+    from helpdesk.runtime import current_runtime
+
+    db = db_session()
+    args = request.args
+    before = args.get("before", "")
+    filters = audit_view.Filters(actor=args.get("actor", ""), action=args.get("action", ""),
+                                 date_from=args.get("from", ""), date_to=args.get("to", ""),
+                                 before=int(before) if before.isdigit() else None)
+    error = None
+    try:
+        rows, next_before = audit_view.entries(db, filters)
+    except DomainError as exc:
+        error, rows, next_before = exc.message, [], None
+    return render_template("admin/audit.html", entries=rows, next_before=next_before, filters=filters,
+                           error=error, words=audit_view.words, details=audit_view.details,
+                           targets=audit_view.targets(db, rows, current_runtime().capability),
+                           actions=audit_view.actions(db),
+                           agents=db.scalars(select(Agent).order_by(Agent.name)).all()), 422 if error else 200

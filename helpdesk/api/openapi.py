@@ -118,9 +118,11 @@ PATHS: dict[str, Any] = {
             {"name": "assignee", "in": "query", "schema": {"type": "string"},
              "description": "agent id or email, or `none` for unassigned"},
             {"name": "customer", "in": "query", "schema": {"type": "string"}},
-            {"name": "sort", "in": "query", "schema": {"enum": ["activity", "due"]},
+            {"name": "sort", "in": "query",
+             "schema": {"enum": ["activity", "due", "newest", "oldest", "waiting", "priority"]},
              "description": "activity (default): most recent first; due: earliest unmet SLA due time first, "
-                            "conversations without one last"},
+                            "conversations without one last; newest / oldest: by creation; waiting: least "
+                            "recent activity first; priority: urgent first, then most recent"},
             {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 500},
              "description": "full-text search over subject, message text, customer name and email, "
                             "#REF and linked order numbers: words (prefix match), \"quoted phrases\", "

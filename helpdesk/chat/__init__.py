@@ -36,6 +36,9 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     # An agent's chat answer is mailed only to a shopper who is not on the widget right now:
     # the email room asks through this capability.
     runtime.provide("chat.shopper_online", online.shopper_online(runtime))
+    from helpdesk.chat import context
+
+    runtime.panels.add("conversation.sidebar", "visitor", context.sidebar_data, "chat/_visitor_panel.html")
     from helpdesk.accounts.events import AgentAccessChanged
     from helpdesk.chat import alerts, sockets
 

@@ -35,6 +35,11 @@ class ChatVisitor(Base):
     # Set while a browser of this visitor is on /widget, refreshed by the web process, cleared on
     # its last disconnect: the job worker (another process) reads presence here (chat/online.py).
     connected_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the shopper is, as of their latest connect: the shop page, how they got to it, and
+    # their browser. Shown to agents beside the chat; erased with the customer.
+    page_url: Mapped[str | None] = mapped_column(String(1000))
+    referrer: Mapped[str | None] = mapped_column(String(1000))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
 
     inbox: Mapped[Inbox] = relationship()
     customer: Mapped[Customer | None] = relationship()

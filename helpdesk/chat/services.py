@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 from helpdesk.actors import Actor
 from helpdesk.chat import assignment, attachments, visitors
 from helpdesk.chat.models import ChatVisitor
-from helpdesk.db import MAX_INT
+from helpdesk.db import MAX_INT, utcnow
 from helpdesk.errors import Invalid
 from helpdesk.tickets import replies
 from helpdesk.tickets import services as tickets
@@ -19,6 +20,24 @@ from helpdesk.tickets.models import Conversation, Message
 
 SUBJECT_CHARS = 80
 MAX_HISTORY = 500
+# A shopper writing again this soon after their chat was resolved (often right after rating it)
+# continues that conversation, which reopens; later, a new conversation starts.
+FOLLOW_UP = timedelta(days=7)
+
+
+def continues(conversation: Conversation | None, now: datetime) -> bool:
+    """Does the shopper's next message go into this conversation?"""
+    if conversation is None:
+        return False
+    if conversation.status.value != "resolved":
+        return True
+    return conversation.resolved_at is not None and now - conversation.resolved_at <= FOLLOW_UP
+
+
+def prechat_missing(visitor: ChatVisitor) -> bool:
+    """The inbox asks for name and email before a chat starts, and this shopper gave none."""
+    required = bool((visitor.inbox.settings or {}).get("prechat"))
+    return required and not (visitor.customer is not None and visitor.customer.email)
 
 
 def visitor_send(session: Session, visitor: ChatVisitor, data: Any, *, online_agent_ids: Collection[int] = (),
@@ -45,6 +64,9 @@ def visitor_send(session: Session, visitor: ChatVisitor, data: Any, *, online_ag
     else:
         conversation = _going_conversation(session, visitor, client_msg_id)
     if conversation is None:
+        if prechat_missing(visitor):
+            # The form in the widget is not a suggestion: typing past it starts nothing.
+            raise Invalid("contact", "this chat asks for your name and email first", code="prechat_required")
         conversation = tickets.create_conversation(
             session, actor, inbox=visitor.inbox, customer=visitors.owner_of(session, visitor),
             subject=" ".join(body.split())[:SUBJECT_CHARS] or (files[0].filename if files else ""))
@@ -62,7 +84,7 @@ def _going_conversation(session: Session, visitor: ChatVisitor, client_msg_id: s
                                                        client_msg_id=client_msg_id)):
             return conversation
     current = visitors.current_conversation(session, visitor)
-    return current if current is not None and current.status.value != "resolved" else None
+    return current if continues(current, utcnow()) else None
 
 
 def history(session: Session, conversation: Conversation, after_seq: Any, *,

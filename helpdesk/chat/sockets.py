@@ -22,7 +22,7 @@ from helpdesk.accounts import gate
 from helpdesk.accounts.events import AgentAccessChanged
 from helpdesk.accounts.models import Agent
 from helpdesk.actors import agent_actor
-from helpdesk.chat import assignment, guards, services, visitors
+from helpdesk.chat import assignment, context, guards, services, visitors
 from helpdesk.chat import settings as settings_room
 from helpdesk.chat.attachments import widget_message
 from helpdesk.chat.models import ChatVisitor
@@ -149,6 +149,7 @@ def widget_connect(auth: Any = None) -> None:
             inbox = visitors.inbox_for_site(session, auth.get("site"))
             started = visitors.start(session, inbox, auth.get("token"), auth.get("identity"))
             visitor = started.visitor
+            context.note(visitor, auth.get("page"), auth.get("referrer"), request.headers.get("User-Agent"))
             visitor.connected_until = utcnow() + timedelta(seconds=CONNECTED_FOR_SECONDS)
             customer = visitor.customer
             current = visitors.current_conversation(session, visitor)
@@ -162,10 +163,12 @@ def widget_connect(auth: Any = None) -> None:
                 "online": online_for_inbox(inbox, online_ids),
                 "inbox": {"name": inbox.name, "prechat": bool((inbox.settings or {}).get("prechat")),
                           "consent": settings_room.consent_box(inbox)},
+                # False: the shown conversation is closed for good, the next message starts another.
+                "continues": services.continues(current, utcnow()),
             }
             conn = VisitorConn(visitor.id, inbox.id, customer.display_name if customer else "Visitor",
                                {c.public_id for c in mine}, visitor.customer_id, inbox.site_key or "",
-                               current.public_id if current and current.status.value != "resolved" else None)
+                               current.public_id if services.continues(current, utcnow()) else None)
     except DomainError as exc:
         raise _refuse(exc) from None
     _state().visitors[request.sid] = conn

@@ -32,3 +32,15 @@ def init_app(app: Any, runtime: Any) -> None:
     app.register_blueprint(webhooks.bp)
     csrf.exempt(webhooks.bp)  # signed by HubSpot, no cookies
     sync.init_app(runtime)
+    runtime.provide("audit.target.customer", _audit_customers)
+
+
+def _audit_customers(session: Any, ids: list[str]) -> dict[str, tuple[str, str | None]]:
+    """Customers named in the audit log; an erased one keeps no name (that is the point)."""
+    from flask import url_for
+    from sqlalchemy import select
+
+    from helpdesk.crm.models import Customer
+
+    return {c.public_id: (f"customer {c.display_name}", url_for("customers.customer_page", public_id=c.public_id))
+            for c in session.scalars(select(Customer).where(Customer.public_id.in_(ids)))}

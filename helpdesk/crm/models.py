@@ -48,7 +48,8 @@ class Customer(Base):
 
     @property
     def display_name(self) -> str:
-        return self.name or self.email or self.phone or "Visitor"
+        # An anonymous chat shopper: "Visitor 7QK2" from their record's id, so two are told apart.
+        return self.name or self.email or self.phone or f"Visitor {(self.public_id or '')[-4:].upper()}".strip()
 
 
 class Identity(Base):

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+import requests
+
 from helpdesk.orders.connector import (
     ActionRequest,
     ActionResult,
@@ -63,7 +65,8 @@ def order_id_of_webhook(payload: Any) -> str:
 class BigCommerceConnector(Connector):
     platform = "bigcommerce"
 
-    ACTIONS = ("refund", "cancel", "update_address")
+    # No resend_confirmation: neither V2 nor V3 has a call that sends an order's email again.
+    ACTIONS = ("refund", "cancel", "reship", "update_address")
 
     def __init__(self, store_hash: str, access_token: str, api_url: str | None = None) -> None:
         super().__init__(store_hash)
@@ -75,7 +78,7 @@ class BigCommerceConnector(Connector):
     def from_credentials(cls, credentials: Mapping[str, Any]) -> BigCommerceConnector:
         return cls(credentials["store_hash"], credentials.get("access_token") or "", credentials.get("api_url"))
 
-    # --- order actions: V3 payment actions, V2 status -------------------------------------------
+    # --- order actions: V3 payment actions, V2 status, V2 orders for replacements ---------------
 
     def _refund_items(self, request: ActionRequest) -> list[dict[str, Any]]:
         order_id = int(request.order_id) if request.order_id.isdigit() else request.order_id
@@ -128,6 +131,48 @@ class BigCommerceConnector(Connector):
         }.items() if v}
         self._send("PUT", f"{self.api_url}/orders/{request.order_id}/shipping_addresses/{target}", body)
         return ActionResult("Shipping address updated")
+
+    def reship(self, request: ActionRequest) -> ActionResult:
+        """A new V2 order of the same catalogue products (and options) at 0.00, shipped free to the
+        original's shipping address, then a staff note on the original naming it."""
+        order = obj(self._get(f"{self.api_url}/orders/{request.order_id}").json(), "order")
+        found = self._get(f"{self.api_url}/orders/{request.order_id}/products")
+        originals = found.json() if found.content else []
+        found = self._get(f"{self.api_url}/orders/{request.order_id}/shipping_addresses")
+        destinations = found.json() if found.content else []
+        if not isinstance(originals, list) or not isinstance(destinations, list):
+            raise PayloadError("products", "must be a list")
+        wanted = {li.external_id: li.quantity for li in request.lines}
+        products = []
+        for p in originals:
+            p = obj(p, "products[]")
+            quantity = wanted.get(str(p.get("id")), 0) if wanted else integer(p, "quantity", 1)
+            if quantity > 0:
+                products.append(_replacement_line(p, quantity))
+        if not products:
+            raise PlatformError("bigcommerce: none of the chosen products is on the order")
+        billing = obj(order.get("billing_address") or {}, "billing_address")
+        body: dict[str, Any] = {
+            "customer_id": order.get("customer_id") or 0, "billing_address": _address_fields(billing),
+            "products": products, "shipping_cost_inc_tax": 0, "shipping_cost_ex_tax": 0,
+            "status_id": 11 if request.complete else 1,  # Awaiting Fulfillment, or Pending for a look first
+            "staff_notes": f"Replacement for order #{request.order_id}" + (f": {request.reason}" if request.reason
+                                                                           else ""),
+        }
+        if destinations:
+            body["shipping_addresses"] = [_address_fields(obj(destinations[0], "shipping_addresses[]"))]
+        made = obj(self._send("POST", f"{self.api_url}/orders", body).json(), "order")
+        made_id = ident(made, "id")
+        summary = f"Replacement order #{made_id} created at zero price"
+        notes = (text(order, "staff_notes", 60000) or "").rstrip()
+        note = f"Replacement order #{made_id} created" + (f": {request.reason}" if request.reason else "")
+        try:  # PUT replaces staff_notes: keep what the staff wrote there
+            self._send("PUT", f"{self.api_url}/orders/{request.order_id}",
+                       {"staff_notes": f"{notes}\n{note}" if notes else note})
+        except (PlatformRateLimited, PlatformError, requests.RequestException) as exc:
+            # The replacement exists: failing (or retrying) now would make a second one.
+            summary += f" (the note on #{request.order_id} was not saved: {exc})"
+        return ActionResult(summary, made_id, data={"order_id": made_id})
 
     def cancel(self, request: ActionRequest) -> ActionResult:
         refunded = None
@@ -219,6 +264,32 @@ class BigCommerceConnector(Connector):
                                tracking_number=number,
                                tracking_url=tracking_link(carrier, number, text(data, "tracking_link", 1000)),
                                shipped_at=when(data, "date_created"))
+
+
+# The writable fields of a V2 order address (a read adds id, order_id, items_total, ...).
+ADDRESS_FIELDS = ("first_name", "last_name", "company", "street_1", "street_2", "city", "state", "zip", "country",
+                  "country_iso2", "phone", "email")
+
+
+def _address_fields(address: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: address[k] for k in ADDRESS_FIELDS if address.get(k) not in (None, "")}
+
+
+def _replacement_line(product: Mapping[str, Any], quantity: int) -> dict[str, Any]:
+    """One product of a replacement order: the catalogue product with the options the shopper chose
+    (a read's `product_option_id` and `value` are a write's `id` and `value`), or, for a custom
+    product (product_id 0), its name; at 0.00 both with and without tax, as BigCommerce asks for both."""
+    line: dict[str, Any] = {"quantity": quantity, "price_inc_tax": 0, "price_ex_tax": 0}
+    if product.get("product_id"):
+        line["product_id"] = product["product_id"]
+        options = [obj(o, "product_options[]") for o in product.get("product_options") or []]
+        if options:
+            line["product_options"] = [{"id": o.get("product_option_id"), "value": o.get("value")} for o in options]
+    else:
+        line["name"] = text(product, "name") or "Item"
+        if product.get("sku"):
+            line["sku"] = product["sku"]
+    return line
 
 
 # BigCommerce's body names only the changed order (scope, data.id, hash): a few hundred bytes.

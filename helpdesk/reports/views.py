@@ -28,6 +28,7 @@ from helpdesk.reports.params import ReportQuery, read_query
 from helpdesk.reports.ranges import Filters, parse_period, timezone
 from helpdesk.reports.sla import GROUPS as SLA_GROUPS
 from helpdesk.reports.sla import sla_met
+from helpdesk.reports.trend import csat_trend
 from helpdesk.tickets import csat
 from helpdesk.tickets.models import Inbox, Team
 from helpdesk.web import commit, current_actor, database, db_session, require_role
@@ -88,6 +89,7 @@ def dashboard() -> Any:
         "resolved": [g["conversations_resolved"] for g in daily["groups"]],
         "csat": [None if g["csat"] is None else round(g["csat"] * 100, 1) for g in daily["groups"]],
         "scores": [daily["totals"]["score_distribution"][str(s)] for s in range(1, 6)],
+        **csat_trend(daily["groups"]),
     }
     deflected = deflection(session, query.period)
     data["deflection"] = {"without": [d["handled_without_agent"] for d in deflected["days"]],

@@ -91,7 +91,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     if (!aside) return;
     let box = $("#live-roster");
     if (!box) {
-      aside.appendChild(el("h3", "views-sub", "Team"));
+      aside.appendChild(el("h2", "views-sub", "Team"));
       box = el("ul", "roster");
       box.id = "live-roster";
       aside.appendChild(box);
@@ -278,7 +278,9 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
   function placeRow(c, isNew) {
     if (!queue && !$(".queue")) return;
     const existing = document.querySelector(`#rows .row[data-conversation="${CSS.escape(c.id)}"]`);
-    if (params.get("q") || params.get("cursor")) { return; }  // search results and older pages stay put
+    // Search results, later pages and other orders than latest activity stay put (a live row
+    // would land at the top, out of its sorted place).
+    if (params.get("q") || params.get("cursor") || (params.get("sort") || "activity") !== "activity") { return; }
     if (!matchesQueue(c)) { if (existing) existing.remove(); return; }
     const row = buildRow(c);
     if (existing && existing.classList.contains("live-new")) row.classList.add("fresh", "live-new");
@@ -426,6 +428,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     const nearBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 120;
     thread.insertBefore(li, after || null);
     if (earlyDelivery.has(m.seq)) { const u = earlyDelivery.get(m.seq); earlyDelivery.delete(m.seq); updateDelivery(u); }
+    if (m.delivery === "failed") showFailure(li, m.delivery_error || "");  // the reason in the page, not a tooltip
     if (nearBottom || (me && m.author.name === me.name)) thread.scrollTop = thread.scrollHeight;
     if (m.author.type === "customer") hideTyping();
     // Rooms that draw a message richer than text (a self-service request's card) hook in here.

@@ -23,6 +23,18 @@
   relative();
   setInterval(relative, 60000);
 
+  // Absolute times in the agent's own zone ("Snoozed until Thu 3 Dec, 09:00").
+  const local = new Intl.DateTimeFormat(navigator.language || "en", { weekday: "short", day: "numeric",
+    month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
+  $$("time[data-local]").forEach((t) => { t.textContent = local.format(new Date(t.getAttribute("datetime"))); });
+  // A picked snooze time is the browser's local time: send its offset to UTC (on that date) with it.
+  $$("input[data-tz-offset]").forEach((i) => {
+    const picked = i.form.elements.snooze_until;
+    const fill = () => { i.value = String(new Date(picked.value || Date.now()).getTimezoneOffset()); };
+    fill();
+    i.form.addEventListener("submit", fill);
+  });
+
   // Selects in .autosubmit forms save on change.
   $$("form.autosubmit select, select.autosubmit-select").forEach((s) =>
     s.addEventListener("change", () => { if (s.value) s.form.requestSubmit(); }));
@@ -103,8 +115,25 @@
     if (thread) thread.scrollTop = thread.scrollHeight;
   }
 
+  // The help dialog takes focus when it opens (and keeps Tab inside), and gives it back on close.
   const help = $("#help");
-  const toggleHelp = (show) => { if (help) help.hidden = !show; };
+  let helpOpener = null;
+  const toggleHelp = (show) => {
+    if (!help || help.hidden === !show) return;
+    if (show) helpOpener = document.activeElement;
+    help.hidden = !show;
+    if (show) $(".help-card", help).focus();
+    else if (helpOpener && helpOpener.focus) { helpOpener.focus(); helpOpener = null; }
+  };
+  if (help) {
+    help.addEventListener("keydown", (e) => {
+      if (e.key !== "Tab") return;
+      const close = $("[data-close-help]", help);
+      e.preventDefault();  // one control inside: Tab stays on it
+      close.focus();
+    });
+    help.addEventListener("click", (e) => { if (e.target === help) toggleHelp(false); });
+  }
   $$("[data-close-help]").forEach((b) => b.addEventListener("click", () => toggleHelp(false)));
 
   let pendingG = false;

@@ -21,9 +21,12 @@
     data: {
       labels: dayLabels,
       datasets: [
-        { type: "line", label: "CSAT %", data: data.csat, yAxisID: "pct", borderColor: "#0f9d58",
-          backgroundColor: "#0f9d58", cubicInterpolationMode: "monotone", spanGaps: true, pointRadius: 2,
+        // The rolling 7-day share (see reports/trend.py): a day of one or two answers cannot swing it.
+        { type: "line", label: "CSAT % (7 days)", data: data.csat_rolling, yAxisID: "pct", borderColor: "#0f9d58",
+          backgroundColor: "#0f9d58", cubicInterpolationMode: "monotone", spanGaps: false, pointRadius: 2,
           clip: 8, order: 0 },
+        { type: "bar", label: "CSAT answers", data: data.csat_answers, yAxisID: "count", backgroundColor: "#c9ced8",
+          borderRadius: 3, order: 3 },
         { type: "bar", label: "Created", data: data.created, yAxisID: "count", backgroundColor: accent, borderRadius: 3, order: 1 },
         { type: "bar", label: "Resolved", data: data.resolved, yAxisID: "count", backgroundColor: "#b8c4ff", borderRadius: 3, order: 2 }
       ]

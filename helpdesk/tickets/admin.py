@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import login_required
 from sqlalchemy import select
 
 from helpdesk.accounts.models import Agent, Role
 from helpdesk.errors import DomainError
-from helpdesk.tickets import assignment, services
+from helpdesk.tickets import assignment, inbox_admin, services
 from helpdesk.tickets.models import Channel, Inbox, Team
 from helpdesk.web import commit, current_actor, db_session, require_role
 
@@ -21,11 +21,17 @@ bp = Blueprint("tickets_admin", __name__, url_prefix="/admin")
 @login_required
 @require_role(Role.admin)
 def inboxes() -> Any:
-    session = db_session()
-    return render_template("admin/inboxes.html",
-                           inboxes=session.scalars(select(Inbox).order_by(Inbox.name)).all(),
-                           teams=session.scalars(select(Team).order_by(Team.name)).all(),
+    db = db_session()
+    # A secret is shown once, after the redirect that made it, with a copy button; never in a URL.
+    shown = session.pop("shown_secret", None)
+    return render_template("admin/inboxes.html", shown=shown,
+                           inboxes=db.scalars(select(Inbox).order_by(Inbox.name)).all(),
+                           teams=db.scalars(select(Team).order_by(Team.name)).all(),
                            channels=[c.value for c in Channel])
+
+
+def _show_once(label: str, value: str, note: str) -> None:
+    session["shown_secret"] = {"label": label, "value": value, "note": note}
 
 
 @bp.post("/inboxes")
@@ -44,11 +50,73 @@ def inboxes_create() -> Any:
         flash(exc.message, "error")
         return redirect(url_for("tickets_admin.inboxes")), 303
     if inbox.channel is Channel.chat:
-        flash(f"Chat inbox {inbox.name} created. Site key: {shown}", "success")
+        flash(f"Chat inbox {inbox.name} created.", "success")
+        _show_once(f"Site key of {inbox.name}", shown, "Put it in the widget snippet (below in the list).")
     elif inbox.channel is Channel.phone:
         flash(f"Phone inbox {inbox.name} created: calls logged with New call go here.", "success")
     else:
-        flash(f"Email inbox {inbox.name} created. Ingest token (shown once): {shown}", "success")
+        flash(f"Email inbox {inbox.name} created.", "success")
+        _show_once(f"Ingest token of {inbox.name}", shown,
+                   "Shown only now: copy it into your mail provider's webhook URL (?token=…). "
+                   "Lost it? Make a new one under Edit.")
+    return redirect(url_for("tickets_admin.inboxes")), 303
+
+
+def _team_of(public_id: str | None) -> Team | None:
+    if not public_id:
+        return None
+    team = db_session().scalar(select(Team).filter_by(public_id=public_id))
+    if team is None:
+        abort(400, "unknown team")
+    return team
+
+
+@bp.post("/inboxes/<public_id>")
+@login_required
+@require_role(Role.admin)
+def inbox_update(public_id: str) -> Any:
+    inbox = _inbox(public_id)
+    form = request.form
+    try:
+        inbox_admin.update_inbox(db_session(), current_actor(), inbox, name=form.get("name", ""),
+                                 team=_team_of(form.get("team")), address=form.get("address"))
+        commit()
+        flash(f"Inbox {inbox.name} saved.", "success")
+    except DomainError as exc:
+        db_session().rollback()
+        flash(exc.message, "error")
+    return redirect(url_for("tickets_admin.inboxes")), 303
+
+
+@bp.post("/inboxes/<public_id>/token")
+@login_required
+@require_role(Role.admin)
+def inbox_token(public_id: str) -> Any:
+    inbox = _inbox(public_id)
+    try:
+        shown = inbox_admin.new_ingest_token(db_session(), current_actor(), inbox)
+        commit()
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("tickets_admin.inboxes")), 303
+    _show_once(f"New ingest token of {inbox.name}", shown,
+               "The old token stopped working just now: update your mail provider's webhook URL.")
+    return redirect(url_for("tickets_admin.inboxes")), 303
+
+
+@bp.post("/inboxes/<public_id>/delete")
+@login_required
+@require_role(Role.admin)
+def inbox_delete(public_id: str) -> Any:
+    inbox = _inbox(public_id)
+    name = inbox.name
+    try:
+        inbox_admin.delete_inbox(db_session(), current_actor(), inbox)
+        commit()
+        flash(f"Inbox {name} deleted.", "success")
+    except DomainError as exc:
+        db_session().rollback()
+        flash(exc.message, "error")
     return redirect(url_for("tickets_admin.inboxes")), 303
 
 

@@ -16,12 +16,12 @@ from helpdesk.accounts.models import Agent
 from helpdesk.crm.models import Customer
 from helpdesk.db import MAX_INT
 from helpdesk.errors import Invalid
-from helpdesk.tickets import search
+from helpdesk.tickets import queue_sorts, search
 from helpdesk.tickets.models import Conversation, Inbox, Status
 from helpdesk.tickets.sla.models import ConversationSla
 
 MAX_LIMIT = 100
-SORTS = ("activity", "due")
+SORTS = ("activity", "due", "newest", "oldest", "waiting", "priority")
 
 
 @dataclass
@@ -103,6 +103,8 @@ def list_conversations(session: Session, *, status: str | None = None, inbox: In
         query = query.where(search_condition(session, search))
     if sort == "due":
         return _by_due(session, query, limit, cursor)
+    if sort in queue_sorts.KEYS:
+        return Page(*queue_sorts.page(session, query, sort, limit, cursor))
     if cursor:
         when, row_id = decode_cursor(cursor)
         query = query.where(or_(Conversation.last_activity_at < when,

@@ -16,9 +16,10 @@ from helpdesk.accounts.models import Agent, Role
 from helpdesk.db import utcnow
 from helpdesk.errors import DomainError
 from helpdesk.runtime import current_runtime
-from helpdesk.tickets import canned, macros, queries, services, uploads
+from helpdesk.tickets import canned, macros, queries, queue_sorts, services, uploads
 from helpdesk.tickets import replies as replying
 from helpdesk.tickets import search as searching
+from helpdesk.tickets import snooze as snoozing
 from helpdesk.tickets.models import (
     AgentSignature,
     CannedReply,
@@ -89,6 +90,8 @@ def queue() -> Any:
     snippets = searching.snippets(session, [c.id for c in page.items], searching.parse(q)) if q else {}
     inboxes = session.scalars(select(Inbox).order_by(Inbox.name)).all()
     return render_template("console/queue.html", page=page, view=view, views=VIEWS, status=status,
+                           previews=queue_sorts.previews(session, [c.id for c in page.items]),
+                           sort_labels=queue_sorts.LABELS, waited=waited,
                            statuses=[s.value for s in Status], counts=counts, view_counts=view_counts,
                            fmt_count=queries.format_count, snippets=snippets, view_status=view_status,
                            inboxes=inboxes, inbox=inbox, q=q, sort=sort,
@@ -96,6 +99,18 @@ def queue() -> Any:
 
 
 STATUS_TABS = {"any", *(s.value for s in Status)}
+
+
+def waited(since: Any) -> str:
+    """"5 min", "3 h", "2 d": how long a customer has waited, short enough for a queue row."""
+    minutes = max(0, int((utcnow() - since).total_seconds() // 60))
+    if minutes < 1:
+        return "<1 min"
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h"
+    return f"{minutes // (24 * 60)} d"
 
 
 def current_app_page_size() -> int:
@@ -219,13 +234,19 @@ SNOOZE_CHOICES = {"1h": ("1 hour", timedelta(hours=1)), "4h": ("4 hours", timede
 @bp.post("/console/c/<public_id>/status")
 @login_required
 def status(public_id: str) -> Any:
-    snooze = None
-    if choice := request.form.get("snooze_for"):
-        if choice not in SNOOZE_CHOICES:
-            abort(400, "snooze_for is not one of the offered choices")
-        snooze = utcnow() + SNOOZE_CHOICES[choice][1]
-    return _act(public_id, lambda s, c: services.set_status(s, current_actor(), c,
-                                                            request.form.get("status", ""), snooze))
+    def act(session: Any, conv: Conversation) -> None:
+        snooze = None
+        if choice := request.form.get("snooze_for"):
+            if choice not in SNOOZE_CHOICES:
+                abort(400, "snooze_for is not one of the offered choices")
+            snooze = utcnow() + SNOOZE_CHOICES[choice][1]
+        elif picked := request.form.get("snooze_until"):
+            snooze = snoozing.parse_local(picked, request.form.get("tz_offset"), utcnow())
+        services.set_status(session, current_actor(), conv, request.form.get("status", ""), snooze)
+        if conv.status is Status.snoozed and conv.snoozed_until:
+            flash(f"Snoozed until {conv.snoozed_until:%a %d %b %Y, %H:%M} UTC. Unsnooze brings it back now.",
+                  "success")
+    return _act(public_id, act)
 
 
 @bp.post("/console/c/<public_id>/assign")

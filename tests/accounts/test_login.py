@@ -116,7 +116,9 @@ def test_admin_creates_inboxes_and_teams(admin_client: FlaskClient, app: Flask, 
     admin_client.post("/admin/inboxes", data={"csrf_token": token, "name": "Chat", "channel": "chat"})
     page = admin_client.post("/admin/inboxes", data={"csrf_token": token, "name": "Mail", "channel": "email",
                                                      "address": "help@shop.example"}, follow_redirects=True)
-    assert "Ingest token (shown once)" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert "Ingest token of Mail" in html and 'data-copy="#shown-secret"' in html  # once, with a copy button
+    assert "Ingest token of Mail" not in admin_client.get("/admin/inboxes").get_data(as_text=True)
     with db_of(app).unit_of_work() as s:
         team = s.scalar(select(Team).filter_by(name="Returns"))
         assert [m.email for m in team.members] == [agent.email]
@@ -144,3 +146,24 @@ def test_agent_changes_own_password_and_other_sessions_end(app: Flask, agent: Ag
     assert login(phone, agent.email, "new pass word").status_code == 302
     with db_of(app).unit_of_work() as s:
         assert s.get(Agent, agent.id).name == "Alice A."
+
+
+def test_the_password_check_holds_no_transaction(client: FlaskClient, agent: Agent, database_url: str,
+                                                 monkeypatch) -> None:
+    """A password hash is ~70 ms of CPU; checked inside the login's transaction it held SQLite's
+    write lock that long, and every agent's chat message waited behind it (bench/stall.py)."""
+    from tests.txprobe import WriteProbe
+
+    probe = WriteProbe(database_url)
+    real = services.check_password_hash
+
+    def checked(hashed: str, password: str) -> bool:
+        probe.check()
+        return real(hashed, password)
+
+    monkeypatch.setattr(services, "check_password_hash", checked)
+    assert login(client, agent.email, "wrong").status_code == 401
+    assert login(client, agent.email).status_code == 302
+    probe.assert_never_held()
+    with db_of(client.application).unit_of_work() as s:  # the failure was still counted, then reset
+        assert s.scalar(select(Agent.failed_logins).filter_by(email=agent.email)) == 0

@@ -157,16 +157,19 @@ def test_shopper_and_agent_chat_live_and_nothing_is_lost_or_doubled_offline(
     assert seqs == sorted(set(seqs)) and len(seqs) == 6
     expect(widget.locator("#input")).to_be_editable()
 
-    # Resolved in the console: the shopper is told, and the next message starts a new conversation.
+    # Resolved in the console: the shopper is told; their next message continues the same
+    # conversation (issue 15: the old thread vanished), which reopens, and the notice goes.
     console.locator("[data-shortcut=e]").click()
     expect(widget.locator(".msg.system .bubble")).to_have_text(
-        ["This conversation is closed. Write again any time to start a new one."]
+        ["This conversation is closed. Write again any time and we will pick it up here."]
     )
     widget.locator("#input").fill("One more question")
     widget.locator("#input").press("Enter")
-    expect(widget.locator(".msg .bubble")).to_have_text(["One more question"])
-    console.goto(f"{live_server.url}/console?view=all&status=open")
-    expect(console.locator("#rows .row", has_text="One more question")).to_be_visible()
+    expect(widget.locator(".msg.mine .bubble").last).to_have_text("One more question")
+    expect(widget.locator(".msg.agent .bubble")).to_have_text(["Hi! How can I help?", "one", "two", "three"])
+    expect(widget.locator(".msg.system")).to_have_count(0)
+    expect(console.locator("#thread .msg-customer .msg-body").last).to_have_text("One more question")
+    expect(console.locator(".conv-actions .pill.st-open")).to_be_visible()
 
 
 def test_german_widget_offers_email_when_away_sends_an_image_and_counts_unread(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -11,6 +13,7 @@ from sqlalchemy import func, select
 from helpdesk import db_of
 from helpdesk.chat.models import ChatVisitor
 from helpdesk.crm.models import Customer, Identity, IdentityKind
+from helpdesk.extensions import socketio
 from helpdesk.tickets.models import Conversation, Inbox, Message
 from tests.chat.conftest import Clients, received, session_of
 from tests.factories import make_conversation, make_inbox
@@ -51,7 +54,7 @@ def test_first_message_makes_the_visitor_a_customer_with_a_visitor_identity(
     with db_of(app).sessions() as db:
         visitor = db.scalar(select(ChatVisitor))
         assert [i.kind for i in visitor.customer.identities] == [IdentityKind.visitor]
-        assert visitor.customer.display_name == "Visitor"
+        assert re.fullmatch(r"Visitor [A-Z0-9_-]{4}", visitor.customer.display_name)  # told apart, not all "Visitor"
         assert db.scalar(select(func.count()).select_from(Customer)) == 1
 
 
@@ -307,3 +310,36 @@ def test_every_tab_of_a_visitor_gets_the_answer_even_one_opened_before_the_first
     )
     for tab in (first_tab, second_tab):
         assert "hello both" in [m["body"] for m in received(tab, "message:new", W)]
+
+
+def test_the_page_referrer_and_browser_of_a_chat_are_shown_beside_it(
+    app: Flask, clients: Clients, site: str, agent_client: Any
+) -> None:
+    ua = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+          "Chrome/131.0.0.0 Mobile Safari/537.36")
+    w = socketio.test_client(app, namespace=W, headers={"User-Agent": ua},
+                             auth={"site": site, "page": "https://shop.example/products/linen-shirt?c=blue",
+                                   "referrer": "javascript:alert(1)"})
+    clients.made.append(w)
+    conv_id = send(w, "does this come in blue?", "1")["message"]["conversation_id"]
+    with db_of(app).sessions() as db:
+        visitor = db.scalar(select(ChatVisitor))
+        assert visitor.page_url == "https://shop.example/products/linen-shirt?c=blue"
+        assert visitor.referrer is None  # not an http(s) link: dropped
+        assert visitor.user_agent == ua
+    html = agent_client.get(f"/console/c/{conv_id}").get_data(as_text=True)
+    assert 'id="visitor-context"' in html and "https://shop.example/products/linen-shirt?c=blue" in html
+    assert "Chrome 131 on Android" in html and "direct (no referrer)" in html
+    assert "javascript:" not in html
+
+
+def test_browser_names_from_user_agents() -> None:
+    from helpdesk.chat.context import browser_of
+
+    assert browser_of("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                      "Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0") == "Edge 131 on Windows"
+    assert browser_of("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+                      "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1") == "Safari 17 on iOS"
+    firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    assert browser_of(firefox) == "Firefox 133 on Linux"
+    assert browser_of(None) is None and browser_of("curl/8.5") == "curl/8.5"

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 import requests
 from flask import Flask
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, start_live_server, stop_live_server
 from tests.factories import make_inbox
 
 
-def test_the_ingest_token_in_the_query_string_is_not_logged(app: Flask, live_server: LiveServer) -> None:
+@pytest.fixture
+def logging_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """Access lines are off by default (they bury the banner); this test needs them on."""
+    server = start_live_server(tmp_path, database_url, env={"HELPDESK_ACCESS_LOG": "1"})
+    yield server
+    stop_live_server(server)
+
+
+def test_the_ingest_token_in_the_query_string_is_not_logged(app: Flask, logging_server: LiveServer) -> None:
+    live_server = logging_server
     _inbox, token = make_inbox(app, name="Query mail", channel="email", address="query@shop.example")
     raw = b"From: ann@example.com\r\nTo: query@shop.example\r\nSubject: hi\r\n\r\nhello\r\n"
     ok = requests.post(f"{live_server.url}/inbound/email/raw?token={token}", data=raw, timeout=10,

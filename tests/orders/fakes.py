@@ -474,11 +474,47 @@ class FakeBigCommerce(FakePlatform):
                 ("GET", base + r"/count", self.count), ("PUT", base + r"/(\d+)", self.update),
                 ("GET", base + r"/(\d+)/shipping_addresses", self.sub("addresses")),
                 ("PUT", base + r"/(\d+)/shipping_addresses/(\d+)", self.update_address),
+                ("POST", base, self.create),
                 ("POST", v3 + r"/(\d+)/payment_actions/refund_quotes", self.quote),
                 ("POST", v3 + r"/(\d+)/payment_actions/refunds", self.refund)]
 
     declined: bool = False  # the payment provider declines the refund
     addresses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    stock: dict[int, int] = field(default_factory=dict)  # catalogue product id -> units left (absent: plenty)
+
+    def create(self, request: Request, _m: Any) -> Any:
+        """POST v2/orders: billing address and products required; catalogue products need stock and,
+        when a price is overridden, both prices (BigCommerce's own rule)."""
+        body = request.body or {}
+        billing = body.get("billing_address")
+        if not isinstance(billing, dict) or not (billing.get("country") or billing.get("country_iso2")):
+            return 400, {}, [{"status": 400, "message": "The field 'billing_address' is invalid."}]
+        products = body.get("products")
+        if not isinstance(products, list) or not products:
+            return 400, {}, [{"status": 400, "message": "The field 'products' cannot be blank."}]
+        for p in products:
+            if ("price_inc_tax" in p) != ("price_ex_tax" in p):
+                return 400, {}, [{"status": 400, "message": "Both price_inc_tax and price_ex_tax are required."}]
+            if p.get("product_id") and self.stock.get(p["product_id"], 10**6) < p["quantity"]:
+                return 400, {}, [{"status": 400, "message": f"Product {p['product_id']} is out of stock."}]
+        order_id = max(self.orders, default=99) + 1
+        total = sum(float(p.get("price_inc_tax", 10)) * p["quantity"] for p in products)
+        total += float(body.get("shipping_cost_inc_tax", 0))
+        order = {**bigcommerce_order(order_id, email=billing.get("email", ""), status_id=body.get("status_id", 1),
+                                     modified="Tue, 01 Jan 2030 00:00:00 +0000"),
+                 "billing_address": billing, "customer_id": body.get("customer_id", 0),
+                 "total_inc_tax": f"{total:.4f}", "subtotal_inc_tax": f"{total:.4f}",
+                 "shipping_cost_inc_tax": f"{float(body.get('shipping_cost_inc_tax', 0)):.4f}",
+                 "staff_notes": body.get("staff_notes", "")}
+        self.orders[order_id] = order
+        self.products[order_id] = [{"id": 900 + i, "order_id": order_id, "product_id": p.get("product_id", 0),
+                                    "name": p.get("name", "Item"), "quantity": p["quantity"],
+                                    "price_inc_tax": f"{float(p.get('price_inc_tax', 10)):.4f}",
+                                    "product_options": p.get("product_options", [])}
+                                   for i, p in enumerate(products)]
+        self.addresses[order_id] = [{"id": 800 + i, "order_id": order_id, **a}
+                                    for i, a in enumerate(body.get("shipping_addresses") or [])]
+        return 201, {}, order
 
     def update_address(self, request: Request, match: Any) -> Any:
         rows = self.addresses.get(int(match.group(1))) or []
@@ -579,6 +615,9 @@ class FakeBigCommerce(FakePlatform):
 
 def magento_order(entity_id: int = 1, email: str = "eva@example.net", updated_at: str = "2026-03-20 10:00:00",
                   status: str = "processing", **changes: Any) -> dict[str, Any]:
+    address = {"parent_id": entity_id, "firstname": "Eva", "lastname": "Novak", "street": ["Hauptstr. 1"],
+               "city": "Berlin", "postcode": "10115", "country_id": "DE", "region": "Berlin", "region_id": 82,
+               "region_code": "BER", "telephone": "+49301234", "email": email, "customer_address_id": 3}
     order = {
         "entity_id": entity_id, "increment_id": f"00000000{entity_id}", "created_at": "2026-03-20 09:00:00",
         "updated_at": updated_at, "status": status, "state": status, "customer_email": email,
@@ -586,10 +625,16 @@ def magento_order(entity_id: int = 1, email: str = "eva@example.net", updated_at
         "order_currency_code": "EUR", "base_currency_code": "EUR", "grand_total": 119.0, "subtotal": 100.0,
         "tax_amount": 19.0, "shipping_amount": 0.0, "total_refunded": None,
         "payment": {"method": "braintree", "amount_ordered": 119.0},
-        "items": [{"item_id": 10, "name": "Linen shirt", "sku": "LS-1", "qty_ordered": 1, "price": 100.0,
-                   "product_type": "configurable"},
+        "items": [{"item_id": 10, "name": "Linen shirt", "sku": "LS-1", "qty_ordered": 1, "qty_shipped": 0,
+                   "price": 100.0, "product_type": "configurable"},
                   {"item_id": 11, "parent_item_id": 10, "name": "Linen shirt-M", "sku": "LS-1-M",
-                   "qty_ordered": 1, "price": 0}],
+                   "qty_ordered": 1, "qty_shipped": 0, "price": 0}],
+        "billing_address": {**address, "entity_id": entity_id * 2 - 1, "address_type": "billing"},
+        # Magento serves the shipping address only inside the shipping assignments
+        "extension_attributes": {"shipping_assignments": [{
+            "shipping": {"method": "flatrate_flatrate",
+                         "address": {**address, "entity_id": entity_id * 2, "address_type": "shipping"}},
+            "items": []}]},
     }
     order.update(changes)
     return order
@@ -604,7 +649,35 @@ class FakeMagento(FakePlatform):
         return [("GET", r"/rest/V1/orders", self.search), ("GET", r"/rest/V1/orders/(\d+)", self.one),
                 ("POST", r"/rest/V1/order/(\d+)/refund", self.refund),
                 ("POST", r"/rest/V1/orders/(\d+)/cancel", self.cancel),
-                ("POST", r"/rest/V1/orders/(\d+)/emails", self.email)]
+                ("POST", r"/rest/V1/orders/(\d+)/emails", self.email),
+                ("PUT", r"/rest/V1/orders/(\d+)", self.save_address)]
+
+    REQUIRED_ADDRESS = ("firstname", "lastname", "street", "city", "postcode", "country_id", "telephone")
+
+    def save_address(self, request: Request, match: Any) -> Any:
+        """salesOrderAddressRepositoryV1Save: the whole address, found by entity_id, in {"entity": ...}."""
+        entity = (request.body or {}).get("entity")
+        if not isinstance(entity, dict):
+            return 400, {}, {"message": "\"%fieldName\" is required. Enter and try again.",
+                             "parameters": {"fieldName": "entity"}}
+        order = self._order(match.group(1))
+        stored = None
+        for o in self.orders:
+            for a in o["extension_attributes"]["shipping_assignments"]:
+                if a["shipping"]["address"]["entity_id"] == entity.get("entity_id"):
+                    order, stored = o, a["shipping"]["address"]
+        if order is None or stored is None or entity.get("parent_id") != order["entity_id"]:
+            return self._missing()
+        for name in self.REQUIRED_ADDRESS:
+            if not entity.get(name):
+                return 400, {}, {"message": "\"%fieldName\" is required. Enter and try again.",
+                                 "parameters": {"fieldName": name}}
+        if not isinstance(entity["street"], list):
+            return 400, {}, {"message": "The \"street\" value must be an array."}
+        stored.clear()
+        stored.update(entity)
+        self._bump(order)
+        return 200, {}, stored
 
     emails_sent: list[str] = field(default_factory=list)
 

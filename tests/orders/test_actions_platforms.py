@@ -17,6 +17,7 @@ from helpdesk.accounts.models import Agent
 from helpdesk.orders.bigcommerce import BigCommerceConnector
 from helpdesk.orders.magento import MagentoConnector
 from helpdesk.orders.woocommerce import WooCommerceConnector
+from tests.factories import make_conversation, make_inbox
 from tests.orders.actions_helpers import api_for, order_row, store
 from tests.orders.fakes import (
     FakeBigCommerce,
@@ -27,6 +28,7 @@ from tests.orders.fakes import (
     serving,
     woo_order,
 )
+from tests.servers import wait_until
 
 
 @pytest.fixture
@@ -182,10 +184,83 @@ def test_bigcommerce_address_change_puts_the_shipping_address(app: Flask, api: A
     assert bc.addresses[250][0]["street_1"] == "9 New Ave" and only_action(api, bc_id)["status"] == "done"
 
 
-def test_bigcommerce_cannot_reship_from_the_helpdesk(api: Any, bc: FakeBigCommerce, bc_id: str) -> None:
-    answer = api("post", f"/orders/{bc_id}/actions", "b5", json={"type": "reship"})
+def test_bigcommerce_cannot_resend_the_confirmation(api: Any, bc: FakeBigCommerce, bc_id: str) -> None:
+    answer = api("post", f"/orders/{bc_id}/actions", "b5", json={"type": "resend_confirmation"})
     assert answer.status_code == 422 and answer.get_json()["error"]["code"] == "unsupported_action"
     assert bc.writes() == []
+
+
+def _bc_reship_setup(bc: FakeBigCommerce) -> None:
+    bc.products[250][0].update(product_id=77, product_options=[{
+        "id": 5, "option_id": 19, "order_product_id": 31, "product_option_id": 112, "display_name": "Size",
+        "display_value": "M", "value": "104", "type": "Multiple choice", "name": "Size1"}])
+    bc.orders[250]["billing_address"].update(street_1="1 Main St", city="Austin", state="Texas", zip="78701",
+                                             country="United States", country_iso2="US")
+    bc.orders[250]["staff_notes"] = "VIP"
+    bc.addresses[250] = [{"id": 7, "order_id": 250, "first_name": "Dev", "last_name": "Patel", "street_1": "5 Elm St",
+                          "city": "Dallas", "zip": "75201", "country": "United States", "country_iso2": "US",
+                          "email": "dev@example.com", "items_total": 2, "shipping_method": "Flat Rate"}]
+
+
+def test_bigcommerce_reship_is_a_new_zero_price_order_with_a_note_on_the_original(
+        app: Flask, api: Any, bc: FakeBigCommerce, bc_id: str, run_jobs: Any) -> None:
+    _bc_reship_setup(bc)
+    answer = api("post", f"/orders/{bc_id}/actions", "b6", json={
+        "type": "reship", "line_items": [{"id": "31", "quantity": 1}], "complete": True, "reason": "lost"})
+    assert answer.status_code == 202
+    run_jobs()
+    created, note = bc.writes()
+    assert (created.method, created.path) == ("POST", "/stores/abc123/v2/orders")
+    assert created.body == {
+        "customer_id": 11,
+        "billing_address": {"first_name": "Dev", "last_name": "Patel", "street_1": "1 Main St", "city": "Austin",
+                            "state": "Texas", "zip": "78701", "country": "United States", "country_iso2": "US",
+                            "email": "dev@example.com"},
+        "products": [{"quantity": 1, "price_inc_tax": 0, "price_ex_tax": 0, "product_id": 77,
+                      "product_options": [{"id": 112, "value": "104"}]}],
+        "shipping_cost_inc_tax": 0, "shipping_cost_ex_tax": 0, "status_id": 11,
+        "staff_notes": "Replacement for order #250: lost",
+        "shipping_addresses": [{"first_name": "Dev", "last_name": "Patel", "street_1": "5 Elm St", "city": "Dallas",
+                                "zip": "75201", "country": "United States", "country_iso2": "US",
+                                "email": "dev@example.com"}]}
+    assert (note.method, note.path) == ("PUT", "/stores/abc123/v2/orders/250")
+    assert note.body == {"staff_notes": "VIP\nReplacement order #251 created: lost"}
+    action = only_action(api, bc_id)
+    assert action["status"] == "done" and action["summary"] == "Replacement order #251 created at zero price"
+    assert bc.orders[251]["total_inc_tax"] == "0.0000" and bc.addresses[251][0]["city"] == "Dallas"
+
+
+def test_bigcommerce_reship_refused_by_the_shop_fails_and_notes_nothing(app: Flask, api: Any, bc: FakeBigCommerce,
+                                                                        bc_id: str, run_jobs: Any) -> None:
+    _bc_reship_setup(bc)
+    bc.stock[77] = 0
+    api("post", f"/orders/{bc_id}/actions", "b7", json={"type": "reship"})
+    run_jobs()
+    action = only_action(api, bc_id)
+    assert action["status"] == "failed" and "Product 77 is out of stock." in action["error"]
+    assert [w.method for w in bc.writes()] == ["POST"]  # no staff note on the original
+    assert list(bc.orders) == [250] and bc.orders[250]["staff_notes"] == "VIP"
+
+
+def test_bigcommerce_reship_waits_out_a_429_and_makes_one_order(app: Flask, api: Any, bc: FakeBigCommerce,
+                                                                bc_id: str, run_jobs: Any) -> None:
+    _bc_reship_setup(bc)
+    bc.throttle_writes, bc.retry_after = 1, "0"
+    api("post", f"/orders/{bc_id}/actions", "b8", json={"type": "reship"})
+
+    def finished() -> bool:
+        run_jobs()
+        return only_action(api, bc_id)["status"] != "pending"
+
+    wait_until(finished, timeout=10)
+    assert only_action(api, bc_id)["status"] == "done"
+    assert list(bc.orders) == [250, 251]
+
+
+def test_bigcommerce_reship_of_another_orders_line_sends_nothing(api: Any, bc: FakeBigCommerce, bc_id: str) -> None:
+    answer = api("post", f"/orders/{bc_id}/actions", "b9", json={"type": "reship", "line_items": [{"id": "999"}]})
+    assert answer.status_code == 422 and answer.get_json()["error"]["code"] == "unknown_line_item"
+    assert api("get", f"/orders/{bc_id}/actions").get_json()["data"] == [] and bc.writes() == []
 
 
 def test_bigcommerce_cancel_without_refund_sets_status_cancelled(app: Flask, api: Any, bc: FakeBigCommerce,
@@ -261,3 +336,85 @@ def test_magento_resend_confirmation(api: Any, mg: FakeMagento, mg_id: str, run_
     api("post", f"/orders/{mg_id}/actions", "g6", json={"type": "resend_confirmation"})
     run_jobs()
     assert mg.emails_sent == ["1"]
+
+
+def test_magento_cannot_reship(api: Any, mg: FakeMagento, mg_id: str) -> None:
+    answer = api("post", f"/orders/{mg_id}/actions", "g7", json={"type": "reship"})
+    assert answer.status_code == 422 and answer.get_json()["error"]["code"] == "unsupported_action"
+    assert mg.writes() == []
+
+
+MG_ADDRESS = {"first_name": "Eva", "last_name": "Novak", "address1": "Karl-Marx-Allee 5", "city": "Berlin",
+              "zip": "10178", "country": "DE", "phone": "+4930999"}
+
+
+def test_magento_update_address_saves_the_order_address(app: Flask, api: Any, mg: FakeMagento, mg_id: str,
+                                                        run_jobs: Any) -> None:
+    answer = api("post", f"/orders/{mg_id}/actions", "g8", json={"type": "update_address", "address": MG_ADDRESS})
+    assert answer.status_code == 202
+    run_jobs()
+    [put] = mg.writes()
+    assert (put.method, put.path) == ("PUT", "/rest/V1/orders/1")
+    assert put.body == {"entity": {
+        "entity_id": 2, "parent_id": 1, "address_type": "shipping", "firstname": "Eva", "lastname": "Novak",
+        "street": ["Karl-Marx-Allee 5"], "city": "Berlin", "postcode": "10178", "country_id": "DE",
+        "region": "Berlin", "region_id": 82, "region_code": "BER", "telephone": "+4930999",
+        "email": "eva@example.net", "customer_address_id": 3}}
+    stored = mg.orders[0]["extension_attributes"]["shipping_assignments"][0]["shipping"]["address"]
+    assert stored["street"] == ["Karl-Marx-Allee 5"] and stored["postcode"] == "10178"
+    assert only_action(api, mg_id)["status"] == "done"
+
+
+def test_magento_refused_address_fails_with_its_message_and_changes_nothing(app: Flask, api: Any, mg: FakeMagento,
+                                                                           mg_id: str, run_jobs: Any) -> None:
+    stored = mg.orders[0]["extension_attributes"]["shipping_assignments"][0]["shipping"]["address"]
+    stored["telephone"] = None  # the shop asks for one, and neither the order nor the agent gives it
+    before = dict(stored)
+    api("post", f"/orders/{mg_id}/actions", "g9", json={"type": "update_address",
+                                                        "address": {**MG_ADDRESS, "phone": ""}})
+    run_jobs()
+    action = only_action(api, mg_id)
+    assert action["status"] == "failed" and '"telephone" is required. Enter and try again.' in action["error"]
+    assert stored == before
+
+
+def test_magento_address_change_after_shipment_or_without_country_sends_nothing(app: Flask, api: Any,
+                                                                                mg: FakeMagento, mg_id: str,
+                                                                                run_jobs: Any) -> None:
+    answer = api("post", f"/orders/{mg_id}/actions", "g10", json={
+        "type": "update_address", "address": {**MG_ADDRESS, "country": ""}})
+    assert answer.status_code == 422 and answer.get_json()["error"]["code"] == "invalid_address"
+    shipped = magento_order(2)
+    shipped["items"][0]["qty_shipped"] = 1  # still "processing": the items tell that it has shipped
+    mg.orders.append(shipped)
+    other = store(app, MagentoConnector(mg.url, ""), shipped)
+    answer = api("post", f"/orders/{other}/actions", "g11", json={"type": "update_address", "address": MG_ADDRESS})
+    assert answer.status_code == 409 and answer.get_json()["error"]["code"] == "already_fulfilled"
+    mg.orders[0]["items"][0]["qty_shipped"] = 1  # shipped in the shop after our copy was taken
+    api("post", f"/orders/{mg_id}/actions", "g12", json={"type": "update_address", "address": MG_ADDRESS})
+    run_jobs()
+    action = only_action(api, mg_id)
+    assert action["status"] == "failed" and "has shipments" in action["error"]
+    assert mg.writes() == []
+
+
+def test_magento_order_keeps_its_shipping_address_for_the_dialog(app: Flask, mg_id: str) -> None:
+    assert order_row(app, mg_id).shipping_address == {
+        "first_name": "Eva", "last_name": "Novak", "address1": "Hauptstr. 1", "city": "Berlin", "province": "Berlin",
+        "zip": "10115", "country": "DE", "phone": "+49301234"}
+
+
+def _card(app: Flask, agent_client: FlaskClient, inbox: Any, email: str, number: str) -> str:
+    conv = make_conversation(app, inbox, email=email, body=f"About order #{number}").public_id
+    html = agent_client.get(f"/console/c/{conv}").get_data(as_text=True)
+    return html.split('id="orders"')[1]
+
+
+def test_sidebar_offers_what_each_platform_can_do(app: Flask, agent_client: FlaskClient, mg: FakeMagento,
+                                                  mg_id: str, bc: FakeBigCommerce, bc_id: str) -> None:
+    inbox = make_inbox(app)[0]
+    card = _card(app, agent_client, inbox, "eva@example.net", "000000001")
+    assert "Change address…" in card and "Resend confirmation…" in card and "Reship…" not in card
+    assert 'name="address1" value="Hauptstr. 1"' in card and 'name="country" value="DE"' in card
+    card = _card(app, agent_client, inbox, "dev@example.com", "250")
+    assert "Reship…" in card and "Change address…" in card and "Resend confirmation…" not in card

@@ -1,5 +1,7 @@
 """The customer 360 (page and API) shows the shop's figures, counting customers merged into it."""
 
+import re
+
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -28,4 +30,10 @@ def test_360_api_and_page_show_lifetime_value_count_and_average_across_a_merge(
         2, "150.00", "75.00", "USD")
     assert {o["number"] for o in orders["items"]} == {"1001", "1002"}
     page = agent_client.get(f"/console/customers/{ann_id}").get_data(as_text=True)
-    assert "Lifetime value" in page and "#1002" in page
+    assert "#1002" in page
+    # Once, with its currency (issue 15: it was shown twice, once as a bare number).
+    assert page.lower().count("lifetime value") == 1
+    # The shop's domain as it is spelt, outside the capitalised pill.
+    assert re.search(r'<span class="id-provider small muted">shopify:shop-example\.myshopify\.com</span>', page)
+    assert '<div class="stat-n" data-stat="lifetime-value">$150.00</div>' in page
+    assert '<div class="stat-n" data-stat="average-order">$75.00</div>' in page

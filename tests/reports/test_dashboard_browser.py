@@ -84,7 +84,7 @@ def test_the_dashboard_draws_its_charts_and_sorts_agents(app: Flask, session: Se
     assert trend["exists"] and scores["exists"]
     assert trend["width"] > 300 and trend["height"] > 150
     assert trend["painted"] > 2000 and scores["painted"] > 2000, charts  # pixels actually drawn
-    assert trend["points"] == 3 * 31 and scores["points"] == 5
+    assert trend["points"] == 4 * 31 and scores["points"] == 5  # CSAT line, answers, created, resolved
     page.screenshot(path=str(screens / "dashboard.png"), full_page=True)
     page.locator("#deflection").screenshot(path=str(screens / "dashboard-deflection.png"))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -153,6 +154,9 @@ def test_a_manager_sees_the_dashboard_with_figures_and_the_low_score_feed(
     assert data.conversations["c2"].public_id in html  # the feed links to the conversation
     assert "chart.umd.min.js" in html and 'id="trend-chart"' in html
     assert 'href="/reports"' in html  # the rail link
+    chart = json.loads(html.split('id="report-data">', 1)[1].split("</script>", 1)[0])
+    assert len(chart["csat_answers"]) == len(chart["days"]) == len(chart["csat_rolling"])
+    assert sum(chart["csat_answers"]) == 3  # the day's answers are there to show beside the line
 
 
 def test_the_dashboard_with_from_after_to_explains_and_shows_the_default_period(

@@ -130,6 +130,45 @@ def test_snooze_from_the_console_for_a_chosen_time(app: Flask, agent_client: Fla
     assert "until" in agent_client.get(url).get_data(as_text=True)
 
 
+def test_snooze_until_a_picked_time_reads_as_a_date_and_can_be_undone(app: Flask, agent_client: FlaskClient) -> None:
+    from datetime import timedelta
+
+    from helpdesk.db import utcnow
+
+    inbox, _ = make_inbox(app)
+    conv = make_conversation(app, inbox)
+    url = f"/console/c/{conv.public_id}"
+    token = csrf_token(agent_client, url)
+    page = agent_client.get(url).get_data(as_text=True)
+    assert 'type="datetime-local" name="snooze_until"' in page
+    picked = (utcnow() + timedelta(days=2)).replace(hour=9, minute=30, second=0, microsecond=0)
+    # Bad input: a clear message, nothing changed.
+    for bad in ({"snooze_until": "next tuesday"}, {"snooze_until": "2001-01-01T09:00"},
+                {"snooze_until": picked.strftime("%Y-%m-%dT%H:%M"), "tz_offset": "99999"},
+                {"snooze_until": (utcnow() + timedelta(days=800)).strftime("%Y-%m-%dT%H:%M")}):
+        got = agent_client.post(f"{url}/status", data={"csrf_token": token, "status": "snoozed", **bad},
+                                follow_redirects=True).get_data(as_text=True)
+        assert "flash-error" in got
+        with db_of(app).unit_of_work() as s:
+            assert s.get(Conversation, conv.id).status.value == "open"
+    # Berlin in winter is UTC+1: the browser sends getTimezoneOffset() = -60; 10:30 local is 09:30 UTC.
+    local = (picked + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    done = agent_client.post(f"{url}/status", data={"csrf_token": token, "status": "snoozed",
+                                                    "snooze_until": local, "tz_offset": "-60"}, follow_redirects=True)
+    html = done.get_data(as_text=True)
+    with db_of(app).unit_of_work() as s:
+        c = s.get(Conversation, conv.id)
+        assert c.status.value == "snoozed" and c.snoozed_until == picked
+    assert f"Snoozed until <time datetime=\"{picked.isoformat()}\"" in html
+    assert picked.strftime("%a %d %b %Y, %H:%M UTC") in html and "in 2 days" not in html
+    assert 'id="unsnooze"' in html
+    agent_client.post(f"{url}/status", data={"csrf_token": token, "status": "open"})
+    with db_of(app).unit_of_work() as s:
+        c = s.get(Conversation, conv.id)
+        assert c.status.value == "open" and c.snoozed_until is None
+    assert "Snoozed until" not in agent_client.get(url).get_data(as_text=True)
+
+
 def test_bulk_actions_apply_to_every_ticked_conversation(app: Flask, agent_client: FlaskClient, agent: Agent) -> None:
     inbox, _ = make_inbox(app)
     convs = [make_conversation(app, inbox, email=f"c{i}@example.com") for i in range(3)]
@@ -155,3 +194,44 @@ def test_bulk_with_an_unknown_conversation_changes_nothing(app: Flask, agent_cli
                                                     "ids": [conv.public_id]}).status_code == 400
     with db_of(app).unit_of_work() as s:
         assert s.get(Conversation, conv.id).status.value == "open"
+
+
+def test_queue_rows_show_the_last_message_and_waiting_time_and_sort_four_ways(
+        app: Flask, agent_client: FlaskClient, agent: Agent) -> None:
+    from datetime import timedelta
+
+    from helpdesk.actors import agent_actor, customer_actor
+    from helpdesk.db import utcnow
+
+    inbox, _ = make_inbox(app)
+    convs = [make_conversation(app, inbox, email=f"s{i}@example.com") for i in range(4)]
+    now = utcnow()
+    with db_of(app).unit_of_work() as s:
+        rows = [s.get(Conversation, c.id) for c in convs]
+        for i, c in enumerate(rows):
+            c.created_at = now - timedelta(hours=10 - i)       # 0 oldest ... 3 newest
+            c.last_activity_at = now - timedelta(hours=1 + (i * 7) % 4)  # 1, 4, 3, 2 h ago
+        services.post_message(s, customer_actor(rows[0].customer), rows[0], body="Where   is\nmy parcel?")
+        rows[0].last_activity_at = now - timedelta(hours=1)
+        s.flush()
+        services.post_message(s, agent_actor(s.get(Agent, agent.id)), rows[1], body="It left today.")
+        services.post_message(s, agent_actor(s.get(Agent, agent.id)), rows[1], body="secret", private=True)
+        rows[1].last_activity_at = now - timedelta(hours=4)
+        services.set_priority(s, SYSTEM, rows[2], "urgent")
+        services.set_priority(s, SYSTEM, rows[3], "high")
+    ids = [c.public_id for c in convs]
+    html = agent_client.get("/console?view=all").get_data(as_text=True)
+    assert "Where is my parcel?" in html and "It left today." in html and "secret" not in html
+    assert re.search(r"data-waiting[^>]*>waiting (&lt;1|\d+) (min|h)<", html)  # the customer wrote last
+    sorted_ids = {sort: row_ids(agent_client.get(f"/console?view=all&sort={sort}").get_data(as_text=True))
+                  for sort in ("newest", "oldest", "waiting", "priority")}
+    assert sorted_ids["newest"] == ids[::-1]
+    assert sorted_ids["oldest"] == ids
+    assert sorted_ids["waiting"][0] == ids[1]          # untouched for 4 hours
+    assert sorted_ids["priority"][:2] == [ids[2], ids[3]]  # urgent, then high
+    # Paging keeps the order; a cursor of another sort is refused clearly.
+    first = agent_client.get("/console?view=all&sort=oldest&limit=2").get_data(as_text=True)
+    cursor = re.search(r"cursor=([\w-]+)", first).group(1)
+    second = agent_client.get(f"/console?view=all&sort=oldest&limit=2&cursor={cursor}").get_data(as_text=True)
+    assert row_ids(first) + row_ids(second) == ids
+    assert agent_client.get(f"/console?view=all&sort=newest&limit=2&cursor={cursor}").status_code in (400, 422)

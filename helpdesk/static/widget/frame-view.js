@@ -127,10 +127,21 @@
       $("offline-notice").hidden = navigator.onLine !== false;
     }
 
+    // Required pre-chat form: until it is filled no message can start the chat (typing past it
+    // must not skip it; the server refuses too). Messages typed before the answer stay queued.
+    function needsPrechat() {
+      var v = state.visitor || {};
+      return !!(cfg.prechat && state.visitor && !state.conversation && !(v.name && v.email));
+    }
+
     function renderCards() {
       var v = state.visitor || {};
       var hasConversation = !!state.conversation || state.outbox.length > 0;
-      $("prechat-form").hidden = !(cfg.prechat && state.visitor && !hasConversation && !(v.name && v.email));
+      var locked = needsPrechat();
+      $("prechat-form").hidden = !locked;
+      $("input").disabled = locked;
+      $("attach").disabled = locked;
+      document.querySelector("#composer .send").disabled = locked;
       $("away-form").hidden = !(state.visitor && state.connected && !state.online && !v.email && hasConversation
                                 && !state.contactSaved);
     }
@@ -169,7 +180,7 @@
     }
 
     return { el: el, format: format, renderMessages: renderMessages, renderStatus: renderStatus,
-             renderCards: renderCards, renderTyping: renderTyping, clearAgentTyping: clearAgentTyping,
+             renderCards: renderCards, needsPrechat: needsPrechat, renderTyping: renderTyping, clearAgentTyping: clearAgentTyping,
              renderBadge: renderBadge, noteUnread: noteUnread, renderAll: renderAll, nearBottom: nearBottom,
              scrollDown: scrollDown, showComposerError: showComposerError };
   };

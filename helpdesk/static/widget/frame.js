@@ -40,7 +40,8 @@
     typingSent: 0,
     agentTyping: null,
     agentTypingTimer: null,
-    contactSaved: store.get("contact_saved", false)
+    contactSaved: store.get("contact_saved", false),
+    continues: true                      // the server's word: the next message goes into the shown conversation
   };
 
   function format(text, values) {
@@ -96,12 +97,16 @@
     tellParent({ type: "helpdesk:state", state: open ? "open" : "closed" });
   }
 
+  // The shop page the loader put in our fragment (a fragment never reaches a server log).
+  var shopPage = new URLSearchParams(location.hash.slice(1));
+
   // -- socket ----------------------------------------------------------------------------------
   var socket = io(location.origin + "/widget", {
     autoConnect: false,
     auth: function (cb) {
       state.identitySent = state.identity;
-      cb({ site: cfg.site, token: state.token, identity: state.identity || undefined });
+      cb({ site: cfg.site, token: state.token, identity: state.identity || undefined,
+           page: shopPage.get("page") || undefined, referrer: shopPage.get("referrer") || undefined });
     }
   });
 
@@ -131,6 +136,7 @@
     }
     state.visitor = s.visitor;
     state.online = !!s.online;
+    state.continues = s.continues !== false;
     if (s.conversation && (!state.conversation || state.conversation.id !== s.conversation.id)) {
       showConversation(s.conversation);
     } else if (s.conversation) {
@@ -214,11 +220,15 @@
     if (state.outbox.length !== before) saveOutbox();
   }
 
-  // A resolved chat stays closed: the next message starts a new conversation.
-  function going() { return !!(state.conversation && state.conversation.status !== "resolved"); }
+  // A resolved chat continues (and reopens) when the shopper writes again soon after, with its
+  // thread still shown; one resolved long ago stays closed and the next message starts another.
+  function going() {
+    return !!(state.conversation && (state.conversation.status !== "resolved" || state.continues));
+  }
 
   // `pick`: an order id the shopper asks about, linked to the conversation once the message is in.
   function queueMessage(body, files, pick) {
+    $("csat").hidden = true;  // the rating card (or its thanks) has had its turn once they write again
     state.outbox.push({ client_msg_id: newId(), body: body, created_at: new Date().toISOString(),
                         conversation_id: going() ? state.conversation.id : null, error: null,
                         files: files || [], pick: pick || null });
@@ -257,6 +267,14 @@
         return;
       }
       var code = res && res.error && res.error.code;
+      if (code === "prechat_required") {
+        // The inbox wants name and email first: the text goes back into the box, the form shows.
+        dropFromOutbox(next.client_msg_id);
+        cfg.prechat = true;
+        if (!input.value) input.value = next.body;
+        renderMessages();
+        return;
+      }
       if (code === "rate_limited") {
         showComposerError(t.rate_limited);
         setTimeout(flushOutbox, 4000);
@@ -306,6 +324,7 @@
   function grow() { input.style.height = "auto"; input.style.height = Math.min(input.scrollHeight, 120) + "px"; }
 
   function send() {
+    if (view.needsPrechat()) { view.renderCards(); $("prechat-form").elements.name.focus(); return; }
     var body = input.value.trim();
     if (!body) return;
     if (body.length > cfg.max_body) { showComposerError(t.too_long); return; }
@@ -340,6 +359,8 @@
     }
     state.typingSent = 0;
   }
+
+  $("attach").addEventListener("click", function () { $("file").click(); });
 
   // Files go up over HTTP first (the socket is for small frames), then ride on a message.
   $("file").addEventListener("change", function () {

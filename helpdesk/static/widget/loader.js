@@ -88,9 +88,12 @@
   queued.forEach(function (args) { command(args[0], args[1]); });
 
   // data-locale="pl" picks the widget's language; without it the shopper's browser decides.
+  // The page and referrer go to the frame (it cannot read this page) for the agent's sidebar.
   var locale = script.getAttribute("data-locale");
   frame.src = origin + "/widget/frame?site=" + encodeURIComponent(site) +
-    (locale ? "&locale=" + encodeURIComponent(locale) : "");
+    (locale ? "&locale=" + encodeURIComponent(locale) : "") +
+    "#page=" + encodeURIComponent(location.href.slice(0, 1000)) +
+    "&referrer=" + encodeURIComponent((document.referrer || "").slice(0, 1000));
   frame.title = "Chat";
   frame.setAttribute("allow", "clipboard-write");
   frame.setAttribute("data-helpdesk-widget", "");
