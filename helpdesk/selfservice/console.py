@@ -107,8 +107,9 @@ def card(message: Message) -> dict[str, Any] | None:
               "price": lines[i["id"]].price if i["id"] in lines else None} for i in req.items]
     worth = sum((it["price"] * it["quantity"] for it in items if it["price"] is not None), start=0)
     action = session.get(OrderAction, req.order_action_id) if req.order_action_id else None
+    reason = _(services.REASONS[req.reason]) if req.reason in services.REASONS else None
     return {"card_template": CARD, "req": req, "order": order, "kind": kind, "lines": items, "worth": worth,
-            "reason": services.REASONS.get(req.reason or ""), "blocked": blocked, "action": action,
+            "reason": reason, "blocked": blocked, "action": action,
             "dialog": f"dlg-{kind}-{order.public_id}",
             "prefill": {"mode": "lines", "lines": {i["id"]: i["quantity"] for i in req.items}, "restock": True}
             if req.kind is Kind.return_ else {"restock": True, "refund": True},
