@@ -190,3 +190,22 @@ def test_the_reports_page_in_french_formats_its_period_and_money(client: FlaskCl
     assert "<h1>Rapports</h1>" in html and "Chiffre d'affaires après un chat" in html
     assert "1 mars 2026 \u2013 31 mars 2026" in html
     assert 'data-kpi="revenue_after_chat">120,00<' in html
+
+
+def test_the_queue_snooze_admin_and_audit_pages_speak_german(app: Flask, admin_client: FlaskClient) -> None:
+    inbox, _ = make_inbox(app)
+    conv = make_conversation(app, inbox, email="jonas@example.de", name="Jonas")
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    queue = admin_client.get("/console", headers=german).get_data(as_text=True)
+    for words in ("Zur Warteschlange springen", "Letzte Aktivität", "Am längsten wartend", "Jonas auswählen",
+                  "Neue E-Mail"):
+        assert words in queue, words
+    page = admin_client.get(f"/console/c/{conv.public_id}", headers=german).get_data(as_text=True)
+    for words in ("Zurückstellen bis", "Bis…"):
+        assert words in page, words
+    agents = admin_client.get("/admin/agents", headers=german).get_data(as_text=True)
+    assert "Agent einladen" in agents and "Reset-Link" in agents and "Invite an agent" not in agents
+    inboxes = admin_client.get("/admin/inboxes", headers=german).get_data(as_text=True)
+    assert "Posteingang löschen" in inboxes and "Zuweisung" in inboxes
+    audit = admin_client.get("/admin/audit", headers=german).get_data(as_text=True)
+    assert "Jede Aktion" in audit and "Wann (UTC)" in audit and "Filtern" in audit

@@ -177,8 +177,8 @@ def _show_link(agent: Agent, what: str) -> None:
     link = current_app.config["BASE_URL"].rstrip("/") + url_for(
         "accounts.set_password", token=invites.link_token(current_app.secret_key, agent))
     session["shown_secret"] = {
-        "label": f"{what} for {agent.name} ({agent.email})", "value": link,
-        "note": f"Send it to them yourself (chat, email). It works once, for {invites.LINK_DAYS} days."}
+        "label": _("%(what)s for %(name)s (%(email)s)", what=what, name=agent.name, email=agent.email), "value": link,
+        "note": _("Send it to them yourself (chat, email). It works once, for %(days)s days.", days=invites.LINK_DAYS)}
 
 
 @bp.post("/admin/agents/invite")
@@ -193,8 +193,8 @@ def agents_invite() -> Any:
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("accounts.agents")), 303
-    _show_link(agent, "Invitation link")
-    flash(f"Agent {agent.email} invited: they choose their password with the link below.", "success")
+    _show_link(agent, _("Invitation link"))
+    flash(_("Agent %(email)s invited: they choose their password with the link below.", email=agent.email), "success")
     return redirect(url_for("accounts.agents")), 303
 
 
@@ -204,11 +204,11 @@ def agents_invite() -> Any:
 def agents_reset_link(public_id: str) -> Any:
     agent = services.get_agent(db_session(), public_id)
     if not agent.active:
-        flash(f"{agent.email} is disabled: enable the account first.", "error")
+        flash(_("%(email)s is disabled: enable the account first.", email=agent.email), "error")
         return redirect(url_for("accounts.agents")), 303
     invites.reset_link_made(db_session(), current_actor(), agent)
     commit()
-    _show_link(agent, "Password reset link")
+    _show_link(agent, _("Password reset link"))
     return redirect(url_for("accounts.agents")), 303
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from helpdesk.orders import services as orders
@@ -23,8 +24,8 @@ def refresh(public_id: str, order_id: str) -> Any:
     order = orders.get_order(session, order_id)
     if sync.enqueue_fetch(session, current_app.config, order):
         commit()
-        flash(f"Fetching the payment of {order.display_name}; it shows here in a moment.", "success")
+        flash(_("Fetching the payment of %(order)s; it shows here in a moment.", order=order.display_name), "success")
     else:
-        flash("No payment provider of ours holds this order's payment (see HELPDESK_STRIPE_* / HELPDESK_PAYPAL_*).",
+        flash(_("No payment provider of ours holds this order's payment (see HELPDESK_STRIPE_* / HELPDESK_PAYPAL_*)."),
               "error")
     return redirect(url_for("console.conversation", public_id=conv.public_id) + "#orders", code=303)

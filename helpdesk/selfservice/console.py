@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask import request as flask_request
+from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -40,8 +41,11 @@ def carry_out(public_id: str, request_id: str) -> Any:
         services.carry_out(session, current_app.config, current_actor(), req, form,
                            flask_request.form.get("idempotency_key", ""))
         commit()
-        flash(f"{'Cancel' if kind == 'cancel' else 'Refund'} of {req.order.display_name} sent to the shop; "
-              "the customer is told here when it is done.", "success")
+        sent = (_("Cancel of %(order)s sent to the shop; the customer is told here when it is done.",
+                  order=req.order.display_name) if kind == "cancel" else
+                _("Refund of %(order)s sent to the shop; the customer is told here when it is done.",
+                  order=req.order.display_name))
+        flash(sent, "success")
     except DomainError as exc:
         flash(exc.message, "error")
     return _back(conv.public_id)
@@ -56,7 +60,7 @@ def decline(public_id: str, request_id: str) -> Any:
     try:
         services.decline(session, current_actor(), req, flask_request.form.get("reason", ""))
         commit()
-        flash("Request declined; the customer has the reason in the conversation.", "success")
+        flash(_("Request declined; the customer has the reason in the conversation."), "success")
     except DomainError as exc:
         flash(exc.message, "error")
     return _back(conv.public_id)
@@ -103,8 +107,9 @@ def card(message: Message) -> dict[str, Any] | None:
               "price": lines[i["id"]].price if i["id"] in lines else None} for i in req.items]
     worth = sum((it["price"] * it["quantity"] for it in items if it["price"] is not None), start=0)
     action = session.get(OrderAction, req.order_action_id) if req.order_action_id else None
+    reason = _(services.REASONS[req.reason]) if req.reason in services.REASONS else None
     return {"card_template": CARD, "req": req, "order": order, "kind": kind, "lines": items, "worth": worth,
-            "reason": services.REASONS.get(req.reason or ""), "blocked": blocked, "action": action,
+            "reason": reason, "blocked": blocked, "action": action,
             "dialog": f"dlg-{kind}-{order.public_id}",
             "prefill": {"mode": "lines", "lines": {i["id"]: i["quantity"] for i in req.items}, "restock": True}
             if req.kind is Kind.return_ else {"restock": True, "refund": True},

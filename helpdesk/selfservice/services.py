@@ -25,6 +25,7 @@ from helpdesk.chat.models import ChatVisitor
 from helpdesk.crm.merging import CustomerErased, CustomersMerged
 from helpdesk.db import utcnow
 from helpdesk.errors import Conflict, Forbidden, Invalid, NotFound
+from helpdesk.i18n import N_
 from helpdesk.orders import actions, linking
 from helpdesk.orders import widget as orders_widget
 from helpdesk.orders.events import OrderActionFinished
@@ -36,14 +37,15 @@ from helpdesk.tickets.models import Conversation, Message
 from helpdesk.tickets.models import Status as ConversationStatus
 
 # The reasons a shopper picks from (codes are stored; the widget and console show the labels).
+# Marked for extraction: the agent's card shows them in the agent's language (selfservice/console.py).
 REASONS: dict[str, str] = {
-    "damaged": "Arrived damaged",
-    "wrong_item": "Wrong item sent",
-    "too_small": "Too small",
-    "too_large": "Too large",
-    "not_as_described": "Not as described",
-    "changed_mind": "Changed my mind",
-    "other": "Other",
+    "damaged": N_("Arrived damaged"),
+    "wrong_item": N_("Wrong item sent"),
+    "too_small": N_("Too small"),
+    "too_large": N_("Too large"),
+    "not_as_described": N_("Not as described"),
+    "changed_mind": N_("Changed my mind"),
+    "other": N_("Other"),
 }
 MAX_NOTE = 1000
 MAX_ITEMS = 50

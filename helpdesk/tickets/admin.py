@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -50,15 +51,16 @@ def inboxes_create() -> Any:
         flash(exc.message, "error")
         return redirect(url_for("tickets_admin.inboxes")), 303
     if inbox.channel is Channel.chat:
-        flash(f"Chat inbox {inbox.name} created.", "success")
-        _show_once(f"Site key of {inbox.name}", shown, "Put it in the widget snippet (below in the list).")
+        flash(_("Chat inbox %(name)s created.", name=inbox.name), "success")
+        _show_once(_("Site key of %(name)s", name=inbox.name), shown,
+                   _("Put it in the widget snippet (below in the list)."))
     elif inbox.channel is Channel.phone:
-        flash(f"Phone inbox {inbox.name} created: calls logged with New call go here.", "success")
+        flash(_("Phone inbox %(name)s created: calls logged with New call go here.", name=inbox.name), "success")
     else:
-        flash(f"Email inbox {inbox.name} created.", "success")
-        _show_once(f"Ingest token of {inbox.name}", shown,
-                   "Shown only now: copy it into your mail provider's webhook URL (?token=…). "
-                   "Lost it? Make a new one under Edit.")
+        flash(_("Email inbox %(name)s created.", name=inbox.name), "success")
+        _show_once(_("Ingest token of %(name)s", name=inbox.name), shown,
+                   _("Shown only now: copy it into your mail provider's webhook URL (?token=…). "
+                     "Lost it? Make a new one under Edit."))
     return redirect(url_for("tickets_admin.inboxes")), 303
 
 
@@ -81,7 +83,7 @@ def inbox_update(public_id: str) -> Any:
         inbox_admin.update_inbox(db_session(), current_actor(), inbox, name=form.get("name", ""),
                                  team=_team_of(form.get("team")), address=form.get("address"))
         commit()
-        flash(f"Inbox {inbox.name} saved.", "success")
+        flash(_("Inbox %(name)s saved.", name=inbox.name), "success")
     except DomainError as exc:
         db_session().rollback()
         flash(exc.message, "error")
@@ -99,8 +101,8 @@ def inbox_token(public_id: str) -> Any:
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("tickets_admin.inboxes")), 303
-    _show_once(f"New ingest token of {inbox.name}", shown,
-               "The old token stopped working just now: update your mail provider's webhook URL.")
+    _show_once(_("New ingest token of %(name)s", name=inbox.name), shown,
+               _("The old token stopped working just now: update your mail provider's webhook URL."))
     return redirect(url_for("tickets_admin.inboxes")), 303
 
 
@@ -113,7 +115,7 @@ def inbox_delete(public_id: str) -> Any:
     try:
         inbox_admin.delete_inbox(db_session(), current_actor(), inbox)
         commit()
-        flash(f"Inbox {name} deleted.", "success")
+        flash(_("Inbox %(name)s deleted.", name=name), "success")
     except DomainError as exc:
         db_session().rollback()
         flash(exc.message, "error")

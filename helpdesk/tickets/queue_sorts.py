@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from helpdesk.errors import Invalid
+from helpdesk.i18n import N_
 from helpdesk.tickets.models import AuthorType, Conversation, Message, Priority
 
 PRIORITY_RANK = case({Priority.urgent: 3, Priority.high: 2, Priority.normal: 1, Priority.low: 0},
@@ -29,8 +30,9 @@ KEYS: dict[str, list[tuple[Any, bool, str]]] = {
     "priority": [(PRIORITY_RANK, True, "int"), (Conversation.last_activity_at, True, "time"),
                  (Conversation.id, True, "int")],
 }
-LABELS = {"activity": "Latest activity", "newest": "Newest", "oldest": "Oldest",
-          "waiting": "Waiting longest", "priority": "Priority", "due": "SLA due first"}
+# English here (marked for extraction); the console shows them in the agent's language.
+LABELS = {"activity": N_("Latest activity"), "newest": N_("Newest"), "oldest": N_("Oldest"),
+          "waiting": N_("Waiting longest"), "priority": N_("Priority"), "due": N_("SLA due first")}
 
 
 def _value(conversation: Conversation, expression: Any) -> Any:

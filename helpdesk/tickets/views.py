@@ -91,7 +91,7 @@ def queue() -> Any:
     inboxes = session.scalars(select(Inbox).order_by(Inbox.name)).all()
     return render_template("console/queue.html", page=page, view=view, views=VIEWS, status=status,
                            previews=queue_sorts.previews(session, [c.id for c in page.items]),
-                           sort_labels=queue_sorts.LABELS, waited=waited,
+                           sort_labels={key: _(label) for key, label in queue_sorts.LABELS.items()}, waited=waited,
                            statuses=[s.value for s in Status], counts=counts, view_counts=view_counts,
                            fmt_count=queries.format_count, snippets=snippets, view_status=view_status,
                            inboxes=inboxes, inbox=inbox, q=q, sort=sort,
@@ -244,8 +244,8 @@ def status(public_id: str) -> Any:
             snooze = snoozing.parse_local(picked, request.form.get("tz_offset"), utcnow())
         services.set_status(session, current_actor(), conv, request.form.get("status", ""), snooze)
         if conv.status is Status.snoozed and conv.snoozed_until:
-            flash(f"Snoozed until {conv.snoozed_until:%a %d %b %Y, %H:%M} UTC. Unsnooze brings it back now.",
-                  "success")
+            flash(_("Snoozed until %(time)s UTC. Unsnooze brings it back now.",
+                    time=conv.snoozed_until.strftime("%a %d %b %Y, %H:%M")), "success")
     return _act(public_id, act)
 
 

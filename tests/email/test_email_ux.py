@@ -326,3 +326,20 @@ def test_a_resent_email_reply_is_stored_and_mailed_once(
         assert s.scalar(select(func.count()).select_from(Attachment).where(
             Attachment.message_id == stored.id)) == 1
         assert s.scalar(select(func.count()).select_from(Attachment).where(Attachment.message_id.is_(None))) == 0
+
+
+def test_the_email_parts_of_the_console_speak_german(app: Flask, client: FlaskClient, inbox: EmailInbox,
+                                                      alice: Agent) -> None:
+    conversation_id = start(client, inbox, **CC_MAIL)
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    page = client.get(f"/console/c/{conversation_id}", headers=german).get_data(as_text=True)
+    assert "<dt>Von</dt>" in page and "<dt>An</dt>" in page  # the mail's headers, not a date range's "Bis"
+    assert "Allen antworten" in page and "Antworten oder allen antworten" in page
+    assert "Weiterleiten…" in page and "Die ganze Konversation" in page and "Reply all" not in page
+    # composer.js gets its words from the page, placeholders left for the script to fill.
+    strings = re.search(r'<script type="application/json" id="composer-strings">(.*?)</script>', page, re.S)
+    assert strings and "%(name)s entfernen" in strings.group(1)
+    compose = client.get("/console/compose", headers=german).get_data(as_text=True)
+    assert "Neue E-Mail" in compose and "E-Mail senden" in compose and "Betreff" in compose
+    profile = client.get("/settings/profile", headers=german).get_data(as_text=True)
+    assert "E-Mail-Signatur" in profile and "Signatur speichern" in profile

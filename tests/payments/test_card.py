@@ -105,3 +105,19 @@ def test_erasing_the_customer_drops_the_card_digits_and_keeps_the_amounts(
     with db_of(app).unit_of_work() as s:
         payment = s.scalar(select(Payment).filter_by(order_id=order_id))
         assert payment.method is None and payment.amount is not None and payment.reference == "ch_erase"
+
+
+def test_the_payment_on_the_card_speaks_german(app: Flask, agent_client: FlaskClient, fake_stripe: FakeStripe,
+                                               run_jobs: Any) -> None:
+    fake_stripe.add_charge(stripe_charge(CHARGE, amount=19900, refunded=500))
+    fake_stripe.disputes.append(stripe_dispute("dp_de", CHARGE, amount=19400, reason="product_not_received",
+                                               due_by=1798761600))
+    order_id = make_woo_order(app, 1202, email="ann@example.com", transaction_id=CHARGE)
+    conv, _customer = linked_conversation(app, order_id, "ann@example.com")
+    german = {"Accept-Language": "de"}
+    page = agent_client.get(f"/console/c/{conv}", headers=german).get_data(as_text=True)
+    assert "Zahlung aktualisieren" in page and "Zahlung noch nicht abgerufen" in page
+    run_jobs()
+    page = agent_client.get(f"/console/c/{conv}", headers=german).get_data(as_text=True)
+    assert "Rückbuchung · needs response" in page and "Nachweise fällig bis Jan 01, 2027 00:00 UTC" in page
+    assert "Belastet 199,00" in page and "Refresh payment" not in page

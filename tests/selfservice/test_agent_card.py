@@ -185,3 +185,16 @@ def test_decline_tells_the_shopper_why_and_the_request_cannot_be_carried_out_aft
     assert shop.writes() == []  # nothing reached the shop
     page = agent_client.get(f"/console/c/{conv}").get_data(as_text=True)
     assert "Declined: Cups are final sale" in page
+
+
+def test_the_request_card_speaks_the_agents_language(
+        app: Flask, clients: Clients, inbox: Inbox, site: str, shop: FakeShopify, agent_client: FlaskClient) -> None:
+    _ann, answer = request_from_widget(app, clients, inbox, site, "selfservice:return",
+                                       {"order": "#1100", "items": [{"id": "1001", "quantity": 2}],
+                                        "reason": "damaged", "note": "Both handles broke"})
+    page = agent_client.get(f"/console/c/{answer['message']['conversation_id']}", headers={"Accept-Language": "de"})
+    card = card_of(page.get_data(as_text=True))
+    for text in ("Rücksendeanfrage", "Bestellung #1100", "Beschädigt angekommen", "Wartet auf Sie",
+                 "2 Artikel erstatten &amp; zurück ins Lager…", "Ablehnen…", "Warenwert"):
+        assert text in card, text
+    assert "Return request" not in card

@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -140,7 +141,7 @@ def compose_send() -> Any:
                                max_file_bytes=int(current_app.config["CHAT_MAX_ATTACHMENT_BYTES"])), exc.status
     if wants_json():
         return jsonify({"conversation_id": public_id}), 201
-    flash("Email queued for sending.", "success")
+    flash(_("Email queued for sending."), "success")
     return redirect(url_for("console.conversation", public_id=public_id), code=303)
 
 
@@ -165,7 +166,7 @@ def forward(public_id: str) -> Any:
         return redirect(url_for("console.conversation", public_id=public_id), code=303)
     if wants_json():
         return jsonify({"seq": seq}), 201
-    flash("Forward queued for sending.", "success")
+    flash(_("Forward queued for sending."), "success")
     return redirect(url_for("console.conversation", public_id=public_id, _anchor=f"m{seq}"), code=303)
 
 
@@ -176,7 +177,7 @@ def signature_save() -> Any:
     try:
         replies.save_signature(db_session(), current_actor(), request.form.get("signature", ""))
         commit()
-        flash("Signature saved.", "success")
+        flash(_("Signature saved."), "success")
     except DomainError as exc:
         db_session().rollback()
         flash(exc.message, "error")
