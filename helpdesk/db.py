@@ -142,6 +142,25 @@ def _retry_busy(statement: Callable[[], Any], deadline: float) -> None:
 
 READ_ONLY = "helpdesk_read_only"  # execution option: a plain deferred BEGIN, no write lock
 
+# What a read-only transaction may send; anything else is a write (or DDL) and is refused.
+_READ_VERBS = ("SELECT", "WITH", "PRAGMA", "EXPLAIN", "SHOW", "SAVEPOINT", "RELEASE", "ROLLBACK")
+
+
+class ReadOnlyWrite(RuntimeError):
+    """A statement that writes was sent in a read-only transaction (a GET request's).
+
+    On SQLite such a transaction holds no write lock, so its write would fail at random with
+    SQLITE_BUSY whenever another process writes: a bug to fix where it is found, never retried.
+    """
+
+
+def _refuse_writes(engine: Engine) -> None:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _check(conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool) -> None:
+        if conn.get_execution_options().get(READ_ONLY) and not statement.lstrip().upper().startswith(_READ_VERBS):
+            raise ReadOnlyWrite("a read-only transaction (a GET request's) tried to write: write in a unit of "
+                                f"work of its own, or mark the view web.writes_on_get: {statement[:80]!r}")
+
 
 def _serialise_writers(engine: Engine, busy_seconds: float) -> None:
     """Queue this process's SQLite transactions on a Python lock before BEGIN IMMEDIATE.
@@ -188,6 +207,13 @@ class Database:
         self.engine = make_engine(url, busy_seconds)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False,
                                      info={"dispatcher": dispatcher})
+        _refuse_writes(self.engine)
+        # Sessions whose transactions only read: on SQLite a deferred BEGIN (a WAL snapshot, no
+        # write lock), so a page view never queues behind, or holds up, a writer of any process.
+        self.reader = self.engine.execution_options(**{READ_ONLY: True})
+
+    def reading(self) -> Session:
+        return self.sessions(bind=self.reader, info={"read_only": True})
 
     @property
     def dialect(self) -> str:

@@ -29,10 +29,32 @@ def database() -> Database:
     return current_app.extensions["helpdesk.db"]
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+WRITES_ON_GET = "helpdesk_writes_on_get"
+
+
+def writes_on_get(view: F) -> F:
+    """Mark a view whose GET writes (a one-click link): its request gets a write transaction."""
+    setattr(view, WRITES_ON_GET, True)
+    return view
+
+
+def read_only_request() -> bool:
+    if request.method not in SAFE_METHODS:
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return not getattr(view, WRITES_ON_GET, False)
+
+
 def db_session() -> Session:
-    """The request's session, opened on first use and closed when the request ends."""
+    """The request's session, opened on first use and closed when the request ends.
+
+    A GET reads in a read-only transaction (on SQLite: no write lock, so a page view neither waits
+    for nor holds up chat's writes); what a GET must write goes in a unit of work of its own.
+    """
     if "db_session" not in g:
-        g.db_session = database().sessions()
+        db = database()
+        g.db_session = db.reading() if read_only_request() else db.sessions()
     return g.db_session
 
 

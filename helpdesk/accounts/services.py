@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -277,8 +277,21 @@ def api_token_for(session: Session, token: str) -> ApiToken | None:
         return None
     if row.expires_at is not None and row.expires_at <= utcnow():
         return None
-    row.last_used_at = utcnow()
     return row
+
+
+TOKEN_USE_GRAIN = timedelta(minutes=1)  # last_used_at is "used within the minute": not a write per call
+
+
+def token_use_due(row: ApiToken, now: datetime) -> bool:
+    return row.last_used_at is None or row.last_used_at <= now - TOKEN_USE_GRAIN
+
+
+def record_token_use(session: Session, token_id: int, now: datetime) -> None:
+    """Stamp a token's last use (at most once a minute, whichever process sees it first)."""
+    session.execute(update(ApiToken).where(ApiToken.id == token_id)
+                    .where(or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= now - TOKEN_USE_GRAIN))
+                    .values(last_used_at=now))
 
 
 def agent_for_api_token(session: Session, token: str) -> Agent | None:

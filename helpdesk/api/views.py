@@ -6,20 +6,21 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from helpdesk.accounts import services as accounts
 from helpdesk.accounts.models import Agent
 from helpdesk.actors import Actor, agent_actor
 from helpdesk.api.openapi import spec
 from helpdesk.crm import services as crm
-from helpdesk.db import MAX_INT
+from helpdesk.db import MAX_INT, utcnow
 from helpdesk.errors import Forbidden, Invalid, NotFound, Unauthorized
 from helpdesk.tickets import queries, replies, services, uploads
 from helpdesk.tickets.models import Inbox, Message, Team
 from helpdesk.tickets.serialize import conversation_dict, message_dict
 from helpdesk.tickets.sla.serialize import sla_dict
 from helpdesk.tickets.sla.services import state_of
-from helpdesk.web import commit, db_session, json_body
+from helpdesk.web import commit, database, db_session, json_body, read_only_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -37,7 +38,16 @@ def _authenticate() -> None:
         raise Forbidden("this token is read-only", code="read_only_token")
     g.api_agent = row.agent
     g.api_token = row
-    commit()  # records last_used_at
+    now = utcnow()
+    if accounts.token_use_due(row, now):
+        if read_only_request():
+            # A GET's session only reads: the stamp is a short write of its own.
+            with database().unit_of_work() as session:
+                accounts.record_token_use(session, row.id, now)
+        else:
+            accounts.record_token_use(db_session(), row.id, now)
+            commit()
+        set_committed_value(row, "last_used_at", now)
 
 
 def actor() -> Actor:

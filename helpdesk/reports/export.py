@@ -142,8 +142,9 @@ def csv_chunks(session: Session, period: Period, filters: Filters = Filters()) -
 
 def stream_csv(database: Database, period: Period, filters: Filters = Filters()) -> Iterator[str]:
     """csv_chunks in a session of its own, closed when the body ends or the client goes away: a
-    streamed body outlives the request, and with it the request's session."""
-    session = database.sessions()
+    streamed body outlives the request, and with it the request's session. It only reads: a
+    year's export must not hold SQLite's write lock (and chat) for its seconds."""
+    session = database.reading()
     try:
         yield from csv_chunks(session, period, filters)
     finally:

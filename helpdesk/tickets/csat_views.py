@@ -11,7 +11,7 @@ from helpdesk.errors import DomainError
 from helpdesk.extensions import csrf
 from helpdesk.tickets import csat
 from helpdesk.tickets.csat_models import CsatSurvey
-from helpdesk.web import commit, current_actor, db_session
+from helpdesk.web import commit, current_actor, db_session, writes_on_get
 
 bp = Blueprint("csat", __name__, url_prefix="/csat")
 
@@ -39,6 +39,7 @@ def _picker(survey: CsatSurvey, token: str) -> Any:
 
 
 @bp.get("/<token>")
+@writes_on_get
 def answer(token: str) -> Any:
     """GET records the score: the email's links are one click, as PROTOCOL.md promises."""
     session = db_session()
