@@ -165,9 +165,9 @@ def _sla_view(session: Any, conv: Conversation) -> dict[str, Any] | None:
     breached = {b.metric for b in state.breaches}
     met = {"first_response": conv.first_response_at, "next_response": None, "resolution": conv.resolved_at}
     targets = [(label, metric, due, met[metric]) for label, metric, due in (
-        ("First response", "first_response", state.first_response_due_at),
-        ("Next response", "next_response", state.next_response_due_at),
-        ("Resolution", "resolution", state.resolution_due_at)) if due is not None]
+        (_("First response"), "first_response", state.first_response_due_at),
+        (_("Next response"), "next_response", state.next_response_due_at),
+        (_("Resolution"), "resolution", state.resolution_due_at)) if due is not None]
     return {"policy": state.policy.name, "badge": sla_badge(state, current_runtime().clock()),
             "targets": [{"label": label, "due": due, "met": done, "breached": metric in breached}
                         for label, metric, due, done in targets],
