@@ -46,11 +46,11 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
   };
   const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
   const timeEl = (iso) => {
-    const t = el("time", null, t("just_now"));
-    t.setAttribute("datetime", iso);
-    t.title = new Date(iso).toISOString().slice(0, 16).replace("T", " ") + " UTC";
-    t.dataset.relative = "";
-    return t;
+    const stamp = el("time", null, t("just_now"));
+    stamp.setAttribute("datetime", iso);
+    stamp.title = new Date(iso).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    stamp.dataset.relative = "";
+    return stamp;
   };
 
   function toast(text) {
