@@ -43,6 +43,10 @@ LABELS = {
     "voided": lazy_gettext("voided"), "fulfilled": lazy_gettext("fulfilled"),
     "unfulfilled": lazy_gettext("unfulfilled"), "partial": lazy_gettext("partly shipped"),
     "cancelled": lazy_gettext("cancelled"),
+    # an inbound mail's state (admin/mail), a setting shown without its secret
+    "received": lazy_gettext("received"), "processed": lazy_gettext("processed"),
+    "ignored": lazy_gettext("ignored"), "rejected": lazy_gettext("rejected"),
+    "set": lazy_gettext("set"), "not set": lazy_gettext("not set"),
 }
 
 
