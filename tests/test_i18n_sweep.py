@@ -175,3 +175,14 @@ def test_a_german_console_shows_no_english_words_the_screenshots_found(
     schema = json.loads(html.unescape(re.search(r'data-schema="([^"]*)"', rules).group(1)))
     assert schema["actions"]["add_tag"]["label"] == "Schlagwort hinzufügen"
     assert schema["fields"]["body"]["label"] == "Nachrichtentext"
+
+
+def test_the_german_reports_word_the_rows_without_an_agent_or_team(app: Flask, client: FlaskClient,
+                                                                    manager: Agent) -> None:
+    inbox, _ = make_inbox(app)
+    make_conversation(app, inbox, email="ann@example.com")
+    from tests.conftest import login
+
+    assert login(client, manager.email).status_code == 302
+    page = _text(_page(client, "/reports"))
+    assert "Nicht zugewiesen" in page and "Unassigned" not in page
