@@ -6,6 +6,7 @@ Names and links of targets come from the room that owns them: each registers a c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -15,29 +16,50 @@ from sqlalchemy.orm import Session
 
 from helpdesk.accounts.models import Agent, AuditEntry
 from helpdesk.errors import Invalid
+from helpdesk.i18n import N_
 
 PAGE = 50
-VERBS = {"create": "created", "update": "updated", "delete": "deleted", "save": "saved",
-         "token": "new ingest token for",
-         "invite": "invited", "unlock": "unlocked", "retry": "retried", "erase": "erased (GDPR)",
-         "revoke": "revoked", "pull": "pulled from", "reset_link": "made a password reset link for",
-         "password_set": "set their password:", "password": "changed their password:",
-         "two_factor_on": "turned on two-factor login:", "two_factor_off": "turned off two-factor login for",
-         "recovery_codes": "made new recovery codes:", "recovery_code_used": "used a recovery code:",
-         "assignment": "changed assignment of", "chat_settings": "changed chat settings of",
-         "email_settings": "changed email settings of", "csat": "changed the CSAT survey of",
-         "retry_send": "sent again", "action_requested": "asked the shop to act on",
-         "backfill": "started an order backfill of", "shop_saved": "saved the shop", "shop_removed": "removed the shop",
-         "two_factor_roles": "changed who must use two-factor login"}
-NOUNS = {"api_token": "API token", "canned_reply": "canned reply", "automation_rule": "automation rule",
-         "business_hours": "business hours", "sla_policy": "SLA policy", "crm": "CRM", "roles": "roles"}
+# Whole phrases, so a language can put the words in its own order ("%(what)s gelöscht").
+VERBS = {"create": N_("created %(what)s"), "update": N_("updated %(what)s"), "delete": N_("deleted %(what)s"),
+         "save": N_("saved %(what)s"), "token": N_("new ingest token for %(what)s"),
+         "invite": N_("invited %(what)s"), "unlock": N_("unlocked %(what)s"), "retry": N_("retried %(what)s"),
+         "erase": N_("erased (GDPR) %(what)s"), "revoke": N_("revoked %(what)s"), "pull": N_("pulled from %(what)s"),
+         "reset_link": N_("made a password reset link for %(what)s"),
+         "password_set": N_("set their password: %(what)s"), "password": N_("changed their password: %(what)s"),
+         "two_factor_on": N_("turned on two-factor login: %(what)s"),
+         "two_factor_off": N_("turned off two-factor login for %(what)s"),
+         "recovery_codes": N_("made new recovery codes: %(what)s"),
+         "recovery_code_used": N_("used a recovery code: %(what)s"),
+         "assignment": N_("changed assignment of %(what)s"), "chat_settings": N_("changed chat settings of %(what)s"),
+         "email_settings": N_("changed email settings of %(what)s"), "csat": N_("changed the CSAT survey of %(what)s"),
+         "retry_send": N_("sent again %(what)s"), "action_requested": N_("asked the shop to act on %(what)s"),
+         "backfill": N_("started an order backfill of %(what)s"), "shop_saved": N_("saved the shop %(what)s"),
+         "shop_removed": N_("removed the shop %(what)s"),
+         "two_factor_roles": N_("changed who must use two-factor login %(what)s")}
+NOUNS = {"api_token": N_("API token"), "canned_reply": N_("canned reply"), "automation_rule": N_("automation rule"),
+         "business_hours": N_("business hours"), "sla_policy": N_("SLA policy"), "crm": N_("CRM"), "roles": N_("roles"),
+         "agent": N_("agent"), "conversation": N_("conversation"), "customer": N_("customer"), "inbox": N_("inbox"),
+         "macro": N_("macro"), "team": N_("team"), "webhook": N_("webhook"), "email": N_("email"),
+         "orders": N_("orders"), "security": N_("security"), "job": N_("job")}
+# The changed fields' names in the details column.
+FIELDS = {"status": N_("status"), "assignee": N_("assignee"), "priority": N_("priority"), "team": N_("team"),
+          "name": N_("name"), "email": N_("email"), "role": N_("role"), "active": N_("active"), "tags": N_("tags"),
+          "inbox": N_("inbox"), "subject": N_("subject"), "snoozed_until": N_("snoozed until")}
+
+VALUE_FIELDS = {"status", "priority", "role", "channel"}  # values the console words (label_of)
 
 
-def words(action: str) -> str:
-    """"inbox.delete" -> "deleted inbox"; an action nobody named reads as its parts."""
+def _same(text: str) -> str:
+    return text
+
+
+def words(action: str, translate: Callable[[str], str] = _same) -> str:
+    """"inbox.delete" -> "deleted inbox" (in the language of `translate`, a gettext); an action
+    nobody named reads as its parts."""
     noun, _, verb = action.partition(".")
     if verb in VERBS:
-        return f"{VERBS[verb]} {NOUNS.get(noun, noun.replace('_', ' '))}".strip()
+        what = translate(NOUNS[noun]) if noun in NOUNS else noun.replace("_", " ")
+        return (translate(VERBS[verb]) % {"what": what}).strip()
     return action.replace(".", " ").replace("_", " ")
 
 
@@ -99,31 +121,39 @@ def targets(session: Session, rows: list[AuditEntry], capability: Any) -> dict[t
     return named
 
 
-def details(data: dict[str, Any]) -> list[str]:
-    """"name: Old → New" lines; nested values as short text, never a JSON dump."""
+def details(data: dict[str, Any], translate: Callable[[str], str] = _same,
+            label: Callable[[Any], str] = str) -> list[str]:
+    """"name: Old → New" lines; nested values as short text, never a JSON dump. `translate` words
+    the field names, `label` the domain's values (status, priority, role) in the console's language."""
+    def name(field: str) -> str:
+        return translate(FIELDS[field]) if field in FIELDS else field.replace("_", " ")
+
+    def text(value: Any, field: str) -> str:
+        return _text(value, translate, label if field in VALUE_FIELDS else str)
+
     lines = []
     for key, value in (data or {}).items():
         if key == "changes" and isinstance(value, dict):
             for field, change in value.items():
                 if isinstance(change, list) and len(change) == 2:
-                    lines.append(f"{field.replace('_', ' ')}: {_text(change[0])} → {_text(change[1])}")
+                    lines.append(f"{name(field)}: {text(change[0], field)} → {text(change[1], field)}")
                 else:
-                    lines.append(f"{field.replace('_', ' ')}: {_text(change)}")
+                    lines.append(f"{name(field)}: {text(change, field)}")
         else:
-            lines.append(f"{key.replace('_', ' ')}: {_text(value)}")
+            lines.append(f"{name(key)}: {text(value, key)}")
     return lines
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, translate: Callable[[str], str] = _same, label: Callable[[Any], str] = str) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return translate(N_("yes")) if value else translate(N_("no"))
     if isinstance(value, list):
-        return ", ".join(_text(v) for v in value) or "—"
+        return ", ".join(_text(v, translate, label) for v in value) or "—"
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_text(v)}" for k, v in value.items()) or "—"
-    text = str(value)
+        return ", ".join(f"{k} {_text(v, translate, label)}" for k, v in value.items()) or "—"
+    text = label(value) if isinstance(value, str) else str(value)
     return text if len(text) <= 120 else text[:119] + "…"
 
 

@@ -18,6 +18,7 @@ from helpdesk.accounts.models import Agent, Role
 from helpdesk.actors import agent_actor
 from helpdesk.errors import DomainError, Invalid
 from helpdesk.extensions import limiter, login_manager
+from helpdesk.i18n.web import label_of
 from helpdesk.web import (
     commit,
     csp_nonce,
@@ -446,7 +447,8 @@ def audit_log() -> Any:
     except DomainError as exc:
         error, rows, next_before = exc.message, [], None
     return render_template("admin/audit.html", entries=rows, next_before=next_before, filters=filters,
-                           error=error, words=audit_view.words, details=audit_view.details,
+                           error=error, words=lambda action: audit_view.words(action, _),
+                           details=lambda data: audit_view.details(data, _, label_of),
                            targets=audit_view.targets(db, rows, current_runtime().capability),
                            actions=audit_view.actions(db),
                            agents=db.scalars(select(Agent).order_by(Agent.name)).all()), 422 if error else 200

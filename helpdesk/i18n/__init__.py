@@ -14,6 +14,7 @@ from pathlib import Path
 from babel import Locale, UnknownLocaleError
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
+from babel import units as babel_units
 from babel.support import NullTranslations, Translations
 
 # The languages with a full catalogue; the first is the fallback and the language of the msgids.
@@ -25,6 +26,29 @@ TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 def N_(message: str) -> str:
     """Marks a message for the catalogue where it is defined; translated where it is shown."""
     return message
+
+
+def Np_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a plural message (scripts/i18n extracts it with `-k Np_:1,2`); ngettext where shown."""
+    return singular, plural
+
+
+def format_units(parts: list[tuple[int, str]], locale: str, length: str = "narrow") -> str:
+    """"5d 16h" / "5 T 16h": amounts of CLDR duration units (day, hour, minute) in the locale's words."""
+    return " ".join(babel_units.format_unit(value, f"duration-{unit}", length=length, locale=_locale(locale))
+                    for value, unit in parts)
+
+
+def format_span(seconds: float, locale: str) -> str:
+    """An SLA countdown in two units at most: "5d 16h", "2h 5m", "7m" (narrow, as the queue badge)."""
+    minutes = max(0, int(seconds // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return format_units([(days, "day"), (hours, "hour")], locale)
+    if hours:
+        return format_units([(hours, "hour"), (minutes, "minute")], locale)
+    return format_units([(minutes, "minute")], locale)
 
 
 def language_names() -> list[tuple[str, str]]:
@@ -74,6 +98,15 @@ def format_when(value: datetime | None, locale: str, *, timezone: str = "UTC", f
         return ""
     return babel_dates.format_datetime(value, format=fmt, tzinfo=babel_dates.get_timezone(timezone),
                                        locale=_locale(locale))
+
+
+def format_moment(value: datetime | None, locale: str, *, timezone: str = "UTC") -> str:
+    """"Thu, Dec 3, 2026, 09:30" / "Do., 3. Dez. 2026, 09:30": a day with its weekday and a 24-hour time."""
+    if value is None:
+        return ""
+    zone = babel_dates.get_timezone(timezone)
+    day = babel_dates.format_skeleton("yMMMEd", value, tzinfo=zone, locale=_locale(locale))
+    return f"{day}, {babel_dates.format_skeleton('Hm', value, tzinfo=zone, locale=_locale(locale))}"
 
 
 def format_day(value: datetime | None, locale: str, fmt: str = "medium") -> str:

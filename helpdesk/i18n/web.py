@@ -10,7 +10,18 @@ from flask import Flask, request
 from flask_babel import Babel, get_locale, lazy_gettext
 from flask_login import current_user
 
-from helpdesk.i18n import DEFAULT_LOCALE, LOCALES, format_day, format_money, format_when, language_names, supported
+from helpdesk.i18n import (
+    DEFAULT_LOCALE,
+    LOCALES,
+    format_day,
+    format_moment,
+    format_money,
+    format_span,
+    format_units,
+    format_when,
+    language_names,
+    supported,
+)
 
 babel = Babel()
 
@@ -22,6 +33,20 @@ LABELS = {
     "email": lazy_gettext("email"), "phone": lazy_gettext("phone"), "inbound": lazy_gettext("incoming"),
     "outbound": lazy_gettext("outgoing"), "agent": lazy_gettext("agent"), "manager": lazy_gettext("manager"),
     "admin": lazy_gettext("admin"),
+    # an email reply's delivery, a job's state
+    "sending": lazy_gettext("sending"), "sent": lazy_gettext("sent"), "failed": lazy_gettext("failed"),
+    "queued": lazy_gettext("queued"), "running": lazy_gettext("running"), "done": lazy_gettext("done"),
+    "dead": lazy_gettext("dead"),
+    # an order's payment and fulfilment (the platforms' words, normalised by orders/)
+    "paid": lazy_gettext("paid"), "refunded": lazy_gettext("refunded"),
+    "partially_refunded": lazy_gettext("partially refunded"), "authorized": lazy_gettext("authorized"),
+    "voided": lazy_gettext("voided"), "fulfilled": lazy_gettext("fulfilled"),
+    "unfulfilled": lazy_gettext("unfulfilled"), "partial": lazy_gettext("partly shipped"),
+    "cancelled": lazy_gettext("cancelled"),
+    # an inbound mail's state (admin/mail), a setting shown without its secret
+    "received": lazy_gettext("received"), "processed": lazy_gettext("processed"),
+    "ignored": lazy_gettext("ignored"), "rejected": lazy_gettext("rejected"),
+    "set": lazy_gettext("set"), "not set": lazy_gettext("not set"),
 }
 
 
@@ -56,7 +81,21 @@ def init_app(app: Flask) -> None:
     def day(value: datetime | None, fmt: str = "medium") -> str:
         return format_day(value, current_locale(), fmt)
 
-    app.jinja_env.filters.update(money=money, when=when, day=day)
+    def console_strings() -> dict[str, object]:
+        from helpdesk.i18n.js import catalogue
+
+        return catalogue(current_locale())
+
+    def moment(value: datetime | None) -> str:
+        return format_moment(value, current_locale())
+
+    def span(seconds: float) -> str:
+        return format_span(seconds, current_locale())
+
+    def units(parts: list[tuple[int, str]], length: str = "short") -> str:
+        return format_units(parts, current_locale(), length)
+
+    app.jinja_env.filters.update(money=money, when=when, day=day, moment=moment, span=span, label_word=label_of)
     globals_: dict[str, Any] = {"current_locale": current_locale, "language_names": language_names,
-                                "label_of": label_of}
+                                "label_of": label_of, "console_strings": console_strings, "units": units}
     app.jinja_env.globals.update(globals_)

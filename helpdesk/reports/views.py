@@ -20,6 +20,8 @@ from sqlalchemy import select
 
 from helpdesk.accounts.models import Agent, Role
 from helpdesk.errors import DomainError, Invalid
+from helpdesk.i18n import format_units
+from helpdesk.i18n.web import current_locale
 from helpdesk.reports import export
 from helpdesk.reports.commerce import commerce
 from helpdesk.reports.deflection import deflection
@@ -44,16 +46,18 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     s = round(seconds)
+    # CLDR's narrow units in the console's language ("4h 51m", "4 Std. 51 Min.").
+    locale = current_locale()
     if s < 60:
-        return f"{s} s"
+        return format_units([(s, "second")], locale)
     minutes, s = divmod(s, 60)
     if minutes < 60:
-        return f"{minutes} m {s:02d} s" if minutes < 10 else f"{minutes} m"
+        return format_units([(minutes, "minute"), (s, "second")] if minutes < 10 else [(minutes, "minute")], locale)
     hours, minutes = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {minutes:02d} m"
+        return format_units([(hours, "hour"), (minutes, "minute")], locale)
     days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
+    return format_units([(days, "day"), (hours, "hour")], locale)
 
 
 @bp.app_template_filter("percent")

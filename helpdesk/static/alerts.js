@@ -6,6 +6,7 @@
 (function () {
   "use strict";
   const socket = window.HelpdeskConsoleSocket;
+  const { t } = window.HelpdeskI18n;
   const box = document.querySelector("[data-alerts]");
   if (!socket || !box) return;
   const SOUND_KEY = "helpdesk.alerts.sound";
@@ -27,12 +28,12 @@
   function renderPermission() {
     if (!("Notification" in window)) {
       enable.hidden = true;
-      state.textContent = "Desktop notifications are not available in this browser.";
+      state.textContent = t("alerts.unavailable");
       return;
     }
     enable.hidden = Notification.permission !== "default";
-    state.textContent = Notification.permission === "granted" ? "Desktop notifications on"
-      : Notification.permission === "denied" ? "Notifications are blocked for this site in the browser" : "";
+    state.textContent = Notification.permission === "granted" ? t("alerts.on")
+      : Notification.permission === "denied" ? t("alerts.blocked") : "";
   }
   enable.addEventListener("click", () => {
     const asked = Notification.requestPermission(renderPermission);  // old Safari: callback only
@@ -68,16 +69,16 @@
 
   socket.on("session", (s) => { me = s.agent; });
   socket.on("conversation:new", (c) => {
-    const who = (c.customer && c.customer.name) || "a visitor";
+    const who = (c.customer && c.customer.name) || t("a_visitor");
     if (c.assignee && me && c.assignee.id && c.assignee.id !== me.id) return;  // someone else's already
-    alertAgent("New conversation from " + who, c.subject || "", c.id);
+    alertAgent(t("new_conversation_from", { name: who }), c.subject || "", c.id);
   });
   socket.on("alert", (a) => {
-    if (a.kind === "assigned") alertAgent("Assigned to you: " + label(a), "", a.conversation_id);
-    else if (a.kind === "reply") alertAgent((a.by || "The customer") + " replied", a.excerpt, a.conversation_id);
+    if (a.kind === "assigned") alertAgent(t("alerts.assigned", { conversation: label(a) }), "", a.conversation_id);
+    else if (a.kind === "reply") alertAgent(t("alerts.replied", { name: a.by || t("alerts.the_customer") }), a.excerpt, a.conversation_id);
   });
   socket.on("mention", (m) => {
-    alertAgent((m.by || "Someone") + " mentioned you in " + label(m), m.excerpt, m.conversation_id);
+    alertAgent(t("alerts.mentioned", { name: m.by || t("someone"), conversation: label(m) }), m.excerpt, m.conversation_id);
   });
   renderPermission();
 })();

@@ -7,14 +7,8 @@
   const IMAGE = /^image\/(png|jpeg|gif|webp)$/;
   const ACCEPTED = /^(image\/(png|jpeg|gif|webp)|application\/pdf|text\/plain|text\/csv)$/;
   const MAX_FILES = 5;
-  // The page's words in the console's language (console/_composer_strings.html); English if absent.
-  const STRINGS = (() => {
-    const node = document.getElementById("composer-strings");
-    try { return node ? JSON.parse(node.textContent) : {}; } catch (e) { return {}; }
-  })();
-  function t(key, english, vars) {
-    return (STRINGS[key] || english).replace(/%\((\w+)\)s/g, (m, name) => (vars && name in vars ? String(vars[name]) : m));
-  }
+  // The page's words in the console's language (i18n.js, the console's one catalogue).
+  const { t, tn } = window.HelpdeskI18n;
 
   function el(tag, cls, text) {
     const n = document.createElement(tag);
@@ -59,7 +53,7 @@
         item.appendChild(el("span", "attach-name", f.name + " · " + Math.max(1, Math.round(f.size / 1024)) + " kB"));
         const remove = el("button", null, "✕");
         remove.type = "button";
-        remove.setAttribute("aria-label", t("remove", "Remove %(name)s", { name: f.name }));
+        remove.setAttribute("aria-label", t("composer.remove", { name: f.name }));
         remove.addEventListener("click", () => { files.splice(i, 1); sync(); });
         item.appendChild(remove);
         list.appendChild(item);
@@ -68,9 +62,9 @@
     function add(incoming) {
       complain("");
       Array.from(incoming || []).forEach((f) => {
-        if (files.length >= MAX_FILES) { complain(t("too_many", "At most %(max)s files per message.", { max: MAX_FILES })); return; }
-        if (f.size > maxBytes) { complain(t("too_big", "%(name)s is larger than %(size)s MB.", { name: f.name, size: Math.round(maxBytes / 1048576) })); return; }
-        if (f.type && !ACCEPTED.test(f.type)) { complain(t("bad_type", "%(name)s: images (PNG, JPEG, GIF, WebP), PDF, TXT or CSV only.", { name: f.name })); return; }
+        if (files.length >= MAX_FILES) { complain(tn("composer.too_many", MAX_FILES)); return; }
+        if (f.size > maxBytes) { complain(t("composer.too_big", { name: f.name, size: Math.round(maxBytes / 1048576) })); return; }
+        if (f.type && !ACCEPTED.test(f.type)) { complain(t("composer.bad_type", { name: f.name })); return; }
         // A pasted screenshot has no useful name: give it one with the right extension.
         const name = f.name && f.name !== "image.png" ? f.name : "pasted-" + Date.now() + "." + (f.type.split("/")[1] || "png");
         files.push(f.name === name ? f : new File([f], name, { type: f.type }));
@@ -127,7 +121,7 @@
       data.delete("reply_mode");
       return fetch(form.action, { method: "POST", body: data, credentials: "same-origin", headers: { Accept: "application/json" } })
         .then((r) => r.json().then((body) => (r.ok ? { ok: true, message: body.message }
-          : { ok: false, error: body.error || { message: t("send_failed", "Sending failed (%(status)s)", { status: r.status }) } })))
+          : { ok: false, error: body.error || { message: t("composer.send_failed", { status: r.status }) } })))
         .then((ack) => { if (ack.ok && box) box.clear(); return ack; });
     },
   };
@@ -142,7 +136,7 @@
     const show = () => {
       if (!preview) return;
       const text = signatures[inbox.value] || "";
-      preview.textContent = text ? "-- \n" + text : t("no_signature", "(no signature)");
+      preview.textContent = text ? "-- \n" + text : t("composer.no_signature");
     };
     if (inbox) { inbox.addEventListener("change", show); show(); }
   }

@@ -29,6 +29,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
   "use strict";
   if (typeof io !== "function") return;
   const $ = (sel, root) => (root || document).querySelector(sel);
+  const { t, tn, label } = window.HelpdeskI18n;  // the console's words (i18n.js)
   const conv = $(".conv-layout[data-conversation]");
   const queue = $("[data-live-queue]");
   const params = new URLSearchParams(location.search);
@@ -45,11 +46,11 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
   };
   const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2));
   const timeEl = (iso) => {
-    const t = el("time", null, "just now");
-    t.setAttribute("datetime", iso);
-    t.title = new Date(iso).toISOString().slice(0, 16).replace("T", " ") + " UTC";
-    t.dataset.relative = "";
-    return t;
+    const stamp = el("time", null, t("just_now"));
+    stamp.setAttribute("datetime", iso);
+    stamp.title = new Date(iso).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+    stamp.dataset.relative = "";
+    return stamp;
   };
 
   function toast(text) {
@@ -67,7 +68,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     presenceButton = el("button", "presence-toggle");
     presenceButton.type = "button";
     presenceButton.dataset.status = "offline";
-    presenceButton.title = "Connecting…";
+    presenceButton.title = t("presence.connecting");
     presenceButton.appendChild(el("span", "presence-dot"));
     presenceButton.appendChild(el("span", "presence-label", "…"));
     meBox.insertBefore(presenceButton, meBox.firstChild);
@@ -79,9 +80,9 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
   function showPresence(status) {
     if (!presenceButton) return;
     presenceButton.dataset.status = status;
-    presenceButton.querySelector(".presence-label").textContent = status === "online" ? "Online" : status === "away" ? "Away" : "Offline";
-    presenceButton.title = status === "online" ? "You are online: new chats can reach you. Click to go away."
-      : status === "away" ? "You are away. Click to go online." : "Not connected";
+    presenceButton.querySelector(".presence-label").textContent = t(status === "online" ? "presence.online" : status === "away" ? "presence.away" : "presence.offline");
+    presenceButton.title = t(status === "online" ? "presence.online_hint"
+      : status === "away" ? "presence.away_hint" : "presence.not_connected");
   }
 
   // Who else is here: a roster under the queue's views.
@@ -91,7 +92,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     if (!aside) return;
     let box = $("#live-roster");
     if (!box) {
-      aside.appendChild(el("h2", "views-sub", "Team"));
+      aside.appendChild(el("h2", "views-sub", t("roster.title")));
       box = el("ul", "roster");
       box.id = "live-roster";
       aside.appendChild(box);
@@ -101,8 +102,8 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
       const li = el("li", "roster-item");
       li.dataset.status = a.status;
       li.appendChild(el("span", "presence-dot"));
-      li.appendChild(el("span", null, a.name + (me && a.id === me.id ? " (you)" : "")));
-      li.appendChild(el("span", "muted small", a.status));
+      li.appendChild(el("span", null, me && a.id === me.id ? t("roster.you", { name: a.name }) : a.name));
+      li.appendChild(el("span", "muted small", t(a.status === "away" ? "presence.away" : a.status === "online" ? "presence.online" : "presence.offline")));
       box.appendChild(li);
     });
   }
@@ -161,13 +162,13 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     const row = el("li", "row" + (c.assignee ? "" : " unassigned"));
     row.dataset.href = href;
     row.dataset.conversation = c.id;
-    const name = (c.customer && c.customer.name) || "Visitor";
+    const name = (c.customer && c.customer.name) || t("visitor");
     // A tick box like the server-rendered rows', inside the bulk form (console.js counts picks).
     const pick = el("input", "pick");
     pick.type = "checkbox";
     pick.name = "ids";
     pick.value = c.id;
-    pick.setAttribute("aria-label", "Select " + name);
+    pick.setAttribute("aria-label", t("select_row", { name: name }));
     pick.addEventListener("click", (e) => e.stopPropagation());
     row.appendChild(pick);
     const bar = $("#bulk-bar");
@@ -179,27 +180,27 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     title.href = href;
     top.appendChild(title);
     top.appendChild(el("span", "muted small", "#" + (c.ref || "")));
-    if (c.priority && c.priority !== "normal") top.appendChild(el("span", "pill pr-" + c.priority, c.priority));
+    if (c.priority && c.priority !== "normal") top.appendChild(el("span", "pill pr-" + c.priority, label(c.priority)));
     const time = el("span", "row-time muted small");
     time.appendChild(timeEl(c.last_activity_at || c.created_at));
     top.appendChild(time);
     const sub = el("div", "row-sub");
     sub.appendChild(channelIcon(c.channel));
     sub.appendChild(document.createTextNode(" "));
-    sub.appendChild(el("span", "subject", c.subject || "(no subject)"));
+    sub.appendChild(el("span", "subject", c.subject || t("no_subject")));
     main.appendChild(top);
     main.appendChild(sub);
     row.appendChild(main);
     const side = el("div", "row-side");
-    side.appendChild(el("span", "pill st-" + c.status, c.status));
-    side.appendChild(el("span", "small muted assignee", c.assignee ? c.assignee.name : "Unassigned"));
+    side.appendChild(el("span", "pill st-" + c.status, label(c.status)));
+    side.appendChild(el("span", "small muted assignee", c.assignee ? c.assignee.name : t("unassigned")));
     if (!c.assignee) {
-      const claim = el("button", "btn small claim", "Claim");
+      const claim = el("button", "btn small claim", t("claim"));
       claim.type = "button";
       claim.addEventListener("click", (e) => {
         e.stopPropagation();
         socket.emit("claim", { conversation_id: c.id }, (ack) => {
-          if (!ack || !ack.ok) toast((ack && ack.error && ack.error.message) || "Could not claim it");
+          if (!ack || !ack.ok) toast((ack && ack.error && ack.error.message) || t("claim_failed"));
         });
       });
       side.appendChild(claim);
@@ -220,7 +221,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     svg.setAttribute("viewBox", "0 0 24 24");
     svg.setAttribute("width", "14");
     svg.setAttribute("height", "14");
-    svg.setAttribute("aria-label", channel === "email" ? "email" : "chat");
+    svg.setAttribute("aria-label", label(channel === "email" ? "email" : "chat"));
     const path = document.createElementNS(ns, "path");
     path.setAttribute("fill", "currentColor");
     path.setAttribute("d", ICONS[channel === "email" ? "email" : "chat"]);
@@ -309,7 +310,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
                                 unassigned: !c.assignee, inbox: c.inbox && c.inbox.id })) bumpStatus(c.status, 1);
     if ($(".queue")) placeRow(c, true);
     else if (!conv) return;
-    else toast("New conversation from " + ((c.customer && c.customer.name) || "a visitor"));
+    else toast(t("new_conversation_from", { name: (c.customer && c.customer.name) || t("a_visitor") }));
   });
 
   socket.on("conversation:updated", (c) => {
@@ -335,7 +336,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
 
   function subscribe() {
     socket.emit("subscribe", { conversation_id: conv.dataset.conversation, after_seq: lastSeq() }, (ack) => {
-      if (!ack || !ack.ok) { toast((ack && ack.error && ack.error.message) || "Live updates are off"); return; }
+      if (!ack || !ack.ok) { toast((ack && ack.error && ack.error.message) || t("live_off")); return; }
       ack.messages.forEach(addMessage);
       applyConversation(ack.conversation);
     });
@@ -343,7 +344,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
 
   // Email delivery of a reply: sending, then sent or failed (with the reason on hover).
   function deliveryEl(state, error) {
-    const span = el("span", "delivery d-" + state, state);
+    const span = el("span", "delivery d-" + state, label(state));
     if (error) span.title = error;
     return span;
   }
@@ -369,7 +370,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     if (reason === null || !li.dataset.message) return;
     const box = el("div", "delivery-failure");
     box.setAttribute("role", "alert");
-    box.appendChild(el("span", "reason", "Not delivered" + (reason ? ": " + reason : "")));
+    box.appendChild(el("span", "reason", reason ? t("not_delivered_because", { reason: reason }) : t("not_delivered")));
     const form = el("form", "inline retry-send");
     form.method = "post";
     form.action = `/console/m/${encodeURIComponent(li.dataset.message)}/retry-send`;
@@ -378,7 +379,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     token.name = "csrf_token";
     token.value = ($("input[name=csrf_token]") || {}).value || "";
     form.appendChild(token);
-    form.appendChild(el("button", "btn small", "Retry"));
+    form.appendChild(el("button", "btn small", t("retry")));
     form.lastChild.type = "submit";
     box.appendChild(form);
     li.querySelector(".msg-meta").after(box);
@@ -395,7 +396,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
                          headers: { Accept: "application/json" } })
       .then((r) => r.json().then((body) => ({ ok: r.ok, body })))
       .then(({ ok, body }) => {
-        if (!ok) throw new Error((body.error && body.error.message) || "Retry failed");
+        if (!ok) throw new Error((body.error && body.error.message) || t("retry_failed"));
         updateDelivery({ seq: parseInt(li.dataset.seq, 10), delivery: body.delivery, delivery_error: null });
       })
       .catch((err) => { if (button) button.disabled = false; toast(err.message); });
@@ -411,7 +412,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     li.id = "m" + m.seq;
     const meta = el("div", "msg-meta");
     meta.appendChild(el("strong", null, m.author.name));
-    if (m.private) { meta.appendChild(document.createTextNode(" ")); meta.appendChild(el("span", "pill note", "private note")); }
+    if (m.private) { meta.appendChild(document.createTextNode(" ")); meta.appendChild(el("span", "pill note", t("private_note"))); }
     meta.appendChild(document.createTextNode(" "));
     const when = el("span", "muted small");
     when.appendChild(timeEl(m.created_at));
@@ -443,12 +444,12 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
       dl.appendChild(el("dt", null, label));
       dl.appendChild(el("dd", cls, value));
     };
-    if (e.forward) row("Forwarded to", (e.to || []).concat(e.cc || []).join(", "));
+    if (e.forward) row(t("email.forwarded_to"), (e.to || []).concat(e.cc || []).join(", "));
     else {
-      row("From", e.from);
-      row("To", (e.to || []).join(", "), "h-to");
-      row("Cc", (e.cc || []).join(", "), "h-cc");
-      row("Bcc", (e.bcc || []).join(", "), "h-bcc");
+      row(t("email.from"), e.from);
+      row(t("email.to"), (e.to || []).join(", "), "h-to");
+      row(t("email.cc"), (e.cc || []).join(", "), "h-cc");
+      row(t("email.bcc"), (e.bcc || []).join(", "), "h-bcc");
     }
     return dl;
   }
@@ -462,7 +463,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
         open.href = a.url + "?inline=1";
         open.target = "_blank";
         open.rel = "noopener noreferrer";
-        open.title = "Open " + a.filename + " full size";
+        open.title = t("open_full_size", { name: a.filename });
         const img = el("img", "att-thumb");
         img.src = a.url + "?inline=1";
         img.alt = "";
@@ -482,7 +483,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
 
   function applyConversation(c) {
     const pill = $(".conv-actions .pill[class*='st-']");
-    if (pill) { pill.className = "pill st-" + c.status; pill.textContent = c.status; }
+    if (pill) { pill.className = "pill st-" + c.status; pill.textContent = label(c.status); }
     const statusSelect = $("form select[name=status]");
     if (statusSelect && statusSelect.value !== c.status) statusSelect.value = c.status;
     const assignee = $("#assignee");
@@ -492,15 +493,15 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     }
     const changes = c.changes || {};
     const bits = [];
-    if (changes.assignee) bits.push(changes.assignee[1] ? "assigned to " + changes.assignee[1] : "unassigned");
-    if (changes.status) bits.push("now " + changes.status[1]);
-    if (changes.priority) bits.push("priority " + changes.priority[1]);
-    if (bits.length) toast("This conversation was " + bits.join(", "));
+    if (changes.assignee) bits.push(changes.assignee[1] ? t("change.assigned_to", { name: changes.assignee[1] }) : t("change.unassigned"));
+    if (changes.status) bits.push(t("change.status", { status: label(changes.status[1]) }));
+    if (changes.priority) bits.push(t("change.priority", { priority: label(changes.priority[1]) }));
+    if (bits.length) toast(t("change.toast", { changes: bits.join(", ") }));
   }
 
   function showTyping(author) {
     if (!typingBox) return;
-    typingBox.textContent = (author.name || "Someone") + " is typing…";
+    typingBox.textContent = t("typing", { name: author.name || t("someone") });
     typingBox.hidden = false;
     clearTimeout(typingHide);
     typingHide = setTimeout(hideTyping, 8000);
@@ -532,7 +533,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
       const others = v.agents.filter((a) => !me || a.id !== me.id);
       viewersBox.hidden = others.length === 0;
       viewersBox.textContent = others.length
-        ? "⚠ " + others.map((a) => a.name).join(", ") + (others.length === 1 ? " is" : " are") + " also viewing this conversation — check before you reply."
+        ? tn("viewers", others.length, { names: others.map((a) => a.name).join(", ") })
         : "";
     });
     window.addEventListener("pagehide", () => socket.emit("unsubscribe", { conversation_id: conv.dataset.conversation }));
@@ -570,7 +571,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
           stopTyping();
         }).catch(() => {
           button.disabled = false;
-          error.textContent = "No answer from the server: your reply was kept, send it again.";
+          error.textContent = t("no_answer");
           error.hidden = false;
         });
         return;
@@ -578,7 +579,7 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
       const payload = { conversation_id: conv.dataset.conversation, client_msg_id: id, body: text, private: isPrivate() };
       socket.timeout(15000).emit("message:send", payload, (err, ack) => {
         button.disabled = false;
-        if (err) { error.textContent = "No answer from the server: your reply was kept, send it again."; error.hidden = false; return; }
+        if (err) { error.textContent = t("no_answer"); error.hidden = false; return; }
         resend.answered(id);
         if (!ack.ok) { error.textContent = ack.error.message; error.hidden = false; return; }
         error.hidden = true;

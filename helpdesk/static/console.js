@@ -4,6 +4,7 @@
   "use strict";
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+  const { t, tn } = window.HelpdeskI18n;
   const typingTarget = (el) => el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
 
   // Relative times ("5 min ago"), refreshed every minute.
@@ -24,7 +25,7 @@
   setInterval(relative, 60000);
 
   // Absolute times in the agent's own zone ("Snoozed until Thu 3 Dec, 09:00").
-  const local = new Intl.DateTimeFormat(navigator.language || "en", { weekday: "short", day: "numeric",
+  const local = new Intl.DateTimeFormat(document.documentElement.lang || navigator.language || "en", { weekday: "short", day: "numeric",
     month: "short", year: "numeric", hour: "2-digit", minute: "2-digit" });
   $$("time[data-local]").forEach((t) => { t.textContent = local.format(new Date(t.getAttribute("datetime"))); });
   // A picked snooze time is the browser's local time: send its offset to UTC (on that date) with it.
@@ -50,7 +51,7 @@
     if (!button) return;
     const source = $(button.dataset.copy);
     if (source && navigator.clipboard) {
-      navigator.clipboard.writeText(source.textContent.trim()).then(() => { button.textContent = "Copied"; });
+      navigator.clipboard.writeText(source.textContent.trim()).then(() => { button.textContent = t("copied"); });
     }
   });
 
@@ -75,7 +76,7 @@
     if (!bulk) return;
     const n = $$("input.pick:checked", bulk).length;
     bulk.classList.toggle("has-picks", n > 0);
-    $("#bulk-count").textContent = n ? `${n} selected` : "Select";
+    $("#bulk-count").textContent = n ? tn("bulk.selected", n) : t("bulk.select");
   }
   if (bulk) {
     bulk.addEventListener("change", (e) => {

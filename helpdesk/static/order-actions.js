@@ -5,12 +5,13 @@
   "use strict";
   if (window.helpdeskOrderActions) return;
   window.helpdeskOrderActions = true;
+  var t = window.HelpdeskI18n.t, lang = window.HelpdeskI18n.lang;
 
   function money(value, currency) {
     var n = Number(value);
     if (!isFinite(n)) return "—";
     try {
-      return new Intl.NumberFormat(undefined, { style: "currency", currency: currency }).format(n);
+      return new Intl.NumberFormat(lang, { style: "currency", currency: currency }).format(n);
     } catch (e) {
       return n.toFixed(2) + " " + currency;
     }
@@ -40,11 +41,11 @@
     clearTimeout(quoteTimers.get(dialog));
     quoteTimers.set(dialog, setTimeout(function () {
       var form = dialog.querySelector("form");
-      out.textContent = "Asking the shop for its calculation…";
+      out.textContent = t("orders.asking");
       fetch(url, { method: "POST", body: new FormData(form), credentials: "same-origin" })
         .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
         .then(function (answer) {
-          if (!answer.ok) { out.textContent = answer.body.error ? answer.body.error.message : "Cannot calculate."; return; }
+          if (!answer.ok) { out.textContent = answer.body.error ? answer.body.error.message : t("orders.cannot_calculate"); return; }
           var status = dialog.dataset.quoteStatus.replace(/\/0$/, "/" + answer.body.job) + "?token=" +
             encodeURIComponent(answer.body.token);
           poll(status, out, dialog.dataset.currency, Date.now() + 15000);
@@ -57,11 +58,11 @@
     fetch(url, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (body) {
       if (body.status === "pending") {
         if (Date.now() < deadline) setTimeout(function () { poll(url, out, currency, deadline); }, 700);
-        else out.textContent = "The shop has not answered yet.";
+        else out.textContent = t("orders.not_answered");
         return;
       }
-      if (body.error) out.textContent = "The shop says: " + body.error;
-      else if (body.quote) out.textContent = "The shop calculates " + money(body.quote.amount, body.quote.currency || currency) + ".";
+      if (body.error) out.textContent = t("orders.shop_says", { error: body.error });
+      else if (body.quote) out.textContent = t("orders.shop_calculates", { amount: money(body.quote.amount, body.quote.currency || currency) });
     }).catch(function () { out.textContent = ""; });
   }
 
@@ -73,19 +74,20 @@
     var text = "";
     if (kind === "refund") {
       var amount = refundAmount(dialog);
-      if (!(amount > 0)) text = "Choose what to refund.";
-      else if (amount > Number(dialog.dataset.remaining) + 0.001) text = "That is more than the " + money(dialog.dataset.remaining, cur) + " left.";
-      else text = "Refund " + money(amount, cur) + " to the customer.";
+      if (!(amount > 0)) text = t("orders.choose_refund");
+      else if (amount > Number(dialog.dataset.remaining) + 0.001) text = t("orders.more_than_left", { amount: money(dialog.dataset.remaining, cur) });
+      else text = t("orders.refund", { amount: money(amount, cur) });
       askShop(dialog);
     } else if (kind === "cancel") {
       var refund = form.elements.refund;
-      text = "Cancel the order" + (refund && refund.checked ? " and refund " + money(refund.dataset.amount, cur) : " without a refund") + ".";
+      text = refund && refund.checked ? t("orders.cancel_and_refund", { amount: money(refund.dataset.amount, cur) })
+        : t("orders.cancel_no_refund");
     } else if (kind === "reship") {
-      text = "Send the ticked items again at " + money(0, cur) + ".";
+      text = t("orders.reship", { amount: money(0, cur) });
     } else if (kind === "update_address") {
-      text = "Ship to the address above.";
+      text = t("orders.update_address");
     } else {
-      text = "Send the order confirmation to the customer again.";
+      text = t("orders.resend_confirmation");
     }
     out.textContent = text;
   }

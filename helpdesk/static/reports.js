@@ -4,6 +4,7 @@
   var el = document.getElementById("report-data");
   if (!el || !window.Chart) return;
   var data = JSON.parse(el.textContent);
+  var t = window.HelpdeskI18n.t, lang = window.HelpdeskI18n.lang;
   var css = getComputedStyle(document.documentElement);
   var accent = css.getPropertyValue("--accent").trim() || "#3b5bfd";
   var ink = css.getPropertyValue("--muted").trim() || "#6b7489";
@@ -15,20 +16,20 @@
 
   var dayLabels = data.days.map(function (d) {
     var p = d.split("-");
-    return new Date(Date.UTC(+p[0], +p[1] - 1, +p[2])).toLocaleDateString(undefined, { day: "numeric", month: "short", timeZone: "UTC" });
+    return new Date(Date.UTC(+p[0], +p[1] - 1, +p[2])).toLocaleDateString(lang, { day: "numeric", month: "short", timeZone: "UTC" });
   });
   var trend = new Chart(document.getElementById("trend-chart"), {
     data: {
       labels: dayLabels,
       datasets: [
         // The rolling 7-day share (see reports/trend.py): a day of one or two answers cannot swing it.
-        { type: "line", label: "CSAT % (7 days)", data: data.csat_rolling, yAxisID: "pct", borderColor: "#0f9d58",
+        { type: "line", label: t("reports.csat_rolling"), data: data.csat_rolling, yAxisID: "pct", borderColor: "#0f9d58",
           backgroundColor: "#0f9d58", cubicInterpolationMode: "monotone", spanGaps: false, pointRadius: 2,
           clip: 8, order: 0 },
-        { type: "bar", label: "CSAT answers", data: data.csat_answers, yAxisID: "count", backgroundColor: "#c9ced8",
+        { type: "bar", label: t("reports.csat_answers"), data: data.csat_answers, yAxisID: "count", backgroundColor: "#c9ced8",
           borderRadius: 3, order: 3 },
-        { type: "bar", label: "Created", data: data.created, yAxisID: "count", backgroundColor: accent, borderRadius: 3, order: 1 },
-        { type: "bar", label: "Resolved", data: data.resolved, yAxisID: "count", backgroundColor: "#b8c4ff", borderRadius: 3, order: 2 }
+        { type: "bar", label: t("reports.created"), data: data.created, yAxisID: "count", backgroundColor: accent, borderRadius: 3, order: 1 },
+        { type: "bar", label: t("reports.resolved"), data: data.resolved, yAxisID: "count", backgroundColor: "#b8c4ff", borderRadius: 3, order: 2 }
       ]
     },
     options: {
@@ -46,7 +47,7 @@
     type: "bar",
     data: {
       labels: ["1", "2", "3", "4", "5"],
-      datasets: [{ label: "Answers", data: data.scores, borderRadius: 6,
+      datasets: [{ label: t("reports.answers"), data: data.scores, borderRadius: 6,
         backgroundColor: ["#d93f3f", "#ef7b5a", "#e8a317", "#7cc48f", "#0f9d58"] }]
     },
     options: {
@@ -63,8 +64,8 @@
       data: {
         labels: dayLabels,
         datasets: [
-          { label: "Without an agent", data: data.deflection.without, backgroundColor: "#0f9d58", borderRadius: 3, stack: "s" },
-          { label: "Needed an agent", data: data.deflection.needed, backgroundColor: "#b8c4ff", borderRadius: 3, stack: "s" }
+          { label: t("reports.without_agent"), data: data.deflection.without, backgroundColor: "#0f9d58", borderRadius: 3, stack: "s" },
+          { label: t("reports.needed_agent"), data: data.deflection.needed, backgroundColor: "#b8c4ff", borderRadius: 3, stack: "s" }
         ]
       },
       options: {

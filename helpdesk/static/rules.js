@@ -4,6 +4,7 @@
   "use strict";
   const form = document.querySelector("form[data-builder]");
   if (!form) return;
+  const { t, label } = window.HelpdeskI18n;  // the console's words (i18n.js)
   const schema = JSON.parse(form.dataset.schema);
   const draft = JSON.parse(form.dataset.draft || "{}");
 
@@ -22,11 +23,11 @@
     });
     return s;
   };
-  const opLabels = { is: "is", is_not: "is not", contains: "contains", not_contains: "does not contain",
-                     gt: "is more than", lt: "is less than" };
+  const opLabels = { is: t("op.is"), is_not: t("op.is_not"), contains: t("op.contains"),
+                     not_contains: t("op.not_contains"), gt: t("op.gt"), lt: t("op.lt") };
 
   const valueInput = (kind, choices, value) => {
-    if (choices && choices.length) return select(choices.map((c) => [c, c]), value, "b-value");
+    if (choices && choices.length) return select(choices.map((c) => [c, label(c)]), value, "b-value");
     if (kind === "number") return el("input", { type: "number", step: "any", class: "b-value", value: value ?? "" });
     if (kind === "text") return el("textarea", { rows: "2", class: "b-value", maxlength: "5000" }, []);
     return el("input", { type: kind === "url" ? "url" : "text", class: "b-value", value: value ?? "" });
@@ -43,7 +44,7 @@
       row.insertBefore(op, remove);
       row.insertBefore(valueInput(f.kind === "number" ? "number" : "line", f.choices, keep ? c.value : ""), remove);
     };
-    const remove = el("button", { type: "button", class: "btn small", title: "Remove", text: "×" });
+    const remove = el("button", { type: "button", class: "btn small", title: t("rules.remove"), "aria-label": t("rules.remove"), text: "×" });
     remove.addEventListener("click", () => row.remove());
     row.append(field, remove);
     field.addEventListener("change", () => paint(false));
@@ -62,7 +63,7 @@
       .map(([name, x]) => [name, x.label]);
     const row = el("div", { class: "builder-row", "data-kind": "action" });
     const type = select(types, a.type || types[0][0], "b-type");
-    const remove = el("button", { type: "button", class: "btn small", title: "Remove", text: "×" });
+    const remove = el("button", { type: "button", class: "btn small", title: t("rules.remove"), "aria-label": t("rules.remove"), text: "×" });
     remove.addEventListener("click", () => row.remove());
     const paint = (keep) => {
       row.querySelectorAll(".b-value").forEach((n) => n.remove());
@@ -71,7 +72,7 @@
       let input;
       if (kind === "agent") input = select(schema.agents.map((x) => [x.id, x.name]), value, "b-value");
       else if (kind === "team") input = select(schema.teams.map((x) => [x.id, x.name]), value, "b-value");
-      else if (actionChoices(kind)) input = select(actionChoices(kind).map((x) => [x, x]), value, "b-value");
+      else if (actionChoices(kind)) input = select(actionChoices(kind).map((x) => [x, label(x)]), value, "b-value");
       else input = valueInput(kind, null, value);
       if (input.tagName === "TEXTAREA") input.value = value || "";
       row.insertBefore(input, remove);

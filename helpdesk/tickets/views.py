@@ -15,6 +15,8 @@ from sqlalchemy.orm import selectinload
 from helpdesk.accounts.models import Agent, Role
 from helpdesk.db import utcnow
 from helpdesk.errors import DomainError
+from helpdesk.i18n import format_moment, format_units
+from helpdesk.i18n.web import current_locale
 from helpdesk.runtime import current_runtime
 from helpdesk.tickets import canned, macros, queries, queue_sorts, services, uploads
 from helpdesk.tickets import replies as replying
@@ -102,15 +104,17 @@ STATUS_TABS = {"any", *(s.value for s in Status)}
 
 
 def waited(since: Any) -> str:
-    """"5 min", "3 h", "2 d": how long a customer has waited, short enough for a queue row."""
+    """"5 min", "3 hr", "2 days" ("5 Min.", "3 Std.", "2 Tg."): how long a customer has waited,
+    short enough for a queue row, in the console's language (CLDR's short units)."""
     minutes = max(0, int((utcnow() - since).total_seconds() // 60))
+    locale = current_locale()
     if minutes < 1:
-        return "<1 min"
+        return "<" + format_units([(1, "minute")], locale, "short")
     if minutes < 60:
-        return f"{minutes} min"
+        return format_units([(minutes, "minute")], locale, "short")
     if minutes < 48 * 60:
-        return f"{minutes // 60} h"
-    return f"{minutes // (24 * 60)} d"
+        return format_units([(minutes // 60, "hour")], locale, "short")
+    return format_units([(minutes // (24 * 60), "day")], locale, "short")
 
 
 def current_app_page_size() -> int:
@@ -161,9 +165,9 @@ def _sla_view(session: Any, conv: Conversation) -> dict[str, Any] | None:
     breached = {b.metric for b in state.breaches}
     met = {"first_response": conv.first_response_at, "next_response": None, "resolution": conv.resolved_at}
     targets = [(label, metric, due, met[metric]) for label, metric, due in (
-        ("First response", "first_response", state.first_response_due_at),
-        ("Next response", "next_response", state.next_response_due_at),
-        ("Resolution", "resolution", state.resolution_due_at)) if due is not None]
+        (_("First response"), "first_response", state.first_response_due_at),
+        (_("Next response"), "next_response", state.next_response_due_at),
+        (_("Resolution"), "resolution", state.resolution_due_at)) if due is not None]
     return {"policy": state.policy.name, "badge": sla_badge(state, current_runtime().clock()),
             "targets": [{"label": label, "due": due, "met": done, "breached": metric in breached}
                         for label, metric, due, done in targets],
@@ -245,7 +249,7 @@ def status(public_id: str) -> Any:
         services.set_status(session, current_actor(), conv, request.form.get("status", ""), snooze)
         if conv.status is Status.snoozed and conv.snoozed_until:
             flash(_("Snoozed until %(time)s UTC. Unsnooze brings it back now.",
-                    time=conv.snoozed_until.strftime("%a %d %b %Y, %H:%M")), "success")
+                    time=format_moment(conv.snoozed_until, current_locale())), "success")
     return _act(public_id, act)
 
 

@@ -336,8 +336,8 @@ def test_the_email_parts_of_the_console_speak_german(app: Flask, client: FlaskCl
     assert "<dt>Von</dt>" in page and "<dt>An</dt>" in page  # the mail's headers, not a date range's "Bis"
     assert "Allen antworten" in page and "Antworten oder allen antworten" in page
     assert "Weiterleiten…" in page and "Die ganze Konversation" in page and "Reply all" not in page
-    # composer.js gets its words from the page, placeholders left for the script to fill.
-    strings = re.search(r'<script type="application/json" id="composer-strings">(.*?)</script>', page, re.S)
+    # composer.js gets its words from the page's one catalogue (i18n.js), placeholders left for the script to fill.
+    strings = re.search(r'<script type="application/json" id="console-strings">(.*?)</script>', page, re.S)
     assert strings and "%(name)s entfernen" in strings.group(1)
     compose = client.get("/console/compose", headers=german).get_data(as_text=True)
     assert "Neue E-Mail" in compose and "E-Mail senden" in compose and "Betreff" in compose

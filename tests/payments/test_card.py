@@ -53,7 +53,7 @@ def test_card_and_360_show_the_stored_charge_refund_and_dispute_without_calling_
     assert "$199.00" in page and "refunded $5.00" in page and "requested by customer" in page
     assert 'data-dispute="dp_card"' in page and "Dispute · needs response" in page
     assert "$194.00" in page and "product not received" in page
-    assert "Evidence due by Jan 01, 2027 00:00 UTC" in page
+    assert "Evidence due by Fri, Jan 1, 2027, 00:00 UTC" in page
     panel = agent_client.get(f"/console/c/{conv}/orders/panel").get_data(as_text=True)
     assert "dp_card" in panel
     profile = agent_client.get(f"/console/customers/{customer}").get_data(as_text=True)
@@ -119,5 +119,5 @@ def test_the_payment_on_the_card_speaks_german(app: Flask, agent_client: FlaskCl
     assert "Zahlung aktualisieren" in page and "Zahlung noch nicht abgerufen" in page
     run_jobs()
     page = agent_client.get(f"/console/c/{conv}", headers=german).get_data(as_text=True)
-    assert "Rückbuchung · needs response" in page and "Nachweise fällig bis Jan 01, 2027 00:00 UTC" in page
+    assert "Rückbuchung · needs response" in page and "Nachweise fällig bis Fr., 1. Jan. 2027, 00:00 UTC" in page
     assert "Belastet 199,00" in page and "Refresh payment" not in page

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from helpdesk.errors import Invalid
+from helpdesk.i18n import N_
 from helpdesk.tickets.models import Priority, Status
 
 EVENTS = ("conversation.created", "message.created", "conversation.updated", "conversation.idle")
@@ -33,17 +34,17 @@ PRIORITIES = tuple(p.value for p in Priority)
 STATUSES = tuple(s.value for s in Status)
 
 FIELDS: dict[str, Field] = {
-    "subject": Field("text", TEXT_OPS, label="Subject"),
-    "body": Field("text", TEXT_OPS, label="Message text"),
-    "author": Field("choice", ("is", "is_not"), ("customer", "agent", "system"), "Message author"),
-    "channel": Field("choice", ("is", "is_not"), ("chat", "email", "phone"), "Channel"),
-    "inbox": Field("text", ("is", "is_not"), label="Inbox (id or name)"),
-    "customer.email": Field("text", TEXT_OPS, label="Customer email"),
-    "tags": Field("tags", TEXT_OPS, label="Tags"),
-    "priority": Field("priority", ORDER_OPS, PRIORITIES, "Priority"),
-    "status": Field("choice", ("is", "is_not"), STATUSES, "Status"),
-    "order.total": Field("number", ORDER_OPS, label="Order total"),
-    "idle_hours": Field("number", ORDER_OPS, label="Hours since last activity"),
+    "subject": Field("text", TEXT_OPS, label=N_("Subject")),
+    "body": Field("text", TEXT_OPS, label=N_("Message text")),
+    "author": Field("choice", ("is", "is_not"), ("customer", "agent", "system"), N_("Message author")),
+    "channel": Field("choice", ("is", "is_not"), ("chat", "email", "phone"), N_("Channel")),
+    "inbox": Field("text", ("is", "is_not"), label=N_("Inbox (id or name)")),
+    "customer.email": Field("text", TEXT_OPS, label=N_("Customer email")),
+    "tags": Field("tags", TEXT_OPS, label=N_("Tags")),
+    "priority": Field("priority", ORDER_OPS, PRIORITIES, N_("Priority")),
+    "status": Field("choice", ("is", "is_not"), STATUSES, N_("Status")),
+    "order.total": Field("number", ORDER_OPS, label=N_("Order total")),
+    "idle_hours": Field("number", ORDER_OPS, label=N_("Hours since last activity")),
 }
 
 # Action type -> kind of its value.
@@ -52,9 +53,10 @@ ACTIONS: dict[str, str] = {
     "assign_team": "team", "assign_agent": "agent", "reply": "text", "note": "text", "webhook": "url",
 }
 ACTION_LABELS = {
-    "add_tag": "Add tag", "remove_tag": "Remove tag", "set_priority": "Set priority", "set_status": "Set status",
-    "assign_team": "Assign to team", "assign_agent": "Assign to agent", "reply": "Reply to the customer",
-    "note": "Add a private note", "webhook": "POST to a webhook URL",
+    "add_tag": N_("Add tag"), "remove_tag": N_("Remove tag"), "set_priority": N_("Set priority"),
+    "set_status": N_("Set status"), "assign_team": N_("Assign to team"), "assign_agent": N_("Assign to agent"),
+    "reply": N_("Reply to the customer"),
+    "note": N_("Add a private note"), "webhook": N_("POST to a webhook URL"),
 }
 SETTABLE_STATUSES = ("open", "pending", "resolved")  # snoozing needs a time: not an action
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -33,6 +34,9 @@ def _json_field(name: str) -> Any:
 
 def _builder_context(session: Any) -> dict[str, Any]:
     schema = builder_schema()
+    # The builder's words in the console's language (the schema holds the English msgids).
+    for entry in (*schema["fields"].values(), *schema["actions"].values()):
+        entry["label"] = gettext(entry["label"]) if entry["label"] else entry["label"]
     schema["agents"] = [{"id": a.public_id, "name": a.name} for a in
                         session.scalars(select(Agent).filter_by(active=True).order_by(Agent.name))]
     schema["teams"] = [{"id": t.public_id, "name": t.name} for t in session.scalars(select(Team).order_by(Team.name))]

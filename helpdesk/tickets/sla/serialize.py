@@ -56,17 +56,19 @@ def badge(state: ConversationSla | None, now: datetime) -> dict[str, Any] | None
     breached = bool(state.breaches)
     if state.paused_at is not None:
         return {"text": "SLA paused", "css": "breached" if breached else "paused", "due": None,
-                "breached": breached}
+                "breached": breached, "kind": "paused", "seconds": None}
     if state.next_due_at is None:
         return {"text": "SLA breached" if breached else "SLA met", "css": "breached" if breached else "met",
-                "due": None, "breached": breached}
+                "due": None, "breached": breached, "kind": "breached" if breached else "met", "seconds": None}
     left = state.next_due_at - now
     if left <= timedelta(0):
         return {"text": f"overdue {_span(-left)}", "css": "breached", "due": iso(state.next_due_at),
-                "breached": True}
+                "breached": True, "kind": "overdue", "seconds": -left.total_seconds()}
     text = f"due in {_span(left)}" + (" · breached" if breached else "")
     css = "breached" if breached else "soon" if left <= timedelta(hours=1) else "ok"
-    return {"text": text, "css": css, "due": iso(state.next_due_at), "breached": breached}
+    # "text" is the English wording; the console words `kind` and `seconds` in its language.
+    return {"text": text, "css": css, "due": iso(state.next_due_at), "breached": breached,
+            "kind": "due_breached" if breached else "due", "seconds": left.total_seconds()}
 
 
 def badges(session: Session, conversations: Iterable[Conversation], now: datetime) -> dict[int, dict[str, Any]]:

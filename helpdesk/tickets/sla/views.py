@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.dates import get_day_names
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from helpdesk.accounts.models import Role
 from helpdesk.errors import DomainError
+from helpdesk.i18n.web import current_locale
 from helpdesk.tickets.models import Channel, Inbox, Priority
 from helpdesk.tickets.sla import calendar as cal
 from helpdesk.tickets.sla import services
@@ -18,8 +20,13 @@ from helpdesk.web import commit, current_actor, db_session, require_role
 
 bp = Blueprint("sla_admin", __name__, url_prefix="/admin/service-levels")
 
-DAY_NAMES = dict(zip(cal.WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
-                                    "Sunday"), strict=True))
+
+
+def day_names() -> dict[str, str]:
+    """"mon" -> "Monday" / "Montag": CLDR's weekday names in the console's language (0 = Monday)."""
+    names = get_day_names("wide", locale=current_locale())
+    return {key: names[i].capitalize() for i, key in enumerate(cal.WEEKDAYS)}
+
 SLOTS = 2  # intervals per day on the form: morning and afternoon
 
 
@@ -72,7 +79,7 @@ def page() -> Any:
                            editing=editing, editing_hours=editing_hours, inboxes=inboxes,
                            inbox_names={i.public_id: i.name for i in inboxes},
                            channels=[c.value for c in Channel], priorities=[p.value for p in Priority],
-                           days=DAY_NAMES, slots=range(1, SLOTS + 1))
+                           days=day_names(), slots=range(1, SLOTS + 1))
 
 
 @bp.post("/business-hours")
