@@ -185,6 +185,9 @@ def start_live_server(tmp_path: Path, database_url: str, env: dict[str, str] | N
     environ = {**os.environ, "HELPDESK_DATABASE_URL": database_url, "HELPDESK_SECRET_KEY": "live-secret",
                "HELPDESK_INSTANCE_PATH": str(tmp_path / "instance"), "PYTHONPATH": str(ROOT),
                "HELPDESK_BASE_URL": f"http://127.0.0.1:{port}", "HELPDESK_WORKER_POLL_SECONDS": "0.2",
+               # The worker child (nice 10) may take seconds for its first job on a loaded CI box:
+               # tests that read the inbound answer's conversation_id wait for it rather than flake.
+               "HELPDESK_EMAIL_INGEST_WAIT_SECONDS": "30",
                **(env or {})}
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "helpdesk", *command.split(), *args, "--port", str(port)],
