@@ -32,9 +32,12 @@ def _changed(obj: Any, names: tuple[str, ...]) -> bool:
     return any(name in attrs and attrs[name].history.has_changes() for name in names)
 
 
-def _old_and_new(obj: Any, name: str) -> list[datetime]:
+def _old_and_new(session: Session, obj: Any, name: str) -> list[datetime]:
     history = inspect(obj).attrs[name].history
     values = [*history.added, *history.deleted, *([] if history.added else history.unchanged)]
+    if not values and obj not in session.new:
+        with session.no_autoflush:  # expired since the last commit: the stored value
+            values = [getattr(obj, name)]
     return [v for v in values if isinstance(v, datetime)]
 
 
@@ -49,10 +52,10 @@ def _mark_stale_days(session: Session, _context: Any, _instances: Any) -> None:
         if isinstance(obj, Conversation):
             if obj in session.new or obj in session.deleted or _changed(obj, CONVERSATION_FIELDS):
                 for name in CONVERSATION_TIMES:
-                    moments.update(_old_and_new(obj, name))
+                    moments.update(_old_and_new(session, obj, name))
         elif isinstance(obj, CsatSurvey):
             if obj in session.new or obj in session.deleted or _changed(obj, SURVEY_FIELDS):
-                moments.update(_old_and_new(obj, "sent_at"))
+                moments.update(_old_and_new(session, obj, "sent_at"))
         elif isinstance(obj, Message) and (obj in session.new or obj in session.deleted):
             # An agent's public reply counts in the "replies" of a resolved conversation's day.
             conversation = obj.conversation

@@ -40,6 +40,7 @@ BASE = 1.05
 PRECISION = math.sqrt(BASE) - 1  # the largest relative error of a bucket's middle
 REFRESH_JOB = "reports.refresh_rollups"
 REFRESH_EVERY_SECONDS = 60.0
+GRACE = timedelta(minutes=15)
 MAX_DAYS_PER_RUN = 31  # a run stays short; a new history is built by the CLI or over several runs
 _LOG_BASE = math.log(BASE)
 SCORES = range(1, 6)
@@ -283,7 +284,8 @@ def refresh(session: Session, tz_name: str, max_days: int = MAX_DAYS_PER_RUN) ->
     marks = session.execute(select(ReportDirty.id, ReportDirty.at).order_by(ReportDirty.id).limit(10_000)).all()
     stale = {d for d, tz_of in session.execute(select(ReportDay.day, ReportDay.tz)) if tz_of != tz_name}
     built = set(session.scalars(select(ReportDay.day).where(ReportDay.tz == tz_name)))
-    yesterday = _local_day(utcnow(), tz) - timedelta(days=1)
+    # A day is built GRACE after it ends: a transaction begun before midnight has committed by then.
+    yesterday = _local_day(utcnow() - GRACE, tz) - timedelta(days=1)
     marked = {_local_day(at, tz) for _id, at in marks}
     todo = sorted((marked & built) | stale)
     if built:
