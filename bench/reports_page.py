@@ -225,6 +225,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the data already in the databases")
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL (a cluster kept in /tmp/rollups/pg)")
     parser.add_argument("--no-rollups", action="store_true", help="drop the rollups: live queries only")
+    parser.add_argument("--build-only", action="store_true", help="build the databases (and rollups), time nothing")
+    parser.add_argument("--profile", action="store_true", help="cProfile one 365-day page on the large database")
     args = parser.parse_args()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     WORKDIR.mkdir(parents=True, exist_ok=True)
@@ -245,6 +247,17 @@ def main() -> None:
         targets = [Target(urls["small"], args.small, args.messages, args.reuse, "small", not args.no_rollups),
                    Target(urls["large"], args.conversations, args.messages, args.reuse, "large",
                           not args.no_rollups)]
+        if args.profile:
+            import cProfile
+            import pstats
+
+            page = targets[1].page(365)
+            page()
+            profiler = cProfile.Profile()
+            profiler.runcall(page)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+        if args.build_only or args.profile:
+            return
         mode = "live queries only" if args.no_rollups else "with rollups"
         print(f"\n{'/reports, ' + mode:<40} {'p50 ms':>9} {'p95 ms':>9}   "
               f"{'(10k) p50':>9} {'p95':>7}   load {load()}")
