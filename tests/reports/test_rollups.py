@@ -200,3 +200,19 @@ def test_the_dashboard_and_csv_read_the_same_with_and_without_rollups(
             marker = f'data-kpi="{kpi}">'
             assert a.split(marker)[1].split("<")[0] == b.split(marker)[1].split("<")[0], kpi
     assert client.get(f"/reports/conversations.csv?{args}").get_data(as_text=True) == csv_live
+
+
+def test_the_command_line_builds_the_history_once(app: Flask, session: Session, database_url: str,
+                                                   tmp_path: Any) -> None:
+    from tests.test_cli import helpdesk
+
+    build_month(session)
+    session.commit()
+    rollups.build(session, "UTC", until=date(2026, 3, 5))  # some days already there: --full forgets them
+    session.commit()
+    result = helpdesk(database_url, tmp_path, "reports", "rebuild-rollups", "--full")
+    assert result.returncode == 0, result.stderr
+    days = int(result.stdout.split("rollups of ")[1].split()[0])
+    assert days > 31 and "(UTC)" in result.stdout
+    assert rollups.build(session, "UTC") == 0  # nothing left to build
+    assert rollups.summaries(session, period(), Filters(), (None,)) is not None
