@@ -226,7 +226,8 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="PostgreSQL (a cluster kept in /tmp/rollups/pg)")
     parser.add_argument("--no-rollups", action="store_true", help="drop the rollups: live queries only")
     parser.add_argument("--build-only", action="store_true", help="build the databases (and rollups), time nothing")
-    parser.add_argument("--profile", action="store_true", help="cProfile one 365-day page on the large database")
+    parser.add_argument("--profile", action="store_true", help="cProfile one page on the large database")
+    parser.add_argument("--profile-days", type=int, default=365)
     args = parser.parse_args()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     WORKDIR.mkdir(parents=True, exist_ok=True)
@@ -251,7 +252,7 @@ def main() -> None:
             import cProfile
             import pstats
 
-            page = targets[1].page(365)
+            page = targets[1].page(args.profile_days)
             page()
             profiler = cProfile.Profile()
             profiler.runcall(page)
