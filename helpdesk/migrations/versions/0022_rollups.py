@@ -1,4 +1,4 @@
-"""reports: daily rollups kept by the worker, and the marks of days to rebuild
+"""reports: daily rollups kept by the worker, the marks of days to rebuild, orders by placed_at
 
 Revision ID: rollups
 Revises: consoleux
@@ -48,9 +48,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_report_dirty')),
     )
     op.create_index('ix_report_dirty_at', 'report_dirty', ['at'])
+    op.create_index('ix_orders_placed_at', 'orders', ['placed_at'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_orders_placed_at', table_name='orders')
     op.drop_index('ix_report_dirty_at', table_name='report_dirty')
     op.drop_table('report_dirty')
     op.drop_index('ix_report_rollups_day', table_name='report_rollups')
