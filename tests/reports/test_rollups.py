@@ -216,3 +216,13 @@ def test_the_command_line_builds_the_history_once(app: Flask, session: Session, 
     assert days > 31 and "(UTC)" in result.stdout
     assert rollups.build(session, "UTC") == 0  # nothing left to build
     assert rollups.summaries(session, period(), Filters(), (None,)) is not None
+
+
+def test_a_new_report_zone_is_live_until_the_worker_has_rebuilt_its_days(month: Session) -> None:
+    s = month
+    berlin = period(tz="Europe/Berlin")
+    assert rollups.summaries(s, berlin, Filters(), (None,)) is None  # built in UTC: not for Berlin days
+    for _ in range(3):  # bounded runs of at most MAX_DAYS_PER_RUN days, the stale ones first
+        assert rollups.refresh(s, "Europe/Berlin") <= rollups.MAX_DAYS_PER_RUN
+    s.commit()
+    compare(s, berlin)
