@@ -34,7 +34,7 @@ from helpdesk.reports.ranges import Filters, Period
 from helpdesk.reports.rollup_models import ReportDay, ReportDirty, ReportRollup
 from helpdesk.reports.sql import epoch
 from helpdesk.tickets.csat_models import CsatSurvey
-from helpdesk.tickets.models import AuthorType, Channel, Conversation, Message, Status
+from helpdesk.tickets.models import AuthorType, Conversation, Message, Status
 
 BASE = 1.05
 PRECISION = math.sqrt(BASE) - 1  # the largest relative error of a bucket's middle
@@ -509,4 +509,3 @@ def refresh_job(ctx: Any, payload: dict[str, Any]) -> None:
 
 
 __all__ = ["BASE", "PRECISION", "REFRESH_JOB", "build", "clear", "refresh", "summaries"]
-_ = Channel  # the channel is stored as its text value
