@@ -46,23 +46,24 @@ def timed(label: str, fn):  # type: ignore[no-untyped-def]
     return result
 
 
-def generate(engine, count: int, seed: int = 1) -> None:  # type: ignore[no-untyped-def]
+def generate(engine, count: int, seed: int = 1, start: datetime = YEAR) -> None:  # type: ignore[no-untyped-def]
+    """A year of `count` conversations from `start`, one agent reply each."""
     rnd = random.Random(seed)
     with engine.begin() as conn:
-        conn.execute(insert(Team), [{"name": f"Team {i}", "public_id": f"tm_bench{i}", "created_at": YEAR}
+        conn.execute(insert(Team), [{"name": f"Team {i}", "public_id": f"tm_bench{i}", "created_at": start}
                                     for i in range(3)])
         conn.execute(insert(Inbox), [
             {"name": "Chat", "public_id": "ib_chat", "channel": "chat", "settings": {}, "auto_assign": False,
-             "max_open_per_agent": 0, "created_at": YEAR},
+             "max_open_per_agent": 0, "created_at": start},
             {"name": "Mail", "public_id": "ib_mail", "channel": "email", "settings": {}, "auto_assign": False,
-             "max_open_per_agent": 0, "created_at": YEAR}])
+             "max_open_per_agent": 0, "created_at": start}])
         conn.execute(insert(Agent), [{"email": f"agent{i}@bench.example", "name": f"Agent {i:02d}",
                                       "public_id": f"ag_bench{i}", "password_hash": "x", "role": "agent",
-                                      "active": True, "session_version": 1, "created_at": YEAR}
+                                      "active": True, "session_version": 1, "created_at": start}
                                      for i in range(20)])
         conn.execute(insert(Customer), [{"public_id": f"cu_bench{i}", "email": f"c{i}@bench.example",
-                                         "notes": "", "attributes": {}, "created_at": YEAR,
-                                         "updated_at": YEAR}
+                                         "notes": "", "attributes": {}, "created_at": start,
+                                         "updated_at": start}
                                         for i in range(10_000)])
     seconds_in_year = 365 * 86400
     done = 0
@@ -71,7 +72,7 @@ def generate(engine, count: int, seed: int = 1) -> None:  # type: ignore[no-unty
         convs, msgs, surveys = [], [], []
         for k in range(done + 1, done + n + 1):
             # Rows arrive in time order, as they do in a live helpdesk: ids grow with created_at.
-            created = YEAR + timedelta(seconds=(k - 1) * seconds_in_year / count + rnd.uniform(0, 30))
+            created = start + timedelta(seconds=(k - 1) * seconds_in_year / count + rnd.uniform(0, 30))
             first = created + timedelta(seconds=int(rnd.expovariate(1 / 900)) + 5)
             resolved = first + timedelta(seconds=int(rnd.expovariate(1 / 14400)))
             is_resolved = rnd.random() < 0.93

@@ -407,3 +407,27 @@ def _safe_url(app: Flask) -> str:
     return make_url(app.config["DATABASE_URL"]).render_as_string(hide_password=True)
 
 
+
+
+@cli.group()
+def reports() -> None:
+    """The reports' daily rollups."""
+
+
+@reports.command("rebuild-rollups")
+@click.option("--full", is_flag=True, help="Forget every rollup first and build the whole history again.")
+def reports_rebuild_rollups(full: bool) -> None:
+    """Build the daily rollups of every ended day not built yet (the worker keeps them after)."""
+    import time
+
+    from helpdesk.reports import rollups
+
+    app = _app()
+    tz = app.config["REPORTS_TIMEZONE"]
+    started = time.perf_counter()
+    if full:
+        with db_of(app).unit_of_work() as session:
+            rollups.clear(session)
+    with db_of(app).unit_of_work() as session:
+        days = rollups.build(session, tz)
+    click.echo(f"built the rollups of {days} days ({tz}) in {time.perf_counter() - started:.1f} s")

@@ -9,6 +9,8 @@ from helpdesk.jobs import Job  # noqa: F401
 from helpdesk.marketing import models as _marketing  # noqa: F401
 from helpdesk.orders import models as _orders  # noqa: F401
 from helpdesk.payments import models as _payments  # noqa: F401
+from helpdesk.reports import rollup_marks as _rollup_marks  # noqa: F401  (its before_flush hook marks stale days)
+from helpdesk.reports import rollup_models as _rollups  # noqa: F401
 from helpdesk.selfservice import models as _selfservice  # noqa: F401
 from helpdesk.tickets import csat_models as _csat  # noqa: F401
 from helpdesk.tickets import models as _tickets  # noqa: F401

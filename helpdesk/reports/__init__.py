@@ -6,6 +6,7 @@ from typing import Any
 
 
 def init_app(app: Any, runtime: Any) -> None:
-    from helpdesk.reports import views
+    from helpdesk.reports import rollups, views
 
     app.register_blueprint(views.bp)
+    runtime.jobs.periodic(rollups.REFRESH_JOB, rollups.REFRESH_EVERY_SECONDS, rollups.refresh_job)

@@ -43,15 +43,22 @@ def deflection(session: Session, period: Period) -> dict[str, Any]:
         day = period.day_of(at)
         if day is not None:
             per_day[day][key_of.get(kind, "requests_completed")] += 1
-    needed = session.execute(
-        select(epoch(Conversation.created_at))
-        .where(Conversation.created_at >= period.start, Conversation.created_at < period.end,
-               exists().where(Message.conversation_id == Conversation.id, Message.author_type == AuthorType.agent,
-                              Message.private.is_(False))))
-    for (at,) in needed:
-        day = period.day_of(at)
-        if day is not None:
-            per_day[day]["needed_agent"] += 1
+    from helpdesk.reports.rollups import needed_agent_by_day
+
+    rolled = needed_agent_by_day(session, period)  # None: no rollups for the period, read the rows
+    if rolled is not None:
+        for day, n in rolled.items():
+            per_day[day]["needed_agent"] += n
+    else:
+        needed = session.execute(
+            select(epoch(Conversation.created_at))
+            .where(Conversation.created_at >= period.start, Conversation.created_at < period.end,
+                   exists().where(Message.conversation_id == Conversation.id, Message.author_type == AuthorType.agent,
+                                  Message.private.is_(False))))
+        for (at,) in needed:
+            day = period.day_of(at)
+            if day is not None:
+                per_day[day]["needed_agent"] += 1
     totals = {k: sum(d[k] for d in per_day.values()) for k in (*KEYS, "needed_agent")}
     without = sum(totals[k] for k in KEYS)
     return {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import String, and_, case, exists, func, select, type_coerce
+from sqlalchemy import String, and_, case, exists, select, type_coerce
 from sqlalchemy.orm import Session
 
 from helpdesk.accounts.models import Agent
@@ -31,27 +31,38 @@ def _rate(met: int, breached: int) -> float | None:
 def sla_met(session: Session, period: Period, filters: Filters = Filters()) -> dict[str, Any]:
     """{"totals": {...}, "agent": [rows], "team": [...], "inbox": [...], "priority": [...]}; a row is
     {key, label, conversations, met, breached, running, met_rate}."""
+    out: dict[str, Any] = {"totals": _row(None, "All", 0, 0, 0), **{g: [] for g in _COLUMNS}}
+    # A helpdesk without SLA policies pays nothing here (on a year of a million conversations the
+    # join below alone costs seconds).
+    if session.scalar(select(ConversationSla.id).limit(1)) is None:
+        return out
     breached = exists().where(SlaBreach.sla_id == ConversationSla.id)
     is_breached = case((breached, 1), else_=0)
     is_met = case((and_(~breached, ConversationSla.check_at.is_(None)), 1), else_=0)
     where = [Conversation.created_at >= period.start, Conversation.created_at < period.end,
              ConversationSla.policy_id.is_not(None) | breached, *_conversation_filters(filters)]
-    out: dict[str, Any] = {}
-    for group, column in [("totals", None), *_COLUMNS.items()]:
-        keys = [column] if column is not None else []
-        query = (select(*keys, func.count(), func.sum(is_met), func.sum(is_breached))
-                 .select_from(Conversation).join(ConversationSla, ConversationSla.conversation_id == Conversation.id)
-                 .where(*where))
-        if column is not None:
-            query = query.group_by(column)
-        rows = session.execute(query).all()
-        if column is None:
-            count, met, br = rows[0]
-            out["totals"] = _row(None, "All", count, met or 0, br or 0)
-            continue
-        labels = _labels(session, group, [r[0] for r in rows])
-        built = [_row(labels.get(r[0], (None, None))[1] if group in _NAMES else r[0],
-                      _label(group, r[0], labels), r[1], r[2] or 0, r[3] or 0) for r in rows]
+    # One read of the conversations, grouped four ways here (rather than five joins in SQL).
+    counts: dict[str, dict[Any, list[int]]] = {g: {} for g in _COLUMNS}
+    total = [0, 0, 0]
+    rows = session.execute(
+        select(*_COLUMNS.values(), is_met, is_breached)
+        .select_from(Conversation).join(ConversationSla, ConversationSla.conversation_id == Conversation.id)
+        .where(*where))
+    for row in rows:
+        met, br = row[4], row[5]
+        total[0] += 1
+        total[1] += met
+        total[2] += br
+        for i, group in enumerate(_COLUMNS):
+            cell = counts[group].setdefault(row[i], [0, 0, 0])
+            cell[0] += 1
+            cell[1] += met
+            cell[2] += br
+    out["totals"] = _row(None, "All", *total)
+    for group, cells in counts.items():
+        labels = _labels(session, group, list(cells))
+        built = [_row(labels.get(k, (None, None))[1] if group in _NAMES else k, _label(group, k, labels), *c)
+                 for k, c in cells.items()]
         built.sort(key=_priority_order if group == "priority" else _by_label)
         out[group] = built
     return out

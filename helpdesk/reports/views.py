@@ -85,7 +85,7 @@ def dashboard() -> Any:
     table = request.args.get("table", "agent")
     if table not in TABLES:
         table = "agent"
-    both = summaries(session, query.period, query.filters, ("day", table), query.clock)
+    both = summaries(session, query.period, query.filters, ("day", table), query.clock, durations_by_day=False)
     daily, rows = both["day"], both[table]
     data = {
         "days": [g["key"] for g in daily["groups"]],
