@@ -222,42 +222,54 @@ def _day_finder(days: Sequence[date], tz: ZoneInfo) -> Callable[[float], date | 
     return period.day_of
 
 
-def build_days(session: Session, tz_name: str, days: Iterable[date]) -> int:
-    """(Re)build the rollups of these local days, in runs of consecutive days; returns how many."""
-    tz = ZoneInfo(tz_name)
-    ordered = sorted(set(days))
+def _runs(days: Iterable[date]) -> list[list[date]]:
     runs: list[list[date]] = []
-    for day in ordered:
+    for day in sorted(set(days)):
         if runs and day == runs[-1][-1] + timedelta(days=1) and len(runs[-1]) < 31:
             runs[-1].append(day)
         else:
             runs.append([day])
-    now = utcnow()
+    return runs
+
+
+def _read_run(session: Session, tz: ZoneInfo, run: list[date]) -> tuple[list[int], list[dict[str, Any]]]:
+    """The marks this build settles and the rollup rows of a run of days (reads only)."""
+    start, end = _midnight(run[0], tz), _midnight(run[-1] + timedelta(days=1), tz)
+    # The marks seen before the rows are read are settled by this build; one written later
+    # (by id) stays, and its day is built again.
+    marks = list(session.scalars(select(ReportDirty.id).where(ReportDirty.at >= start, ReportDirty.at < end)))
+    cells = _live_cells(session, start, end, _day_finder(run, tz))
+    rows = []
+    for (day, key), cell in cells.items():
+        if day is None:
+            continue
+        rows.append({"day": day, "agent_id": key[0], "team_id": key[1], "inbox_id": key[2], "channel": key[3],
+                     "created": cell.created, "needed_agent": cell.needed_agent,
+                     "first_responses": cell.first_responses, "resolved": cell.resolved,
+                     "replies": cell.replies, "surveys_sent": cell.surveys_sent,
+                     **{f"score_{s}": getattr(cell, f"score_{s}") for s in SCORES},
+                     "first_response_hist": json.dumps(dict(cell.frt)),
+                     "resolution_hist": json.dumps(dict(cell.res))})
+    return marks, rows
+
+
+def _write_run(session: Session, tz_name: str, run: list[date], marks: list[int], rows: list[dict[str, Any]]) -> None:
+    session.execute(delete(ReportRollup).where(ReportRollup.day >= run[0], ReportRollup.day <= run[-1]))
+    session.execute(delete(ReportDay).where(ReportDay.day >= run[0], ReportDay.day <= run[-1]))
+    if rows:
+        session.execute(ReportRollup.__table__.insert(), rows)
+    session.execute(ReportDay.__table__.insert(), [{"day": d, "tz": tz_name, "built_at": utcnow()} for d in run])
+    _spend(session, marks)
+
+
+def build_days(session: Session, tz_name: str, days: Iterable[date]) -> int:
+    """(Re)build the rollups of these local days, in runs of consecutive days; returns how many."""
+    tz = ZoneInfo(tz_name)
+    runs = _runs(days)
     for run in runs:
-        start, end = _midnight(run[0], tz), _midnight(run[-1] + timedelta(days=1), tz)
-        # The marks seen before the rows are read are settled by this build; one written later
-        # (by id) stays, and its day is built again.
-        marks = list(session.scalars(select(ReportDirty.id).where(ReportDirty.at >= start, ReportDirty.at < end)))
-        cells = _live_cells(session, start, end, _day_finder(run, tz))
-        session.execute(delete(ReportRollup).where(ReportRollup.day >= run[0], ReportRollup.day <= run[-1]))
-        session.execute(delete(ReportDay).where(ReportDay.day >= run[0], ReportDay.day <= run[-1]))
-        rows = []
-        for (day, key), cell in cells.items():
-            if day is None:
-                continue
-            rows.append({"day": day, "agent_id": key[0], "team_id": key[1], "inbox_id": key[2], "channel": key[3],
-                         "created": cell.created, "needed_agent": cell.needed_agent,
-                         "first_responses": cell.first_responses, "resolved": cell.resolved,
-                         "replies": cell.replies, "surveys_sent": cell.surveys_sent,
-                         **{f"score_{s}": getattr(cell, f"score_{s}") for s in SCORES},
-                         "first_response_hist": json.dumps(dict(cell.frt)),
-                         "resolution_hist": json.dumps(dict(cell.res))})
-        if rows:
-            session.execute(ReportRollup.__table__.insert(), rows)
-        session.execute(ReportDay.__table__.insert(), [{"day": d, "tz": tz_name, "built_at": now} for d in run])
-        _spend(session, marks)
+        _write_run(session, tz_name, run, *_read_run(session, tz, run))
     session.flush()
-    return len(ordered)
+    return sum(len(run) for run in runs)
 
 
 def build(session: Session, tz_name: str, until: date | None = None) -> int:
@@ -284,9 +296,9 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def refresh(session: Session, tz_name: str, max_days: int = MAX_DAYS_PER_RUN) -> int:
-    """The worker's round: rebuild the built days that have marks, then build the days that have
-    ended since the last built one; at most `max_days`. Returns the days rebuilt."""
+def plan_refresh(session: Session, tz_name: str, max_days: int = MAX_DAYS_PER_RUN) -> list[date]:
+    """The worker's round: the built days that have marks, then the days that have ended since
+    the last built one; at most `max_days`. Spends the marks no build needs."""
     tz = ZoneInfo(tz_name)
     marks = session.execute(select(ReportDirty.id, ReportDirty.at).order_by(ReportDirty.id).limit(10_000)).all()
     stale = {d for d, tz_of in session.execute(select(ReportDay.day, ReportDay.tz)) if tz_of != tz_name}
@@ -300,8 +312,12 @@ def refresh(session: Session, tz_name: str, max_days: int = MAX_DAYS_PER_RUN) ->
     todo = todo[:max_days]
     # A mark on a day that is not built has nothing to refresh: that day is live, or built later from rows.
     _spend(session, [mid for mid, at in marks if _local_day(at, tz) not in built and _local_day(at, tz) not in todo])
-    build_days(session, tz_name, todo)
-    return len(todo)
+    return todo
+
+
+def refresh(session: Session, tz_name: str, max_days: int = MAX_DAYS_PER_RUN) -> int:
+    """plan_refresh and the builds in one session (tests, the CLI); returns the days rebuilt."""
+    return build_days(session, tz_name, plan_refresh(session, tz_name, max_days))
 
 
 def _spend(session: Session, ids: list[int]) -> None:
@@ -503,9 +519,21 @@ def needed_agent_by_day(session: Session, period: Period) -> dict[date, int] | N
 
 
 def refresh_job(ctx: Any, payload: dict[str, Any]) -> None:
+    """In phases, one day at a time: its rows are read with no write lock, and only the swap of
+    its rollup rows is a (short) write; a year of rebuilt days never holds SQLite's lock for long."""
     tz_name = ctx.settings.get("REPORTS_TIMEZONE") or "UTC"
+    tz = ZoneInfo(tz_name)
     with ctx.db.unit_of_work() as session:
-        refresh(session, tz_name)
+        todo = plan_refresh(session, tz_name)
+    for day in todo:
+        reader = ctx.db.reading()
+        try:
+            marks, rows = _read_run(reader, tz, [day])
+        finally:
+            reader.rollback()
+            reader.close()
+        with ctx.db.unit_of_work() as session:
+            _write_run(session, tz_name, [day], marks, rows)
 
 
 __all__ = ["BASE", "PRECISION", "REFRESH_JOB", "build", "clear", "refresh", "summaries"]
