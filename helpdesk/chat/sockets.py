@@ -60,6 +60,9 @@ class VisitorConn:
     customer_id: int | None = None
     site: str = ""
     going: str | None = None  # the conversation a message without conversation_id goes to
+    # Public ids this (unverified) browser started: its key to them, kept so a message into one
+    # needs no look-up of the start record (visitors.conversation_of).
+    started: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -168,7 +171,8 @@ def widget_connect(auth: Any = None) -> None:
             }
             conn = VisitorConn(visitor.id, inbox.id, customer.display_name if customer else "Visitor",
                                {c.public_id for c in mine}, visitor.customer_id, inbox.site_key or "",
-                               current.public_id if services.continues(current, utcnow()) else None)
+                               current.public_id if services.continues(current, utcnow()) else None,
+                               set() if visitor.verified else {c.public_id for c in mine})
     except DomainError as exc:
         raise _refuse(exc) from None
     _state().visitors[request.sid] = conn
@@ -205,8 +209,11 @@ def widget_send(data: Any = None) -> dict[str, Any]:
     # Who is online decides only where a new conversation goes: fresh then, else a second old will do.
     online_ids = guards.presence().online_agent_ids(max_age=0.0 if opens else 1.0)
     with _visitor_work() as (session, visitor):
-        message = services.visitor_send(session, visitor, data, online_agent_ids=online_ids, max_len=_max_body())
+        message = services.visitor_send(session, visitor, data, online_agent_ids=online_ids, max_len=_max_body(),
+                                        started=conn.started)
         result = shopper_message(session, message, current_app.secret_key)  # the emit reuses it
+        if not visitor.verified:  # it wrote into one it started (checked) or just opened (recorded)
+            conn.started.add(result["conversation_id"])
     conn.conversations.add(result["conversation_id"])
     conn.going = result["conversation_id"]
     return {"message": result}

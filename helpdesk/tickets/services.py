@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from helpdesk import events
@@ -162,7 +162,7 @@ def new_ref(session: Session) -> str:
 # What the console's CONVERSATION row reads: loaded with the conversation in one round trip (and
 # one for tags), instead of one lazy load each when a message's row is serialised.
 ROW_LOADS = (joinedload(Conversation.inbox), joinedload(Conversation.customer),
-             joinedload(Conversation.assignee), joinedload(Conversation.team), selectinload(Conversation.tags))
+             joinedload(Conversation.assignee), joinedload(Conversation.team), joinedload(Conversation.tags))
 
 
 # The message path's statements, built once: composing a select per call (coercing every clause)
@@ -175,7 +175,7 @@ _LOCK = select(Conversation.id).where(Conversation.id == bindparam("conversation
 
 def conversation_by_public_id(session: Session, public_id: str) -> Conversation | None:
     """The conversation with the relations its console row reads."""
-    return session.scalar(_BY_PUBLIC_ID, {"public_id": public_id})
+    return session.execute(_BY_PUBLIC_ID, {"public_id": public_id}).unique().scalar_one_or_none()
 
 
 def get_conversation(session: Session, public_id: str, actor: Actor | None = None) -> Conversation:
