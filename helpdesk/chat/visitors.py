@@ -242,11 +242,16 @@ def visitor_by_id(session: Session, visitor_id: int) -> ChatVisitor:
 def visitor_ids_of(session: Session, conversation: Conversation) -> list[int]:
     """Every browser that may see this conversation: the verified browsers of its customer on its
     site, and the browsers that started it. One query: this runs for every message emitted."""
-    started = select(VisitorConversation.visitor_id).filter_by(conversation_id=conversation.id)
-    return list(session.scalars(select(ChatVisitor.id).where(
-        ChatVisitor.inbox_id == conversation.inbox_id,
-        or_(and_(ChatVisitor.verified.is_(True), ChatVisitor.customer_id == conversation.customer_id),
-            ChatVisitor.id.in_(started)))))
+    return list(session.scalars(_VISITOR_IDS, {"inbox_id": conversation.inbox_id, "conversation_id": conversation.id,
+                                               "customer_id": conversation.customer_id}))
+
+
+# Built once (composing and coercing it per message was a measurable share of the message's CPU).
+_VISITOR_IDS = select(ChatVisitor.id).where(
+    ChatVisitor.inbox_id == bindparam("inbox_id"),
+    or_(and_(ChatVisitor.verified.is_(True), ChatVisitor.customer_id == bindparam("customer_id")),
+        ChatVisitor.id.in_(select(VisitorConversation.visitor_id)
+                           .where(VisitorConversation.conversation_id == bindparam("conversation_id")))))
 
 
 def erase_visitors(session: Session, ev: CustomerErased) -> None:
