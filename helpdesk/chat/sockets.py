@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from helpdesk.accounts import gate
@@ -325,10 +325,15 @@ def _agent_conn() -> AgentConn:
     if conn is None:
         raise Unauthorized("log in first", code="not_logged_in")
     with _db().unit_of_work() as session:
-        valid = _still_valid(conn, session.get(Agent, conn.agent_id))
+        valid = _still_valid(conn, session.scalar(_AGENT, {"agent_id": conn.agent_id}))
     if not valid:
         raise _session_ended(request.sid)
     return conn
+
+
+# The agent's row, re-read on every console event: built once (session.get composes its select
+# on every call that misses the identity map, and each event's session starts empty).
+_AGENT = select(Agent).where(Agent.id == bindparam("agent_id"))
 
 
 @contextmanager
@@ -337,7 +342,7 @@ def _agent_work() -> Iterator[tuple[Session, Agent]]:
     if conn is None:
         raise Unauthorized("log in first", code="not_logged_in")
     with _db().unit_of_work() as session:
-        agent = session.get(Agent, conn.agent_id)
+        agent = session.scalar(_AGENT, {"agent_id": conn.agent_id})
         if _still_valid(conn, agent):
             yield session, agent  # type: ignore[misc]
             return
