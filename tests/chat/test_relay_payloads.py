@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 
 from helpdesk import db_of
@@ -13,6 +14,13 @@ from tests.chat.conftest import Clients, received
 
 C = "/console"
 W = "/widget"
+
+
+@pytest.fixture(autouse=True)
+def hold_the_tick(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The consoles' rows go out when a test calls relay.ROWS.flush(), not when a slow moment
+    # (PostgreSQL, a busy box) lets the 100 ms tick pass between two of its steps.
+    monkeypatch.setattr(relay, "ROW_TICK_SECONDS", 30.0)
 
 
 def test_ack_and_emits_share_one_payload_per_audience(app: Flask, clients: Clients, site: str, agent,
