@@ -19,7 +19,7 @@ persisted msg/s, lost and doubled messages, shopper -> agent and agent -> shoppe
 
 The load clients are raw Engine.IO/Socket.IO over websocket-client on gevent, in processes of
 their own (shoppers split over several, agents in one), so the client is not the bottleneck: a
-`conversation:updated` row every agent gets for every message is counted, not parsed. A message
+row frame every agent gets (`conversations:updated` per tick) is counted, not parsed. A message
 body carries its send time, so latency needs no clock but the machine's.
 """
 

@@ -2,7 +2,8 @@
 no domain logic: the baseline of bench/chat_load.py.
 
 It sends the same traffic per message as `helpdesk run` (the ack, `message:new` to the
-conversation's agents and to the shopper, `conversation:updated` to every agent), so the
+conversation's agents and to the shopper, the rows of each 100 ms tick as one `conversations:updated`
+frame to every agent), so the
 difference in CPU per message is what the helpdesk adds on top of Socket.IO itself.
 
 Usage: python bench/echo_server.py PORT
@@ -51,10 +52,22 @@ def _row(conv: str, seq: int) -> dict[str, Any]:
             "first_response_at": None, "resolved_at": None}
 
 
+_rows: dict[str, dict[str, Any]] = {}  # the consoles' rows of this tick, latest per conversation
+
+
+def _flush_rows() -> None:
+    socketio.sleep(0.1)  # helpdesk's ROW_TICK_SECONDS (chat/relay.py)
+    rows = list(_rows.values())
+    _rows.clear()
+    socketio.emit("conversations:updated", {"conversations": rows}, namespace="/console", to="console")
+
+
 def _fan_out(message: dict[str, Any]) -> None:
     conv = message["conversation_id"]
     socketio.emit("message:new", message, namespace="/console", to=f"conversation:{conv}")
-    socketio.emit("conversation:updated", _row(conv, message["seq"]), namespace="/console", to="console")
+    if not _rows:
+        socketio.start_background_task(_flush_rows)
+    _rows[conv] = _row(conv, message["seq"])
     if conv in _shopper_room:
         socketio.emit("message:new", message, namespace="/widget", to=_shopper_room[conv])
 

@@ -41,9 +41,10 @@ def prechat_missing(visitor: ChatVisitor) -> bool:
 
 
 def visitor_send(session: Session, visitor: ChatVisitor, data: Any, *, online_agent_ids: Collection[int] = (),
-                 max_len: int = tickets.MAX_BODY) -> Message:
+                 max_len: int = tickets.MAX_BODY, started: Collection[str] = ()) -> Message:
     """The shopper's message; opens a conversation when none is going. Everything is validated
-    before the conversation is made, so a refused message leaves nothing behind."""
+    before the conversation is made, so a refused message leaves nothing behind. `started`: the
+    conversations this browser is known to have started (see visitors.conversation_of)."""
     if not isinstance(data, dict):
         raise Invalid("payload", "an object with client_msg_id and body")
     body, client_msg_id = data.get("body"), data.get("client_msg_id")
@@ -60,7 +61,7 @@ def visitor_send(session: Session, visitor: ChatVisitor, data: Any, *, online_ag
         raise Invalid("body", f"longer than {max_len} characters", code="body_too_long")
     actor = visitors.actor_of(session, visitor)
     if data.get("conversation_id"):
-        conversation = visitors.conversation_of(session, visitor, data["conversation_id"])
+        conversation = visitors.conversation_of(session, visitor, data["conversation_id"], started)
     else:
         conversation = _going_conversation(session, visitor, client_msg_id)
     if conversation is None:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from helpdesk.accounts import gate
@@ -60,6 +60,9 @@ class VisitorConn:
     customer_id: int | None = None
     site: str = ""
     going: str | None = None  # the conversation a message without conversation_id goes to
+    # Public ids this (unverified) browser started: its key to them, kept so a message into one
+    # needs no look-up of the start record (visitors.conversation_of).
+    started: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -168,7 +171,8 @@ def widget_connect(auth: Any = None) -> None:
             }
             conn = VisitorConn(visitor.id, inbox.id, customer.display_name if customer else "Visitor",
                                {c.public_id for c in mine}, visitor.customer_id, inbox.site_key or "",
-                               current.public_id if services.continues(current, utcnow()) else None)
+                               current.public_id if services.continues(current, utcnow()) else None,
+                               set() if visitor.verified else {c.public_id for c in mine})
     except DomainError as exc:
         raise _refuse(exc) from None
     _state().visitors[request.sid] = conn
@@ -205,8 +209,11 @@ def widget_send(data: Any = None) -> dict[str, Any]:
     # Who is online decides only where a new conversation goes: fresh then, else a second old will do.
     online_ids = guards.presence().online_agent_ids(max_age=0.0 if opens else 1.0)
     with _visitor_work() as (session, visitor):
-        message = services.visitor_send(session, visitor, data, online_agent_ids=online_ids, max_len=_max_body())
+        message = services.visitor_send(session, visitor, data, online_agent_ids=online_ids, max_len=_max_body(),
+                                        started=conn.started)
         result = shopper_message(session, message, current_app.secret_key)  # the emit reuses it
+        if not visitor.verified:  # it wrote into one it started (checked) or just opened (recorded)
+            conn.started.add(result["conversation_id"])
     conn.conversations.add(result["conversation_id"])
     conn.going = result["conversation_id"]
     return {"message": result}
@@ -318,10 +325,15 @@ def _agent_conn() -> AgentConn:
     if conn is None:
         raise Unauthorized("log in first", code="not_logged_in")
     with _db().unit_of_work() as session:
-        valid = _still_valid(conn, session.get(Agent, conn.agent_id))
+        valid = _still_valid(conn, session.scalar(_AGENT, {"agent_id": conn.agent_id}))
     if not valid:
         raise _session_ended(request.sid)
     return conn
+
+
+# The agent's row, re-read on every console event: built once (session.get composes its select
+# on every call that misses the identity map, and each event's session starts empty).
+_AGENT = select(Agent).where(Agent.id == bindparam("agent_id"))
 
 
 @contextmanager
@@ -330,7 +342,7 @@ def _agent_work() -> Iterator[tuple[Session, Agent]]:
     if conn is None:
         raise Unauthorized("log in first", code="not_logged_in")
     with _db().unit_of_work() as session:
-        agent = session.get(Agent, conn.agent_id)
+        agent = session.scalar(_AGENT, {"agent_id": conn.agent_id})
         if _still_valid(conn, agent):
             yield session, agent  # type: ignore[misc]
             return

@@ -313,11 +313,20 @@ if (typeof module !== "undefined" && module.exports) module.exports = HelpdeskRe
     else toast(t("new_conversation_from", { name: (c.customer && c.customer.name) || t("a_visitor") }));
   });
 
-  socket.on("conversation:updated", (c) => {
+  // A row older than one already shown is dropped: a message's row waits for the server's tick
+  // (`conversations:updated`), and a change made meanwhile (`conversation:updated`) may overtake it.
+  const rowSeen = new Map();
+  function updatedRow(c) {
+    const at = c.updated_at ? Date.parse(c.updated_at) : NaN;
+    if (at < rowSeen.get(c.id)) return;
+    if (!isNaN(at)) rowSeen.set(c.id, at);
     countChange(c);
     if ($(".queue")) placeRow(c, false);
     if (conv && c.id === conv.dataset.conversation) applyConversation(c);
-  });
+  }
+
+  socket.on("conversation:updated", updatedRow);
+  socket.on("conversations:updated", (batch) => { ((batch && batch.conversations) || []).forEach(updatedRow); });
 
   // -- the open conversation ----------------------------------------------------------------------
   const thread = $("#thread");

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from flask_socketio import SocketIOTestClient
 
 from helpdesk import db_of
+from helpdesk.chat import relay
 from helpdesk.extensions import socketio
 from helpdesk.tickets.models import Inbox
 from tests.conftest import login
@@ -55,9 +56,11 @@ class Clients:
 
 @pytest.fixture
 def clients(app: Flask) -> Iterator[Clients]:
+    relay.ROWS.clear()  # the consoles' rows a tick holds are per process: none of an earlier test
     made = Clients(app)
     yield made
     made.close()
+    relay.ROWS.clear()
 
 
 def received(client: SocketIOTestClient, name: str, namespace: str) -> list[Any]:

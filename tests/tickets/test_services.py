@@ -40,6 +40,24 @@ def test_messages_get_consecutive_sequence_numbers(app: Flask, conv: Conversatio
         assert (second.seq, third.seq, c.last_seq) == (2, 3, 3)
 
 
+def test_a_message_written_without_the_unit_of_work_reads_as_stored(app: Flask, conv: Conversation,
+                                                                     agent: Agent) -> None:
+    # post_message writes a plain message with one INSERT and hands the session a persistent
+    # object: what the transaction reads of it must be what the row holds, with no query.
+    with db_of(app).unit_of_work() as s:
+        c = s.get(Conversation, conv.id)
+        assert [m.seq for m in c.messages] == [1]  # loaded before the post: it must not go stale
+        message = services.post_message(s, agent_actor(agent), c, body=" Answer ", client_msg_id="r-1")
+        assert s.get(Message, message.id) is message and message in s and not s.new and not s.dirty
+        assert [m.seq for m in c.messages] == [1, 2] and message.conversation is c
+        assert (message.attachments, message.call, message.delivery, message.meta) == ([], None, None, {})
+        public_id = message.public_id
+    with db_of(app).sessions() as s:
+        stored = s.scalar(select(Message).filter_by(conversation_id=conv.id, seq=2))
+        assert (stored.public_id, stored.body_text, stored.client_msg_id, stored.author_id,
+                stored.author_type.value, stored.private) == (public_id, "Answer", "r-1", agent.id, "agent", False)
+
+
 def test_resend_with_same_client_msg_id_stores_one_message(app: Flask, conv: Conversation) -> None:
     for _ in range(2):
         with db_of(app).unit_of_work() as s:
