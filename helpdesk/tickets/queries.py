@@ -28,6 +28,15 @@ SORTS = ("activity", "due", "newest", "oldest", "waiting", "priority")
 class Page:
     items: list[Conversation]
     next_cursor: str | None
+    # A search answered from the newest conversations only (ids above this): see WINDOWS.
+    search_floor: int | None = None
+
+
+# A search for a common word (in a fifth of all messages, say) matches hundreds of thousands of
+# conversations; sorting them all by activity is linear in the matches. The console first looks
+# in the newest conversations only (ids after max - window: an index range on both engines) and
+# widens while the page is not full; the counts of a windowed search are then "at least".
+WINDOWS = (5_000, 80_000)
 
 
 def encode_cursor(conversation: Conversation) -> str:
@@ -77,8 +86,28 @@ def parse_limit(value: str | int | None, default: int = 25) -> int:
 def list_conversations(session: Session, *, status: str | None = None, inbox: Inbox | None = None,
                        assignee: Agent | None = None, unassigned: bool = False,
                        customer: Customer | None = None, search: str | None = None,
-                       limit: int = 25, cursor: str | None = None, sort: str = "activity") -> Page:
-    """`sort="due"`: the SLA's earliest running due time first, conversations without one last."""
+                       limit: int = 25, cursor: str | None = None, sort: str = "activity",
+                       newest_first: bool = False) -> Page:
+    """`sort="due"`: the SLA's earliest running due time first, conversations without one last.
+
+    newest_first (the console): a search looks in the newest conversations first (WINDOWS)."""
+    if search and newest_first and sort == "activity":
+        top = session.scalar(select(func.max(Conversation.id))) or 0
+        for window in WINDOWS:
+            if top - window <= 0:
+                break
+            page = _list(session, status=status, inbox=inbox, assignee=assignee, unassigned=unassigned,
+                         customer=customer, search=search, limit=limit, cursor=cursor, sort=sort,
+                         floor=top - window)
+            if page.next_cursor is not None:
+                return page
+    return _list(session, status=status, inbox=inbox, assignee=assignee, unassigned=unassigned,
+                 customer=customer, search=search, limit=limit, cursor=cursor, sort=sort)
+
+
+def _list(session: Session, *, status: str | None, inbox: Inbox | None, assignee: Agent | None, unassigned: bool,
+          customer: Customer | None, search: str | None, limit: int, cursor: str | None, sort: str,
+          floor: int | None = None) -> Page:
     if sort not in SORTS:
         raise Invalid("sort", f"one of {', '.join(SORTS)}")
     query = select(Conversation).options(
@@ -100,7 +129,7 @@ def list_conversations(session: Session, *, status: str | None = None, inbox: In
     if customer is not None:
         query = query.where(Conversation.customer_id == customer.id)
     if search:
-        query = query.where(search_condition(session, search))
+        query = query.where(search_condition(session, search, floor))
     if sort == "due":
         return _by_due(session, query, limit, cursor)
     if sort in queue_sorts.KEYS:
@@ -113,7 +142,7 @@ def list_conversations(session: Session, *, status: str | None = None, inbox: In
     rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, encode_cursor(rows[-1]) if more and rows else None)
+    return Page(rows, encode_cursor(rows[-1]) if more and rows else None, floor)
 
 
 def _by_due(session: Session, query: Any, limit: int, cursor: str | None) -> Page:
@@ -133,12 +162,12 @@ def _by_due(session: Session, query: Any, limit: int, cursor: str | None) -> Pag
     return Page([r[0] for r in rows], encode_due_cursor(rows[-1][0], rows[-1][1]) if more and rows else None)
 
 
-def search_condition(session: Session, q: str) -> ColumnElement[bool]:
+def search_condition(session: Session, q: str, floor: int | None = None) -> ColumnElement[bool]:
     """Full-text match (see search.py); a query with no word in it matches nothing, never errors."""
     parsed = search.parse(q)
     if not parsed:
         return false()
-    return search.condition(session, parsed)
+    return search.condition(session, parsed, floor)
 
 
 # Counts stop here: "10000+" is as useful to an agent as the exact figure and costs a bounded
@@ -181,6 +210,7 @@ class SearchCounts:
     """Matches of one search by status and by view, from one grouped query (one full-text lookup)."""
 
     rows: list[tuple[str, bool, bool, int]]  # status, unassigned, mine, count
+    partial: bool = False  # counted in the newest conversations only: each figure is "at least"
 
     def tabs(self, view: str) -> dict[str, int]:
         counts = {s.value: 0 for s in Status}
@@ -195,15 +225,23 @@ class SearchCounts:
                 for view in ("mine", "unassigned", "all")}
 
 
-def search_counts(session: Session, q: str, *, me: Agent, inbox: Inbox | None = None) -> SearchCounts:
+def search_counts(session: Session, q: str, *, me: Agent, inbox: Inbox | None = None,
+                  floor: int | None = None) -> SearchCounts:
+    """floor: the window the page was found in (Page.search_floor); the counts then cover it only."""
     unassigned = Conversation.assignee_id.is_(None)
     mine = func.coalesce(Conversation.assignee_id == me.id, False)
     query = (select(Conversation.status, unassigned, mine, func.count())
-             .where(search_condition(session, q)).group_by(Conversation.status, unassigned, mine))
+             .where(search_condition(session, q, floor)).group_by(Conversation.status, unassigned, mine))
     if inbox is not None:
         query = query.where(Conversation.inbox_id == inbox.id)
-    return SearchCounts([(Status(s).value, bool(u), bool(m), int(n)) for s, u, m, n in session.execute(query)])
+    return SearchCounts([(Status(s).value, bool(u), bool(m), int(n)) for s, u, m, n in session.execute(query)],
+                        partial=floor is not None)
 
 
 def format_count(n: int, cap: int = COUNT_CAP) -> str:
     return f"{cap}+" if n > cap else str(n)
+
+
+def format_at_least(n: int, cap: int = COUNT_CAP) -> str:
+    """A count of a windowed search: there may be more in older conversations."""
+    return f"{min(n, cap)}+"

@@ -211,22 +211,39 @@ def _pg_tsquery(term: tuple[str, ...], prefix: bool) -> str:
     return " <-> ".join(parts)
 
 
-def matching_ids(session: Session, term: tuple[str, ...], prefix: bool = True):  # type: ignore[no-untyped-def]
-    """SELECT conversation_id of the entries that contain the term."""
+def matching_ids(session: Session, term: tuple[str, ...], prefix: bool = True,  # type: ignore[no-untyped-def]
+                 floor: int | None = None, ceiling: int | None = None):
+    """SELECT conversation_id of the entries that contain the term (within conversation ids
+    floor < id <= ceiling when given: a range of the index, not a filter after it)."""
     # Anonymous binds (literal()): one statement holds a subquery per term.
     if session.get_bind().dialect.name == "sqlite":
-        # The conversation is in the rowid: FTS5 answers alone, no row of search_entries is read.
-        return select(literal_column(f"rowid >> {SHIFT}")).select_from(text("search_fts")).where(
+        # The conversation is in the rowid: FTS5 answers alone, no row of search_entries is read,
+        # and a rowid range is a seek into the index's sorted lists.
+        query = select(literal_column(f"rowid >> {SHIFT}")).select_from(text("search_fts")).where(
             literal_column("search_fts").op("MATCH")(literal(_sqlite_match(term, prefix))))
+        if floor is not None:
+            query = query.where(literal_column("rowid") >= literal((floor + 1) * SLOTS))
+        if ceiling is not None:
+            query = query.where(literal_column("rowid") < literal((ceiling + 1) * SLOTS))
+        return query
     tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), literal(_pg_tsquery(term, prefix)))
-    return select(SearchEntry.conversation_id).where(literal_column(PG_VECTOR).op("@@")(tsquery))
+    query = select(SearchEntry.conversation_id).where(literal_column(PG_VECTOR).op("@@")(tsquery))
+    if floor is not None:
+        query = query.where(SearchEntry.conversation_id > literal(floor))
+    if ceiling is not None:
+        query = query.where(SearchEntry.conversation_id <= literal(ceiling))
+    return query
 
 
-def condition(session: Session, query: Query) -> ColumnElement[bool]:
-    """WHERE clause on Conversation: every included term somewhere in it, no excluded one."""
-    parts = [Conversation.id.in_(matching_ids(session, term).scalar_subquery()) for term in query.include]
-    parts += [Conversation.id.not_in(matching_ids(session, term, prefix=False).scalar_subquery())
+def condition(session: Session, query: Query, floor: int | None = None) -> ColumnElement[bool]:
+    """WHERE clause on Conversation: every included term somewhere in it, no excluded one; with
+    a floor, only conversations after it (the newest-first window of a common word)."""
+    parts = [Conversation.id.in_(matching_ids(session, term, floor=floor).scalar_subquery())
+             for term in query.include]
+    parts += [Conversation.id.not_in(matching_ids(session, term, prefix=False, floor=floor).scalar_subquery())
               for term in query.exclude]
+    if floor is not None:
+        parts.append(Conversation.id > floor)
     return and_(*parts)
 
 
@@ -248,10 +265,12 @@ def snippets(session: Session, conversation_ids: Sequence[int], query: Query) ->
     if not conversation_ids or not query:
         return {}
     first = query.include[0]
+    # Only the page's range of the index: a common word's matches elsewhere are never read.
+    hits = matching_ids(session, first, floor=min(conversation_ids) - 1, ceiling=max(conversation_ids))
     rows = session.execute(
         select(SearchEntry.conversation_id, SearchEntry.text)
         .where(SearchEntry.conversation_id.in_(list(conversation_ids)),
-               SearchEntry.conversation_id.in_(matching_ids(session, first).scalar_subquery()))
+               SearchEntry.conversation_id.in_(hits.scalar_subquery()))
         .order_by(SearchEntry.conversation_id, SearchEntry.id)).all()
     pattern = re.compile("|".join(sorted({_token_pattern(t) for t in query.tokens}, key=len, reverse=True)),
                          re.IGNORECASE)

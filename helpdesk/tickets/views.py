@@ -74,11 +74,11 @@ def queue() -> Any:
                                       limit=queries.parse_limit(request.args.get("limit"),
                                                                 current_app_page_size()),
                                       cursor=request.args.get("cursor") or None, search=q or None, sort=sort,
-                                      **scope)
+                                      newest_first=True, **scope)
     # The views count open work, or with a search, matches in the chosen tab.
     view_status = None if status == "any" else status if q else "open"
     if q:
-        found = queries.search_counts(session, q, me=current_user, inbox=inbox)
+        found = queries.search_counts(session, q, me=current_user, inbox=inbox, floor=page.search_floor)
         counts, view_counts = found.tabs(view), found.views(view_status)
     else:
         counts = queries.status_counts(session, **scope)
@@ -93,7 +93,8 @@ def queue() -> Any:
                            previews=queue_sorts.previews(session, [c.id for c in page.items]),
                            sort_labels={key: _(label) for key, label in queue_sorts.LABELS.items()}, waited=waited,
                            statuses=[s.value for s in Status], counts=counts, view_counts=view_counts,
-                           fmt_count=queries.format_count, snippets=snippets, view_status=view_status,
+                           fmt_count=queries.format_at_least if page.search_floor is not None else
+                           queries.format_count, snippets=snippets, view_status=view_status,
                            inboxes=inboxes, inbox=inbox, q=q, sort=sort,
                            sla_badges=sla_badges(session, page.items, current_runtime().clock()))
 
