@@ -334,6 +334,9 @@ class Target:
         out["queue mine/open"] = self.get("/console?view=mine&status=open")
         out["queue unassigned/open"] = self.get("/console?view=unassigned&status=open")
         out["queue all/open, older page"] = self._older_page()
+        for sort in ("newest", "oldest", "waiting", "priority", "due"):  # queue_sorts.py and the SLA's
+            for tab in ("open", "resolved"):
+                out[f"queue all/{tab} sort={sort}"] = self.get(f"/console?view=all&status={tab}&sort={sort}")
         out["search: subject word (common)"] = self.get("/console?view=all&q=refund")
         out["search: message word (rare)"] = self.rotating([f"/console?view=all&q={w}"
                                                             for w in text_words or rare_words])

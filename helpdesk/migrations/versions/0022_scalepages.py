@@ -1,0 +1,27 @@
+"""pages at scale: indexes for the queue's other sorts (newest/oldest, priority) per status tab
+
+Revision ID: scalepages
+Revises: consoleux
+Create Date: 2026-12-01 16:05:00
+"""
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = 'scalepages'
+down_revision: str | None = 'consoleux'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # Newest / oldest first within a tab: without it every conversation of the tab is sorted.
+    op.create_index('ix_conversations_status_created', 'conversations', ['status', 'created_at'])
+    # Priority: one index range per priority (queue_sorts._by_priority).
+    op.create_index('ix_conversations_status_priority_activity', 'conversations',
+                    ['status', 'priority', 'last_activity_at'])
+
+
+def downgrade() -> None:
+    op.drop_index('ix_conversations_status_priority_activity', table_name='conversations')
+    op.drop_index('ix_conversations_status_created', table_name='conversations')
