@@ -209,7 +209,7 @@ def generate(engine: Any, count: int, per: int, seed: int = 1) -> None:
             chat = rnd.random() < 0.6
             roll = rnd.random()
             priority = "urgent" if roll < 0.01 else "high" if roll < 0.06 else "low" if roll < 0.16 else "normal"
-            m = max(1, int(rnd.expovariate(1 / per))) if per > 1 else 1
+            m = max(1, round(rnd.expovariate(1 / per))) if per > 1 else 1  # mean ≈ per
             last = created
             for seq in range(1, m + 1):
                 message_id += 1
@@ -446,6 +446,9 @@ def main() -> None:
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="helpdesk-pages-")
     work = Path(tmp.name)
+    if args.keep and not args.reuse:
+        for leftover in Path(args.keep).parent.glob(Path(args.keep).name + "*"):  # with its -wal, -shm
+            leftover.unlink()
     large_url = args.url or f"sqlite:///{args.keep or work / 'large.sqlite'}"
     small_url = args.small_url or f"sqlite:///{work / 'small.sqlite'}"
     stop: Callable[[], None] | None = None
