@@ -39,6 +39,7 @@ from helpdesk.db import make_engine
 from helpdesk.migrations import upgrade
 from helpdesk.tickets import queries, search
 from helpdesk.tickets.models import Conversation, Inbox, Message
+from helpdesk.tickets.sla.models import SlaPolicy
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 CHUNK = 10_000
@@ -122,6 +123,14 @@ class _Loader:
                   f"SELECT CAST(c.id AS BIGINT) * {search.SLOTS}, c.id, 'c', "
                   "c.subject || ' #' || c.ref || ' ' || coalesce(cu.name, '') || ' ' || "
                   "coalesce(cu.email, '') FROM conversations c JOIN customers cu ON cu.id = c.customer_id")
+        # Every conversation under the one policy; the live ones (open, pending) due 8 hours after
+        # their last activity, the others met.
+        due = ("strftime('%Y-%m-%d %H:%M:%S', last_activity_at, '+8 hours') || '.000000'"
+               if self.dialect == "sqlite" else "last_activity_at + interval '8 hours'")
+        slas = ("INSERT INTO conversation_sla (conversation_id, policy_id, pauses, first_response_due_at, "
+                f"next_due_at, check_at, updated_at) SELECT id, 1, '[]', {due}, "
+                f"CASE WHEN status IN ('open', 'pending') THEN {due} END, "
+                f"CASE WHEN status IN ('open', 'pending') THEN {due} END, last_activity_at FROM conversations")
         entries = ("INSERT INTO search_entries (id, conversation_id, message_id, source, text) "
                    f"SELECT CAST(conversation_id AS BIGINT) * {search.SLOTS} + seq, conversation_id, id, 'm', "
                    "body_text FROM messages ORDER BY id")
@@ -129,6 +138,7 @@ class _Loader:
         if self.dialect == "sqlite":
             self.conn.execute(entries)
             self.conn.execute(header)
+            self.conn.execute(slas)
             self.conn.commit()
             print(f"  search entries: {time.perf_counter() - started:.0f} s", flush=True)
             self.conn.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
@@ -144,6 +154,7 @@ class _Loader:
                 cur.execute("SET session_replication_role = replica")
                 cur.execute(entries)
                 cur.execute(header)
+                cur.execute(slas)
                 cur.execute("SET session_replication_role = DEFAULT")
                 self.conn.commit()
                 print(f"  search entries: {time.perf_counter() - started:.0f} s", flush=True)
@@ -178,6 +189,8 @@ def generate(engine: Any, count: int, per: int, seed: int = 1) -> None:
              "max_open_per_agent": 0, "created_at": START},
             {"name": "Mail", "public_id": "ib_mail", "channel": "email", "settings": {}, "auto_assign": False,
              "max_open_per_agent": 0, "created_at": START}])
+        conn.execute(insert(SlaPolicy), [{"name": "Standard", "position": 0, "match": {},
+                                          "first_response_minutes": 480, "created_at": START, "updated_at": START}])
         conn.execute(insert(Agent), [{"email": f"agent{i}@bench.example", "name": f"Agent {i:02d}",
                                       "public_id": f"ag_bench{i}", "password_hash": "x", "role": "agent",
                                       "active": True, "session_version": 1, "created_at": START}

@@ -45,17 +45,23 @@ def encode_cursor(conversation: Conversation) -> str:
 
 
 def encode_due_cursor(conversation: Conversation, due: datetime | None) -> str:
-    raw = json.dumps(["due", due.isoformat() if due else None, conversation.id]).encode()
+    # Past the conversations with a due time, the rest go by latest activity: the cursor then
+    # holds that instead.
+    raw = json.dumps(["due", due.isoformat(), conversation.id] if due else
+                     ["due", None, conversation.last_activity_at.isoformat(), conversation.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_due_cursor(cursor: str) -> tuple[datetime | None, int]:
+def decode_due_cursor(cursor: str) -> tuple[datetime | None, datetime | None, int]:
+    """(due, None, id) within the conversations with a due time, (None, activity, id) after them."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, when, row_id = json.loads(raw)
-        if kind != "due":
+        kind, when, *rest = json.loads(raw)
+        if kind != "due" or len(rest) != (1 if when else 2):
             raise ValueError(kind)
-        return (datetime.fromisoformat(when) if when else None), int(row_id)
+        if when:
+            return datetime.fromisoformat(when), None, int(rest[0])
+        return None, datetime.fromisoformat(rest[0]), int(rest[1])
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
         raise Invalid("cursor", "not a cursor this API gave out") from None
 
@@ -146,17 +152,26 @@ def _list(session: Session, *, status: str | None, inbox: Inbox | None, assignee
 
 
 def _by_due(session: Session, query: Any, limit: int, cursor: str | None) -> Page:
+    # Two index ranges instead of one sort of the whole tab: first the conversations with a due
+    # time, walked on conversation_sla's next_due_at index; then the others by latest activity
+    # on the tab's usual index. At most two statements a page.
     due = ConversationSla.next_due_at
-    query = query.outerjoin(ConversationSla, ConversationSla.conversation_id == Conversation.id).add_columns(due)
-    if cursor:
-        when, row_id = decode_due_cursor(cursor)
-        if when is None:
-            query = query.where(due.is_(None), Conversation.id > row_id)
-        else:
-            query = query.where(or_(due > when, and_(due == when, Conversation.id > row_id), due.is_(None)))
-    # NULLs last on both engines without NULLS LAST: sort on "is null" first.
-    query = query.order_by(due.is_(None), due, Conversation.id).limit(limit + 1)
-    rows = list(session.execute(query))
+    when, activity, row_id = decode_due_cursor(cursor) if cursor else (None, None, None)
+    rows: list[tuple[Conversation, datetime | None]] = []
+    if activity is None:
+        timed = (query.join(ConversationSla, ConversationSla.conversation_id == Conversation.id)
+                 .where(due.is_not(None)).add_columns(due))
+        if when is not None:
+            timed = timed.where(or_(due > when, and_(due == when, Conversation.id > row_id)))
+        rows += [(c, d) for c, d in session.execute(timed.order_by(due, Conversation.id).limit(limit + 1))]
+    if len(rows) <= limit:
+        rest = query.where(~select(ConversationSla.id).where(ConversationSla.conversation_id == Conversation.id,
+                                                              due.is_not(None)).exists())
+        if activity is not None:
+            rest = rest.where(or_(Conversation.last_activity_at < activity,
+                                  and_(Conversation.last_activity_at == activity, Conversation.id < row_id)))
+        rest = rest.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        rows += [(c, None) for c in session.scalars(rest.limit(limit + 1 - len(rows)))]
     more = len(rows) > limit
     rows = rows[:limit]
     return Page([r[0] for r in rows], encode_due_cursor(rows[-1][0], rows[-1][1]) if more and rows else None)
