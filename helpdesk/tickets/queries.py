@@ -179,7 +179,7 @@ def _by_due(session: Session, query: Any, limit: int, cursor: str | None) -> Pag
 
 def search_condition(session: Session, q: str, floor: int | None = None) -> ColumnElement[bool]:
     """Full-text match (see search.py); a query with no word in it matches nothing, never errors."""
-    parsed = search.parse(q)
+    parsed = search.prepare(session, q)
     if not parsed:
         return false()
     return search.condition(session, parsed, floor)

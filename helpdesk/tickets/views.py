@@ -87,7 +87,7 @@ def queue() -> Any:
             "unassigned": queries.count(session, status="open", unassigned=True, inbox=inbox),
             "all": queries.count(session, status="open", inbox=inbox),
         }
-    snippets = searching.snippets(session, [c.id for c in page.items], searching.parse(q)) if q else {}
+    snippets = searching.snippets(session, [c.id for c in page.items], searching.prepare(session, q)) if q else {}
     inboxes = session.scalars(select(Inbox).order_by(Inbox.name)).all()
     return render_template("console/queue.html", page=page, view=view, views=VIEWS, status=status,
                            previews=queue_sorts.previews(session, [c.id for c in page.items]),

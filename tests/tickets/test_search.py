@@ -282,3 +282,13 @@ def test_a_common_word_is_answered_from_the_newest_conversations(app: Flask, age
     assert dict(re.findall(r'data-status-count="(\w+)">(\d+\+?)<', html))["any"] == "1"
     html = agent_client.get("/console?view=all&q=refund&limit=10").get_data(as_text=True)
     assert dict(re.findall(r'data-status-count="(\w+)">(\d+\+?)<', html))["any"] == "6"
+
+
+def test_a_word_found_whole_is_matched_whole_and_a_star_asks_for_more(app: Flask, client: FlaskClient,
+                                                                      token: str, inbox: Inbox) -> None:
+    whole = make_conversation(app, inbox, email="r1@example.com", body="I want a refund")
+    longer = make_conversation(app, inbox, email="r2@example.com", body="You refunded me twice")
+    assert find(client, token, "refund") == [whole.public_id]     # the word itself: one seek in the index
+    assert find(client, token, "refund*") == [longer.public_id, whole.public_id]
+    assert find(client, token, "refu") == [longer.public_id, whole.public_id]  # no such word: a prefix
+    assert find(client, token, "twice refu") == [longer.public_id]
