@@ -33,10 +33,15 @@ class Page:
 
 
 # A search for a common word (in a fifth of all messages, say) matches hundreds of thousands of
-# conversations; sorting them all by activity is linear in the matches. The console first looks
-# in the newest conversations only (ids after max - window: an index range on both engines) and
-# widens while the page is not full; the counts of a windowed search are then "at least".
-WINDOWS = (5_000, 80_000)
+# conversations; sorting or counting them all is linear in the matches. The console looks in the
+# newest conversations first (ids after max - window: an index range) and widens while the page
+# is not full. SQLite only: FTS5 hands over every match of `IN (MATCH ...)` before the sort, so
+# a range is what bounds it. PostgreSQL walks the tab's activity index newest first with one
+# index probe per conversation and stops at the page (a window would only add work there).
+WINDOWS = {"sqlite": (5_000, 80_000), "postgresql": ()}
+# The tab counts of a common word come from the newest conversations alone and read "at least"
+# (PostgreSQL's smaller: each conversation costs it a to_tsvector of its messages).
+COUNT_WINDOW = {"sqlite": 5_000, "postgresql": 1_000}
 
 
 def encode_cursor(conversation: Conversation) -> str:
@@ -97,9 +102,10 @@ def list_conversations(session: Session, *, status: str | None = None, inbox: In
     """`sort="due"`: the SLA's earliest running due time first, conversations without one last.
 
     newest_first (the console): a search looks in the newest conversations first (WINDOWS)."""
-    if search and newest_first and sort == "activity":
+    windows = WINDOWS.get(session.get_bind().dialect.name, ())
+    if search and newest_first and sort == "activity" and windows:
         top = session.scalar(select(func.max(Conversation.id))) or 0
-        for window in WINDOWS:
+        for window in windows:
             if top - window <= 0:
                 break
             page = _list(session, status=status, inbox=inbox, assignee=assignee, unassigned=unassigned,
@@ -241,8 +247,22 @@ class SearchCounts:
 
 
 def search_counts(session: Session, q: str, *, me: Agent, inbox: Inbox | None = None,
-                  floor: int | None = None) -> SearchCounts:
-    """floor: the window the page was found in (Page.search_floor); the counts then cover it only."""
+                  newest_first: bool = False, page_size: int = 25) -> SearchCounts:
+    """newest_first (the console): counted in the newest COUNT_WINDOW conversations first; if
+    those alone hold more than a page of matches, the word is common and the counts stay there
+    ("at least"); otherwise every match is counted (a rarer word: a short list in the index)."""
+    if newest_first:
+        window = COUNT_WINDOW.get(session.get_bind().dialect.name, 0)
+        top = session.scalar(select(func.max(Conversation.id))) or 0
+        if window and top > window:
+            counts = _search_counts(session, q, me=me, inbox=inbox, floor=top - window)
+            if sum(n for *_k, n in counts.rows) > page_size:
+                return counts
+    return _search_counts(session, q, me=me, inbox=inbox)
+
+
+def _search_counts(session: Session, q: str, *, me: Agent, inbox: Inbox | None,
+                   floor: int | None = None) -> SearchCounts:
     unassigned = Conversation.assignee_id.is_(None)
     mine = func.coalesce(Conversation.assignee_id == me.id, False)
     query = (select(Conversation.status, unassigned, mine, func.count())

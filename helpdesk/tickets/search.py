@@ -283,6 +283,7 @@ def like_condition(q: str) -> ColumnElement[bool]:
 
 
 SNIPPET = 160
+SNIPPET_ENTRIES = 5_000  # entries read for one page's snippets on PostgreSQL
 
 
 def snippets(session: Session, conversation_ids: Sequence[int], query: Query) -> dict[int, Markup]:
@@ -294,14 +295,19 @@ def snippets(session: Session, conversation_ids: Sequence[int], query: Query) ->
     if not conversation_ids or not query:
         return {}
     first = query.include[0]
-    # Only the page's range of the index: a common word's matches elsewhere are never read.
-    hits = matching_ids(session, first, first in query.prefixed, floor=min(conversation_ids) - 1,
-                        ceiling=max(conversation_ids))
-    rows = session.execute(
-        select(SearchEntry.conversation_id, SearchEntry.text)
-        .where(SearchEntry.conversation_id.in_(list(conversation_ids)),
-               SearchEntry.conversation_id.in_(hits.scalar_subquery()))
-        .order_by(SearchEntry.conversation_id, SearchEntry.id)).all()
+    entries = (select(SearchEntry.conversation_id, SearchEntry.text)
+               .where(SearchEntry.conversation_id.in_(list(conversation_ids)))
+               .order_by(SearchEntry.conversation_id, SearchEntry.id))
+    if session.get_bind().dialect.name == "sqlite":
+        # Only the page's range of the index: a common word's matches elsewhere are never read.
+        hits = matching_ids(session, first, first in query.prefixed, floor=min(conversation_ids) - 1,
+                            ceiling=max(conversation_ids))
+        entries = entries.where(SearchEntry.conversation_id.in_(hits.scalar_subquery()))
+    else:
+        # PostgreSQL would recompute to_tsvector for every entry of the page to filter it: the
+        # pattern below reads them faster (the page's entries, a bounded number).
+        entries = entries.limit(SNIPPET_ENTRIES)
+    rows = session.execute(entries).all()
     pattern = re.compile("|".join(sorted({_token_pattern(t) for t in query.tokens}, key=len, reverse=True)),
                          re.IGNORECASE)
     out: dict[int, Markup] = {}

@@ -78,7 +78,8 @@ def queue() -> Any:
     # The views count open work, or with a search, matches in the chosen tab.
     view_status = None if status == "any" else status if q else "open"
     if q:
-        found = queries.search_counts(session, q, me=current_user, inbox=inbox, floor=page.search_floor)
+        found = queries.search_counts(session, q, me=current_user, inbox=inbox, newest_first=True,
+                                      page_size=len(page.items))
         counts, view_counts = found.tabs(view), found.views(view_status)
     else:
         counts = queries.status_counts(session, **scope)
@@ -93,7 +94,7 @@ def queue() -> Any:
                            previews=queue_sorts.previews(session, [c.id for c in page.items]),
                            sort_labels={key: _(label) for key, label in queue_sorts.LABELS.items()}, waited=waited,
                            statuses=[s.value for s in Status], counts=counts, view_counts=view_counts,
-                           fmt_count=queries.format_at_least if page.search_floor is not None else
+                           fmt_count=queries.format_at_least if q and found.partial else
                            queries.format_count, snippets=snippets, view_status=view_status,
                            inboxes=inboxes, inbox=inbox, q=q, sort=sort,
                            sla_badges=sla_badges(session, page.items, current_runtime().clock()))

@@ -1,4 +1,5 @@
 """pages at scale: indexes for the queue's other sorts (newest/oldest, priority) per status tab
+and for "Any status" by latest activity (a search's first tab)
 
 Revision ID: scalepages
 Revises: consoleux
@@ -20,6 +21,9 @@ def upgrade() -> None:
     # Priority: one index range per priority (queue_sorts._by_priority).
     op.create_index('ix_conversations_status_priority_activity', 'conversations',
                     ['status', 'priority', 'last_activity_at'])
+    # "Any status" newest first, the tab a search opens on: PostgreSQL walks it and probes each
+    # conversation for the words, stopping at the page, instead of sorting every match.
+    op.create_index('ix_conversations_activity', 'conversations', ['last_activity_at'])
     if op.get_bind().dialect.name == "sqlite":
         # SQLite keeps statistics per index: a database analysed before has none for these two,
         # and an index without statistics looks so selective that the planner picks it for every
@@ -28,5 +32,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_conversations_activity', table_name='conversations')
     op.drop_index('ix_conversations_status_priority_activity', table_name='conversations')
     op.drop_index('ix_conversations_status_created', table_name='conversations')
