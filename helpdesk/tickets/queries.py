@@ -41,7 +41,7 @@ class Page:
 WINDOWS = {"sqlite": (5_000, 80_000), "postgresql": ()}
 # The tab counts of a common word come from the newest conversations alone and read "at least"
 # (PostgreSQL's smaller: each conversation costs it a to_tsvector of its messages).
-COUNT_WINDOW = {"sqlite": 5_000, "postgresql": 1_000}
+COUNT_WINDOW = {"sqlite": 5_000, "postgresql": 500}
 
 
 def encode_cursor(conversation: Conversation) -> str:
