@@ -1,10 +1,14 @@
 """Benchmark: the console's pages and full-text search on a large database, next to a small one.
 
     python bench/console_pages.py                                  # 100,000 conversations, SQLite
-    python bench/console_pages.py --conversations 1000000 --messages 10   # the issue's size
+    # The issue's size, built once (~10 min each on 2 cores), then measured as often as needed:
+    python bench/console_pages.py --conversations 1000000 --keep /tmp/scale/big.sqlite --build-only
+    python bench/console_pages.py --keep /tmp/scale/big.sqlite --reuse
+    python bench/console_pages.py --conversations 1000000 --pgdata /tmp/scale/pg --build-only
+    python bench/console_pages.py --pgdata /tmp/scale/pg --reuse   # a kept cluster, started and stopped
     python bench/console_pages.py --postgres                       # a throwaway PostgreSQL cluster
     python bench/console_pages.py --url postgresql+psycopg://... --reuse   # data already there
-    python bench/console_pages.py --keep /tmp/big.sqlite           # build once, then --reuse it
+    python bench/console_pages.py --keep ... --reuse --only search # some pages only
 
 Builds two databases with the same generator (a small one of --small conversations, 10,000 by
 default, and the large one), logs an agent in through the Flask test client and prints the p50
@@ -377,7 +381,7 @@ class Target:
         def fts() -> None:
             state["i"] += 1
             with Session(self.engine) as s:
-                queries.list_conversations(s, search=words[state["i"] % len(words)], limit=25)
+                queries.list_conversations(s, search=words[state["i"] % len(words)], limit=25, newest_first=True)
 
         def like() -> None:
             state["i"] += 1
@@ -387,7 +391,7 @@ class Target:
 
         def fts_common() -> None:
             with Session(self.engine) as s:
-                queries.list_conversations(s, search="refund", limit=25)
+                queries.list_conversations(s, search="refund", limit=25, newest_first=True)
 
         def like_common() -> None:
             with Session(self.engine) as s:
@@ -505,7 +509,7 @@ def run(args: argparse.Namespace, large_url: str, small_url: str, work: Path) ->
         s50, s95 = measure(small_pages[name], args.runs)
         l50, l95 = measure(large_pages[name], args.runs)
         print(f"{name:<34} {s50:>10.1f} {s95:>8.1f}   {l50:>10.1f} {l95:>8.1f}", flush=True)
-    print("\nthe search query alone (one page of 25 ids and rows)")
+    print("\nthe search query alone (one page of 25 rows, as the console asks: newest first)")
     small_q, large_q = small.search_queries(), large.search_queries()
     for name in large_q:
         if args.only and args.only not in name:
