@@ -1,10 +1,14 @@
 """Benchmark: the console's pages and full-text search on a large database, next to a small one.
 
     python bench/console_pages.py                                  # 100,000 conversations, SQLite
-    python bench/console_pages.py --conversations 1000000 --messages 10   # the issue's size
+    # The issue's size, built once (~10 min each on 2 cores), then measured as often as needed:
+    python bench/console_pages.py --conversations 1000000 --keep /tmp/scale/big.sqlite --build-only
+    python bench/console_pages.py --keep /tmp/scale/big.sqlite --reuse
+    python bench/console_pages.py --conversations 1000000 --pgdata /tmp/scale/pg --build-only
+    python bench/console_pages.py --pgdata /tmp/scale/pg --reuse   # a kept cluster, started and stopped
     python bench/console_pages.py --postgres                       # a throwaway PostgreSQL cluster
     python bench/console_pages.py --url postgresql+psycopg://... --reuse   # data already there
-    python bench/console_pages.py --keep /tmp/big.sqlite           # build once, then --reuse it
+    python bench/console_pages.py --keep ... --reuse --only search # some pages only
 
 Builds two databases with the same generator (a small one of --small conversations, 10,000 by
 default, and the large one), logs an agent in through the Flask test client and prints the p50
@@ -39,6 +43,7 @@ from helpdesk.db import make_engine
 from helpdesk.migrations import upgrade
 from helpdesk.tickets import queries, search
 from helpdesk.tickets.models import Conversation, Inbox, Message
+from helpdesk.tickets.sla.models import SlaPolicy
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 CHUNK = 10_000
@@ -61,10 +66,126 @@ def pseudo_words(rnd: random.Random, n: int) -> list[str]:
     return ["".join(rnd.choice(syllables) for _ in range(rnd.randint(2, 4))) for _ in range(n)]
 
 
+def _stamp(dialect: str, when: datetime | None) -> str | None:
+    # The text each engine stores (SQLAlchemy's SQLite format, always with microseconds, so the
+    # strings sort like the times; PostgreSQL's timestamptz input).
+    if when is None:
+        return None
+    out = when.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return out if dialect == "sqlite" else out + "+00"
+
+
+CONVERSATION_COLUMNS = ("id", "public_id", "ref", "inbox_id", "customer_id", "channel", "status", "priority",
+                        "assignee_id", "subject", "created_at", "updated_at", "last_activity_at", "resolved_at",
+                        "snoozed_until", "last_seq")
+MESSAGE_COLUMNS = ("id", "public_id", "conversation_id", "seq", "author_type", "author_id", "author_name",
+                   "private", "body_text", "meta", "created_at")
+
+
+class _Loader:
+    """Bulk rows straight to the driver: executemany on SQLite, COPY on PostgreSQL.
+
+    The search triggers are off during the load; search_entries is filled from messages in one
+    statement afterwards and the full-text index built once (FTS5 'rebuild', CREATE INDEX on
+    PostgreSQL), which is what keeps 10,000,000 messages to minutes."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.raw = engine.raw_connection()
+        self.conn = self.raw.driver_connection
+        if self.dialect == "sqlite":
+            self.conn.commit()
+            for pragma in ("foreign_keys=OFF", "synchronous=OFF", "cache_size=-1000000", "secure_delete=OFF",
+                           "temp_store=MEMORY"):
+                self.conn.execute(f"PRAGMA {pragma}")
+            for name in ("messages_search_ai", "search_entries_ai"):
+                self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
+        else:
+            with self.conn.cursor() as cur:
+                cur.execute("DROP TRIGGER IF EXISTS messages_search ON messages")
+                cur.execute("DROP INDEX IF EXISTS ix_search_entries_tsv")
+            self.conn.commit()
+
+    def rows(self, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+        if self.dialect == "sqlite":
+            marks = ", ".join("?" * len(columns))
+            self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+            return
+        with self.conn.cursor() as cur:
+            cur.execute("SET session_replication_role = replica")  # no FK checks per row
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                copy.write("".join("\t".join("\\N" if v is None else str(v) for v in row) + "\n"
+                                   for row in rows))
+            cur.execute("SET session_replication_role = DEFAULT")
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    def finish(self) -> None:
+        header = (f"INSERT INTO search_entries (id, conversation_id, source, text) "
+                  f"SELECT CAST(c.id AS BIGINT) * {search.SLOTS}, c.id, 'c', "
+                  "c.subject || ' #' || c.ref || ' ' || coalesce(cu.name, '') || ' ' || "
+                  "coalesce(cu.email, '') FROM conversations c JOIN customers cu ON cu.id = c.customer_id")
+        # Every conversation under the one policy; the live ones (open, pending) due 8 hours after
+        # their last activity, the others met.
+        due = ("strftime('%Y-%m-%d %H:%M:%S', last_activity_at, '+8 hours') || '.000000'"
+               if self.dialect == "sqlite" else "last_activity_at + interval '8 hours'")
+        slas = ("INSERT INTO conversation_sla (conversation_id, policy_id, pauses, first_response_due_at, "
+                f"next_due_at, check_at, updated_at) SELECT id, 1, '[]', {due}, "
+                f"CASE WHEN status IN ('open', 'pending') THEN {due} END, "
+                f"CASE WHEN status IN ('open', 'pending') THEN {due} END, last_activity_at FROM conversations")
+        entries = ("INSERT INTO search_entries (id, conversation_id, message_id, source, text) "
+                   f"SELECT CAST(conversation_id AS BIGINT) * {search.SLOTS} + seq, conversation_id, id, 'm', "
+                   "body_text FROM messages ORDER BY id")
+        started = time.perf_counter()
+        if self.dialect == "sqlite":
+            self.conn.execute(entries)
+            self.conn.execute(header)
+            self.conn.execute(slas)
+            self.conn.commit()
+            print(f"  search entries: {time.perf_counter() - started:.0f} s", flush=True)
+            self.conn.execute("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
+            for statement in search.SQLITE_DDL:
+                if statement.startswith(("CREATE TRIGGER messages_search_ai", "CREATE TRIGGER search_entries_ai")):
+                    self.conn.execute(statement)
+            self.conn.commit()
+            print(f"  full-text index: {time.perf_counter() - started:.0f} s", flush=True)
+            self.conn.execute("ANALYZE")
+            self.conn.commit()
+        else:
+            with self.conn.cursor() as cur:
+                cur.execute("SET session_replication_role = replica")
+                cur.execute(entries)
+                cur.execute(header)
+                cur.execute(slas)
+                cur.execute("SET session_replication_role = DEFAULT")
+                self.conn.commit()
+                print(f"  search entries: {time.perf_counter() - started:.0f} s", flush=True)
+                cur.execute("SET maintenance_work_mem = '1GB'")
+                for statement in search.PG_DDL:
+                    if not statement.startswith("CREATE FUNCTION"):  # only the trigger was dropped
+                        cur.execute(statement)
+                for table in ("messages", "conversations", "customers"):
+                    cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                f"(SELECT max(id) FROM {table}))")
+                self.conn.commit()
+                print(f"  full-text index: {time.perf_counter() - started:.0f} s", flush=True)
+                self.conn.autocommit = True
+                cur.execute("VACUUM ANALYZE")
+                self.conn.autocommit = False
+        print(f"  analyzed: {time.perf_counter() - started:.0f} s", flush=True)
+        self.raw.close()
+
+
 def generate(engine: Any, count: int, per: int, seed: int = 1) -> None:
     """count conversations with on average `per` messages each, a year of history, ids in time order."""
     rnd = random.Random(seed)
-    rare = pseudo_words(rnd, 5000)  # long tail: each word in a few hundred messages at 1M
+    rare = pseudo_words(rnd, 5000)  # long tail: each word in ~2,000 messages at 10,000,000
+    # Message bodies: a pool of support-vocabulary sentences, each message one of them plus a rare
+    # word (and sometimes an order number): the same word frequencies as drawing every word, at a
+    # fraction of the Python time at 10,000,000 messages.
+    pool = [" ".join(rnd.choice(WORDS) for _ in range(rnd.randint(6, 20))) for _ in range(50_000)]
     customers = max(100, count // 10)
     with engine.begin() as conn:
         conn.execute(insert(Inbox), [
@@ -72,6 +193,8 @@ def generate(engine: Any, count: int, per: int, seed: int = 1) -> None:
              "max_open_per_agent": 0, "created_at": START},
             {"name": "Mail", "public_id": "ib_mail", "channel": "email", "settings": {}, "auto_assign": False,
              "max_open_per_agent": 0, "created_at": START}])
+        conn.execute(insert(SlaPolicy), [{"name": "Standard", "position": 0, "match": {},
+                                          "first_response_minutes": 480, "created_at": START, "updated_at": START}])
         conn.execute(insert(Agent), [{"email": f"agent{i}@bench.example", "name": f"Agent {i:02d}",
                                       "public_id": f"ag_bench{i}", "password_hash": "x", "role": "agent",
                                       "active": True, "session_version": 1, "created_at": START}
@@ -82,14 +205,18 @@ def generate(engine: Any, count: int, per: int, seed: int = 1) -> None:
                  "name": f"{rnd.choice(rare).title()} {rnd.choice(rare).title()}", "notes": "",
                  "attributes": {}, "created_at": START, "updated_at": START}
                 for i in range(lo, min(customers, lo + CHUNK))])
+    loader = _Loader(engine)
+    dialect = loader.dialect
+    private = 0 if dialect == "sqlite" else "f"
     span = 365 * 86400
     done = 0
     message_id = 0
+    started = time.perf_counter()
     while done < count:
-        n = min(CHUNK, count - done)
+        n = min(CHUNK * 5, count - done)
         convs, msgs = [], []
         for k in range(done + 1, done + n + 1):
-            created = START + timedelta(seconds=(k - 1) * span / count + rnd.uniform(0, 30))
+            created = START + timedelta(seconds=int((k - 1) * span / count + rnd.uniform(0, 30)))
             # The newest conversations are the live ones: open, pending, snoozed; the rest resolved.
             age = (count - k) / count
             roll = rnd.random()
@@ -97,46 +224,34 @@ def generate(engine: Any, count: int, per: int, seed: int = 1) -> None:
                 ("open" if roll < 0.01 else "resolved")
             assignee = None if (status == "open" and rnd.random() < 0.3) else rnd.randrange(1, AGENTS + 1)
             chat = rnd.random() < 0.6
-            m = max(1, int(rnd.expovariate(1 / per))) if per > 1 else 1
+            roll = rnd.random()
+            priority = "urgent" if roll < 0.01 else "high" if roll < 0.06 else "low" if roll < 0.16 else "normal"
+            m = max(1, round(rnd.expovariate(1 / per))) if per > 1 else 1  # mean ≈ per
             last = created
             for seq in range(1, m + 1):
                 message_id += 1
                 last = last + timedelta(seconds=int(rnd.expovariate(1 / 600)) + 1)
-                words = [rnd.choice(WORDS) for _ in range(rnd.randint(6, 20))] + [rnd.choice(rare)]
+                body = pool[rnd.randrange(50_000)] + " " + rare[rnd.randrange(5000)]
                 if rnd.random() < 0.05:
-                    words.append(f"order #{rnd.randrange(1000, 999_999)}")
-                rnd.shuffle(words)
+                    body += f" order #{rnd.randrange(1000, 999_999)}"
                 customer_side = seq % 2 == 1
-                msgs.append({"id": message_id, "conversation_id": k, "seq": seq, "public_id": f"msg_b{message_id}",
-                             "author_type": "customer" if customer_side else "agent",
-                             "author_id": None if customer_side else assignee, "author_name": "",
-                             "private": False, "body_text": " ".join(words), "meta": {}, "created_at": last})
-            convs.append({"id": k, "public_id": f"cv_b{k}", "ref": f"B{k:09d}", "inbox_id": 1 if chat else 2,
-                          "customer_id": rnd.randrange(1, customers + 1), "channel": "chat" if chat else "email",
-                          "status": status, "priority": "normal", "assignee_id": assignee, "team_id": None,
-                          "subject": " ".join(rnd.choice(WORDS) for _ in range(4)), "created_at": created,
-                          "updated_at": last, "last_activity_at": last, "first_response_at": None,
-                          "resolved_at": last if status == "resolved" else None, "last_seq": m})
-        with engine.begin() as conn:
-            conn.execute(Conversation.__table__.insert(), convs)
-            conn.execute(Message.__table__.insert(), msgs)  # the search triggers index them
+                msgs.append((message_id, f"msg_b{message_id}", k, seq, "customer" if customer_side else "agent",
+                             None if customer_side or assignee is None else assignee, "", private, body, "{}",
+                             _stamp(dialect, last)))
+            stamp = _stamp(dialect, last)
+            convs.append((k, f"cv_b{k}", f"B{k:09d}", 1 if chat else 2, rnd.randrange(1, customers + 1),
+                          "chat" if chat else "email", status, priority, assignee,
+                          " ".join(rnd.choice(WORDS) for _ in range(4)), _stamp(dialect, created), stamp, stamp,
+                          stamp if status == "resolved" else None,
+                          _stamp(dialect, last + timedelta(days=2)) if status == "snoozed" else None, m))
+        loader.rows("conversations", CONVERSATION_COLUMNS, convs)
+        loader.rows("messages", MESSAGE_COLUMNS, msgs)
+        loader.commit()
         done += n
-        print(f"\r  inserted {done:,} conversations, {message_id:,} messages", end="", flush=True)
+        print(f"\r  inserted {done:,} conversations, {message_id:,} messages "
+              f"({time.perf_counter() - started:.0f} s)", end="", flush=True)
     print()
-    with engine.begin() as conn:
-        conn.execute(text("INSERT INTO search_entries (id, conversation_id, source, text) "
-                          f"SELECT CAST(c.id AS BIGINT) * {search.SLOTS}, c.id, 'c', "
-                          "c.subject || ' #' || c.ref || ' ' || coalesce(cu.name, '') || ' ' || "
-                          "coalesce(cu.email, '') FROM conversations c JOIN customers cu ON cu.id = c.customer_id"))
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SELECT setval(pg_get_serial_sequence('messages', 'id'), "
-                              "(SELECT max(id) FROM messages))"))
-            conn.execute(text("SELECT setval(pg_get_serial_sequence('conversations', 'id'), "
-                              "(SELECT max(id) FROM conversations))"))
-        conn.execute(text("ANALYZE"))
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as conn:
-            conn.execute(text("INSERT INTO search_fts(search_fts) VALUES ('optimize')"))
+    loader.finish()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -157,7 +272,8 @@ def measure(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
 class Target:
     """One database with the app on it and a logged-in agent."""
 
-    def __init__(self, url: str, count: int, per: int, reuse: bool, workdir: Path, label: str) -> None:
+    def __init__(self, url: str, count: int, per: int, reuse: bool, workdir: Path, label: str,
+                 login: bool = True) -> None:
         import logging
 
         from helpdesk import create_app, db_of
@@ -176,6 +292,9 @@ class Target:
             self.messages = conn.scalar(text("SELECT count(*) FROM messages")) or 0
         print(f"{label}: {self.conversations:,} conversations, {self.messages:,} messages "
               f"({time.perf_counter() - started:.0f} s to build)", flush=True)
+        if not login:
+            self.app = None
+            return
         self.app = create_app({"INSTANCE_PATH": str(workdir / f"instance-{label}"), "DATABASE_URL": url,
                                "SECRET_KEY": "bench", "RUN_MIGRATIONS": False, "TESTING": True,
                                "BASE_URL": "http://localhost", "WTF_CSRF_ENABLED": False})
@@ -232,6 +351,9 @@ class Target:
         out["queue mine/open"] = self.get("/console?view=mine&status=open")
         out["queue unassigned/open"] = self.get("/console?view=unassigned&status=open")
         out["queue all/open, older page"] = self._older_page()
+        for sort in ("newest", "oldest", "waiting", "priority", "due"):  # queue_sorts.py and the SLA's
+            for tab in ("open", "resolved"):
+                out[f"queue all/{tab} sort={sort}"] = self.get(f"/console?view=all&status={tab}&sort={sort}")
         out["search: subject word (common)"] = self.get("/console?view=all&q=refund")
         out["search: message word (rare)"] = self.rotating([f"/console?view=all&q={w}"
                                                             for w in text_words or rare_words])
@@ -259,7 +381,7 @@ class Target:
         def fts() -> None:
             state["i"] += 1
             with Session(self.engine) as s:
-                queries.list_conversations(s, search=words[state["i"] % len(words)], limit=25)
+                queries.list_conversations(s, search=words[state["i"] % len(words)], limit=25, newest_first=True)
 
         def like() -> None:
             state["i"] += 1
@@ -269,7 +391,7 @@ class Target:
 
         def fts_common() -> None:
             with Session(self.engine) as s:
-                queries.list_conversations(s, search="refund", limit=25)
+                queries.list_conversations(s, search="refund", limit=25, newest_first=True)
 
         def like_common() -> None:
             with Session(self.engine) as s:
@@ -283,7 +405,43 @@ class Target:
         self.engine.dispose()
         from helpdesk import db_of
 
-        db_of(self.app).dispose()
+        if self.app is not None:
+            db_of(self.app).dispose()
+
+
+def kept_postgres(folder: Path) -> tuple[str, Callable[[], None]]:
+    """A PostgreSQL cluster in `folder`, created on first use and kept (data survives stop)."""
+    import os
+    import pwd
+    import subprocess
+
+    from tests.servers import _pg_bin, free_port
+
+    bindir = _pg_bin()
+    data = folder / "data"
+    as_user: list[str] = []
+    role = pwd.getpwuid(os.getuid()).pw_name
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        as_user, role = ["runuser", "-u", "postgres", "--"], "postgres"
+    if not (data / "PG_VERSION").exists():
+        subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", role,
+                        "--no-sync", "-E", "UTF8"], check=True, capture_output=True)
+    port = free_port()
+    # Durable settings off (a bench, rebuilt if lost); 1 GB of shared buffers, as a shop with
+    # 10,000,000 messages would give it.
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "start",
+                    "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                          "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=1GB"],
+                   check=True, capture_output=True)
+
+    def stop() -> None:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+                       capture_output=True)
+
+    return f"postgresql+psycopg://{role}@127.0.0.1:{port}/", stop
 
 
 def main() -> None:
@@ -297,27 +455,45 @@ def main() -> None:
     parser.add_argument("--keep", help="SQLite file for the large database, kept after the run")
     parser.add_argument("--reuse", action="store_true", help="the large database already holds the data")
     parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL cluster")
+    parser.add_argument("--pgdata", help="PostgreSQL: a kept cluster in this folder (created on first use); "
+                                         "its database bench_large is built once, then --reuse it")
+    parser.add_argument("--build-only", action="store_true", help="build the large database and stop")
+    parser.add_argument("--only", help="measure only the pages whose name contains this")
     parser.add_argument("--skip-like", action="store_true", help="leave out the LIKE baseline (slow at 1M)")
     args = parser.parse_args()
     tmp = tempfile.TemporaryDirectory(prefix="helpdesk-pages-")
     work = Path(tmp.name)
+    if args.keep and not args.reuse:
+        for leftover in Path(args.keep).parent.glob(Path(args.keep).name + "*"):  # with its -wal, -shm
+            leftover.unlink()
     large_url = args.url or f"sqlite:///{args.keep or work / 'large.sqlite'}"
     small_url = args.small_url or f"sqlite:///{work / 'small.sqlite'}"
-    server = None
-    if args.postgres:
-        from tests.servers import start_postgres
+    stop: Callable[[], None] | None = None
+    if args.postgres or args.pgdata:
+        if args.pgdata:
+            base, stop = kept_postgres(Path(args.pgdata))
+        else:
+            from tests.servers import start_postgres
 
-        server = start_postgres()
-        base = server.url("postgres")
-        with make_engine(base).connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            server = start_postgres()
+            base, stop = server.url_base, server.stop
+        with make_engine(base + "postgres").connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS bench_small"))
             conn.execute(text("CREATE DATABASE bench_small"))
-            conn.execute(text("CREATE DATABASE bench_large"))
-        large_url, small_url = base.rsplit("/", 1)[0] + "/bench_large", base.rsplit("/", 1)[0] + "/bench_small"
+            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'bench_large'")):
+                conn.execute(text("CREATE DATABASE bench_large"))
+            elif not args.reuse:
+                conn.execute(text("DROP DATABASE bench_large"))
+                conn.execute(text("CREATE DATABASE bench_large"))
+        large_url, small_url = base + "bench_large", base + "bench_small"
     try:
-        run(args, large_url, small_url, work)
+        if args.build_only:
+            Target(large_url, args.conversations, args.messages, args.reuse, work, "large", login=False).close()
+        else:
+            run(args, large_url, small_url, work)
     finally:
-        if server is not None:
-            server.stop()
+        if stop is not None:
+            stop()
         tmp.cleanup()
 
 
@@ -328,12 +504,16 @@ def run(args: argparse.Namespace, large_url: str, small_url: str, work: Path) ->
     print(f"{'page':<34} {'small p50':>10} {'p95':>8}   {'large p50':>10} {'p95':>8}")
     small_pages, large_pages = small.pages(), large.pages()
     for name in large_pages:
+        if args.only and args.only not in name:
+            continue
         s50, s95 = measure(small_pages[name], args.runs)
         l50, l95 = measure(large_pages[name], args.runs)
         print(f"{name:<34} {s50:>10.1f} {s95:>8.1f}   {l50:>10.1f} {l95:>8.1f}", flush=True)
-    print("\nthe search query alone (one page of 25 ids and rows)")
+    print("\nthe search query alone (one page of 25 rows, as the console asks: newest first)")
     small_q, large_q = small.search_queries(), large.search_queries()
     for name in large_q:
+        if args.only and args.only not in name:
+            continue
         if args.skip_like and name.startswith("LIKE"):
             continue
         runs = args.runs if not name.startswith("LIKE") else max(3, args.runs // 4)

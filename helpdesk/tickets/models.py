@@ -151,6 +151,10 @@ class Conversation(Base):
         Index("ix_conversations_assignee_status_activity", "assignee_id", "status", "last_activity_at"),
         Index("ix_conversations_inbox_status_activity", "inbox_id", "status", "last_activity_at"),
         Index("ix_conversations_customer_created", "customer_id", "created_at"),
+        # The queue's newest/oldest and priority sorts (queue_sorts.py) per status tab.
+        Index("ix_conversations_status_created", "status", "created_at"),
+        Index("ix_conversations_status_priority_activity", "status", "priority", "last_activity_at"),
+        Index("ix_conversations_activity", "last_activity_at"),  # "Any status", a search's first tab
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, and_, false, func, literal_column, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from helpdesk.accounts.models import Agent
@@ -28,6 +28,20 @@ SORTS = ("activity", "due", "newest", "oldest", "waiting", "priority")
 class Page:
     items: list[Conversation]
     next_cursor: str | None
+    # A search answered from the newest conversations only (ids above this): see WINDOWS.
+    search_floor: int | None = None
+
+
+# A search for a common word (in a fifth of all messages, say) matches hundreds of thousands of
+# conversations; sorting or counting them all is linear in the matches. The console looks in the
+# newest conversations first (ids after max - window: an index range) and widens while the page
+# is not full. SQLite only: FTS5 hands over every match of `IN (MATCH ...)` before the sort, so
+# a range is what bounds it. PostgreSQL walks the tab's activity index newest first with one
+# index probe per conversation and stops at the page (a window would only add work there).
+WINDOWS = {"sqlite": (5_000, 80_000), "postgresql": ()}
+# The tab counts of a common word come from the newest conversations alone and read "at least"
+# (PostgreSQL's smaller: each conversation costs it a to_tsvector of its messages).
+COUNT_WINDOW = {"sqlite": 5_000, "postgresql": 500}
 
 
 def encode_cursor(conversation: Conversation) -> str:
@@ -36,17 +50,23 @@ def encode_cursor(conversation: Conversation) -> str:
 
 
 def encode_due_cursor(conversation: Conversation, due: datetime | None) -> str:
-    raw = json.dumps(["due", due.isoformat() if due else None, conversation.id]).encode()
+    # Past the conversations with a due time, the rest go by latest activity: the cursor then
+    # holds that instead.
+    raw = json.dumps(["due", due.isoformat(), conversation.id] if due else
+                     ["due", None, conversation.last_activity_at.isoformat(), conversation.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_due_cursor(cursor: str) -> tuple[datetime | None, int]:
+def decode_due_cursor(cursor: str) -> tuple[datetime | None, datetime | None, int]:
+    """(due, None, id) within the conversations with a due time, (None, activity, id) after them."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        kind, when, row_id = json.loads(raw)
-        if kind != "due":
+        kind, when, *rest = json.loads(raw)
+        if kind != "due" or len(rest) != (1 if when else 2):
             raise ValueError(kind)
-        return (datetime.fromisoformat(when) if when else None), int(row_id)
+        if when:
+            return datetime.fromisoformat(when), None, int(rest[0])
+        return None, datetime.fromisoformat(rest[0]), int(rest[1])
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
         raise Invalid("cursor", "not a cursor this API gave out") from None
 
@@ -77,18 +97,61 @@ def parse_limit(value: str | int | None, default: int = 25) -> int:
 def list_conversations(session: Session, *, status: str | None = None, inbox: Inbox | None = None,
                        assignee: Agent | None = None, unassigned: bool = False,
                        customer: Customer | None = None, search: str | None = None,
-                       limit: int = 25, cursor: str | None = None, sort: str = "activity") -> Page:
-    """`sort="due"`: the SLA's earliest running due time first, conversations without one last."""
+                       limit: int = 25, cursor: str | None = None, sort: str = "activity",
+                       newest_first: bool = False) -> Page:
+    """`sort="due"`: the SLA's earliest running due time first, conversations without one last.
+
+    newest_first (the console): a search looks in the newest conversations first (WINDOWS)."""
+    windows = WINDOWS.get(session.get_bind().dialect.name, ())
+    if search and newest_first and sort == "activity" and windows:
+        top = session.scalar(select(func.max(Conversation.id))) or 0
+        for window in windows:
+            if top - window <= 0:
+                break
+            page = _list(session, status=status, inbox=inbox, assignee=assignee, unassigned=unassigned,
+                         customer=customer, search=search, limit=limit, cursor=cursor, sort=sort,
+                         floor=top - window)
+            if page.next_cursor is not None:
+                return page
+    # PostgreSQL: walking the activity index and probing each conversation is what makes a common
+    # word fast, and a rare one (2,000 of 10,000,000 messages) take seconds; the planner cannot
+    # tell them apart, the newest conversations can (one bounded count).
+    unindexed = bool(search and newest_first and sort == "activity" and not windows
+                     and not _common(session, search))
+    return _list(session, status=status, inbox=inbox, assignee=assignee, unassigned=unassigned,
+                 customer=customer, search=search, limit=limit, cursor=cursor, sort=sort, unindexed=unindexed)
+
+
+COMMON = 25  # matches among the newest COUNT_WINDOW conversations that make a word common
+
+
+def _common(session: Session, q: str) -> bool:
+    window = COUNT_WINDOW.get(session.get_bind().dialect.name, 0)
+    top = session.scalar(select(func.max(Conversation.id))) or 0
+    if not window or top <= window:
+        return False
+    # Newest first on the primary key: a common word stops after a few dozen conversations.
+    hits = (select(Conversation.id).where(Conversation.id > top - window, search_condition(session, q))
+            .order_by(Conversation.id.desc()).limit(COMMON + 1).subquery())
+    return int(session.scalar(select(func.count()).select_from(hits)) or 0) > COMMON
+
+
+def _list(session: Session, *, status: str | None, inbox: Inbox | None, assignee: Agent | None, unassigned: bool,
+          customer: Customer | None, search: str | None, limit: int, cursor: str | None, sort: str,
+          floor: int | None = None, unindexed: bool = False) -> Page:
     if sort not in SORTS:
         raise Invalid("sort", f"one of {', '.join(SORTS)}")
     query = select(Conversation).options(
         selectinload(Conversation.customer), selectinload(Conversation.assignee),
         selectinload(Conversation.inbox), selectinload(Conversation.tags))
+    tab: Status | None = None
     if status:
         try:
-            query = query.where(Conversation.status == Status(status))
+            tab = Status(status)
         except ValueError:
             raise Invalid("status", "one of open, pending, snoozed, resolved") from None
+        if sort != "due":  # the due sort places it itself
+            query = query.where(Conversation.status == tab)
     if search is not None and len(search) > 500:
         raise Invalid("q", "at most 500 characters")
     if inbox is not None:
@@ -100,45 +163,64 @@ def list_conversations(session: Session, *, status: str | None = None, inbox: In
     if customer is not None:
         query = query.where(Conversation.customer_id == customer.id)
     if search:
-        query = query.where(search_condition(session, search))
+        query = query.where(search_condition(session, search, floor))
     if sort == "due":
-        return _by_due(session, query, limit, cursor)
+        return _by_due(session, query, tab, limit, cursor)
     if sort in queue_sorts.KEYS:
         return Page(*queue_sorts.page(session, query, sort, limit, cursor))
     if cursor:
         when, row_id = decode_cursor(cursor)
         query = query.where(or_(Conversation.last_activity_at < when,
                                 and_(Conversation.last_activity_at == when, Conversation.id < row_id)))
-    query = query.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limit + 1)
+    # unindexed: sorted on an expression no index has, so the matches come from the full-text
+    # index and are sorted (a rare word's few), never found by walking every conversation.
+    activity = (Conversation.last_activity_at + literal_column("interval '0 seconds'")) if unindexed \
+        else Conversation.last_activity_at
+    query = query.order_by(activity.desc(), Conversation.id.desc()).limit(limit + 1)
     rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, encode_cursor(rows[-1]) if more and rows else None)
+    return Page(rows, encode_cursor(rows[-1]) if more and rows else None, floor)
 
 
-def _by_due(session: Session, query: Any, limit: int, cursor: str | None) -> Page:
+def _by_due(session: Session, query: Any, tab: Status | None, limit: int, cursor: str | None) -> Page:
+    # Two index ranges instead of one sort of the whole tab: first the conversations with a due
+    # time, walked on conversation_sla's next_due_at index; then the others by latest activity
+    # on the tab's usual index. At most two statements a page.
     due = ConversationSla.next_due_at
-    query = query.outerjoin(ConversationSla, ConversationSla.conversation_id == Conversation.id).add_columns(due)
-    if cursor:
-        when, row_id = decode_due_cursor(cursor)
-        if when is None:
-            query = query.where(due.is_(None), Conversation.id > row_id)
-        else:
-            query = query.where(or_(due > when, and_(due == when, Conversation.id > row_id), due.is_(None)))
-    # NULLs last on both engines without NULLS LAST: sort on "is null" first.
-    query = query.order_by(due.is_(None), due, Conversation.id).limit(limit + 1)
-    rows = list(session.execute(query))
+    when, activity, row_id = decode_due_cursor(cursor) if cursor else (None, None, None)
+    rows: list[tuple[Conversation, datetime | None]] = []
+    if activity is None:
+        timed = (query.join(ConversationSla, ConversationSla.conversation_id == Conversation.id)
+                 .where(due.is_not(None)).add_columns(due))
+        if tab is not None:
+            # Tested through an expression, not the column: else SQLite's planner reads the tab
+            # on its status index (950,000 resolved) and sorts, instead of walking the due times.
+            timed = timed.where(func.coalesce(Conversation.status, tab) == tab)
+        if when is not None:
+            timed = timed.where(or_(due > when, and_(due == when, Conversation.id > row_id)))
+        rows += [(c, d) for c, d in session.execute(timed.order_by(due, Conversation.id).limit(limit + 1))]
+    if len(rows) <= limit:
+        if tab is not None:
+            query = query.where(Conversation.status == tab)
+        rest = query.where(~select(ConversationSla.id).where(ConversationSla.conversation_id == Conversation.id,
+                                                              due.is_not(None)).exists())
+        if activity is not None:
+            rest = rest.where(or_(Conversation.last_activity_at < activity,
+                                  and_(Conversation.last_activity_at == activity, Conversation.id < row_id)))
+        rest = rest.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        rows += [(c, None) for c in session.scalars(rest.limit(limit + 1 - len(rows)))]
     more = len(rows) > limit
     rows = rows[:limit]
     return Page([r[0] for r in rows], encode_due_cursor(rows[-1][0], rows[-1][1]) if more and rows else None)
 
 
-def search_condition(session: Session, q: str) -> ColumnElement[bool]:
+def search_condition(session: Session, q: str, floor: int | None = None) -> ColumnElement[bool]:
     """Full-text match (see search.py); a query with no word in it matches nothing, never errors."""
-    parsed = search.parse(q)
+    parsed = search.prepare(session, q)
     if not parsed:
         return false()
-    return search.condition(session, parsed)
+    return search.condition(session, parsed, floor)
 
 
 # Counts stop here: "10000+" is as useful to an agent as the exact figure and costs a bounded
@@ -181,6 +263,7 @@ class SearchCounts:
     """Matches of one search by status and by view, from one grouped query (one full-text lookup)."""
 
     rows: list[tuple[str, bool, bool, int]]  # status, unassigned, mine, count
+    partial: bool = False  # counted in the newest conversations only: each figure is "at least"
 
     def tabs(self, view: str) -> dict[str, int]:
         counts = {s.value: 0 for s in Status}
@@ -195,15 +278,37 @@ class SearchCounts:
                 for view in ("mine", "unassigned", "all")}
 
 
-def search_counts(session: Session, q: str, *, me: Agent, inbox: Inbox | None = None) -> SearchCounts:
+def search_counts(session: Session, q: str, *, me: Agent, inbox: Inbox | None = None,
+                  newest_first: bool = False, page_size: int = 25) -> SearchCounts:
+    """newest_first (the console): counted in the newest COUNT_WINDOW conversations first; if
+    those alone hold more than a page of matches, the word is common and the counts stay there
+    ("at least"); otherwise every match is counted (a rarer word: a short list in the index)."""
+    if newest_first:
+        window = COUNT_WINDOW.get(session.get_bind().dialect.name, 0)
+        top = session.scalar(select(func.max(Conversation.id))) or 0
+        if window and top > window:
+            counts = _search_counts(session, q, me=me, inbox=inbox, floor=top - window)
+            if sum(n for *_k, n in counts.rows) > page_size:
+                return counts
+    return _search_counts(session, q, me=me, inbox=inbox)
+
+
+def _search_counts(session: Session, q: str, *, me: Agent, inbox: Inbox | None,
+                   floor: int | None = None) -> SearchCounts:
     unassigned = Conversation.assignee_id.is_(None)
     mine = func.coalesce(Conversation.assignee_id == me.id, False)
     query = (select(Conversation.status, unassigned, mine, func.count())
-             .where(search_condition(session, q)).group_by(Conversation.status, unassigned, mine))
+             .where(search_condition(session, q, floor)).group_by(Conversation.status, unassigned, mine))
     if inbox is not None:
         query = query.where(Conversation.inbox_id == inbox.id)
-    return SearchCounts([(Status(s).value, bool(u), bool(m), int(n)) for s, u, m, n in session.execute(query)])
+    return SearchCounts([(Status(s).value, bool(u), bool(m), int(n)) for s, u, m, n in session.execute(query)],
+                        partial=floor is not None)
 
 
 def format_count(n: int, cap: int = COUNT_CAP) -> str:
     return f"{cap}+" if n > cap else str(n)
+
+
+def format_at_least(n: int, cap: int = COUNT_CAP) -> str:
+    """A count of a windowed search: there may be more in older conversations."""
+    return f"{min(n, cap)}+"

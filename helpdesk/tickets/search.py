@@ -47,6 +47,8 @@ class Query:
 
     include: list[tuple[str, ...]] = field(default_factory=list)
     exclude: list[tuple[str, ...]] = field(default_factory=list)
+    # One-word terms matched as prefixes: typed with a trailing *, or not in the index whole.
+    prefixed: set[tuple[str, ...]] = field(default_factory=set)
 
     def __bool__(self) -> bool:
         return bool(self.include)
@@ -68,6 +70,8 @@ def parse(q: str | None) -> Query:
         if not tokens:
             continue
         (query.exclude if negative else query.include).append(tokens)
+        if not negative and len(tokens) == 1 and m.group(4) is not None and raw.endswith("*"):
+            query.prefixed.add(tokens)
         if len(query.include) + len(query.exclude) >= MAX_TERMS:
             break
     return query
@@ -199,7 +203,7 @@ def _changed(session: Session, obj: object, names: tuple[str, ...]) -> bool:
 
 def _sqlite_match(term: tuple[str, ...], prefix: bool) -> str:
     # Each token double-quoted (FTS5 then treats it as a string, never as syntax); a one-word term
-    # also matches as a prefix so "refu" finds "refund".
+    # may match as a prefix (see prepare()).
     phrase = " ".join(f'"{t}"' for t in term)
     return phrase + ("*" if prefix and len(term) == 1 else "")
 
@@ -211,22 +215,64 @@ def _pg_tsquery(term: tuple[str, ...], prefix: bool) -> str:
     return " <-> ".join(parts)
 
 
-def matching_ids(session: Session, term: tuple[str, ...], prefix: bool = True):  # type: ignore[no-untyped-def]
-    """SELECT conversation_id of the entries that contain the term."""
+def matching_ids(session: Session, term: tuple[str, ...], prefix: bool = True,  # type: ignore[no-untyped-def]
+                 floor: int | None = None, ceiling: int | None = None):
+    """SELECT conversation_id of the entries that contain the term (within conversation ids
+    floor < id <= ceiling when given: a range of the index, not a filter after it)."""
     # Anonymous binds (literal()): one statement holds a subquery per term.
     if session.get_bind().dialect.name == "sqlite":
-        # The conversation is in the rowid: FTS5 answers alone, no row of search_entries is read.
-        return select(literal_column(f"rowid >> {SHIFT}")).select_from(text("search_fts")).where(
+        # The conversation is in the rowid: FTS5 answers alone, no row of search_entries is read,
+        # and a rowid range is a seek into the index's sorted lists.
+        query = select(literal_column(f"rowid >> {SHIFT}")).select_from(text("search_fts")).where(
             literal_column("search_fts").op("MATCH")(literal(_sqlite_match(term, prefix))))
+        if floor is not None:
+            query = query.where(literal_column("rowid") >= literal((floor + 1) * SLOTS))
+        if ceiling is not None:
+            query = query.where(literal_column("rowid") < literal((ceiling + 1) * SLOTS))
+        return query
     tsquery = func.to_tsquery(literal_column("'simple'::regconfig"), literal(_pg_tsquery(term, prefix)))
-    return select(SearchEntry.conversation_id).where(literal_column(PG_VECTOR).op("@@")(tsquery))
+    query = select(SearchEntry.conversation_id).where(literal_column(PG_VECTOR).op("@@")(tsquery))
+    if floor is not None:
+        query = query.where(SearchEntry.conversation_id > literal(floor))
+    if ceiling is not None:
+        query = query.where(SearchEntry.conversation_id <= literal(ceiling))
+    return query
 
 
-def condition(session: Session, query: Query) -> ColumnElement[bool]:
-    """WHERE clause on Conversation: every included term somewhere in it, no excluded one."""
-    parts = [Conversation.id.in_(matching_ids(session, term).scalar_subquery()) for term in query.include]
-    parts += [Conversation.id.not_in(matching_ids(session, term, prefix=False).scalar_subquery())
+def prepare(session: Session, q: str | None) -> Query:
+    """The user's search, parsed, each one-word term looked up whole once: a word the index holds
+    is matched whole, any other as a prefix ("refu" finds "refund"; "refund*" finds "refunded").
+
+    Why not always a prefix: SQLite's FTS5 answers a prefix by merging the lists of every word
+    that starts with it, all of them, before any rowid range or LIMIT applies (200 ms for a
+    word in 1,800,000 messages); a whole word is one list it seeks in. Memoised per session (a
+    page asks for the rows, the counts and the snippets)."""
+    cache = session.info.setdefault("search_prepared", {})
+    if q in cache:
+        return cache[q]
+    if len(cache) > 32:  # a long-lived session (a job) searching many things
+        cache.clear()
+    query = parse(q)
+    for term in query.include:
+        if len(term) == 1 and term not in query.prefixed:
+            found = session.scalar(select(literal(1)).select_from(
+                matching_ids(session, term, prefix=False).limit(1).subquery()))
+            if found is None:
+                query.prefixed.add(term)
+    cache[q] = query
+    return query
+
+
+def condition(session: Session, query: Query, floor: int | None = None) -> ColumnElement[bool]:
+    """WHERE clause on Conversation: every included term somewhere in it, no excluded one; with
+    a floor, only conversations after it (the newest-first window of a common word)."""
+    parts = [Conversation.id.in_(matching_ids(session, term, term in query.prefixed, floor=floor)
+                                 .scalar_subquery())
+             for term in query.include]
+    parts += [Conversation.id.not_in(matching_ids(session, term, prefix=False, floor=floor).scalar_subquery())
               for term in query.exclude]
+    if floor is not None:
+        parts.append(Conversation.id > floor)
     return and_(*parts)
 
 
@@ -237,6 +283,7 @@ def like_condition(q: str) -> ColumnElement[bool]:
 
 
 SNIPPET = 160
+SNIPPET_ENTRIES = 5_000  # entries read for one page's snippets on PostgreSQL
 
 
 def snippets(session: Session, conversation_ids: Sequence[int], query: Query) -> dict[int, Markup]:
@@ -248,11 +295,19 @@ def snippets(session: Session, conversation_ids: Sequence[int], query: Query) ->
     if not conversation_ids or not query:
         return {}
     first = query.include[0]
-    rows = session.execute(
-        select(SearchEntry.conversation_id, SearchEntry.text)
-        .where(SearchEntry.conversation_id.in_(list(conversation_ids)),
-               SearchEntry.conversation_id.in_(matching_ids(session, first).scalar_subquery()))
-        .order_by(SearchEntry.conversation_id, SearchEntry.id)).all()
+    entries = (select(SearchEntry.conversation_id, SearchEntry.text)
+               .where(SearchEntry.conversation_id.in_(list(conversation_ids)))
+               .order_by(SearchEntry.conversation_id, SearchEntry.id))
+    if session.get_bind().dialect.name == "sqlite":
+        # Only the page's range of the index: a common word's matches elsewhere are never read.
+        hits = matching_ids(session, first, first in query.prefixed, floor=min(conversation_ids) - 1,
+                            ceiling=max(conversation_ids))
+        entries = entries.where(SearchEntry.conversation_id.in_(hits.scalar_subquery()))
+    else:
+        # PostgreSQL would recompute to_tsvector for every entry of the page to filter it: the
+        # pattern below reads them faster (the page's entries, a bounded number).
+        entries = entries.limit(SNIPPET_ENTRIES)
+    rows = session.execute(entries).all()
     pattern = re.compile("|".join(sorted({_token_pattern(t) for t in query.tokens}, key=len, reverse=True)),
                          re.IGNORECASE)
     out: dict[int, Markup] = {}

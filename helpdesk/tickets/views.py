@@ -76,11 +76,12 @@ def queue() -> Any:
                                       limit=queries.parse_limit(request.args.get("limit"),
                                                                 current_app_page_size()),
                                       cursor=request.args.get("cursor") or None, search=q or None, sort=sort,
-                                      **scope)
+                                      newest_first=True, **scope)
     # The views count open work, or with a search, matches in the chosen tab.
     view_status = None if status == "any" else status if q else "open"
     if q:
-        found = queries.search_counts(session, q, me=current_user, inbox=inbox)
+        found = queries.search_counts(session, q, me=current_user, inbox=inbox, newest_first=True,
+                                      page_size=len(page.items))
         counts, view_counts = found.tabs(view), found.views(view_status)
     else:
         counts = queries.status_counts(session, **scope)
@@ -89,13 +90,14 @@ def queue() -> Any:
             "unassigned": queries.count(session, status="open", unassigned=True, inbox=inbox),
             "all": queries.count(session, status="open", inbox=inbox),
         }
-    snippets = searching.snippets(session, [c.id for c in page.items], searching.parse(q)) if q else {}
+    snippets = searching.snippets(session, [c.id for c in page.items], searching.prepare(session, q)) if q else {}
     inboxes = session.scalars(select(Inbox).order_by(Inbox.name)).all()
     return render_template("console/queue.html", page=page, view=view, views=VIEWS, status=status,
                            previews=queue_sorts.previews(session, [c.id for c in page.items]),
                            sort_labels={key: _(label) for key, label in queue_sorts.LABELS.items()}, waited=waited,
                            statuses=[s.value for s in Status], counts=counts, view_counts=view_counts,
-                           fmt_count=queries.format_count, snippets=snippets, view_status=view_status,
+                           fmt_count=queries.format_at_least if q and found.partial else
+                           queries.format_count, snippets=snippets, view_status=view_status,
                            inboxes=inboxes, inbox=inbox, q=q, sort=sort,
                            sla_badges=sla_badges(session, page.items, current_runtime().clock()))
 

@@ -235,3 +235,11 @@ def test_queue_rows_show_the_last_message_and_waiting_time_and_sort_four_ways(
     second = agent_client.get(f"/console?view=all&sort=oldest&limit=2&cursor={cursor}").get_data(as_text=True)
     assert row_ids(first) + row_ids(second) == ids
     assert agent_client.get(f"/console?view=all&sort=newest&limit=2&cursor={cursor}").status_code in (400, 422)
+    # Priority pages one priority at a time (an index range each): a page of one row crosses them.
+    seen, url = [], "/console?view=all&sort=priority&limit=1"
+    for _ in range(4):
+        html = agent_client.get(url).get_data(as_text=True)
+        seen += row_ids(html)
+        if found := re.search(r"cursor=([\w-]+)", html):
+            url = f"/console?view=all&sort=priority&limit=1&cursor={found.group(1)}"
+    assert seen == [ids[2], ids[3], ids[0], ids[1]]  # urgent, high, then normal by latest activity
