@@ -1,7 +1,7 @@
 """reports: daily rollups kept by the worker, the marks of days to rebuild, orders by placed_at
 
 Revision ID: rollups
-Revises: consoleux
+Revises: scalepages
 Create Date: 2026-12-01 15:50:00
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 from helpdesk.db import UTCDateTime
 
 revision: str = 'rollups'
-down_revision: str | None = 'consoleux'
+down_revision: str | None = 'scalepages'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
