@@ -96,3 +96,26 @@ def test_socket_presence_and_the_flood_gate_belong_to_one_app(app: Flask, other_
     assert second.throttle.flood(1), "another app's visitors have their own budget"
     socket_state(runtime_of(app)).visitors["sid-1"] = object()  # type: ignore[assignment]
     assert not socket_state(runtime_of(other_app)).visitors
+
+
+def test_page_templates_are_compiled_before_the_port_opens(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `helpdesk run` compiles them at start: compiling the conversation page in a request held the
+    # gevent loop (and every chat message) for ~100 ms the first time an agent opened one.
+    from flask.testing import FlaskClient
+
+    from helpdesk.server import compile_templates
+    from tests.conftest import login, make_agent
+    from tests.factories import make_conversation, make_inbox
+
+    compile_templates(app)
+    compiled: list[str | None] = []
+    original = app.jinja_env.compile
+    monkeypatch.setattr(app.jinja_env, "compile",
+                        lambda source, name=None, *a, **k: compiled.append(name) or original(source, name, *a, **k))
+    inbox, _ = make_inbox(app)
+    conv = make_conversation(app, inbox)
+    client: FlaskClient = app.test_client()
+    assert login(client, make_agent(app, "cara@example.com").email).status_code == 302
+    for page in ("/console", f"/console/c/{conv.public_id}", "/console/customers"):
+        assert client.get(page).status_code == 200
+    assert compiled == []
