@@ -190,7 +190,11 @@ def _by_due(session: Session, query: Any, tab: Status | None, limit: int, cursor
     due = ConversationSla.next_due_at
     when, activity, row_id = decode_due_cursor(cursor) if cursor else (None, None, None)
     rows: list[tuple[Conversation, datetime | None]] = []
-    if activity is None:
+    # A resolved conversation's clocks are stopped (resolving meets every target: sla.services
+    # _met_at), so the Resolved tab has no due part: it is in latest-activity order, on its index.
+    # Walking every live due time to find none cost 53-125 ms at 1,000,000 conversations.
+    stopped = tab is Status.resolved
+    if activity is None and not stopped:
         timed = (query.join(ConversationSla, ConversationSla.conversation_id == Conversation.id)
                  .where(due.is_not(None)).add_columns(due))
         if tab is not None:
@@ -203,8 +207,9 @@ def _by_due(session: Session, query: Any, tab: Status | None, limit: int, cursor
     if len(rows) <= limit:
         if tab is not None:
             query = query.where(Conversation.status == tab)
-        rest = query.where(~select(ConversationSla.id).where(ConversationSla.conversation_id == Conversation.id,
-                                                              due.is_not(None)).exists())
+        rest = query if stopped else query.where(
+            ~select(ConversationSla.id).where(ConversationSla.conversation_id == Conversation.id,
+                                              due.is_not(None)).exists())
         if activity is not None:
             rest = rest.where(or_(Conversation.last_activity_at < activity,
                                   and_(Conversation.last_activity_at == activity, Conversation.id < row_id)))
