@@ -41,7 +41,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     dispatcher = Dispatcher()
     database = Database(app.config["DATABASE_URL"], dispatcher,
-                        busy_seconds=float(app.config["SQLITE_BUSY_SECONDS"]))
+                        busy_seconds=float(app.config["SQLITE_BUSY_SECONDS"]),
+                        write_gap=float(app.config["SQLITE_WRITE_GAP_SECONDS"]))
     app.extensions["helpdesk.db"] = database
     app.extensions["helpdesk.dispatcher"] = dispatcher
     # Everything of this app that outlives a request (handlers, capabilities, caches) lives here,

@@ -15,6 +15,9 @@ from helpdesk import config as settings
 from helpdesk import create_app, db_of
 from helpdesk.runtime import runtime_of
 
+# A job worker leaves this gap between its write transactions (SQLite): chat goes first.
+WORKER_WRITE_GAP_SECONDS = 0.003
+
 
 def _app(**overrides: Any) -> Flask:
     return create_app(overrides)
@@ -108,7 +111,10 @@ def worker(once: bool) -> None:
 
     # Started by `helpdesk run` without Redis: our socket emits go to the web process by a pipe.
     emit_fd = os.environ.get(emit_pipe.ENV)
-    app = _app(**({"EMIT_FD": int(emit_fd)} if emit_fd else {}))
+    overrides: dict[str, Any] = {"EMIT_FD": int(emit_fd)} if emit_fd else {}
+    if "HELPDESK_SQLITE_WRITE_GAP_SECONDS" not in os.environ:
+        overrides["SQLITE_WRITE_GAP_SECONDS"] = WORKER_WRITE_GAP_SECONDS
+    app = _app(**overrides)
     w = Worker(runtime_of(app))
     with app.app_context():
         if once:

@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "JOB_MAX_ATTEMPTS": 8,
     # Runtime and operations (helpdesk/cli.py, helpdesk/limits.py, helpdesk/health.py)
     "SQLITE_BUSY_SECONDS": 30.0,  # how long a transaction waits for SQLite's write lock
+    # The least time between two write transactions of this process (`helpdesk worker`: 3 ms), so
+    # the web process's chat writes get in between a job's run of short writes.
+    "SQLITE_WRITE_GAP_SECONDS": 0.0,
     "DRAIN_SECONDS": 20.0,  # SIGTERM: in-flight requests and the current job get this long
     "MAX_REQUEST_BYTES": 1024 * 1024,  # body limit of every route without a larger one of its own
     "PAGE_SIZE": 25,
@@ -142,7 +145,7 @@ _INT = {"PROXY_FIX_HOPS", "WORKER_NICE", "JOB_MAX_ATTEMPTS", "PAGE_SIZE", "MAX_B
 _FLOAT = {"WORKER_POLL_SECONDS", "JOB_LEASE_SECONDS", "JOB_HEARTBEAT_SECONDS", "CHAT_EMAIL_FALLBACK_SECONDS",
           "CHAT_FLOOD_WINDOW_SECONDS", "EMAIL_INGEST_WAIT_SECONDS", "SMTP_RETRY_HOURS",
           "SMTP_RETRY_FIRST_SECONDS", "SMTP_RETRY_MAX_SECONDS", "SQLITE_BUSY_SECONDS", "DRAIN_SECONDS",
-          "CHAT_PRESENCE_TTL_SECONDS"}
+          "CHAT_PRESENCE_TTL_SECONDS", "SQLITE_WRITE_GAP_SECONDS"}
 ENV_PREFIX = "HELPDESK_"
 
 

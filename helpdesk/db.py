@@ -75,7 +75,7 @@ def cooperative() -> bool:
     return bool(monkey and monkey.is_module_patched("threading"))
 
 
-def make_engine(url: str, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Engine:
+def make_engine(url: str, busy_seconds: float = SQLITE_BUSY_SECONDS, write_gap: float = 0.0) -> Engine:
     if url.startswith("sqlite"):
         # Under gevent, SQLite's own wait for another process's write lock (busy_timeout) sleeps
         # in C and freezes every greenlet of the process; there it is 0 and we wait in Python,
@@ -102,7 +102,7 @@ def make_engine(url: str, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Engine:
             # leave the raw mail readable in the database file.
             dbapi_conn.execute("PRAGMA secure_delete=ON")
 
-        _serialise_writers(engine, busy_seconds)
+        _serialise_writers(engine, busy_seconds, write_gap)
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -123,7 +123,9 @@ def _retry_busy(statement: Callable[[], Any], deadline: float) -> None:
     """Run `statement` until SQLite stops answering SQLITE_BUSY or the deadline passes.
 
     time.sleep is gevent's in the web process, so the other greenlets run while we wait; the
-    delay grows to 20 ms so a lock freed by another process is taken within a few ms.
+    delay grows to 2 ms only: a lock freed by another process between two of its transactions is
+    free for a few ms at most (see write_gap), and a longer nap missed it (chat messages waited
+    50-86 ms behind a worker's run of short writes, bench/stall.py).
     """
     delay = 0.001
     while True:
@@ -137,7 +139,7 @@ def _retry_busy(statement: Callable[[], Any], deadline: float) -> None:
             if left <= 0:
                 raise DatabaseBusy("the database stayed busy (another process holds its write lock)") from exc
             time.sleep(min(delay, left))
-            delay = min(delay * 2, 0.02)
+            delay = min(delay * 2, 0.002)
 
 
 READ_ONLY = "helpdesk_read_only"  # execution option: a plain deferred BEGIN, no write lock
@@ -162,7 +164,7 @@ def _refuse_writes(engine: Engine) -> None:
                                 f"work of its own, or mark the view web.writes_on_get: {statement[:80]!r}")
 
 
-def _serialise_writers(engine: Engine, busy_seconds: float) -> None:
+def _serialise_writers(engine: Engine, busy_seconds: float, write_gap: float = 0.0) -> None:
     """Queue this process's SQLite transactions on a Python lock before BEGIN IMMEDIATE.
 
     SQLite's own wait (busy_timeout) blocks in C: under gevent that freezes every greenlet,
@@ -170,8 +172,13 @@ def _serialise_writers(engine: Engine, busy_seconds: float) -> None:
     timeout). The Python lock is patched by gevent, so a waiting greenlet yields instead. Other
     processes (the worker) are met with SQLITE_BUSY and a retry loop whose sleeps yield too.
     Both waits share one deadline; past it the caller gets DatabaseBusy.
+
+    `write_gap` (the job worker's): this process's next write transaction begins at least that long
+    after its last one ended, so a web process polling for the lock gets in between two of a job's
+    short writes instead of waiting out the whole run of them.
     """
     lock = threading.RLock()
+    last_end = [0.0]
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
@@ -181,6 +188,10 @@ def _serialise_writers(engine: Engine, busy_seconds: float) -> None:
             raw.execute("BEGIN")
             return
         deadline = time.monotonic() + busy_seconds
+        if write_gap:
+            wait = last_end[0] + write_gap - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
         if not lock.acquire(timeout=busy_seconds):
             raise DatabaseBusy(f"the database stayed busy for {busy_seconds:.0f} s")
         try:
@@ -193,6 +204,7 @@ def _serialise_writers(engine: Engine, busy_seconds: float) -> None:
     def _end(conn: Any) -> None:
         # Fired just before COMMIT/ROLLBACK runs; nothing can yield in between.
         if conn.info.pop("helpdesk.write_lock", False):
+            last_end[0] = time.monotonic()
             lock.release()
 
     event.listen(engine, "commit", _end)
@@ -202,9 +214,10 @@ def _serialise_writers(engine: Engine, busy_seconds: float) -> None:
 class Database:
     """One engine and its session factory per app."""
 
-    def __init__(self, url: str, dispatcher: Any = None, busy_seconds: float = SQLITE_BUSY_SECONDS) -> None:
+    def __init__(self, url: str, dispatcher: Any = None, busy_seconds: float = SQLITE_BUSY_SECONDS,
+                 write_gap: float = 0.0) -> None:
         self.url = url
-        self.engine = make_engine(url, busy_seconds)
+        self.engine = make_engine(url, busy_seconds, write_gap)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False,
                                      info={"dispatcher": dispatcher})
         _refuse_writes(self.engine)

@@ -151,3 +151,34 @@ def test_past_the_deadline_the_writer_gets_database_busy_and_writes_nothing(tmp_
     first, second = result.stdout.strip().splitlines()
     assert first.startswith("busy ") and 0.4 < float(first.split()[1]) < 1.5
     assert second == "['other process']"
+
+
+def test_a_worker_leaves_a_gap_between_its_writes_for_the_web_process(tmp_path: Path) -> None:
+    # A job writing a CRM import in many short transactions took the lock again the moment it let
+    # it go; the web process, polling every few ms, kept finding it taken (chat messages waited
+    # 50-86 ms, bench/stall.py). With a gap another process's waiting writer gets in between.
+    import time
+
+    from sqlalchemy import text
+
+    from helpdesk.db import Database
+
+    url = f"sqlite:///{tmp_path / 'gap.sqlite'}"
+    worker, eager = Database(url, write_gap=0.05), Database(url)
+    try:
+        with worker.unit_of_work() as s:
+            s.execute(text("CREATE TABLE t (x INTEGER)"))
+        elapsed = {}
+        for name, db in (("eager", eager), ("worker", worker)):
+            started = time.monotonic()
+            for _ in range(3):
+                with db.unit_of_work() as s:
+                    s.execute(text("INSERT INTO t VALUES (1)"))
+            elapsed[name] = time.monotonic() - started
+        assert elapsed["worker"] >= 0.1, elapsed  # two gaps of 50 ms: before its 2nd and 3rd writes
+        assert elapsed["eager"] < elapsed["worker"] - 0.05, elapsed  # the web process never waits for one
+        with eager.unit_of_work() as s:
+            assert s.scalar(text("SELECT count(*) FROM t")) == 6
+    finally:
+        worker.dispose()
+        eager.dispose()
