@@ -31,7 +31,7 @@ def test_every_room_registers_its_jobs_on_each_apps_own_runtime(app: Flask, othe
                 "email.imap_poll", "email.csat_survey", "email.housekeeping", "sla.sweep", "sla.reapply"}
     assert expected <= set(first.jobs.kinds) == set(second.jobs.kinds)
     assert set(first.jobs.every) == {"tickets.wake_snoozed", "email.housekeeping", "email.display_backfill",
-                                     "orders.start_pulls", "rules.idle", "sla.sweep"}
+                                     "orders.start_pulls", "rules.idle", "sla.sweep", "reports.refresh_rollups"}
 
 
 def test_a_handler_registered_on_one_app_is_unknown_to_the_other(app: Flask, other_app: Flask) -> None:
