@@ -186,3 +186,5 @@ def test_the_german_reports_word_the_rows_without_an_agent_or_team(app: Flask, c
     assert login(client, manager.email).status_code == 302
     page = _text(_page(client, "/reports"))
     assert "Nicht zugewiesen" in page and "Unassigned" not in page
+    # The list's heading and its switch (agents, teams, inboxes, channels).
+    assert "Kanäle" in page and "Posteingänge" in page and "Channels" not in page and "Inboxes" not in page

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from helpdesk.accounts.models import Agent, Role
 from helpdesk.errors import DomainError, Invalid
-from helpdesk.i18n import format_units
+from helpdesk.i18n import N_, format_units
 from helpdesk.i18n.web import current_locale
 from helpdesk.reports import export
 from helpdesk.reports.commerce import commerce
@@ -37,7 +37,7 @@ from helpdesk.web import commit, current_actor, database, db_session, require_ro
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 # What the dashboard's table can list, one row each.
-TABLES = {"agent": "Agents", "team": "Teams", "inbox": "Inboxes", "channel": "Channels"}
+TABLES = {"agent": N_("Agents"), "team": N_("Teams"), "inbox": N_("Inboxes"), "channel": N_("Channels")}
 
 
 @bp.app_template_filter("duration")
