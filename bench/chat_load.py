@@ -312,7 +312,9 @@ def start_helpdesk(work: Path, database_url: str, app_root: Path, redis_url: str
     folder.mkdir(exist_ok=True)
     log = folder / "server.log"
     env = {**os.environ, "HELPDESK_DATABASE_URL": database_url, "HELPDESK_SECRET_KEY": "bench-secret",
-           "HELPDESK_INSTANCE_PATH": str(work / "instance"), "PYTHONPATH": str(app_root),
+           "HELPDESK_INSTANCE_PATH": str(work / "instance"),
+           # An outer PYTHONPATH (e.g. a sitecustomize that counts frames) stays behind the checkout.
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(app_root), os.environ.get("PYTHONPATH")])),
            "HELPDESK_BASE_URL": f"http://127.0.0.1:{port}",
            # The flood gate would (rightly) stop the load; lift it for these servers only.
            "HELPDESK_CHAT_FLOOD_BURST": "1000000", "HELPDESK_CHAT_RATE_LIMITS": "0"}
@@ -475,8 +477,9 @@ def run_step(target: Target, step: int, shoppers: int, args: argparse.Namespace,
     spy = None
     if profile is not None and target.servers and target.servers[0].proc is not None:
         out = profile / f"{target.label}-{shoppers}.txt"
-        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "-r", "50",
-                                "-d", str(int(args.duration)), "-f", "raw", "-o", str(out),
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking",
+                                "-r", str(args.profile_rate), "-d", str(int(args.duration)),
+                                "-f", "raw", "-o", str(out),
                                 "--pid", str(target.servers[0].proc.pid)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(max(0.0, start_at - time.time()))
@@ -550,6 +553,7 @@ def main() -> None:
     parser.add_argument("--no-echo", action="store_true")
     parser.add_argument("--only-echo", action="store_true")
     parser.add_argument("--profile", type=Path, help="folder for py-spy raw profiles of the server, per step")
+    parser.add_argument("--profile-rate", type=int, default=50, help="py-spy samples per second")
     args = parser.parse_args()
     if args.duration > 25:
         parser.error("--duration: keep each step within 30 s")

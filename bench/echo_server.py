@@ -63,13 +63,14 @@ def _flush_rows() -> None:
 
 
 def _fan_out(message: dict[str, Any]) -> None:
+    # As helpdesk: the sending socket has the message in its ack and gets no message:new of it.
     conv = message["conversation_id"]
-    socketio.emit("message:new", message, namespace="/console", to=f"conversation:{conv}")
+    socketio.emit("message:new", message, namespace="/console", to=f"conversation:{conv}", skip_sid=request.sid)
     if not _rows:
         socketio.start_background_task(_flush_rows)
     _rows[conv] = _row(conv, message["seq"])
     if conv in _shopper_room:
-        socketio.emit("message:new", message, namespace="/widget", to=_shopper_room[conv])
+        socketio.emit("message:new", message, namespace="/widget", to=_shopper_room[conv], skip_sid=request.sid)
 
 
 @socketio.on("connect", namespace="/widget")

@@ -67,7 +67,8 @@ class Emit:
     data: Any
     namespace: str
     room: str
-    batched: bool = False  # a message's CONVERSATION row for every console: goes out with the tick
+    batched: bool = False  # a CONVERSATION row for every console: goes out with the tick
+    skip_sid: str | None = None  # the socket that sent the message: its ack carried it already
 
 
 def send(emits: list[Emit]) -> None:
@@ -77,17 +78,35 @@ def send(emits: list[Emit]) -> None:
         if item.batched:
             ROWS.add(item.data)
             continue
-        if item.event == "conversation:updated" and item.room == CONSOLE_ROOM:
-            ROWS.drop(item.data["id"])  # this row is newer than the one the tick holds
-        socketio.emit(item.event, item.data, namespace=item.namespace, to=item.room)
+        socketio.emit(item.event, item.data, namespace=item.namespace, to=item.room, skip_sid=item.skip_sid)
+
+
+# -- the sending socket ---------------------------------------------------------------------------
+# The socket that sent a message gets it in its ack; its own `message:new` was a second frame per
+# message (the sender's other tabs and consoles still get theirs). The socket adapter names itself
+# and the message it sends on the session; nothing else posted in that transaction is skipped.
+
+_SENDER = "helpdesk.chat.sender"
+
+
+def note_sender(session: Session, sid: str, data: Any) -> None:
+    client_msg_id = data.get("client_msg_id") if isinstance(data, dict) else None
+    if isinstance(client_msg_id, str):
+        session.info[_SENDER] = (sid, client_msg_id)
+
+
+def _sender_of(session: Session, message: Message) -> str | None:
+    sender = session.info.get(_SENDER)
+    return sender[0] if sender and message.client_msg_id == sender[1] else None
 
 
 # -- the consoles' rows, batched per tick -------------------------------------------------------
 # Every chat message changes its conversation's row in every agent's queue. Sent one by one that
 # was 20 WebSocket frames per message with 20 agents online (a fifth of the server's CPU under
 # load, bench/README.md); now the rows of a tick go out as one `conversations:updated` frame per
-# console, the latest row of each conversation. Status, assignment and other changes still go
-# out at once as `conversation:updated` (with `changes`), and drop the older row a tick holds.
+# console, the latest row of each conversation. Status, assignment and other changes ride the same
+# tick, their `changes` merged ({field: [before the tick, after it]}): a burst of new chats taken
+# on their first reply was one frame per agent per conversation, as many frames as the messages'.
 
 ROW_TICK_SECONDS = 0.1
 MAX_ROWS_PER_FRAME = 200  # a frame stays small; more rows in a tick go out as several frames
@@ -103,15 +122,18 @@ class RowBatch:
 
     def add(self, row: dict[str, Any]) -> None:
         with self.lock:
+            held = self.rows.get(row["id"])
+            if held is not None:
+                if (held.get("updated_at") or "") > (row.get("updated_at") or ""):
+                    held, row = row, held  # a slower transaction's older row: the newer state wins
+                changes = _merged(held.get("changes"), row.get("changes"))
+                if changes:
+                    row = {**row, "changes": changes}
             self.rows[row["id"]] = row
             if self.scheduled:
                 return
             self.scheduled = True
         socketio.start_background_task(self._flush_later)
-
-    def drop(self, conversation_id: str) -> None:
-        with self.lock:
-            self.rows.pop(conversation_id, None)
 
     def clear(self) -> None:
         with self.lock:
@@ -133,6 +155,14 @@ class RowBatch:
 
 
 ROWS = RowBatch()
+
+
+def _merged(first: dict[str, list[Any]] | None, then: dict[str, list[Any]] | None) -> dict[str, list[Any]]:
+    """Two rows' `changes` as one: each field from its value before the first to its value after the last."""
+    merged = dict(first or {})
+    for field_name, (before, after) in (then or {}).items():
+        merged[field_name] = [merged[field_name][0] if field_name in merged else before, after]
+    return merged
 
 
 def _widget_sees(conversation: Conversation) -> bool:
@@ -233,13 +263,15 @@ def wire(app: Flask) -> None:
         if message is None:
             return []
         conversation = message.conversation
+        sender = _sender_of(session, message)
         emits = [Emit("message:new", console_message(session, message), CONSOLE,
-                      conversation_room(conversation.public_id)),
+                      conversation_room(conversation.public_id), skip_sid=sender),
                  Emit("conversation:updated", console_row(session, conversation), CONSOLE, CONSOLE_ROOM,
                       batched=True)]
         if not message.private and _widget_sees(conversation):
             payload = shopper_message(session, message, app.secret_key)
-            emits += [Emit("message:new", payload, WIDGET, room) for room in shopper_rooms(session, conversation)]
+            emits += [Emit("message:new", payload, WIDGET, room, skip_sid=sender)
+                      for room in shopper_rooms(session, conversation)]
         return emits
 
     def conversation_created(session: Session, ev: ConversationCreated) -> list[Emit]:
@@ -253,7 +285,7 @@ def wire(app: Flask) -> None:
         if conversation is None:
             return []
         data: dict[str, Any] = {**console_row(session, conversation), "changes": ev.changes}
-        emits = [Emit("conversation:updated", data, CONSOLE, CONSOLE_ROOM)]
+        emits = [Emit("conversation:updated", data, CONSOLE, CONSOLE_ROOM, batched=True)]
         if _widget_sees(conversation):
             row = conversation_dict(conversation)
             emits += [Emit("conversation:updated", row, WIDGET, room) for room in shopper_rooms(session, conversation)]
@@ -271,7 +303,7 @@ def wire(app: Flask) -> None:
             emits = [Emit("message:new", message_dict(message, for_agent=True), CONSOLE,
                           conversation_room(message.conversation.public_id)),
                      Emit("conversation:updated", console_row(session, message.conversation), CONSOLE,
-                          CONSOLE_ROOM)]
+                          CONSOLE_ROOM, batched=True)]
         send(emits)
 
     def delivery_changed(ev: DeliveryChanged) -> None:

@@ -35,6 +35,7 @@ from helpdesk.chat.relay import (
     console_message,
     conversation_room,
     inbox_room,
+    note_sender,
     online_for_inbox,
     send,
     shopper_message,
@@ -209,6 +210,7 @@ def widget_send(data: Any = None) -> dict[str, Any]:
     # Who is online decides only where a new conversation goes: fresh then, else a second old will do.
     online_ids = guards.presence().online_agent_ids(max_age=0.0 if opens else 1.0)
     with _visitor_work() as (session, visitor):
+        note_sender(session, request.sid, data)
         message = services.visitor_send(session, visitor, data, online_agent_ids=online_ids, max_len=_max_body(),
                                         started=conn.started)
         result = shopper_message(session, message, current_app.secret_key)  # the emit reuses it
@@ -500,6 +502,7 @@ def console_unsubscribe(data: Any = None) -> dict[str, Any]:
 @acked
 def console_send(data: Any = None) -> dict[str, Any]:
     with _agent_work() as (session, agent):
+        note_sender(session, request.sid, data)
         message = services.agent_send(session, agent_actor(agent), data, max_len=_max_body())
         return {"message": console_message(session, message)}  # the emit reuses it
 

@@ -6,6 +6,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from helpdesk import db_of
+from helpdesk.chat import relay
 from helpdesk.tickets.models import Conversation, Inbox, Message
 from tests.chat.conftest import Clients, received, session_of
 from tests.conftest import make_agent
@@ -153,7 +154,8 @@ def test_status_and_assignment_changes_push_to_every_console_and_the_widget(
     m = clients.console(logged_in(manager.email))
     claim = a.emit("claim", {"conversation_id": conv_id}, namespace=C, callback=True)
     assert claim["ok"] and claim["conversation"]["assignee"]["name"] == "Alice Agent"
-    updated = received(m, "conversation:updated", C)
+    relay.ROWS.flush()  # the consoles' rows (and their changes) go out with the 100 ms tick
+    updated = [r for b in received(m, "conversations:updated", C) for r in b["conversations"]]
     assert (
         updated[-1]["assignee"]["name"] == "Alice Agent"
         and updated[-1]["changes"]["assignee"][1] == "Alice Agent"
@@ -165,7 +167,9 @@ def test_status_and_assignment_changes_push_to_every_console_and_the_widget(
 
     token = csrf_token(http, f"/console/c/{conv_id}")
     http.post(f"/console/c/{conv_id}/status", data={"status": "resolved", "csrf_token": token})
-    assert received(a, "conversation:updated", C)[-1]["status"] == "resolved"
+    relay.ROWS.flush()
+    rows = [r for b in received(a, "conversations:updated", C) for r in b["conversations"]]
+    assert rows[-1]["status"] == "resolved" and rows[-1]["changes"]["status"] == ["open", "resolved"]
     public = received(w, "conversation:updated", W)[-1]
     assert public["status"] == "resolved"
     assert "customer" not in public and "changes" not in public  # the public shape only

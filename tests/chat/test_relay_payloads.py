@@ -29,24 +29,28 @@ def test_ack_and_emits_share_one_payload_per_audience(app: Flask, clients: Clien
     mine = shopper.emit("message:send", {"client_msg_id": "q", "body": "Hello?"}, namespace=W, callback=True)
     conv_id = mine["message"]["conversation_id"]
     console = clients.console(logged_in(agent.email))
-    console.emit("subscribe", {"conversation_id": conv_id}, namespace=C, callback=True)
+    other_tab = clients.console(logged_in(agent.email))
+    for tab in (console, other_tab):
+        tab.emit("subscribe", {"conversation_id": conv_id}, namespace=C, callback=True)
+        tab.get_received(C)
     shopper.get_received(W)
-    console.get_received(C)
     ack = console.emit("message:send", {"conversation_id": conv_id, "client_msg_id": "r", "body": "Hi"},
                        namespace=C, callback=True)
     got = console.get_received(C)  # read once: the test client hands each packet out once
-    assert [p["args"][0] for p in got if p["name"] == "message:new"] == [ack["message"]]
+    # The sending tab has the message in its ack; its other tab gets the same payload as message:new.
+    assert [p for p in got if p["name"] == "message:new"] == []
+    assert received(other_tab, "message:new", C) == [ack["message"]]
     shopper_view = received(shopper, "message:new", W)
     assert len(shopper_view) == 1
     assert shopper_view[0] == {k: v for k, v in ack["message"].items()
                                if k not in ("private", "delivery", "delivery_error")}
-    rows = [p["args"][0] for p in got if p["name"] == "conversation:updated"]
-    # The first agent reply takes the unassigned conversation: that change goes out at once, and
-    # the message's own row (the same state, without `changes`) is not sent again with the tick.
+    assert [p for p in got if "conversation" in p["name"]] == []  # rows wait for the tick
+    relay.ROWS.flush()
+    # The first agent reply takes the unassigned conversation: the change and the message's own
+    # row are one row of the tick, the latest state with the change it made.
+    rows = [r for batch in received(console, "conversations:updated", C) for r in batch["conversations"]]
     assert [r["last_seq"] for r in rows] == [2] and rows[0]["customer"]["name"].startswith("Visitor ")
     assert rows[0]["assignee"]["name"] == agent.name and rows[0]["changes"]["assignee"] == [None, agent.name]
-    relay.ROWS.flush()
-    assert received(console, "conversations:updated", C) == []
 
 
 def test_a_session_that_commits_twice_sends_each_transactions_own_row(app: Flask, clients: Clients, site: str,
@@ -66,11 +70,11 @@ def test_a_session_that_commits_twice_sends_each_transactions_own_row(app: Flask
         s.commit()
     relay.ROWS.flush()
     got = console.get_received(C)
-    # "one" is the first agent reply: it also takes the unassigned conversation (sent at once);
-    # "two" is a plain message: its row goes out with the tick.
-    assert [p["args"][0]["last_seq"] for p in got if p["name"] == "conversation:updated"] == [2]
+    # "one" is the first agent reply and takes the unassigned conversation; "two" is a plain
+    # message. One row leaves the tick: the second transaction's state, with the first one's change.
     batches = [p["args"][0]["conversations"] for p in got if p["name"] == "conversations:updated"]
     assert [[r["last_seq"] for r in rows] for rows in batches] == [[3]]
+    assert batches[0][0]["changes"]["assignee"] == [None, agent.name]
 
 
 def test_nothing_is_sent_for_a_message_whose_transaction_rolls_back(app: Flask, clients: Clients, site: str,
@@ -110,8 +114,8 @@ def test_the_rows_of_a_tick_reach_each_console_as_one_frame_latest_row_per_conve
     assert rows[0]["customer"]["name"].startswith("Visitor ") and "changes" not in rows[0]
 
 
-def test_a_change_sent_at_once_drops_the_older_row_the_tick_holds(app: Flask, clients: Clients, site: str,
-                                                                    agent, logged_in) -> None:
+def test_a_change_joins_the_row_the_tick_holds(app: Flask, clients: Clients, site: str, agent,
+                                              logged_in) -> None:
     shopper = clients.widget({"site": site})
     conv_id = shopper.emit("message:send", {"client_msg_id": "q", "body": "Hello?"}, namespace=W,
                            callback=True)["message"]["conversation_id"]
@@ -122,8 +126,61 @@ def test_a_change_sent_at_once_drops_the_older_row_the_tick_holds(app: Flask, cl
                  namespace=W, callback=True)
     claim = console.emit("claim", {"conversation_id": conv_id}, namespace=C, callback=True)
     assert claim["ok"]
+    assert [p for p in console.get_received(C) if "conversation" in p["name"]] == []
     relay.ROWS.flush()
     got = console.get_received(C)
-    rows = [p["args"][0] for p in got if "conversation" in p["name"]]
-    assert [p["name"] for p in got if "conversation" in p["name"]] == ["conversation:updated"]
-    assert rows[0]["assignee"]["name"] == agent.name and rows[0]["last_seq"] == 2
+    assert [p["name"] for p in got if "conversation" in p["name"]] == ["conversations:updated"]
+    rows = got[-1]["args"][0]["conversations"]
+    assert len(rows) == 1 and rows[0]["assignee"]["name"] == agent.name and rows[0]["last_seq"] == 2
+    assert rows[0]["changes"] == {"assignee": [None, agent.name]}
+
+
+def test_changes_within_one_tick_merge_from_the_first_before_to_the_last_after(
+        app: Flask, clients: Clients, site: str, agent, manager, logged_in) -> None:
+    shopper = clients.widget({"site": site})
+    conv_id = shopper.emit("message:send", {"client_msg_id": "q", "body": "Hello?"}, namespace=W,
+                           callback=True)["message"]["conversation_id"]
+    console = clients.console(logged_in(manager.email))
+    relay.ROWS.flush()
+    console.get_received(C)
+    with db_of(app).sessions() as s:
+        actor = agent_actor(s.get(Agent, manager.id))
+        conversation = tickets.get_conversation(s, conv_id)
+        tickets.assign(s, actor, conversation, s.get(Agent, agent.id))
+        s.commit()
+        tickets.set_status(s, actor, conversation, "resolved")
+        s.commit()
+    relay.ROWS.flush()
+    rows = [r for batch in received(console, "conversations:updated", C) for r in batch["conversations"]]
+    assert len(rows) == 1 and rows[0]["status"] == "resolved"
+    assert rows[0]["changes"] == {"assignee": [None, agent.name], "status": ["open", "resolved"]}
+
+
+def test_an_older_row_never_replaces_a_newer_one_in_the_tick() -> None:
+    batch = relay.RowBatch()
+    batch.scheduled = True  # no flush task: the test reads the rows
+    batch.add({"id": "cv_1", "updated_at": "2026-12-01T10:00:02Z", "status": "resolved",
+               "changes": {"status": ["open", "resolved"]}})
+    batch.add({"id": "cv_1", "updated_at": "2026-12-01T10:00:01Z", "status": "open"})
+    assert batch.rows["cv_1"] == {"id": "cv_1", "updated_at": "2026-12-01T10:00:02Z", "status": "resolved",
+                                  "changes": {"status": ["open", "resolved"]}}
+
+
+def test_the_sending_tab_gets_its_message_in_the_ack_and_its_other_tabs_as_message_new(
+        app: Flask, clients: Clients, site: str) -> None:
+    from tests.chat.conftest import session_of
+
+    first = clients.widget({"site": site})
+    token = session_of(first)["token"]
+    second = clients.widget({"site": site, "token": token})  # the same shopper in another tab
+    second.get_received(W)
+    ack = first.emit("message:send", {"client_msg_id": "t1", "body": "two tabs"}, namespace=W, callback=True)
+    assert ack["ok"], ack
+    conv_id = ack["message"]["conversation_id"]
+    assert received(first, "message:new", W) == []  # one frame, not two, for the sender
+    assert received(second, "message:new", W) == [ack["message"]]
+    # A resend of the same id answers the stored message and sends nothing new to anyone.
+    again = first.emit("message:send", {"client_msg_id": "t1", "body": "two tabs", "conversation_id": conv_id},
+                       namespace=W, callback=True)
+    assert again["message"] == ack["message"]
+    assert received(second, "message:new", W) == []
