@@ -477,7 +477,8 @@ def run_step(target: Target, step: int, shoppers: int, args: argparse.Namespace,
     spy = None
     if profile is not None and target.servers and target.servers[0].proc is not None:
         out = profile / f"{target.label}-{shoppers}.txt"
-        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking",
+        spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record",
+                                *([] if args.profile_blocking else ["--nonblocking"]),
                                 "-r", str(args.profile_rate), "-d", str(int(args.duration)),
                                 "-f", "raw", "-o", str(out),
                                 "--pid", str(target.servers[0].proc.pid)],
@@ -554,6 +555,8 @@ def main() -> None:
     parser.add_argument("--only-echo", action="store_true")
     parser.add_argument("--profile", type=Path, help="folder for py-spy raw profiles of the server, per step")
     parser.add_argument("--profile-rate", type=int, default=50, help="py-spy samples per second")
+    parser.add_argument("--profile-blocking", action="store_true",
+                        help="py-spy stops the server per sample: slower, but the shares are right under gevent")
     args = parser.parse_args()
     if args.duration > 25:
         parser.error("--duration: keep each step within 30 s")

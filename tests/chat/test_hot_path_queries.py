@@ -91,3 +91,22 @@ def test_a_rule_written_elsewhere_is_seen_within_the_ttl_and_one_written_here_at
         for rule in s.scalars(select(AutomationRule)):
             s.delete(rule)
     assert ask() is False  # a commit of this process that wrote the table forgets at once
+
+
+def test_finding_the_shoppers_browsers_of_a_message_does_not_walk_the_inbox(app: Flask) -> None:
+    """Every message asks which browsers may see it. With an OR of "verified browsers of the customer"
+    and "browsers that started it", SQLite answered from the inbox's index: every browser the shop's
+    site ever had, per message. Each half must be its own index look-up."""
+    from helpdesk.chat import visitors
+
+    engine = db_of(app).engine
+    compiled = visitors._VISITOR_IDS.compile(engine)
+    params = compiled.construct_params({"inbox_id": 1, "customer_id": 2, "conversation_id": 3})
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            values = [params[name] for name in compiled.positiontup]
+            plan = [r[-1] for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(compiled), tuple(values))]
+            visitors_steps = [step for step in plan if "chat_visitors " in step]
+            assert visitors_steps and all("customer_id" in step for step in visitors_steps), plan
+        else:  # an empty table's plan says nothing on PostgreSQL: the statement's shape does
+            assert " UNION " in str(compiled) and " OR " not in str(compiled)
