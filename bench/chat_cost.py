@@ -3,11 +3,14 @@
 A shopper send plus an agent answer through the Flask-SocketIO test client on a SQLite file, so
 the figure depends little on how busy the machine is (unlike bench/chat_load.py's latencies).
 
-Usage: python bench/chat_cost.py [CHECKOUT] [MESSAGES]   (CHECKOUT: whose code to load; default this one)
+Usage: python bench/chat_cost.py [CHECKOUT] [MESSAGES] [SHOPPERS]   (CHECKOUT: whose code to load; default
+this one; SHOPPERS: browsers on the site, default 20: a message's cost must not grow with them)
 """
 
 from __future__ import annotations
 
+import cProfile
+import os
 import sys
 import tempfile
 import time
@@ -26,7 +29,7 @@ from helpdesk.extensions import socketio  # noqa: E402
 from helpdesk.migrations import upgrade  # noqa: E402
 from helpdesk.tickets import services as tickets  # noqa: E402
 
-SHOPPERS = 20
+SHOPPERS = int(sys.argv[3]) if len(sys.argv) > 3 else 20
 
 
 def main(count: int) -> None:
@@ -60,8 +63,12 @@ def main(count: int) -> None:
         statements[0] += 1
 
     event.listen(db_of(app).engine, "before_cursor_execute", count_statement)
+    profile_to = os.environ.get("CHAT_COST_PROFILE")  # a cProfile of the measured phase only
+    profiler = cProfile.Profile() if profile_to else None
     for phase in ("warm-up", "measure"):
         statements[0] = 0
+        if phase == "measure" and profiler is not None:
+            profiler.enable()
         start = time.process_time()
         for n in range(count):
             i = n % SHOPPERS
@@ -77,6 +84,9 @@ def main(count: int) -> None:
                 for shopper in shoppers:
                     shopper.get_received("/widget")
         spent = time.process_time() - start
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile_to)
     print(f"{ROOT}: {spent * 1000 / (2 * count):.2f} ms CPU and {statements[0] / (2 * count):.1f} SQL statements "
           f"per message ({2 * count} messages)")
 

@@ -85,8 +85,12 @@ def make_engine(url: str, busy_seconds: float = SQLITE_BUSY_SECONDS, write_gap: 
         # Each greenlet waiting its turn for the write lock holds a pooled connection: after a
         # stall hundreds may queue up, and the default pool (5 + 10) would fail them all after 30 s
         # with a pool timeout. SQLite connections are cheap file handles: allow many.
+        # LIFO: the connection used last is warm. In WAL mode a connection drops its whole page
+        # cache when it begins a transaction after another connection wrote; handed out in turn
+        # (the pool's default FIFO), every chat message began on a cold cache (bench/README.md).
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
-                               pool_size=10, max_overflow=SQLITE_MAX_OVERFLOW, pool_timeout=busy_seconds)
+                               pool_size=10, max_overflow=SQLITE_MAX_OVERFLOW, pool_timeout=busy_seconds,
+                               pool_use_lifo=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
