@@ -163,9 +163,10 @@ class _Loader:
                 self.conn.commit()
                 print(f"  search entries: {time.perf_counter() - started:.0f} s", flush=True)
                 cur.execute("SET maintenance_work_mem = '1GB'")
-                for statement in search.PG_DDL:
-                    if not statement.startswith("CREATE FUNCTION"):  # only the trigger was dropped
-                        cur.execute(statement)
+                # Only the trigger and the index were dropped (the stored vector column was
+                # filled as the entries went in).
+                cur.execute(next(st for st in search.PG_DDL if st.startswith("CREATE TRIGGER")))
+                cur.execute(search.PG_STORED_DDL[-1])
                 for table in ("messages", "conversations", "customers"):
                     cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                 f"(SELECT max(id) FROM {table}))")
