@@ -435,7 +435,8 @@ def kept_postgres(folder: Path) -> tuple[str, Callable[[], None]]:
     # 10,000,000 messages would give it.
     subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "start",
                     "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                          "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=1GB"],
+                          "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=1GB "
+                          "-c maintenance_work_mem=1GB"],
                    check=True, capture_output=True)
 
     def stop() -> None:

@@ -35,13 +35,16 @@ class Page:
 # A search for a common word (in a fifth of all messages, say) matches hundreds of thousands of
 # conversations; sorting or counting them all is linear in the matches. The console looks in the
 # newest conversations first (ids after max - window: an index range) and widens while the page
-# is not full. SQLite only: FTS5 hands over every match of `IN (MATCH ...)` before the sort, so
-# a range is what bounds it. PostgreSQL walks the tab's activity index newest first with one
-# index probe per conversation and stops at the page (a window would only add work there).
-WINDOWS = {"sqlite": (5_000, 80_000), "postgresql": ()}
-# The tab counts of a common word come from the newest conversations alone and read "at least"
-# (PostgreSQL's smaller: each conversation costs it a to_tsvector of its messages).
-COUNT_WINDOW = {"sqlite": 5_000, "postgresql": 500}
+# is not full. SQLite: a rowid range of the FTS5 index. PostgreSQL: the word's GIN matches
+# ANDed with the window's range of search_entries' conversation index (a bitmap of both, so a
+# word in 20,000 entries reads the ~80 of the window), or, for a common word, a probe of the
+# stored vectors of each conversation in the window (~4 µs a conversation: 500 first, so a
+# common word, in most of them, costs 2 ms, not 20). (Before the vector was stored, each probe
+# recomputed to_tsvector and PostgreSQL had no windows: a word in 20,000 entries took 0.4-2.5 s.)
+WINDOWS = {"sqlite": (5_000, 80_000), "postgresql": (500, 5_000, 80_000)}
+# The tab counts of a common word come from the newest conversations alone and read "at least":
+# the first of these windows that holds more than a page of matches.
+COUNT_WINDOWS = {"sqlite": (5_000,), "postgresql": (500, 5_000)}
 
 
 def encode_cursor(conversation: Conversation) -> str:
@@ -113,20 +116,21 @@ def list_conversations(session: Session, *, status: str | None = None, inbox: In
                          floor=top - window)
             if page.next_cursor is not None:
                 return page
-    # PostgreSQL: walking the activity index and probing each conversation is what makes a common
-    # word fast, and a rare one (2,000 of 10,000,000 messages) take seconds; the planner cannot
-    # tell them apart, the newest conversations can (one bounded count).
-    unindexed = bool(search and newest_first and sort == "activity" and not windows
-                     and not _common(session, search))
+    # Past the windows (a word too rare in the newest conversations to fill a page): PostgreSQL's
+    # planner may still walk the activity index and probe every conversation, fast for a common
+    # word and seconds for a rare one (2,000 of 10,000,000 messages); it cannot tell them apart,
+    # the newest conversations can (one bounded count).
+    unindexed = bool(search and newest_first and sort == "activity"
+                     and session.get_bind().dialect.name == "postgresql" and not _common(session, search))
     return _list(session, status=status, inbox=inbox, assignee=assignee, unassigned=unassigned,
                  customer=customer, search=search, limit=limit, cursor=cursor, sort=sort, unindexed=unindexed)
 
 
-COMMON = 25  # matches among the newest COUNT_WINDOW conversations that make a word common
+COMMON = 25  # matches among the newest COUNT_WINDOWS[0] conversations that make a word common
 
 
 def _common(session: Session, q: str) -> bool:
-    window = COUNT_WINDOW.get(session.get_bind().dialect.name, 0)
+    window = COUNT_WINDOWS.get(session.get_bind().dialect.name, (0,))[0]
     top = session.scalar(select(func.max(Conversation.id))) or 0
     if not window or top <= window:
         return False
@@ -285,13 +289,14 @@ class SearchCounts:
 
 def search_counts(session: Session, q: str, *, me: Agent, inbox: Inbox | None = None,
                   newest_first: bool = False, page_size: int = 25) -> SearchCounts:
-    """newest_first (the console): counted in the newest COUNT_WINDOW conversations first; if
+    """newest_first (the console): counted in the newest COUNT_WINDOWS conversations first; if
     those alone hold more than a page of matches, the word is common and the counts stay there
     ("at least"); otherwise every match is counted (a rarer word: a short list in the index)."""
     if newest_first:
-        window = COUNT_WINDOW.get(session.get_bind().dialect.name, 0)
         top = session.scalar(select(func.max(Conversation.id))) or 0
-        if window and top > window:
+        for window in COUNT_WINDOWS.get(session.get_bind().dialect.name, ()):
+            if top <= window:
+                break
             counts = _search_counts(session, q, me=me, inbox=inbox, floor=top - window)
             if sum(n for *_k, n in counts.rows) > page_size:
                 return counts

@@ -270,8 +270,8 @@ def test_a_common_word_is_answered_from_the_newest_conversations(app: Flask, age
     window cannot fill a page with is still found anywhere, with exact counts."""
     from helpdesk.tickets import queries
 
-    monkeypatch.setattr(queries, "WINDOWS", {"sqlite": (3,), "postgresql": ()})
-    monkeypatch.setattr(queries, "COUNT_WINDOW", {"sqlite": 3, "postgresql": 3})
+    monkeypatch.setattr(queries, "WINDOWS", {"sqlite": (3,), "postgresql": (3,)})
+    monkeypatch.setattr(queries, "COUNT_WINDOWS", {"sqlite": (3,), "postgresql": (3,)})
     old = make_conversation(app, inbox, email="w0@example.com", body="refund and a gasket")
     convs = [make_conversation(app, inbox, email=f"w{i}@example.com", body=f"refund number {i}")
              for i in range(1, 6)]
