@@ -1,4 +1,5 @@
-"""pgsearch: PostgreSQL's full-text vector stored in a column, the GIN index on it (SQLite: nothing)
+"""pgsearch: PostgreSQL's full-text vector stored in a column, the GIN index on it, statistics of
+assignee and status together (SQLite: nothing)
 
 Revision ID: pgsearch
 Revises: rollups
@@ -25,11 +26,17 @@ def upgrade() -> None:
         return
     for statement in search.PG_STORED_DDL:
         op.execute(statement)
+    # The unassigned view: PostgreSQL took "no assignee" and "open" for independent (1.5 % x 4 %
+    # of 1,000,000: 500 rows) when most unassigned conversations are open ones (12,000), and read
+    # them all in a bitmap and sorted (7-13 ms) instead of walking the activity index (0.3 ms).
+    op.execute("CREATE STATISTICS st_conversations_assignee_status (mcv) ON assignee_id, status FROM conversations")
     op.execute("ANALYZE search_entries")
+    op.execute("ANALYZE conversations")
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute("DROP STATISTICS IF EXISTS st_conversations_assignee_status")
     for statement in search.PG_STORED_DROP:
         op.execute(statement)
