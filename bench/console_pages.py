@@ -163,9 +163,10 @@ class _Loader:
                 self.conn.commit()
                 print(f"  search entries: {time.perf_counter() - started:.0f} s", flush=True)
                 cur.execute("SET maintenance_work_mem = '1GB'")
-                for statement in search.PG_DDL:
-                    if not statement.startswith("CREATE FUNCTION"):  # only the trigger was dropped
-                        cur.execute(statement)
+                # Only the trigger and the index were dropped (the stored vector column was
+                # filled as the entries went in).
+                cur.execute(next(st for st in search.PG_DDL if st.startswith("CREATE TRIGGER")))
+                cur.execute(search.PG_STORED_DDL[-1])
                 for table in ("messages", "conversations", "customers"):
                     cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                 f"(SELECT max(id) FROM {table}))")
@@ -434,7 +435,8 @@ def kept_postgres(folder: Path) -> tuple[str, Callable[[], None]]:
     # 10,000,000 messages would give it.
     subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "start",
                     "-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                          "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=1GB"],
+                          "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=1GB "
+                          "-c maintenance_work_mem=1GB"],
                    check=True, capture_output=True)
 
     def stop() -> None:

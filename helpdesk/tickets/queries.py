@@ -35,13 +35,18 @@ class Page:
 # A search for a common word (in a fifth of all messages, say) matches hundreds of thousands of
 # conversations; sorting or counting them all is linear in the matches. The console looks in the
 # newest conversations first (ids after max - window: an index range) and widens while the page
-# is not full. SQLite only: FTS5 hands over every match of `IN (MATCH ...)` before the sort, so
-# a range is what bounds it. PostgreSQL walks the tab's activity index newest first with one
-# index probe per conversation and stops at the page (a window would only add work there).
-WINDOWS = {"sqlite": (5_000, 80_000), "postgresql": ()}
-# The tab counts of a common word come from the newest conversations alone and read "at least"
-# (PostgreSQL's smaller: each conversation costs it a to_tsvector of its messages).
-COUNT_WINDOW = {"sqlite": 5_000, "postgresql": 500}
+# is not full. SQLite: a rowid range of the FTS5 index. PostgreSQL: the word's GIN matches
+# ANDed with the window's range of search_entries' conversation index (a bitmap of both, so a
+# word in 20,000 entries reads the ~80 of the window), or, for a common word, a probe of the
+# stored vectors of each conversation in the window (~4 µs a conversation: 500 first, so a
+# common word, in most of them, costs 2 ms, not 20). No window of 80,000 there: the planner
+# cannot tell a #REF (one entry) from a word in thousands and ANDs 880,000 entries of the range
+# with it (17 ms for one row). (Before the vector was stored, each probe recomputed to_tsvector
+# and PostgreSQL had no windows: a word in 20,000 entries took 0.4-2.5 s.)
+WINDOWS = {"sqlite": (5_000, 80_000), "postgresql": (500, 5_000)}
+# The tab counts of a common word come from the newest conversations alone and read "at least":
+# the first of these windows that holds more than a page of matches.
+COUNT_WINDOWS = {"sqlite": (5_000,), "postgresql": (500, 5_000)}
 
 
 def encode_cursor(conversation: Conversation) -> str:
@@ -113,20 +118,21 @@ def list_conversations(session: Session, *, status: str | None = None, inbox: In
                          floor=top - window)
             if page.next_cursor is not None:
                 return page
-    # PostgreSQL: walking the activity index and probing each conversation is what makes a common
-    # word fast, and a rare one (2,000 of 10,000,000 messages) take seconds; the planner cannot
-    # tell them apart, the newest conversations can (one bounded count).
-    unindexed = bool(search and newest_first and sort == "activity" and not windows
-                     and not _common(session, search))
+    # Past the windows (a word too rare in the newest conversations to fill a page): PostgreSQL's
+    # planner may still walk the activity index and probe every conversation, fast for a common
+    # word and seconds for a rare one (2,000 of 10,000,000 messages); it cannot tell them apart,
+    # the newest conversations can (one bounded count).
+    unindexed = bool(search and newest_first and sort == "activity"
+                     and session.get_bind().dialect.name == "postgresql" and not _common(session, search))
     return _list(session, status=status, inbox=inbox, assignee=assignee, unassigned=unassigned,
                  customer=customer, search=search, limit=limit, cursor=cursor, sort=sort, unindexed=unindexed)
 
 
-COMMON = 25  # matches among the newest COUNT_WINDOW conversations that make a word common
+COMMON = 25  # matches among the newest COUNT_WINDOWS[0] conversations that make a word common
 
 
 def _common(session: Session, q: str) -> bool:
-    window = COUNT_WINDOW.get(session.get_bind().dialect.name, 0)
+    window = COUNT_WINDOWS.get(session.get_bind().dialect.name, (0,))[0]
     top = session.scalar(select(func.max(Conversation.id))) or 0
     if not window or top <= window:
         return False
@@ -150,7 +156,7 @@ def _list(session: Session, *, status: str | None, inbox: Inbox | None, assignee
             tab = Status(status)
         except ValueError:
             raise Invalid("status", "one of open, pending, snoozed, resolved") from None
-        if sort != "due":  # the due sort places it itself
+        if sort in queue_sorts.KEYS:  # the due sort and the activity order place it themselves
             query = query.where(Conversation.status == tab)
     if search is not None and len(search) > 500:
         raise Invalid("q", "at most 500 characters")
@@ -164,10 +170,13 @@ def _list(session: Session, *, status: str | None, inbox: Inbox | None, assignee
         query = query.where(Conversation.customer_id == customer.id)
     if search:
         query = query.where(search_condition(session, search, floor))
+    # A view or a customer: its own (x, status, last_activity_at) index, status compared as usual.
+    narrowed = inbox is not None or assignee is not None or unassigned or customer is not None
     if sort == "due":
-        return _by_due(session, query, tab, limit, cursor)
+        return _by_due(session, query, tab, limit, cursor, narrowed)
     if sort in queue_sorts.KEYS:
         return Page(*queue_sorts.page(session, query, sort, limit, cursor))
+    query, first = _in_tab(session, query, tab, narrowed)
     if cursor:
         when, row_id = decode_cursor(cursor)
         query = query.where(or_(Conversation.last_activity_at < when,
@@ -176,14 +185,32 @@ def _list(session: Session, *, status: str | None, inbox: Inbox | None, assignee
     # index and are sorted (a rare word's few), never found by walking every conversation.
     activity = (Conversation.last_activity_at + literal_column("interval '0 seconds'")) if unindexed \
         else Conversation.last_activity_at
-    query = query.order_by(activity.desc(), Conversation.id.desc()).limit(limit + 1)
+    query = query.order_by(*first, activity.desc(), Conversation.id.desc()).limit(limit + 1)
     rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(rows[-1]) if more and rows else None, floor)
 
 
-def _by_due(session: Session, query: Any, tab: Status | None, limit: int, cursor: str | None) -> Page:
+def _in_tab(session: Session, query: Any, tab: Status | None, narrowed: bool) -> tuple[Any, list[Any]]:
+    """The tab's condition for a walk in latest-activity order, and what the ORDER BY starts with.
+
+    PostgreSQL, given `status = 'resolved'`, walks the activity index of every status newest
+    first and filters: a shop's live conversations are its newest, so it reads all of them
+    (50,000 at 1,000,000 conversations: 14 ms) before the first resolved one; its statistics
+    cannot see that correlation. As a range with the status leading the ORDER BY, only the
+    (status, last_activity_at) index gives the order: 0.6 ms. SQLite picks that index itself.
+    Not for a narrowed query (a view, an inbox): there the equality finds its own index, and a
+    range is misestimated (a bitmap of 12,000 unassigned open rows and a sort: 12 ms)."""
+    if tab is None:
+        return query, []
+    if narrowed or session.get_bind().dialect.name != "postgresql":
+        return query.where(Conversation.status == tab), []
+    return query.where(Conversation.status.between(tab, tab)), [Conversation.status.desc()]
+
+
+def _by_due(session: Session, query: Any, tab: Status | None, limit: int, cursor: str | None,
+            narrowed: bool = False) -> Page:
     # Two index ranges instead of one sort of the whole tab: first the conversations with a due
     # time, walked on conversation_sla's next_due_at index; then the others by latest activity
     # on the tab's usual index. At most two statements a page.
@@ -205,15 +232,14 @@ def _by_due(session: Session, query: Any, tab: Status | None, limit: int, cursor
             timed = timed.where(or_(due > when, and_(due == when, Conversation.id > row_id)))
         rows += [(c, d) for c, d in session.execute(timed.order_by(due, Conversation.id).limit(limit + 1))]
     if len(rows) <= limit:
-        if tab is not None:
-            query = query.where(Conversation.status == tab)
+        query, first = _in_tab(session, query, tab, narrowed)
         rest = query if stopped else query.where(
             ~select(ConversationSla.id).where(ConversationSla.conversation_id == Conversation.id,
                                               due.is_not(None)).exists())
         if activity is not None:
             rest = rest.where(or_(Conversation.last_activity_at < activity,
                                   and_(Conversation.last_activity_at == activity, Conversation.id < row_id)))
-        rest = rest.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        rest = rest.order_by(*first, Conversation.last_activity_at.desc(), Conversation.id.desc())
         rows += [(c, None) for c in session.scalars(rest.limit(limit + 1 - len(rows)))]
     more = len(rows) > limit
     rows = rows[:limit]
@@ -285,13 +311,14 @@ class SearchCounts:
 
 def search_counts(session: Session, q: str, *, me: Agent, inbox: Inbox | None = None,
                   newest_first: bool = False, page_size: int = 25) -> SearchCounts:
-    """newest_first (the console): counted in the newest COUNT_WINDOW conversations first; if
+    """newest_first (the console): counted in the newest COUNT_WINDOWS conversations first; if
     those alone hold more than a page of matches, the word is common and the counts stay there
     ("at least"); otherwise every match is counted (a rarer word: a short list in the index)."""
     if newest_first:
-        window = COUNT_WINDOW.get(session.get_bind().dialect.name, 0)
         top = session.scalar(select(func.max(Conversation.id))) or 0
-        if window and top > window:
+        for window in COUNT_WINDOWS.get(session.get_bind().dialect.name, ()):
+            if top <= window:
+                break
             counts = _search_counts(session, q, me=me, inbox=inbox, floor=top - window)
             if sum(n for *_k, n in counts.rows) > page_size:
                 return counts
