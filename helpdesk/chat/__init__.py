@@ -49,3 +49,4 @@ def init_app(app: Flask, runtime: Runtime) -> None:
     # own transaction, so a browser's token dies exactly when its customer does.
     runtime.events.subscribe_in_transaction(CustomerErased, visitors.erase_visitors)
     app.wsgi_app = transport.NoDelay(app.wsgi_app)  # type: ignore[method-assign]
+    app.session_interface = transport.SocketSessions()

@@ -169,8 +169,10 @@ ROW_LOADS = (joinedload(Conversation.inbox), joinedload(Conversation.customer),
 # The message path's statements, built once: composing a select per call (coercing every clause)
 # was a measurable share of a chat message's CPU.
 _BY_PUBLIC_ID = select(Conversation).where(Conversation.public_id == bindparam("public_id")).options(*ROW_LOADS)
-_SENT_BEFORE = select(Message).where(Message.conversation_id == bindparam("conversation_id"),
-                                     Message.client_msg_id == bindparam("client_msg_id"))
+# Almost always empty: asked as a plain row, the ORM message is loaded only for a true repeat.
+_SENT_BEFORE = select(Message.__table__.c.id).where(
+    Message.__table__.c.conversation_id == bindparam("conversation_id"),
+    Message.__table__.c.client_msg_id == bindparam("client_msg_id"))
 _LOCK = select(Conversation.id).where(Conversation.id == bindparam("conversation_id")).with_for_update()
 
 
@@ -300,7 +302,11 @@ def _insert_message(session: Session, conversation: Conversation, fields: dict[s
 
 
 def _sent_before(session: Session, conversation: Conversation, client_msg_id: str) -> Message | None:
-    return session.scalar(_SENT_BEFORE, {"conversation_id": conversation.id, "client_msg_id": client_msg_id})
+    if session.new:  # a message this session added and has not written yet counts too
+        session.flush()
+    found = session.connection().execute(_SENT_BEFORE, {"conversation_id": conversation.id,
+                                                        "client_msg_id": client_msg_id}).scalar()
+    return session.get(Message, found) if found is not None else None
 
 
 def next_seq(session: Session, conversation: Conversation, now: datetime, *, activity: bool = True) -> int:

@@ -207,3 +207,29 @@ def test_auto_assign_off_leaves_new_chats_in_the_queue(
             )
             == 0
         )
+
+
+def test_socket_events_reuse_the_session_their_connection_opened(
+    app: Flask, clients: Clients, site: str, agent, logged_in, monkeypatch
+) -> None:
+    """Flask-SocketIO replaces each event's session with the connection's own: opening (verifying and
+    decoding) the cookie again per chat message was CPU for nothing."""
+    from flask.sessions import SecureCookieSessionInterface
+
+    w, conv_id = shopper_writes(clients, site)
+    console = clients.console(logged_in(agent.email))
+    console.emit("subscribe", {"conversation_id": conv_id}, namespace=C, callback=True)
+    opened: list[str] = []
+    original = SecureCookieSessionInterface.open_session
+
+    def counting(self, app_, request):  # type: ignore[no-untyped-def]
+        opened.append(request.path)
+        return original(self, app_, request)
+
+    monkeypatch.setattr(SecureCookieSessionInterface, "open_session", counting)
+    for n in range(3):
+        ack = console.emit("message:send", {"conversation_id": conv_id, "client_msg_id": f"s{n}", "body": "hi"},
+                           namespace=C, callback=True)
+        assert ack["ok"], ack  # still the logged-in agent
+    assert opened == []
+    assert app.test_client().get("/login").status_code == 200 and opened  # plain requests still open theirs
