@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from helpdesk import events
@@ -22,6 +22,7 @@ from helpdesk.orders.events import OrderActionFinished, OrderLinked
 from helpdesk.tickets.events import ConversationCreated, ConversationUpdated, DeliveryChanged, MessagePosted
 from helpdesk.tickets.models import Channel, Conversation, Inbox, Message
 from helpdesk.tickets.serialize import conversation_dict, message_dict
+from helpdesk.tickets.services import ROW_LOADS
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class Emit:
     data: Any
     namespace: str
     room: str
-    batched: bool = False  # a CONVERSATION row for every console: goes out with the tick
+    batched: bool = False  # {conversation_id, changes?}: its CONVERSATION row goes to every console with the tick
     skip_sid: str | None = None  # the socket that sent the message: its ack carried it already
 
 
@@ -76,7 +77,7 @@ def send(emits: list[Emit]) -> None:
     while holding SQLite's write lock stalls every other greenlet of the process."""
     for item in emits:
         if item.batched:
-            ROWS.add(item.data)
+            ROWS.add(item.data["conversation_id"], item.data.get("changes"))
             continue
         socketio.emit(item.event, item.data, namespace=item.namespace, to=item.room, skip_sid=item.skip_sid)
 
@@ -104,32 +105,28 @@ def _sender_of(session: Session, message: Message) -> str | None:
 # Every chat message changes its conversation's row in every agent's queue. Sent one by one that
 # was 20 WebSocket frames per message with 20 agents online (a fifth of the server's CPU under
 # load, bench/README.md); now the rows of a tick go out as one `conversations:updated` frame per
-# console, the latest row of each conversation. Status, assignment and other changes ride the same
-# tick, their `changes` merged ({field: [before the tick, after it]}): a burst of new chats taken
-# on their first reply was one frame per agent per conversation, as many frames as the messages'.
+# console, each conversation's row as committed when the tick fires. Status, assignment and other
+# changes ride the same tick, their `changes` merged ({field: [before the tick, after it]}): a
+# burst of new chats taken on their first reply was one frame per agent per conversation.
+# A message's transaction only names its conversation: the rows are read once per tick, in one
+# read-only query, instead of loading inbox, customer, agent, team and tags with every message.
 
 ROW_TICK_SECONDS = 0.1
 MAX_ROWS_PER_FRAME = 200  # a frame stays small; more rows in a tick go out as several frames
 
 
 class RowBatch:
-    """The rows waiting for this process's next tick (one flush scheduled at a time)."""
+    """The conversations whose rows wait for this process's next tick (one flush scheduled at a time)."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, dict[str, Any]] = {}
+        self.pending: dict[int, dict[str, list[Any]]] = {}  # conversation id -> the tick's changes
         self.scheduled = False
         self.lock = threading.Lock()
+        self.database: Database | None = None  # set by wire(): where the tick reads the rows
 
-    def add(self, row: dict[str, Any]) -> None:
+    def add(self, conversation_id: int, changes: dict[str, list[Any]] | None = None) -> None:
         with self.lock:
-            held = self.rows.get(row["id"])
-            if held is not None:
-                if (held.get("updated_at") or "") > (row.get("updated_at") or ""):
-                    held, row = row, held  # a slower transaction's older row: the newer state wins
-                changes = _merged(held.get("changes"), row.get("changes"))
-                if changes:
-                    row = {**row, "changes": changes}
-            self.rows[row["id"]] = row
+            self.pending[conversation_id] = _merged(self.pending.get(conversation_id), changes)
             if self.scheduled:
                 return
             self.scheduled = True
@@ -137,7 +134,7 @@ class RowBatch:
 
     def clear(self) -> None:
         with self.lock:
-            self.rows.clear()
+            self.pending.clear()
 
     def _flush_later(self) -> None:
         socketio.sleep(ROW_TICK_SECONDS)
@@ -145,13 +142,30 @@ class RowBatch:
 
     def flush(self) -> None:
         with self.lock:
-            rows, self.rows, self.scheduled = list(self.rows.values()), {}, False
-        for start in range(0, len(rows), MAX_ROWS_PER_FRAME):
-            try:
+            pending, self.pending, self.scheduled = self.pending, {}, False
+        if not pending or self.database is None:
+            return
+        try:  # a queue row is a convenience: a failed tick is refreshed by the next change
+            rows = self.rows(pending)
+            for start in range(0, len(rows), MAX_ROWS_PER_FRAME):
                 socketio.emit("conversations:updated", {"conversations": rows[start:start + MAX_ROWS_PER_FRAME]},
                               namespace=CONSOLE, to=CONSOLE_ROOM)
-            except Exception:  # a queue row is a convenience: a failed one is refreshed by the next
-                log.exception("sending the consoles' rows failed")
+        except Exception:
+            log.exception("sending the consoles' rows failed")
+
+    def rows(self, pending: dict[int, dict[str, list[Any]]]) -> list[dict[str, Any]]:
+        assert self.database is not None
+        rows = []
+        with self.database.reading() as session:
+            for conversation in session.scalars(_ROWS_OF, {"ids": list(pending)}).unique():
+                row = conversation_dict(conversation, for_agent=True)
+                if changes := pending[conversation.id]:
+                    row["changes"] = changes
+                rows.append(row)
+        return rows
+
+
+_ROWS_OF = select(Conversation).where(Conversation.id.in_(bindparam("ids", expanding=True))).options(*ROW_LOADS)
 
 
 ROWS = RowBatch()
@@ -246,6 +260,7 @@ def _conversation(session: Session, conversation_id: int) -> Conversation | None
 def wire(app: Flask) -> None:
     dispatcher = app.extensions["helpdesk.dispatcher"]
     database: Database = app.extensions["helpdesk.db"]
+    ROWS.database = database  # this process's app: the tick reads its rows there
 
     def guarded(build: Callable[[Session, Any], list[Emit]]) -> Callable[[Session, Any], None]:
         # Building socket traffic must never cost the change itself: log and send nothing.
@@ -266,7 +281,7 @@ def wire(app: Flask) -> None:
         sender = _sender_of(session, message)
         emits = [Emit("message:new", console_message(session, message), CONSOLE,
                       conversation_room(conversation.public_id), skip_sid=sender),
-                 Emit("conversation:updated", console_row(session, conversation), CONSOLE, CONSOLE_ROOM,
+                 Emit("conversation:updated", {"conversation_id": conversation.id}, CONSOLE, CONSOLE_ROOM,
                       batched=True)]
         if not message.private and _widget_sees(conversation):
             payload = shopper_message(session, message, app.secret_key)
@@ -284,8 +299,8 @@ def wire(app: Flask) -> None:
         conversation = _conversation(session, ev.conversation_id)
         if conversation is None:
             return []
-        data: dict[str, Any] = {**console_row(session, conversation), "changes": ev.changes}
-        emits = [Emit("conversation:updated", data, CONSOLE, CONSOLE_ROOM, batched=True)]
+        emits = [Emit("conversation:updated", {"conversation_id": conversation.id, "changes": ev.changes}, CONSOLE,
+                      CONSOLE_ROOM, batched=True)]
         if _widget_sees(conversation):
             row = conversation_dict(conversation)
             emits += [Emit("conversation:updated", row, WIDGET, room) for room in shopper_rooms(session, conversation)]
@@ -302,7 +317,7 @@ def wire(app: Flask) -> None:
                 return
             emits = [Emit("message:new", message_dict(message, for_agent=True), CONSOLE,
                           conversation_room(message.conversation.public_id)),
-                     Emit("conversation:updated", console_row(session, message.conversation), CONSOLE,
+                     Emit("conversation:updated", {"conversation_id": message.conversation_id}, CONSOLE,
                           CONSOLE_ROOM, batched=True)]
         send(emits)
 

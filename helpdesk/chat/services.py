@@ -61,7 +61,7 @@ def visitor_send(session: Session, visitor: ChatVisitor, data: Any, *, online_ag
         raise Invalid("body", f"longer than {max_len} characters", code="body_too_long")
     actor = visitors.actor_of(session, visitor)
     if data.get("conversation_id"):
-        conversation = visitors.conversation_of(session, visitor, data["conversation_id"], started)
+        conversation = visitors.conversation_of(session, visitor, data["conversation_id"], started, lean=True)
     else:
         conversation = _going_conversation(session, visitor, client_msg_id)
     if conversation is None:
@@ -121,7 +121,7 @@ def history_page(session: Session, conversation: Conversation, after_seq: Any, *
 def agent_send(session: Session, actor: Actor, data: Any, max_len: int = tickets.MAX_BODY) -> Message:
     if not isinstance(data, dict):
         raise Invalid("payload", "an object with conversation_id, client_msg_id and body")
-    conversation = tickets.get_conversation(session, str(data.get("conversation_id") or ""), actor)
+    conversation = tickets.get_conversation(session, str(data.get("conversation_id") or ""), actor, lean=True)
     client_msg_id = data.get("client_msg_id")
     if not isinstance(client_msg_id, str) or not client_msg_id:
         raise Invalid("client_msg_id", f"1 to {tickets.MAX_CLIENT_MSG_ID} characters")

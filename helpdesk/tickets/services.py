@@ -176,13 +176,21 @@ _SENT_BEFORE = select(Message.__table__.c.id).where(
 _LOCK = select(Conversation.id).where(Conversation.id == bindparam("conversation_id")).with_for_update()
 
 
-def conversation_by_public_id(session: Session, public_id: str) -> Conversation | None:
-    """The conversation with the relations its console row reads."""
+# The chat message path's: the row is read by the consoles' tick (chat/relay.py), and a message
+# needs none of inbox, customer, agent, team or tags (a relation a rare path touches loads lazily).
+_BY_PUBLIC_ID_LEAN = select(Conversation).where(Conversation.public_id == bindparam("public_id"))
+
+
+def conversation_by_public_id(session: Session, public_id: str, *, lean: bool = False) -> Conversation | None:
+    """The conversation with the relations its console row reads (`lean`: the conversation alone)."""
+    if lean:
+        return session.scalars(_BY_PUBLIC_ID_LEAN, {"public_id": public_id}).one_or_none()
     return session.execute(_BY_PUBLIC_ID, {"public_id": public_id}).unique().scalar_one_or_none()
 
 
-def get_conversation(session: Session, public_id: str, actor: Actor | None = None) -> Conversation:
-    conversation = conversation_by_public_id(session, public_id)
+def get_conversation(session: Session, public_id: str, actor: Actor | None = None, *,
+                     lean: bool = False) -> Conversation:
+    conversation = conversation_by_public_id(session, public_id, lean=lean)
     if conversation is None or (actor is not None and not can_see(actor, conversation)):
         raise NotFound("no such conversation")
     return conversation

@@ -216,7 +216,7 @@ def test_socket_events_reuse_the_session_their_connection_opened(
     decoding) the cookie again per chat message was CPU for nothing."""
     from flask.sessions import SecureCookieSessionInterface
 
-    w, conv_id = shopper_writes(clients, site)
+    _shopper, conv_id = shopper_writes(clients, site)
     console = clients.console(logged_in(agent.email))
     console.emit("subscribe", {"conversation_id": conv_id}, namespace=C, callback=True)
     opened: list[str] = []

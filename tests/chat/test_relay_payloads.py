@@ -156,14 +156,31 @@ def test_changes_within_one_tick_merge_from_the_first_before_to_the_last_after(
     assert rows[0]["changes"] == {"assignee": [None, agent.name], "status": ["open", "resolved"]}
 
 
-def test_an_older_row_never_replaces_a_newer_one_in_the_tick() -> None:
-    batch = relay.RowBatch()
-    batch.scheduled = True  # no flush task: the test reads the rows
-    batch.add({"id": "cv_1", "updated_at": "2026-12-01T10:00:02Z", "status": "resolved",
-               "changes": {"status": ["open", "resolved"]}})
-    batch.add({"id": "cv_1", "updated_at": "2026-12-01T10:00:01Z", "status": "open"})
-    assert batch.rows["cv_1"] == {"id": "cv_1", "updated_at": "2026-12-01T10:00:02Z", "status": "resolved",
-                                  "changes": {"status": ["open", "resolved"]}}
+def test_the_tick_sends_each_conversation_as_committed_when_it_fires(
+        app: Flask, clients: Clients, site: str, agent, manager, logged_in) -> None:
+    """A message's transaction only names its conversation; the tick reads the row then, so a
+    change committed after the message (here: a rename of the customer) is in the row it sends,
+    and a conversation erased meanwhile is left out rather than sent stale."""
+    shopper = clients.widget({"site": site})
+    conv_id = shopper.emit("message:send", {"client_msg_id": "q", "body": "Hello?"}, namespace=W,
+                           callback=True)["message"]["conversation_id"]
+    other = clients.widget({"site": site})
+    gone = other.emit("message:send", {"client_msg_id": "q", "body": "Bye"}, namespace=W,
+                      callback=True)["message"]["conversation_id"]
+    console = clients.console(logged_in(manager.email))
+    relay.ROWS.flush()
+    console.get_received(C)
+    for browser, conv, cid in ((shopper, conv_id, "q2"), (other, gone, "q3")):
+        assert browser.emit("message:send", {"client_msg_id": cid, "body": "And?", "conversation_id": conv},
+                            namespace=W, callback=True)["ok"]
+    assert received(console, "conversations:updated", C) == []  # both rows wait for the tick
+    with db_of(app).unit_of_work() as s:
+        conversation = tickets.get_conversation(s, conv_id)
+        conversation.customer.name = "Renamed Meanwhile"
+        s.delete(tickets.get_conversation(s, gone))
+    relay.ROWS.flush()
+    rows = [r for b in received(console, "conversations:updated", C) for r in b["conversations"]]
+    assert [(r["id"], r["last_seq"], r["customer"]["name"]) for r in rows] == [(conv_id, 2, "Renamed Meanwhile")]
 
 
 def test_the_sending_tab_gets_its_message_in_the_ack_and_its_other_tabs_as_message_new(

@@ -87,12 +87,12 @@ def plan_posted(session: Session, ev: MessagePosted, settings: OutboundSettings)
 def plan_message(session: Session, message: Message, settings: OutboundSettings) -> jobs.Job | None:
     """Give an agent's public message its Message-ID and a send job, if it leaves by email."""
     conversation = message.conversation
+    if conversation.channel is Channel.chat and not settings.smtp_url:
+        return None  # no outbound mail configured: chat stays chat (asked first: no customer to load)
     if not conversation.customer.email:
         return None
     delay = 0.0
     if conversation.channel is Channel.chat:
-        if not settings.smtp_url:
-            return None  # no outbound mail configured: chat stays chat
         delay = settings.chat_fallback_seconds  # the shopper may still be reading the widget
     message.email_message_id = message.email_message_id or make_message_id(
         settings.secret, settings.domain, conversation.public_id, message.public_id.split("_", 1)[-1])
