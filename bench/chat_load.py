@@ -543,6 +543,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.2, help="messages per second per shopper")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds of load per step (<= 25)")
     parser.add_argument("--grace", type=float, default=3.0, help="seconds to wait for late deliveries")
+    parser.add_argument("--warmup", type=float, default=5.0,
+                        help="seconds of load at the first step's size before the counted steps (0: none)")
     parser.add_argument("--order-share", type=float, default=0.05, help="share of messages naming an order number")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
     parser.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL cluster")
@@ -608,16 +610,23 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
         if not args.no_echo:
             echo = start_echo(work)
             targets.append(Target("echo", [echo], [echo.url], None))
+        rows: dict[str, list[dict[str, Any]]] = {t.label: [] for t in targets}
+        # One target at a time, its clients connected only for its own steps: the other's idle
+        # sockets and client processes on the same two cores must not colour its figures.
         for target in targets:
             open_clients(target, fixture, max(steps), args.agents)
-        rows: dict[str, list[dict[str, Any]]] = {t.label: [] for t in targets}
-        for step, shoppers in enumerate(steps, start=1):
-            for target in targets:
+            if args.warmup > 0:  # a server's first seconds (cold caches, statements compiled on first use)
+                warm = argparse.Namespace(**{**vars(args), "duration": args.warmup})
+                print(fmt(run_step(target, 0, steps[0], warm, None)) + "   (warm-up, not counted)", flush=True)
+            for step, shoppers in enumerate(steps, start=1):
                 row = run_step(target, step, shoppers, args, args.profile)
                 rows[target.label].append(row)
                 print(fmt(row), flush=True)
-            if args.knee and "helpdesk" in rows and not ok(rows["helpdesk"][-1], args.p99):
-                break
+                if args.knee and not ok(row, args.p99):
+                    break
+            for client in target.clients:
+                client.quit()
+            target.clients.clear()
         for label, series in rows.items():
             good = [r for r in series if ok(r, args.p99)]
             best = max(good, key=lambda r: r["persisted"]) if good else None

@@ -74,3 +74,25 @@ def test_a_second_tab_keeps_the_shopper_online_when_the_first_closes(
     assert as_the_worker_sees_it(app, conversation_id) is True
     second.disconnect(W)
     assert as_the_worker_sees_it(app, conversation_id) is False
+
+
+def test_the_refresh_writes_many_shoppers_in_short_transactions(
+        app: Flask, clients: Clients, site: str, monkeypatch) -> None:
+    """One UPDATE of every connected shopper held the write lock, and every chat message, for the
+    whole of it (3,000 shoppers: ~50 ms every 20 s). Chunks with a pause between let chat in."""
+    from sqlalchemy import event
+
+    monkeypatch.setattr(online, "REFRESH_CHUNK", 2)
+    for _ in range(5):
+        shopper_with_email(clients, site)
+    commits: list[int] = []
+    pauses: list[int] = []
+    engine = db_of(app).engine
+    listener = lambda _conn: commits.append(1)  # noqa: E731
+    event.listen(engine, "commit", listener)
+    try:
+        assert online.refresh(runtime_of(app), pause=lambda: pauses.append(len(commits))) == 5
+    finally:
+        event.remove(engine, "commit", listener)
+    assert len(commits) == 3 and pauses == [1, 2]  # 2 + 2 + 1, a pause after each write but the last
+    assert all(until is not None and until > utcnow() for until in marks(app))
