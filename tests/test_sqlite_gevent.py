@@ -182,3 +182,47 @@ def test_a_worker_leaves_a_gap_between_its_writes_for_the_web_process(tmp_path: 
     finally:
         worker.dispose()
         eager.dispose()
+
+
+TURNS = textwrap.dedent("""
+    from gevent import monkey
+    monkey.patch_all()
+
+    import sys
+    import gevent
+    from sqlalchemy import text
+    from helpdesk.db import Database
+
+    database = Database(f"sqlite:///{sys.argv[1]}")
+    with database.unit_of_work() as s:
+        s.execute(text("CREATE TABLE t (n INTEGER)"))
+    used = []
+
+    def message(n):
+        with database.unit_of_work() as s:
+            used.append(id(s.connection().connection.dbapi_connection))
+            s.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+            gevent.sleep(0.005)  # the others queue for the write turn meanwhile
+
+    gevent.joinall([gevent.spawn(message, n) for n in range(30)], raise_error=True)
+    with database.unit_of_work() as s:
+        count = s.execute(text("SELECT count(*) FROM t")).scalar()
+    print(count, len(set(used)), database.engine.pool.checkedout())
+""")
+
+
+def test_units_of_work_queue_for_the_write_turn_without_holding_connections(tmp_path: Path) -> None:
+    """30 chat messages at once: before, each waiting greenlet held a pooled connection of its own
+    and began on it cold (WAL: a connection drops its page cache after another one wrote), which
+    under load made every message dearer until the process could not catch up. Now they wait for
+    the turn first and each takes the connection the last writer used."""
+    script = tmp_path / "turns.py"
+    script.write_text(TURNS)
+    result = subprocess.run([sys.executable, str(script), str(tmp_path / "db.sqlite")], cwd=ROOT,
+                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    count, connections, left_out = result.stdout.split()
+    assert int(count) == 30  # all written
+    assert int(connections) == 1  # one warm connection served them all, in turn
+    assert int(left_out) == 0
