@@ -7,7 +7,6 @@ import sqlite3
 import sys
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -173,11 +172,6 @@ def _refuse_writes(engine: Engine) -> None:
                                 f"work of its own, or mark the view web.writes_on_get: {statement[:80]!r}")
 
 
-# Each SQLite engine's write lock (see _serialise_writers): Database.unit_of_work takes it before
-# its session picks a connection.
-_WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, Any] = weakref.WeakKeyDictionary()
-
-
 def _serialise_writers(engine: Engine, busy_seconds: float, write_gap: float = 0.0) -> None:
     """Queue this process's SQLite transactions on a Python lock before BEGIN IMMEDIATE.
 
@@ -192,7 +186,6 @@ def _serialise_writers(engine: Engine, busy_seconds: float, write_gap: float = 0
     short writes instead of waiting out the whole run of them.
     """
     lock = threading.RLock()
-    _WRITE_LOCKS[engine] = lock
     last_end = [0.0]
 
     @event.listens_for(engine, "begin")
@@ -239,7 +232,6 @@ class Database:
         # Sessions whose transactions only read: on SQLite a deferred BEGIN (a WAL snapshot, no
         # write lock), so a page view never queues behind, or holds up, a writer of any process.
         self.reader = self.engine.execution_options(**{READ_ONLY: True})
-        self._write_lock = _WRITE_LOCKS.get(self.engine)
 
     def reading(self) -> Session:
         return self.sessions(bind=self.reader, info={"read_only": True})
@@ -253,14 +245,6 @@ class Database:
         """Commit on success, roll back on error; events dispatch after the commit."""
         session = self.sessions()
         try:
-            if self._write_lock is not None:
-                # SQLite: wait for this process's write turn before taking a connection, so the
-                # pool (LIFO) hands over the one the last writer used. In WAL mode a connection
-                # drops its page cache when another one wrote since its last transaction: while
-                # each waiting greenlet held a connection of its own, a burst began every message
-                # on a cold cache, which made each dearer until the process could not catch up.
-                with self._write_lock:
-                    session.connection()  # BEGIN IMMEDIATE: the turn is held from here to COMMIT
             yield session
             session.commit()
         except BaseException:
