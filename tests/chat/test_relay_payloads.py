@@ -23,6 +23,22 @@ def hold_the_tick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(relay, "ROW_TICK_SECONDS", 30.0)
 
 
+def opened(clients: Clients, site: str, console_http) -> tuple[object, str, object]:  # type: ignore[no-untyped-def]
+    """A shopper's new conversation and a console whose earlier traffic (and the tick) is read away."""
+    shopper = clients.widget({"site": site})
+    conv_id = shopper.emit("message:send", {"client_msg_id": "q", "body": "Hello?"}, namespace=W,
+                           callback=True)["message"]["conversation_id"]
+    console = clients.console(console_http)
+    relay.ROWS.flush()
+    console.get_received(C)
+    return shopper, conv_id, console
+
+
+def tick_rows(console) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The rows of every `conversations:updated` frame the console got since it was last read."""
+    return [r for batch in received(console, "conversations:updated", C) for r in batch["conversations"]]
+
+
 def test_ack_and_emits_share_one_payload_per_audience(app: Flask, clients: Clients, site: str, agent,
                                                       logged_in) -> None:
     shopper = clients.widget({"site": site})
@@ -48,7 +64,7 @@ def test_ack_and_emits_share_one_payload_per_audience(app: Flask, clients: Clien
     relay.ROWS.flush()
     # The first agent reply takes the unassigned conversation: the change and the message's own
     # row are one row of the tick, the latest state with the change it made.
-    rows = [r for batch in received(console, "conversations:updated", C) for r in batch["conversations"]]
+    rows = tick_rows(console)
     assert [r["last_seq"] for r in rows] == [2] and rows[0]["customer"]["name"].startswith("Visitor ")
     assert rows[0]["assignee"]["name"] == agent.name and rows[0]["changes"]["assignee"] == [None, agent.name]
 
@@ -116,12 +132,7 @@ def test_the_rows_of_a_tick_reach_each_console_as_one_frame_latest_row_per_conve
 
 def test_a_change_joins_the_row_the_tick_holds(app: Flask, clients: Clients, site: str, agent,
                                               logged_in) -> None:
-    shopper = clients.widget({"site": site})
-    conv_id = shopper.emit("message:send", {"client_msg_id": "q", "body": "Hello?"}, namespace=W,
-                           callback=True)["message"]["conversation_id"]
-    console = clients.console(logged_in(agent.email))
-    relay.ROWS.flush()
-    console.get_received(C)
+    shopper, conv_id, console = opened(clients, site, logged_in(agent.email))
     shopper.emit("message:send", {"client_msg_id": "q2", "body": "Anyone?", "conversation_id": conv_id},
                  namespace=W, callback=True)
     claim = console.emit("claim", {"conversation_id": conv_id}, namespace=C, callback=True)
@@ -137,12 +148,7 @@ def test_a_change_joins_the_row_the_tick_holds(app: Flask, clients: Clients, sit
 
 def test_changes_within_one_tick_merge_from_the_first_before_to_the_last_after(
         app: Flask, clients: Clients, site: str, agent, manager, logged_in) -> None:
-    shopper = clients.widget({"site": site})
-    conv_id = shopper.emit("message:send", {"client_msg_id": "q", "body": "Hello?"}, namespace=W,
-                           callback=True)["message"]["conversation_id"]
-    console = clients.console(logged_in(manager.email))
-    relay.ROWS.flush()
-    console.get_received(C)
+    _shopper, conv_id, console = opened(clients, site, logged_in(manager.email))
     with db_of(app).sessions() as s:
         actor = agent_actor(s.get(Agent, manager.id))
         conversation = tickets.get_conversation(s, conv_id)
@@ -151,7 +157,7 @@ def test_changes_within_one_tick_merge_from_the_first_before_to_the_last_after(
         tickets.set_status(s, actor, conversation, "resolved")
         s.commit()
     relay.ROWS.flush()
-    rows = [r for batch in received(console, "conversations:updated", C) for r in batch["conversations"]]
+    rows = tick_rows(console)
     assert len(rows) == 1 and rows[0]["status"] == "resolved"
     assert rows[0]["changes"] == {"assignee": [None, agent.name], "status": ["open", "resolved"]}
 
@@ -179,7 +185,7 @@ def test_the_tick_sends_each_conversation_as_committed_when_it_fires(
         conversation.customer.name = "Renamed Meanwhile"
         s.delete(tickets.get_conversation(s, gone))
     relay.ROWS.flush()
-    rows = [r for b in received(console, "conversations:updated", C) for r in b["conversations"]]
+    rows = tick_rows(console)
     assert [(r["id"], r["last_seq"], r["customer"]["name"]) for r in rows] == [(conv_id, 2, "Renamed Meanwhile")]
 
 
